@@ -1,0 +1,40 @@
+# The README's commands. `make demo` runs the main job on the embedded default;
+# `make test` installs everything, starts Redis and PostgreSQL when needed, and runs
+# ruff, mypy and the whole test suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint services bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(VENV)/.installed $@
+
+demo: $(VENV)/.installed
+	$(BIN)/outreach demo
+
+services:
+	bash scripts/services.sh
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check worker tests bench
+	$(BIN)/ruff format --check worker tests bench
+	$(BIN)/mypy
+
+test: $(VENV)/.test-installed services lint
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.test-installed services
+	$(BIN)/python bench/throughput.py
+
+clean:
+	rm -rf $(VENV) demo outbox outreach.db*

@@ -1,0 +1,39 @@
+"""Thin dramatiq actors: get the process runtime, call a service function.
+
+Run them with ``dramatiq worker.actors`` (or ``outreach worker``). Retry policy: delivery
+retries (SMTP 4xx, connection errors) are decided by the send service and kept in the
+database, so they survive restarts; dramatiq retries only unexpected crashes, 3 times.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+
+from . import broker as _broker  # noqa: F401  (builds the broker before actors are declared)
+from .broker import QUEUE
+from .runtime import get_runtime
+from .sending import send_touches as send_touches_service
+
+log = logging.getLogger(__name__)
+
+SEND_TIME_LIMIT_MS = 10 * 60 * 1000
+SEND_MAX_AGE_MS = 24 * 3600 * 1000
+
+
+@dramatiq.actor(
+    queue_name=QUEUE,
+    max_retries=3,
+    min_backoff=5_000,
+    max_backoff=60_000,
+    max_age=SEND_MAX_AGE_MS,
+    time_limit=SEND_TIME_LIMIT_MS,
+)
+def send_touches(touch_ids: list[int]) -> None:
+    """Send these touches (each at most once, whatever happens to this message)."""
+    outcomes = send_touches_service(get_runtime(), touch_ids)
+    log.debug("sent batch of %d: %s", len(touch_ids), [o.result for o in outcomes])
+
+
+__all__ = ["send_touches"]

@@ -1,0 +1,169 @@
+"""Load every sequence file into a Catalog, collecting problems as ``path:line: message``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ..errors import NotFoundError, did_you_mean
+from .schema import SequenceSpec
+from .yaml_source import Loc, YamlSyntaxError, line_for, load_with_lines
+
+RECOMMENDED_TOUCHES = (6, 8)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of validation, printable as ``path:line: message``."""
+
+    path: str
+    line: int
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{self.path}:{self.line}: {prefix}{self.message}"
+
+
+@dataclass
+class LoadedSequence:
+    """A valid sequence and where it came from."""
+
+    spec: SequenceSpec
+    path: Path
+    lines: dict[Loc, int]
+
+    def line(self, *loc: str | int) -> int:
+        return line_for(self.lines, loc)
+
+
+@dataclass
+class Catalog:
+    """All valid sequences by name."""
+
+    sequences: dict[str, LoadedSequence] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        return sorted(self.sequences)
+
+    def get(self, name: str) -> SequenceSpec:
+        """The sequence called ``name``; NotFoundError with a suggestion otherwise."""
+        loaded = self.sequences.get(name)
+        if loaded is None:
+            raise NotFoundError(
+                f"No sequence named {name!r} in sequences/{did_you_mean(name, set(self.sequences))}"
+                f" (known: {', '.join(self.names()) or 'none'})."
+            )
+        return loaded.spec
+
+    def for_stage(self, stage: str) -> SequenceSpec | None:
+        """The default sequence of a pipeline stage: the one named after it, else the first."""
+        if stage in self.sequences and self.sequences[stage].spec.stage == stage:
+            return self.sequences[stage].spec
+        for name in self.names():
+            if self.sequences[name].spec.stage == stage:
+                return self.sequences[name].spec
+        return None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.sequences
+
+
+def display_path(path: Path, home: Path | None = None) -> str:
+    """A path relative to the project home where possible."""
+    if home is not None:
+        try:
+            return str(path.resolve().relative_to(home.resolve()))
+        except ValueError:
+            pass
+    return str(path)
+
+
+def sequence_files(paths: list[Path]) -> list[Path]:
+    """Every ``*.yaml`` / ``*.yml`` file named or inside the named folders, sorted."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.suffix in {".yaml", ".yml"}))
+        elif path.suffix in {".yaml", ".yml"}:
+            found.append(path)
+    return found
+
+
+def load_catalog(
+    sequences_dir: Path, home: Path | None = None, files: list[Path] | None = None
+) -> tuple[Catalog, list[Problem]]:
+    """Load sequences; invalid files are reported and left out, valid ones kept."""
+    catalog = Catalog()
+    problems: list[Problem] = []
+    for path in files if files is not None else sequence_files([sequences_dir]):
+        shown = display_path(path, home)
+        loaded, file_problems = load_sequence_file(path, shown)
+        problems.extend(file_problems)
+        if loaded is None:
+            continue
+        name = loaded.spec.name
+        if name in catalog.sequences:
+            other = display_path(catalog.sequences[name].path, home)
+            problems.append(
+                Problem(shown, loaded.line("name"), f"sequence name {name!r} is already used by {other}")
+            )
+            continue
+        catalog.sequences[name] = loaded
+    return catalog, problems
+
+
+def load_sequence_file(path: Path, shown: str) -> tuple[LoadedSequence | None, list[Problem]]:
+    """Parse and check one file; return the sequence (or None) and its problems."""
+    try:
+        data, lines = load_with_lines(path)
+    except YamlSyntaxError as exc:
+        return None, [Problem(shown, exc.line, exc.message)]
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Problem(shown, 1, f"cannot read file: {exc}")]
+    if not isinstance(data, dict):
+        return None, [Problem(shown, 1, "a sequence file must be a mapping with name, stage, mailbox, steps")]
+    try:
+        spec = SequenceSpec.model_validate(data)
+    except ValidationError as exc:
+        return None, [_problem_from(shown, lines, error) for error in exc.errors()]
+    loaded = LoadedSequence(spec=spec, path=path, lines=lines)
+    problems: list[Problem] = []
+    low, high = RECOMMENDED_TOUCHES
+    if not low <= len(spec.steps) <= high:
+        problems.append(
+            Problem(
+                shown,
+                loaded.line("steps"),
+                f"{len(spec.steps)} touches; {low}-{high} usually work best before a prospect answers",
+                "warning",
+            )
+        )
+    return loaded, problems
+
+
+_KNOWN_KEYS = {
+    (): ["name", "stage", "mailbox", "description", "steps", "on_complete", "on_reply"],
+    ("steps",): ["template", "wait", "subject", "same_thread"],
+    ("on_complete",): ["action", "after", "sequence"],
+}
+
+
+def _problem_from(shown: str, lines: dict[Loc, int], error: object) -> Problem:
+    err = error  # pydantic ErrorDetails (a TypedDict)
+    loc: Loc = tuple(err["loc"])  # type: ignore[index]
+    kind = err["type"]  # type: ignore[index]
+    where = ".".join(str(part) for part in loc)
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        parent = tuple(p for p in loc[:-1] if not isinstance(p, int))
+        known = _KNOWN_KEYS.get(parent, [])
+        hint = did_you_mean(key, set(known)) or f" (allowed: {', '.join(known)})"
+        return Problem(shown, line_for(lines, loc), f"unknown key {where!r}{hint}")
+    if kind == "missing":
+        return Problem(shown, line_for(lines, loc[:-1]), f"missing required key {where!r}")
+    message = str(err["msg"]).removeprefix("Value error, ")  # type: ignore[index]
+    return Problem(shown, line_for(lines, loc), f"{where or 'file'}: {message}")

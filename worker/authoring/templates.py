@@ -1,0 +1,145 @@
+"""The template environment: sandboxed Jinja, strict undefined, HTML autoescaped."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from jinja2 import (
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    UndefinedError,
+    select_autoescape,
+)
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from ..errors import TemplateRenderError
+
+TEXT_SUFFIX = ".txt.j2"
+HTML_SUFFIX = ".html.j2"
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """The rendered parts of one email."""
+
+    subject: str
+    text: str
+    html: str | None
+
+
+def make_environment(templates_dir: Path, *, auto_reload: bool = False) -> ImmutableSandboxedEnvironment:
+    """The one Jinja environment: sandboxed, strict, autoescaping ``*.html.j2`` only."""
+    return ImmutableSandboxedEnvironment(
+        loader=FileSystemLoader(str(templates_dir)),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        auto_reload=auto_reload,
+        cache_size=-1,
+    )
+
+
+def one_line(text: str) -> str:
+    """Collapse all whitespace (CR/LF included) to single spaces: safe for a header."""
+    return _SPACES.sub(" ", text).strip()
+
+
+class TemplateRenderer:
+    """Renders touches; compiled templates are cached and shared by threads."""
+
+    def __init__(self, templates_dir: Path, *, auto_reload: bool = False) -> None:
+        self.templates_dir = templates_dir
+        self.env = make_environment(templates_dir, auto_reload=auto_reload)
+        self._subjects: dict[str, Template] = {}
+        self._lock = threading.Lock()
+
+    def exists(self, template: str) -> bool:
+        """True when ``template`` has its required text file."""
+        return (self.templates_dir / f"{template}{TEXT_SUFFIX}").is_file()
+
+    def render(
+        self, template: str, context: dict[str, Any], subject_override: str | None = None
+    ) -> RenderedEmail:
+        """Render one touch; raise TemplateRenderError naming file and line on any problem."""
+        text_name = f"{template}{TEXT_SUFFIX}"
+        try:
+            text_template = self.env.get_template(text_name)
+            text = text_template.render(context).strip() + "\n"
+            if subject_override is not None:
+                subject = self._subject_template(subject_override).render(context)
+            elif "subject" in text_template.blocks:
+                block = text_template.blocks["subject"]
+                subject = "".join(block(text_template.new_context(context)))
+            else:
+                raise TemplateRenderError(
+                    f"templates/{text_name}: no {{% block subject %}} — add one or set "
+                    "'subject:' on the step."
+                )
+            html = None
+            if (self.templates_dir / f"{template}{HTML_SUFFIX}").is_file():
+                html = self.env.get_template(f"{template}{HTML_SUFFIX}").render(context).strip()
+        except TemplateRenderError:
+            raise
+        except TemplateNotFound as exc:
+            raise TemplateRenderError(
+                f"templates/{exc.name}: template not found — create it or fix the step's "
+                "'template:'."
+            ) from None
+        except TemplateSyntaxError as exc:
+            raise TemplateRenderError(
+                f"templates/{exc.name or text_name}:{exc.lineno}: syntax error: {exc.message}"
+            ) from None
+        except UndefinedError as exc:
+            where = _template_frame(exc.__traceback__) or f"templates/{text_name}"
+            raise TemplateRenderError(
+                f"{where}: {exc.message} — add the field to the lead or a "
+                "default: {{ lead.x | default('...') }}"
+            ) from None
+        except SecurityError as exc:
+            where = _template_frame(exc.__traceback__) or f"templates/{text_name}"
+            raise TemplateRenderError(f"{where}: not allowed in templates: {exc}") from None
+        except Exception as exc:
+            where = _template_frame(exc.__traceback__) or f"templates/{text_name}"
+            raise TemplateRenderError(f"{where}: {type(exc).__name__}: {exc}") from None
+        subject = one_line(subject)
+        if not subject:
+            raise TemplateRenderError(f"templates/{text_name}: the subject rendered empty.")
+        return RenderedEmail(subject=subject, text=text, html=html)
+
+    def _subject_template(self, source: str) -> Template:
+        with self._lock:
+            compiled = self._subjects.get(source)
+            if compiled is None:
+                compiled = self.env.from_string(source)
+                self._subjects[source] = compiled
+            return compiled
+
+
+def _template_frame(tb: TracebackType | None) -> str | None:
+    """The last template file and line in a traceback, as ``templates/x.txt.j2:LINE``."""
+    found = None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            found = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if found is None:
+        return None
+    path = Path(found[0])
+    parts = path.parts
+    if "templates" in parts:
+        rel = "/".join(parts[len(parts) - 1 - parts[::-1].index("templates") :])
+    else:
+        rel = path.name
+    return f"{rel}:{found[1]}"

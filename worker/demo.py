@@ -1,0 +1,103 @@
+"""``outreach demo``: the real engine over simulated weeks on the embedded default."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from .broker import build_broker, install
+from .clock import VirtualClock
+from .leads import ImportReport, import_leads
+from .models import Lead, Touch
+from .runner import BatchSummary, run_batch
+from .runtime import Runtime, set_runtime
+from .settings import Settings
+
+
+@dataclass
+class DemoDay:
+    """What happened on one simulated day."""
+
+    when: datetime
+    summary: BatchSummary
+
+
+@dataclass
+class DemoResult:
+    """The whole simulation."""
+
+    folder: Path
+    outbox: Path
+    database_url: str
+    imported: ImportReport
+    days: list[DemoDay] = field(default_factory=list)
+    stages: dict[str, int] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)
+    sent: int = 0
+
+
+def demo_start(now: datetime) -> datetime:
+    """Next Monday, 09:00 UTC: a clean start for the simulated weeks."""
+    days_ahead = (7 - now.weekday()) % 7 or 7
+    start = (now + timedelta(days=days_ahead)).replace(hour=9, minute=0, second=0, microsecond=0)
+    return start.astimezone(UTC)
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    folder: Path,
+    weeks: int = 8,
+    on_day: Callable[[DemoDay], None] | None = None,
+) -> DemoResult:
+    """Import the sample leads into a fresh demo database and run one batch per simulated day."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    outbox = folder / "outbox"
+    database_url = f"sqlite:///{folder / 'outreach-demo.db'}"
+    demo_settings = settings.with_changes(
+        database_url=database_url,
+        redis_url=None,
+        transport_url=f"file://{outbox}",
+        public_url="https://outreach.example.test",
+    )
+    clock = VirtualClock(demo_start(datetime.now(UTC)))
+    install(build_broker(None))
+    runtime = Runtime.from_settings(demo_settings, clock)
+    set_runtime(runtime)
+    try:
+        imported = import_leads(runtime.sessions, settings.sample_leads_file, clock, runtime.catalog)
+        result = DemoResult(folder=folder, outbox=outbox, database_url=database_url, imported=imported)
+        for _ in range(weeks * 7):
+            summary = run_batch(runtime)
+            day = DemoDay(clock.now(), summary)
+            result.days.append(day)
+            if on_day:
+                on_day(day)
+            clock.advance(timedelta(days=1))
+        with runtime.sessions() as session:
+            result.stages = {
+                stage: count
+                for stage, count in session.execute(
+                    select(Lead.stage, func.count()).group_by(Lead.stage)
+                )
+            }
+            result.statuses = {
+                status: count
+                for status, count in session.execute(
+                    select(Lead.status, func.count()).group_by(Lead.status)
+                )
+            }
+            result.sent = session.scalar(
+                select(func.count()).select_from(Touch).where(Touch.status == "sent")
+            ) or 0
+        return result
+    finally:
+        runtime.close()
+        set_runtime(None)

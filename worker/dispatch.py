@@ -1,0 +1,221 @@
+"""The tick: find due enrollments, create one touch per (enrollment, step), find work to enqueue.
+
+Finding due work is one indexed range scan on ``enrollments(status, next_due_at)``: its cost
+follows the number of due enrollments, not the number of leads. Touches are unique per
+(enrollment, step), so overlapping ticks (cron + scheduler, two crons) never create two.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, select, update
+
+from . import events
+from .completion import complete_enrollment
+from .dialect import dialect_insert, is_postgres
+from .models import Enrollment, Lead, Touch
+from .review import flag
+from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TickResult:
+    """What one tick did."""
+
+    created: list[int] = field(default_factory=list)
+    requeued: list[int] = field(default_factory=list)
+    completed: int = 0
+    unknown: list[int] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def to_enqueue(self) -> list[int]:
+        return self.created + self.requeued
+
+
+def tick(runtime: Runtime) -> TickResult:
+    """One pass: expire stale claims, create due touches, pick up touches to (re)enqueue."""
+    result = TickResult()
+    result.unknown = expire_claims(runtime)
+    while True:
+        created, completed, seen = _tick_batch(runtime, result.problems)
+        result.created.extend(created)
+        result.completed += completed
+        if seen < runtime.settings.tick_batch_size:
+            break
+    result.requeued = requeue_stale(runtime, exclude=set(result.created))
+    return result
+
+
+def _tick_batch(runtime: Runtime, problems: list[str]) -> tuple[list[int], int, int]:
+    now = runtime.clock.now()
+    catalog = runtime.catalog
+    with runtime.sessions.begin() as session:
+        query = (
+            select(Enrollment)
+            .where(Enrollment.status == "active", Enrollment.next_due_at <= now)
+            .order_by(Enrollment.next_due_at, Enrollment.id)
+            .limit(runtime.settings.tick_batch_size)
+        )
+        if is_postgres(session):
+            query = query.with_for_update(skip_locked=True)
+        due = list(session.scalars(query))
+        rows = []
+        completed = 0
+        for enrollment in due:
+            if enrollment.sequence not in catalog:
+                message = (
+                    f"sequence {enrollment.sequence!r} is missing or invalid — run "
+                    "'outreach validate'; the lead waits until it is fixed"
+                )
+                problems.append(f"enrollment {enrollment.id}: {message}")
+                enrollment.next_due_at = None
+                flag(
+                    session,
+                    enrollment.lead_id,
+                    "sequence_invalid",
+                    at=now,
+                    detail=message,
+                    sequence=enrollment.sequence,
+                )
+                continue
+            spec = catalog.get(enrollment.sequence)
+            if enrollment.current_step >= len(spec.steps):
+                complete_enrollment(session, runtime, enrollment, spec, at=now)
+                completed += 1
+                continue
+            rows.append(
+                {
+                    "enrollment_id": enrollment.id,
+                    "lead_id": enrollment.lead_id,
+                    "sequence": enrollment.sequence,
+                    "step_index": enrollment.current_step,
+                    "status": "queued",
+                    "due_at": enrollment.next_due_at,
+                    "created_at": now,
+                    "available_at": now,
+                    "enqueued_at": now,
+                    "mailbox": enrollment.mailbox or spec.mailbox,
+                    "attempts": 0,
+                }
+            )
+            enrollment.next_due_at = None
+        created: list[int] = []
+        if rows:
+            insert = dialect_insert(session, Touch)
+            # A touch skipped while its lead was paused comes back when the step is due again;
+            # a sent, failed or unknown touch never does.
+            stmt = insert.on_conflict_do_update(
+                index_elements=["enrollment_id", "step_index"],
+                set_={
+                    "status": "queued",
+                    "due_at": insert.excluded.due_at,
+                    "available_at": insert.excluded.available_at,
+                    "enqueued_at": insert.excluded.enqueued_at,
+                    "claim_token": None,
+                    "claimed_at": None,
+                },
+                where=Touch.status == "skipped",
+            ).returning(Touch.id, Touch.lead_id, Touch.sequence, Touch.step_index)
+            returned = list(session.execute(stmt, rows))
+            created = [row.id for row in returned]
+            events.record_many(
+                session,
+                [
+                    {
+                        "kind": "scheduled",
+                        "at": now,
+                        "lead_id": row.lead_id,
+                        "touch_id": row.id,
+                        "sequence": row.sequence,
+                        "step_index": row.step_index,
+                        "cause": "due",
+                    }
+                    for row in returned
+                ],
+            )
+    return created, completed, len(due)
+
+
+def requeue_stale(runtime: Runtime, exclude: set[int] | None = None) -> list[int]:
+    """Queued touches never enqueued, released for retry, or whose message went missing."""
+    now = runtime.clock.now()
+    stale_before = now - timedelta(seconds=runtime.settings.requeue_after_s)
+    with runtime.sessions.begin() as session:
+        query = (
+            select(Touch.id)
+            .where(
+                Touch.status == "queued",
+                Touch.available_at <= now,
+                or_(Touch.enqueued_at.is_(None), Touch.enqueued_at < stale_before),
+            )
+            .order_by(Touch.available_at, Touch.id)
+        )
+        if is_postgres(session):
+            query = query.with_for_update(skip_locked=True)
+        ids = [i for i in session.scalars(query) if not exclude or i not in exclude]
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            session.execute(update(Touch).where(Touch.id.in_(chunk)).values(enqueued_at=now))
+    return ids
+
+
+def expire_claims(runtime: Runtime) -> list[int]:
+    """Claims older than the lease: the send may or may not have happened — flag, never resend."""
+    now = runtime.clock.now()
+    lease_start = now - timedelta(seconds=runtime.settings.delivery_lease_s)
+    expired: list[int] = []
+    with runtime.sessions.begin() as session:
+        stale = list(
+            session.scalars(
+                select(Touch).where(
+                    and_(Touch.status == "sending", Touch.claimed_at < lease_start)
+                )
+            )
+        )
+        for touch in stale:
+            changed = session.execute(
+                update(Touch)
+                .where(Touch.id == touch.id, Touch.status == "sending")
+                .values(status="unknown", last_error="delivery unknown: claim expired", finished_at=now)
+            ).rowcount
+            if not changed:
+                continue
+            expired.append(touch.id)
+            events.record(
+                session,
+                "delivery_unknown",
+                at=now,
+                lead_id=touch.lead_id,
+                touch_id=touch.id,
+                sequence=touch.sequence,
+                step_index=touch.step_index,
+                cause="claim_expired",
+            )
+            flag(
+                session,
+                touch.lead_id,
+                "delivery_unknown",
+                at=now,
+                touch_id=touch.id,
+                detail=(
+                    f"touch {touch.id} (step {touch.step_index + 1} of {touch.sequence}) was "
+                    "claimed but its result was never recorded; it may or may not have been sent"
+                ),
+                sequence=touch.sequence,
+                step_index=touch.step_index,
+            )
+            log.warning("touch %r: delivery unknown (claim expired)", touch.id)
+    return expired
+
+
+def lead_is_sendable(lead: Lead) -> bool:
+    """A lead may be mailed only while active."""
+    return lead.status == "active"
+
+

@@ -1,0 +1,154 @@
+"""Read models for leads: list rows and the full record with its timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .clock import iso
+from .errors import NotFoundError
+from .leads import normalise_email
+from .models import Enrollment, Event, Lead, ReviewItem, Touch
+
+_OPEN_FIRST = {"active": 0, "paused": 1, "completed": 2, "stopped": 3}
+
+
+def current_enrollments(session: Session, lead_ids: list[int]) -> dict[int, Enrollment]:
+    """Each lead's current enrollment: an open one, else the most recent."""
+    best: dict[int, Enrollment] = {}
+    for start in range(0, len(lead_ids), 1000):
+        chunk = lead_ids[start : start + 1000]
+        for enrollment in session.scalars(select(Enrollment).where(Enrollment.lead_id.in_(chunk))):
+            current = best.get(enrollment.lead_id)
+            if current is None or _rank(enrollment) < _rank(current):
+                best[enrollment.lead_id] = enrollment
+    return best
+
+
+def _rank(enrollment: Enrollment) -> tuple[int, float]:
+    return (_OPEN_FIRST.get(enrollment.status, 9), -enrollment.enrolled_at.timestamp())
+
+
+def list_leads(
+    session: Session, *, stage: str | None = None, status: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Lead rows as in the command-line contract (times ISO 8601 UTC)."""
+    query = select(Lead).order_by(Lead.id)
+    if stage:
+        query = query.where(Lead.stage == stage)
+    if status:
+        query = query.where(Lead.status == status)
+    if limit:
+        query = query.limit(limit)
+    leads = list(session.scalars(query))
+    enrollments = current_enrollments(session, [lead.id for lead in leads])
+    return [lead_row(lead, enrollments.get(lead.id)) for lead in leads]
+
+
+def lead_row(lead: Lead, enrollment: Enrollment | None) -> dict[str, Any]:
+    """One lead as a flat dictionary."""
+    return {
+        "email": lead.email,
+        "first_name": lead.first_name,
+        "last_name": lead.last_name,
+        "company": lead.company,
+        "stage": lead.stage,
+        "status": lead.status,
+        "sequence": enrollment.sequence if enrollment else None,
+        "step": enrollment.current_step + 1 if enrollment else None,
+        "enrollment_status": enrollment.status if enrollment else None,
+        "next_due_at": iso(enrollment.next_due_at) if enrollment else None,
+        "deal_value": lead.deal_value,
+        "timezone": lead.timezone,
+        "updated_at": iso(lead.updated_at),
+    }
+
+
+def find_lead(session: Session, email: str) -> Lead:
+    """The lead with this address; NotFoundError otherwise."""
+    try:
+        normalised = normalise_email(email)
+    except ValueError as exc:
+        raise NotFoundError(f"{email!r}: {exc}") from None
+    lead = session.scalar(select(Lead).where(Lead.email == normalised))
+    if lead is None:
+        raise NotFoundError(
+            f"No lead with email {normalised!r} — import it with 'outreach leads import FILE.csv'."
+        )
+    return lead
+
+
+def show_lead(session: Session, email: str) -> dict[str, Any]:
+    """The lead, its fields, enrollments, touches, open review items and timeline."""
+    lead = find_lead(session, email)
+    enrollments = list(
+        session.scalars(select(Enrollment).where(Enrollment.lead_id == lead.id).order_by(Enrollment.id))
+    )
+    current = current_enrollments(session, [lead.id]).get(lead.id)
+    touches = list(session.scalars(select(Touch).where(Touch.lead_id == lead.id).order_by(Touch.id)))
+    events = list(
+        session.scalars(select(Event).where(Event.lead_id == lead.id).order_by(Event.at, Event.id))
+    )
+    review = list(
+        session.scalars(
+            select(ReviewItem).where(ReviewItem.lead_id == lead.id).order_by(ReviewItem.id)
+        )
+    )
+    return {
+        **lead_row(lead, current),
+        "fields": lead.fields,
+        "created_at": iso(lead.created_at),
+        "enrollments": [
+            {
+                "sequence": e.sequence,
+                "status": e.status,
+                "step": e.current_step + 1,
+                "next_due_at": iso(e.next_due_at),
+                "mailbox": e.mailbox,
+                "enrolled_at": iso(e.enrolled_at),
+                "finished_at": iso(e.finished_at),
+            }
+            for e in enrollments
+        ],
+        "touches": [
+            {
+                "id": t.id,
+                "sequence": t.sequence,
+                "step": t.step_index + 1,
+                "status": t.status,
+                "due_at": iso(t.due_at),
+                "finished_at": iso(t.finished_at),
+                "attempts": t.attempts,
+                "subject": t.subject,
+                "message_id": t.message_id,
+                "error": t.last_error,
+                "delivery_unknown": t.status == "unknown",
+            }
+            for t in touches
+        ],
+        "review": [
+            {
+                "id": r.id,
+                "reason": r.reason,
+                "detail": r.detail,
+                "created_at": iso(r.created_at),
+                "resolved_at": iso(r.resolved_at),
+                "resolution": r.resolution,
+            }
+            for r in review
+        ],
+        "timeline": [
+            {
+                "at": iso(e.at),
+                "kind": e.kind,
+                "sequence": e.sequence,
+                "step": e.step_index + 1 if e.step_index is not None else None,
+                "cause": e.cause,
+                "touch_id": e.touch_id,
+                "detail": e.detail,
+            }
+            for e in events
+        ],
+    }

@@ -1,0 +1,304 @@
+"""Importing leads from CSV: upsert by normalised email, report bad rows, enroll the rest."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import events
+from .authoring.sequences import Catalog
+from .clock import Clock
+from .dialect import dialect_insert
+from .enrollment import EnrollResult, enroll_leads
+from .errors import LeadImportError
+from .models import Lead
+from .settings import FINAL_STAGES, PIPELINE_STAGES
+
+BATCH_ROWS = 500
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_COLUMN = re.compile(r"[^a-z0-9]+")
+_ALIASES = {
+    "e_mail": "email",
+    "email_address": "email",
+    "mail": "email",
+    "firstname": "first_name",
+    "given_name": "first_name",
+    "lastname": "last_name",
+    "surname": "last_name",
+    "family_name": "last_name",
+    "organisation": "company",
+    "organization": "company",
+    "tz": "timezone",
+    "time_zone": "timezone",
+    "value": "deal_value",
+    "deal_size": "deal_value",
+}
+LEAD_COLUMNS = ("first_name", "last_name", "company", "timezone", "country", "deal_value")
+MAX_CELL_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A row that was skipped, printable as ``FILE.csv:ROW: message``."""
+
+    file: str
+    row: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.row}: {self.message}"
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    enrollment: EnrollResult = field(default_factory=EnrollResult)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "created": self.created,
+            "updated": self.updated,
+            "enrolled": self.enrollment.enrolled,
+            "not_enrolled": self.enrollment.skipped,
+            "errors": [str(e) for e in self.errors],
+        }
+
+
+def normalise_email(raw: str) -> str:
+    """Lower-case, trimmed address; ValueError when it is not an address."""
+    email = raw.strip().strip("<>").strip().lower()
+    if not email:
+        raise ValueError("email is empty — every row needs an email address")
+    if len(email) > 320 or not _EMAIL.match(email):
+        raise ValueError(f"email {raw.strip()!r} is not a valid address")
+    return email
+
+
+def column_name(header: str) -> str:
+    """``"First Name"`` → ``first_name`` (with common aliases folded)."""
+    name = _COLUMN.sub("_", header.strip().lower()).strip("_")
+    return _ALIASES.get(name, name)
+
+
+def parse_row(raw: dict[str, str]) -> dict[str, Any]:
+    """Validate one CSV row (already keyed by column name); ValueError names the field."""
+    values = {k: v.strip() for k, v in raw.items() if v is not None and v.strip() != ""}
+    for key, value in values.items():
+        if len(value) > MAX_CELL_CHARS:
+            raise ValueError(f"field {key!r} is longer than {MAX_CELL_CHARS} characters")
+    email = normalise_email(values.pop("email", ""))
+    row: dict[str, Any] = {"email": email}
+    if "timezone" in values:
+        try:
+            ZoneInfo(values["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"timezone {values['timezone']!r} is unknown — use an IANA name such as Europe/Berlin"
+            ) from None
+    if "deal_value" in values:
+        row["deal_value"] = parse_amount(values.pop("deal_value"))
+    if "country" in values:
+        country = values["country"].upper()
+        if not re.fullmatch(r"[A-Z]{2}", country):
+            raise ValueError(f"country {values['country']!r} is not a two-letter code such as DE")
+        values["country"] = country
+    if "stage" in values:
+        stage = values.pop("stage").lower()
+        if stage not in PIPELINE_STAGES + FINAL_STAGES:
+            raise ValueError(
+                f"stage {stage!r} is unknown — use one of {', '.join(PIPELINE_STAGES + FINAL_STAGES)}"
+            )
+        row["stage"] = stage
+    for column in ("first_name", "last_name", "company", "timezone", "country"):
+        if column in values:
+            row[column] = values[column]
+    row["fields"] = values
+    return row
+
+
+def parse_amount(text: str) -> float:
+    """``"42500"``, ``"42,500.50"`` or ``"42500.5"`` → float; ValueError otherwise."""
+    cleaned = text.replace("_", "")
+    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", cleaned):
+        cleaned = cleaned.replace(",", "")
+    try:
+        value = float(cleaned)
+    except ValueError:
+        raise ValueError(f"deal_value {text!r} is not a number — write e.g. 42500 or 42500.50") from None
+    if value < 0 or value != value:
+        raise ValueError(f"deal_value {text!r} must be a positive number")
+    return value
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    """Stream ``(line, row or error)`` from a CSV file without loading it whole."""
+    shown = path.name
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise LeadImportError(f"{path}: cannot open the leads file ({exc.strerror}).") from None
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise LeadImportError(f"{shown}:1: the file is empty — it needs a header row with 'email'.") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise LeadImportError(f"{shown}:1: cannot read the header: {exc}") from None
+        columns = [column_name(h) for h in header]
+        if "email" not in columns:
+            raise LeadImportError(
+                f"{shown}:1: no 'email' column in the header ({', '.join(header)}) — add one."
+            )
+        dupes = {c for c in columns if columns.count(c) > 1 and c}
+        if dupes:
+            raise LeadImportError(f"{shown}:1: column(s) {', '.join(sorted(dupes))} appear twice.")
+        while True:
+            line = reader.line_num + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except (csv.Error, UnicodeDecodeError) as exc:
+                yield line, RowError(shown, line, f"unreadable row: {exc}")
+                continue
+            line = reader.line_num
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) != len(columns):
+                yield line, RowError(
+                    shown, line, f"row has {len(cells)} cells but the header has {len(columns)}"
+                )
+                continue
+            try:
+                yield line, parse_row(dict(zip(columns, cells, strict=True)))
+            except ValueError as exc:
+                yield line, RowError(shown, line, str(exc))
+
+
+def import_leads(
+    factory: sessionmaker[Session],
+    path: Path,
+    clock: Clock,
+    catalog: Catalog,
+    *,
+    sequence: str | None = None,
+    enroll: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Upsert every good row, enroll leads, and report bad rows; batches commit as they go."""
+    spec = catalog.get(sequence) if sequence else None
+    report = ImportReport()
+    batch: dict[str, dict[str, Any]] = {}
+    for _line, item in read_rows(path):
+        report.rows += 1
+        if isinstance(item, RowError):
+            report.errors.append(item)
+            continue
+        batch[item["email"]] = item
+        if len(batch) >= BATCH_ROWS:
+            _import_batch(factory, list(batch.values()), clock, catalog, spec, enroll, report)
+            if progress:
+                progress(report.rows)
+            batch = {}
+    if batch:
+        _import_batch(factory, list(batch.values()), clock, catalog, spec, enroll, report)
+    if progress:
+        progress(report.rows)
+    return report
+
+
+def _import_batch(
+    factory: sessionmaker[Session],
+    rows: list[dict[str, Any]],
+    clock: Clock,
+    catalog: Catalog,
+    spec: Any,
+    enroll: bool,
+    report: ImportReport,
+) -> None:
+    now = clock.now()
+    with factory.begin() as session:
+        emails = [r["email"] for r in rows]
+        existing = {
+            lead.email: lead for lead in session.scalars(select(Lead).where(Lead.email.in_(emails)))
+        }
+        new_rows = [
+            {
+                "email": r["email"],
+                "stage": r.get("stage", "prospecting"),
+                "status": "active",
+                "fields": r["fields"],
+                "created_at": now,
+                "updated_at": now,
+                **{c: r.get(c) for c in LEAD_COLUMNS},
+            }
+            for r in rows
+            if r["email"] not in existing
+        ]
+        if new_rows:
+            stmt = (
+                dialect_insert(session, Lead)
+                .on_conflict_do_nothing(index_elements=["email"])
+                .returning(Lead.id)
+            )
+            created_ids = list(session.scalars(stmt, new_rows))
+            report.created += len(created_ids)
+            events.record_many(
+                session,
+                [{"kind": "lead_created", "at": now, "lead_id": i, "cause": "import"} for i in created_ids],
+            )
+        updates = []
+        for r in rows:
+            lead = existing.get(r["email"])
+            if lead is None:
+                continue
+            merged = {**(lead.fields or {}), **r["fields"]}
+            changes: dict[str, Any] = {"id": lead.id, "fields": merged, "updated_at": now}
+            for column in LEAD_COLUMNS:
+                if r.get(column) is not None:
+                    changes[column] = r[column]
+            updates.append(changes)
+        if updates:
+            session.execute(update(Lead), updates)
+            report.updated += len(updates)
+        if not enroll:
+            return
+        leads = list(session.scalars(select(Lead).where(Lead.email.in_(emails))))
+        if spec is not None:
+            _merge(report.enrollment, enroll_leads(session, leads, spec, at=now, cause="import"))
+            return
+        by_stage: dict[str, list[Lead]] = {}
+        for lead in leads:
+            by_stage.setdefault(lead.stage, []).append(lead)
+        for stage, stage_leads in by_stage.items():
+            stage_spec = catalog.for_stage(stage)
+            if stage_spec is None:
+                for _ in stage_leads:
+                    report.enrollment.skip(f"no sequence for stage {stage}")
+                continue
+            _merge(
+                report.enrollment,
+                enroll_leads(session, stage_leads, stage_spec, at=now, cause="import"),
+            )
+
+
+def _merge(total: EnrollResult, part: EnrollResult) -> None:
+    total.enrolled += part.enrolled
+    for reason, count in part.skipped.items():
+        total.skipped[reason] = total.skipped.get(reason, 0) + count

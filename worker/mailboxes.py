@@ -1,0 +1,105 @@
+"""Sending mailboxes from ``mailboxes.yaml``; secrets (transport URLs) come from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .authoring.yaml_source import YamlSyntaxError, line_for, load_with_lines
+from .errors import ConfigError, NotFoundError, did_you_mean
+
+
+class MailboxSpec(BaseModel):
+    """One sending mailbox as written in ``mailboxes.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    name: str = Field(min_length=1)
+    address: str = Field(min_length=3)
+    display_name: str | None = None
+    title: str | None = None
+    company: str | None = None
+    phone: str | None = None
+    transport_env: str | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if "@" not in value or any(ch in value for ch in "\r\n <>"):
+            raise ValueError(f"{value!r} is not an email address")
+        return value.lower()
+
+    @field_validator("display_name", "title", "company", "phone")
+    @classmethod
+    def _single_line(cls, value: str | None) -> str | None:
+        if value is not None and ("\n" in value or "\r" in value):
+            raise ValueError("must be a single line")
+        return value
+
+
+class _MailboxFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mailboxes: list[MailboxSpec] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Mailboxes:
+    """All configured mailboxes by name."""
+
+    by_name: Mapping[str, MailboxSpec]
+    source: str
+
+    def get(self, name: str) -> MailboxSpec:
+        mailbox = self.by_name.get(name)
+        if mailbox is None:
+            raise NotFoundError(
+                f"No mailbox named {name!r} in {self.source}{did_you_mean(name, set(self.by_name))}"
+                " — add it there or fix the sequence's 'mailbox:'."
+            )
+        return mailbox
+
+    def transport_url(self, name: str, default: str, env: Mapping[str, str] | None = None) -> str:
+        """The mailbox's own transport URL (from its environment variable) or ``default``."""
+        spec = self.get(name)
+        if not spec.transport_env:
+            return default
+        value = (os.environ if env is None else env).get(spec.transport_env)
+        if not value:
+            raise ConfigError(
+                f"Mailbox {name!r} reads its transport URL from ${spec.transport_env}, which is "
+                f"not set — export {spec.transport_env}=smtp+starttls://user:password@host:587."
+            )
+        return value
+
+
+def load_mailboxes(path: Path) -> Mailboxes:
+    """Read ``mailboxes.yaml``; ConfigError naming file and line when it is invalid."""
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: mailbox file not found — create it with a 'mailboxes:' list "
+            "(name, address, display_name)."
+        )
+    try:
+        data, lines = load_with_lines(path)
+    except YamlSyntaxError as exc:
+        raise ConfigError(f"{path}:{exc.line}: {exc.message}") from None
+    try:
+        parsed = _MailboxFile.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        where = ".".join(str(p) for p in loc)
+        raise ConfigError(
+            f"{path}:{line_for(lines, loc)}: {where}: {first['msg'].removeprefix('Value error, ')}"
+        ) from None
+    by_name: dict[str, MailboxSpec] = {}
+    for index, mailbox in enumerate(parsed.mailboxes):
+        if mailbox.name in by_name:
+            line = line_for(lines, ("mailboxes", index, "name"))
+            raise ConfigError(f"{path}:{line}: mailbox name {mailbox.name!r} is used twice.")
+        by_name[mailbox.name] = mailbox
+    return Mailboxes(by_name=by_name, source=str(path.name))

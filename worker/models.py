@@ -1,0 +1,196 @@
+"""The database schema: leads, enrollments, touches (the send ledger), events and suppressions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+LEAD_STATUSES = (
+    "active",
+    "paused",
+    "needs_review",
+    "completed",
+    "stopped",
+    "unsubscribed",
+    "bounced",
+)
+ENROLLMENT_STATUSES = ("active", "paused", "completed", "stopped")
+TOUCH_STATUSES = ("queued", "sending", "sent", "skipped", "failed", "unknown")
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with shared naming conventions."""
+
+    type_annotation_map = {dict[str, Any]: JSONType, datetime: UTCDateTime}
+
+
+class Lead(Base):
+    """A person the team is in touch with; one row per normalised email address."""
+
+    __tablename__ = "leads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    company: Mapped[str | None] = mapped_column(String(300))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    country: Mapped[str | None] = mapped_column(String(8))
+    deal_value: Mapped[float | None] = mapped_column()
+    stage: Mapped[str] = mapped_column(String(32), default="prospecting", index=True)
+    status: Mapped[str] = mapped_column(String(32), default="active", index=True)
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+
+
+class Enrollment(Base):
+    """A lead's place in one sequence: which step comes next and when it is due."""
+
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        UniqueConstraint("lead_id", "sequence", name="uq_enrollments_lead_sequence"),
+        Index("ix_enrollments_due", "status", "next_due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    sequence: Mapped[str] = mapped_column(String(100))
+    mailbox: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(32), default="active")
+    current_step: Mapped[int] = mapped_column(default=0)
+    next_due_at: Mapped[datetime | None] = mapped_column()
+    thread_message_id: Mapped[str | None] = mapped_column(String(300))
+    thread_subject: Mapped[str | None] = mapped_column(String(500))
+    last_message_id: Mapped[str | None] = mapped_column(String(300))
+    enrolled_at: Mapped[datetime] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class Touch(Base):
+    """One email of one enrollment's step: the durable send ledger, unique per step."""
+
+    __tablename__ = "touches"
+    __table_args__ = (
+        UniqueConstraint("enrollment_id", "step_index", name="uq_touches_enrollment_step"),
+        Index("ix_touches_status_available", "status", "available_at"),
+        Index("ix_touches_status_claimed", "status", "claimed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(
+        ForeignKey("enrollments.id", ondelete="CASCADE"), index=True
+    )
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    sequence: Mapped[str] = mapped_column(String(100))
+    step_index: Mapped[int] = mapped_column()
+    status: Mapped[str] = mapped_column(String(32), default="queued")
+    due_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column()
+    available_at: Mapped[datetime] = mapped_column()
+    enqueued_at: Mapped[datetime | None] = mapped_column()
+    claimed_at: Mapped[datetime | None] = mapped_column()
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    finished_at: Mapped[datetime | None] = mapped_column()
+    attempts: Mapped[int] = mapped_column(default=0)
+    mailbox: Mapped[str | None] = mapped_column(String(100))
+    message_id: Mapped[str | None] = mapped_column(String(300), unique=True)
+    subject: Mapped[str | None] = mapped_column(String(1000))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Event(Base):
+    """An append-only record of something that happened to a lead, with time and cause."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_lead_at", "lead_id", "at"),
+        Index("ix_events_kind_at", "kind", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column()
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    touch_id: Mapped[int | None] = mapped_column(ForeignKey("touches.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(64))
+    sequence: Mapped[str | None] = mapped_column(String(100))
+    step_index: Mapped[int | None] = mapped_column()
+    cause: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ReviewItem(Base):
+    """A lead flagged for a rep, with the reason; resolved items keep their resolution."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (Index("ix_review_open", "resolved_at", "priority", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    touch_id: Mapped[int | None] = mapped_column(ForeignKey("touches.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    resolution: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Suppression(Base):
+    """An address or whole domain that must never be mailed again."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[str] = mapped_column(String(320), unique=True)
+    reason: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class AppState(Base):
+    """Small named values shared by every process (e.g. the token-signing key)."""
+
+    __tablename__ = "app_state"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

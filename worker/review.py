@@ -1,0 +1,64 @@
+"""The flagged-lead queue: leads the machine could not decide on, for a rep."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from . import events
+from .models import Lead, ReviewItem
+
+HOT = 10
+
+
+def flag(
+    session: Session,
+    lead_id: int,
+    reason: str,
+    *,
+    at: datetime,
+    detail: str | None = None,
+    touch_id: int | None = None,
+    priority: int = 0,
+    sequence: str | None = None,
+    step_index: int | None = None,
+) -> int:
+    """Put the lead in the review queue (one open item per lead and reason); return its id."""
+    existing = session.scalar(
+        select(ReviewItem.id).where(
+            ReviewItem.lead_id == lead_id,
+            ReviewItem.reason == reason,
+            ReviewItem.resolved_at.is_(None),
+        )
+    )
+    session.execute(
+        update(Lead)
+        .where(Lead.id == lead_id, Lead.status.in_(("active", "paused", "completed")))
+        .values(status="needs_review", updated_at=at)
+    )
+    events.record(
+        session,
+        "flagged",
+        at=at,
+        lead_id=lead_id,
+        touch_id=touch_id,
+        sequence=sequence,
+        step_index=step_index,
+        cause=reason,
+        detail=detail,
+    )
+    if existing is not None:
+        return existing
+    item = ReviewItem(
+        lead_id=lead_id,
+        touch_id=touch_id,
+        reason=reason,
+        detail=detail,
+        priority=priority,
+        created_at=at,
+    )
+    session.add(item)
+    session.flush()
+    return item.id

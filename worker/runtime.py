@@ -1,0 +1,122 @@
+"""The Runtime: settings, database, clock, sequences, templates and transports of one process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from .authoring.sequences import Catalog, Problem, load_catalog
+from .authoring.templates import TemplateRenderer
+from .clock import Clock, clock_from_text
+from .db import make_engine, migrate, session_factory
+from .mailboxes import Mailboxes, load_mailboxes
+from .settings import Settings
+from .tokens import lead_token, load_secret
+from .transports import Transport, transport_from_url
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything engine code needs, built once per process (engines after fork)."""
+
+    settings: Settings
+    clock: Clock
+    transport_override: Transport | None = None
+    _transports: dict[str, Transport] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
+        return cls(settings=settings, clock=clock or clock_from_text(settings.now))
+
+    @cached_property
+    def engine(self) -> Engine:
+        engine = make_engine(self.settings.database_url)
+        migrate(engine)
+        return engine
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return session_factory(self.engine)
+
+    @cached_property
+    def _loaded(self) -> tuple[Catalog, list[Problem]]:
+        return load_catalog(self.settings.sequences_dir, self.settings.home)
+
+    @property
+    def catalog(self) -> Catalog:
+        """Valid sequences (invalid files are left out and reported by ``problems``)."""
+        return self._loaded[0]
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self._loaded[1]
+
+    @cached_property
+    def renderer(self) -> TemplateRenderer:
+        return TemplateRenderer(self.settings.templates_dir)
+
+    @cached_property
+    def mailboxes(self) -> Mailboxes:
+        return load_mailboxes(self.settings.mailboxes_file)
+
+    @cached_property
+    def secret(self) -> bytes:
+        return load_secret(self.sessions, self.settings.secret_key)
+
+    def unsubscribe_url(self, lead_id: int) -> str:
+        return f"{self.settings.public_url}/u/{lead_token(self.secret, lead_id)}"
+
+    def transport_for(self, mailbox: str) -> Transport:
+        """The transport of ``mailbox`` (its own URL from the environment, else the default)."""
+        if self.transport_override is not None:
+            return self.transport_override
+        url = self.mailboxes.transport_url(mailbox, self.settings.transport_url)
+        with self._lock:
+            transport = self._transports.get(url)
+            if transport is None:
+                transport = transport_from_url(url, timeout_s=self.settings.smtp_timeout_s)
+                self._transports[url] = transport
+            return transport
+
+    def close(self) -> None:
+        """Close transports and database connections."""
+        with self._lock:
+            transports, self._transports = list(self._transports.values()), {}
+        for transport in transports:
+            transport.close()
+        if self.transport_override is not None:
+            self.transport_override.close()
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+
+_current: Runtime | None = None
+_current_pid: int | None = None
+_current_lock = threading.Lock()
+
+
+def get_runtime() -> Runtime:
+    """The process's runtime; built from the environment on first use (e.g. in a worker)."""
+    global _current, _current_pid
+    with _current_lock:
+        if _current is None or _current_pid != os.getpid():
+            _current = Runtime.from_settings(Settings.from_env())
+            _current_pid = os.getpid()
+        return _current
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    """Install ``runtime`` for this process (embedded runs, simulations, tests)."""
+    global _current, _current_pid
+    with _current_lock:
+        _current = runtime
+        _current_pid = os.getpid() if runtime is not None else None

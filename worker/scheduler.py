@@ -1,0 +1,69 @@
+"""``outreach scheduler``: an APScheduler 3.x loop that only enqueues due work.
+
+One scheduler per deployment (it keeps its jobs in memory; nothing is shared between
+processes). Overlapping with a cron ``outreach run`` is harmless: touches are unique per step
+and claimed atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from .dispatch import tick
+from .runner import embedded_worker, enqueue
+from .runtime import Runtime, set_runtime
+
+log = logging.getLogger(__name__)
+
+TICK_EVERY_S = 60
+
+
+def tick_and_enqueue(runtime: Runtime) -> int:
+    """One scheduler job run: create due touches and enqueue them; returns how many."""
+    result = tick(runtime)
+    ids = result.to_enqueue
+    enqueue(ids, runtime.settings.touches_per_message)
+    if ids or result.unknown or result.completed:
+        log.info(
+            "tick: %d enqueued (%d new, %d requeued), %d sequences completed, %d claims expired",
+            len(ids),
+            len(result.created),
+            len(result.requeued),
+            result.completed,
+            len(result.unknown),
+        )
+    return len(ids)
+
+
+def build_scheduler(runtime: Runtime, every_s: int = TICK_EVERY_S) -> BlockingScheduler:
+    """The scheduler with its jobs: coalesced, one instance at a time, generous misfire grace."""
+    scheduler = BlockingScheduler(
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 5 * every_s},
+        timezone="UTC",
+    )
+    scheduler.add_job(
+        tick_and_enqueue, "interval", seconds=every_s, args=[runtime], id="tick", next_run_time=None
+    )
+    return scheduler
+
+
+def run_scheduler(runtime: Runtime, every_s: int = TICK_EVERY_S, stop: threading.Event | None = None) -> None:
+    """Run until interrupted; without Redis, an in-process worker sends what is enqueued."""
+    from datetime import datetime
+
+    from .actors import send_touches
+
+    set_runtime(runtime)
+    scheduler = build_scheduler(runtime, every_s)
+    scheduler.get_job("tick").modify(next_run_time=datetime.now(scheduler.timezone))
+    if stop is not None:
+        threading.Thread(target=lambda: (stop.wait(), scheduler.shutdown(wait=False)), daemon=True).start()
+    if runtime.settings.uses_redis:
+        scheduler.start()
+        return
+    log.warning("REDIS_URL is not set: sending in this process with an embedded worker")
+    with embedded_worker(send_touches.broker, runtime.settings.send_threads):
+        scheduler.start()

@@ -1,0 +1,112 @@
+"""One typed settings object, read from the environment; units in names."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .errors import ConfigError
+
+PIPELINE_STAGES: tuple[str, ...] = (
+    "prospecting",
+    "qualification",
+    "consideration",
+    "decision",
+    "delivery",
+)
+FINAL_STAGES: tuple[str, ...] = ("won", "lost")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the worker needs to know about its surroundings."""
+
+    home: Path
+    database_url: str
+    redis_url: str | None = None
+    transport_url: str = ""
+    inbox_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: str | None = None
+    now: str | None = None
+    send_threads: int = 4
+    touches_per_message: int = 25
+    tick_batch_size: int = 500
+    delivery_lease_s: int = 900
+    requeue_after_s: int = 900
+    retry_max_attempts: int = 6
+    retry_max_age_s: int = 24 * 3600
+    smtp_timeout_s: float = 30.0
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def sequences_dir(self) -> Path:
+        return self.home / "sequences"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.home / "templates"
+
+    @property
+    def mailboxes_file(self) -> Path:
+        return self.home / "mailboxes.yaml"
+
+    @property
+    def sample_leads_file(self) -> Path:
+        return self.home / "examples" / "leads.csv"
+
+    @property
+    def uses_redis(self) -> bool:
+        return bool(self.redis_url)
+
+    def with_changes(self, **changes: object) -> Settings:
+        """A copy with some fields replaced."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, home: Path | None = None) -> Settings:
+        """Read settings from ``env`` (default: ``os.environ``)."""
+        env = os.environ if env is None else env
+        base = (home or Path(env.get("OUTREACH_HOME") or Path.cwd())).resolve()
+        return cls(
+            home=base,
+            database_url=normalise_database_url(
+                env.get("DATABASE_URL") or f"sqlite:///{base / 'outreach.db'}"
+            ),
+            redis_url=env.get("REDIS_URL") or None,
+            transport_url=env.get("OUTREACH_TRANSPORT_URL") or f"file://{base / 'outbox'}",
+            inbox_url=env.get("OUTREACH_INBOX_URL") or None,
+            public_url=(env.get("OUTREACH_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            secret_key=env.get("OUTREACH_SECRET_KEY") or None,
+            now=env.get("OUTREACH_NOW") or None,
+            send_threads=_int(env, "OUTREACH_SEND_THREADS", 4),
+            touches_per_message=_int(env, "OUTREACH_TOUCHES_PER_MESSAGE", 25),
+            tick_batch_size=_int(env, "OUTREACH_TICK_BATCH_SIZE", 500),
+            delivery_lease_s=_int(env, "OUTREACH_DELIVERY_LEASE_S", 900),
+            requeue_after_s=_int(env, "OUTREACH_REQUEUE_AFTER_S", 900),
+            retry_max_attempts=_int(env, "OUTREACH_RETRY_MAX_ATTEMPTS", 6),
+            retry_max_age_s=_int(env, "OUTREACH_RETRY_MAX_AGE_S", 24 * 3600),
+        )
+
+
+def normalise_database_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain ``postgres://`` / ``postgresql://`` URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number — set it to e.g. {default}.") from None
+    if value < 0:
+        raise ConfigError(f"{name}={raw!r} must not be negative.")
+    return value

@@ -1,0 +1,271 @@
+"""Transports hand finished messages over: SMTP (reused connections), an outbox folder, console."""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import socket
+import ssl
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .errors import (
+    ConfigError,
+    DeliveryUnknownError,
+    PermanentDeliveryError,
+    TemporaryDeliveryError,
+)
+from .rendering import BuiltMessage
+
+log = logging.getLogger(__name__)
+
+IDLE_CHECK_S = 30.0
+
+
+class Transport(Protocol):
+    """Hands one message over, or raises a DeliveryError subclass."""
+
+    def send(self, built: BuiltMessage, touch_id: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class OutboxTransport:
+    """Writes each message as ``<touch id>.eml`` into a folder (atomically)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def send(self, built: BuiltMessage, touch_id: int) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            final = self.folder / f"{touch_id:08d}.eml"
+            tmp = self.folder / f".{touch_id:08d}.{os.getpid()}.{threading.get_ident()}.tmp"
+            tmp.write_bytes(built.message.as_bytes())
+            os.replace(tmp, final)
+        except OSError as exc:
+            raise TemporaryDeliveryError(f"cannot write to outbox {self.folder}: {exc}") from exc
+
+    def close(self) -> None:
+        return None
+
+
+class ConsoleTransport:
+    """Prints each message to standard output."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def send(self, built: BuiltMessage, touch_id: int) -> None:
+        text = built.message.as_string()
+        with self._lock:
+            sys.stdout.write(f"----- touch {touch_id} -----\n{text}\n")
+            sys.stdout.flush()
+
+    def close(self) -> None:
+        return None
+
+
+class SmtpTransport:
+    """SMTP with one reused connection per thread; errors classified for retries."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        mode: str = "plain",
+        username: str | None = None,
+        password: str | None = None,
+        timeout_s: float = 30.0,
+        ca_file: str | None = None,
+        verify: bool = True,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.mode = mode
+        self.username = username
+        self.password = password
+        self.timeout_s = timeout_s
+        self.ca_file = ca_file
+        self.verify = verify
+        self._local = threading.local()
+        self._all: list[smtplib.SMTP] = []
+        self._all_lock = threading.Lock()
+
+    def _tls_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.ca_file)
+        if not self.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _connect(self) -> smtplib.SMTP:
+        try:
+            conn: smtplib.SMTP
+            if self.mode == "ssl":
+                conn = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout_s, context=self._tls_context()
+                )
+            else:
+                conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
+            conn.ehlo()
+            if self.mode == "starttls":
+                conn.starttls(context=self._tls_context())
+                conn.ehlo()
+            if self.username:
+                conn.login(self.username, self.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise PermanentDeliveryError(
+                f"SMTP login to {self.host}:{self.port} refused ({exc.smtp_code}) — check the user "
+                "and password in the transport URL."
+            ) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise _by_code(exc.smtp_code, f"SMTP server said {exc.smtp_code} {_text(exc.smtp_error)}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TemporaryDeliveryError(f"cannot connect to SMTP {self.host}:{self.port}: {exc}") from exc
+        with self._all_lock:
+            self._all.append(conn)
+        self._local.conn = conn
+        self._local.used_at = time.monotonic()
+        return conn
+
+    def _connection(self) -> smtplib.SMTP:
+        conn: smtplib.SMTP | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return self._connect()
+        if time.monotonic() - self._local.used_at > IDLE_CHECK_S:
+            try:
+                if conn.noop()[0] == 250:
+                    return conn
+            except (OSError, smtplib.SMTPException):
+                pass
+            self._drop(conn)
+            return self._connect()
+        return conn
+
+    def _drop(self, conn: smtplib.SMTP) -> None:
+        self._local.conn = None
+        with self._all_lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+    def send(self, built: BuiltMessage, touch_id: int) -> None:
+        data = built.message.as_bytes()
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                self._envelope(conn, built)
+                break
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                # Nothing was handed over yet: a stale reused connection, reconnect once.
+                self._drop(conn)
+                if attempt == 2:
+                    raise TemporaryDeliveryError(f"SMTP connection lost before sending: {exc}") from exc
+        try:
+            code, reply = conn.data(data)
+        except smtplib.SMTPDataError as exc:
+            self._reset(conn)
+            raise _by_code(exc.smtp_code, f"SMTP refused the message: {exc.smtp_code} {_text(exc.smtp_error)}") from exc
+        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+            self._drop(conn)
+            raise DeliveryUnknownError(
+                f"connection to {self.host}:{self.port} broke while the message was being "
+                f"handed over: {exc}"
+            ) from exc
+        self._local.used_at = time.monotonic()
+        if code != 250:
+            raise _by_code(code, f"SMTP refused the message: {code} {_text(reply)}")
+
+    def _envelope(self, conn: smtplib.SMTP, built: BuiltMessage) -> None:
+        code, reply = conn.mail(built.sender)
+        if code != 250:
+            self._reset(conn)
+            raise _by_code(code, f"SMTP refused sender {built.sender}: {code} {_text(reply)}")
+        code, reply = conn.rcpt(built.recipient)
+        if code not in (250, 251):
+            self._reset(conn)
+            raise _by_code(code, f"SMTP refused recipient {built.recipient}: {code} {_text(reply)}")
+
+    def _reset(self, conn: smtplib.SMTP) -> None:
+        try:
+            conn.rset()
+        except (OSError, smtplib.SMTPException):
+            self._drop(conn)
+
+    def close(self) -> None:
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.quit()
+            except (OSError, smtplib.SMTPException):
+                conn.close()
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+
+
+def _by_code(code: int, message: str) -> Exception:
+    if 400 <= code < 500:
+        return TemporaryDeliveryError(message)
+    if code >= 500:
+        return PermanentDeliveryError(message)
+    return TemporaryDeliveryError(message)
+
+
+_SMTP_MODES = {"smtp": "plain", "smtps": "ssl", "smtp+starttls": "starttls"}
+_SMTP_PORTS = {"plain": 25, "ssl": 465, "starttls": 587}
+
+
+def transport_from_url(url: str, *, timeout_s: float = 30.0) -> Transport:
+    """Build a transport from ``smtp://``, ``smtps://``, ``smtp+starttls://``, ``file://`` or ``console:``."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "console":
+        return ConsoleTransport()
+    if scheme == "file":
+        path = unquote(parts.path or "") if not parts.netloc else unquote(parts.netloc + parts.path)
+        if not path:
+            raise ConfigError(f"OUTREACH_TRANSPORT_URL {url!r} names no folder — use file:///path/to/outbox.")
+        return OutboxTransport(Path(path))
+    if scheme in _SMTP_MODES:
+        mode = _SMTP_MODES[scheme]
+        if not parts.hostname:
+            raise ConfigError(f"OUTREACH_TRANSPORT_URL {_redact(url)!r} has no host — use smtp://host:25.")
+        query = parse_qs(parts.query)
+        try:
+            port = parts.port or _SMTP_PORTS[mode]
+        except ValueError:
+            raise ConfigError(f"OUTREACH_TRANSPORT_URL {_redact(url)!r} has an invalid port.") from None
+        return SmtpTransport(
+            parts.hostname,
+            port,
+            mode=mode,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            timeout_s=float(query.get("timeout", [timeout_s])[0]),
+            ca_file=query.get("cafile", [None])[0],
+            verify=query.get("verify", ["yes"])[0].lower() not in ("no", "false", "0"),
+        )
+    raise ConfigError(
+        f"OUTREACH_TRANSPORT_URL {_redact(url)!r} is not supported — use smtp://, smtps://, "
+        "smtp+starttls://, file://PATH or console:."
+    )
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url

@@ -1,0 +1,252 @@
+"""``outreach validate``: every problem in sequences and templates, as ``path:line: message``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, nodes
+
+from .authoring.schema import SequenceSpec
+from .authoring.sequences import Catalog, LoadedSequence, Problem, display_path, load_catalog, sequence_files
+from .authoring.templates import HTML_SUFFIX, TEXT_SUFFIX, TemplateRenderer
+from .errors import ConfigError, LeadImportError, TemplateRenderError
+from .leads import RowError, read_rows
+from .mailboxes import Mailboxes, MailboxSpec, load_mailboxes
+from .rendering import render_touch
+from .settings import Settings
+
+_LOCATED = re.compile(r"^(?P<path>[^:\s]+):(?P<line>\d+): (?P<message>.*)$", re.DOTALL)
+_GUARD_FILTERS = {"default", "d"}
+_GUARD_TESTS = {"defined", "undefined"}
+SAMPLE_UNSUBSCRIBE = "https://outreach.example.test/u/0.sample"
+
+
+@dataclass(frozen=True)
+class SampleLead:
+    """A lead from the sample file: its fields and where it was written."""
+
+    where: str
+    fields: dict[str, Any]
+
+
+def validate(settings: Settings, paths: list[Path] | None = None) -> list[Problem]:
+    """Check sequences, templates, mailboxes and sample leads; return every problem found."""
+    home = settings.home
+    files = sequence_files(paths) if paths else None
+    catalog, problems = load_catalog(settings.sequences_dir, home, files)
+    if files is not None and not files:
+        problems.append(Problem(" ".join(str(p) for p in paths or []), 1, "no .yaml files found here"))
+    if files is not None:
+        # Sequences named by on_complete may live outside the checked files.
+        full, _ = load_catalog(settings.sequences_dir, home)
+        known_names = set(full.sequences) | set(catalog.sequences)
+    else:
+        known_names = set(catalog.sequences)
+    mailboxes = _mailboxes(settings, problems)
+    samples = _sample_leads(settings, problems)
+    renderer = TemplateRenderer(settings.templates_dir)
+    problems.extend(_template_syntax(settings, renderer))
+    for name in catalog.names():
+        loaded = catalog.sequences[name]
+        problems.extend(_check_sequence(settings, loaded, known_names, mailboxes, renderer, samples))
+    return _unique(problems)
+
+
+def _mailboxes(settings: Settings, problems: list[Problem]) -> Mailboxes | None:
+    try:
+        return load_mailboxes(settings.mailboxes_file)
+    except ConfigError as exc:
+        problems.append(_located(str(exc), display_path(settings.mailboxes_file, settings.home)))
+        return None
+
+
+def _sample_leads(settings: Settings, problems: list[Problem]) -> list[SampleLead]:
+    path = settings.sample_leads_file
+    shown = display_path(path, settings.home)
+    if not path.is_file():
+        return []
+    samples = []
+    try:
+        for line, row in read_rows(path):
+            if isinstance(row, RowError):
+                problems.append(Problem(shown, row.row, row.message))
+                continue
+            fields = dict(row["fields"])
+            for key in ("first_name", "last_name", "company", "timezone", "country", "deal_value"):
+                if row.get(key) is not None:
+                    fields[key] = row[key]
+            fields["email"] = row["email"]
+            fields["stage"] = row.get("stage", "prospecting")
+            samples.append(SampleLead(f"{shown}:{line} ({row['email']})", fields))
+    except LeadImportError as exc:
+        problems.append(_located(str(exc), shown))
+    return samples
+
+
+def _template_syntax(settings: Settings, renderer: TemplateRenderer) -> list[Problem]:
+    problems = []
+    root = settings.templates_dir
+    if not root.is_dir():
+        return [Problem(display_path(root, settings.home), 1, "templates folder not found")]
+    for path in sorted(root.rglob("*.j2")):
+        name = path.relative_to(root).as_posix()
+        try:
+            renderer.env.parse(path.read_text(encoding="utf-8"), name=name)
+        except TemplateSyntaxError as exc:
+            problems.append(Problem(f"templates/{name}", exc.lineno or 1, f"syntax error: {exc.message}"))
+        except UnicodeDecodeError:
+            problems.append(Problem(f"templates/{name}", 1, "not UTF-8 text"))
+    return problems
+
+
+def _check_sequence(
+    settings: Settings,
+    loaded: LoadedSequence,
+    known_names: set[str],
+    mailboxes: Mailboxes | None,
+    renderer: TemplateRenderer,
+    samples: list[SampleLead],
+) -> list[Problem]:
+    spec = loaded.spec
+    shown = display_path(loaded.path, settings.home)
+    problems: list[Problem] = []
+    mailbox: MailboxSpec | None = None
+    if mailboxes is not None:
+        if spec.mailbox in mailboxes.by_name:
+            mailbox = mailboxes.by_name[spec.mailbox]
+        else:
+            message = f"mailbox {spec.mailbox!r} is not in mailboxes.yaml"
+            from .errors import did_you_mean
+
+            problems.append(Problem(shown, loaded.line("mailbox"), message + did_you_mean(spec.mailbox, set(mailboxes.by_name))))
+    target = spec.on_complete.sequence
+    if target and target not in known_names:
+        problems.append(
+            Problem(shown, loaded.line("on_complete", "sequence"), f"on_complete enrolls into unknown sequence {target!r}")
+        )
+    for index, step in enumerate(spec.steps):
+        if not renderer.exists(step.template):
+            problems.append(
+                Problem(
+                    shown,
+                    loaded.line("steps", index, "template"),
+                    f"step {index + 1}: template templates/{step.template}{TEXT_SUFFIX} not found",
+                )
+            )
+            continue
+        if step.subject is not None:
+            try:
+                renderer.env.parse(step.subject)
+            except TemplateSyntaxError as exc:
+                problems.append(
+                    Problem(shown, loaded.line("steps", index, "subject"), f"step {index + 1}: subject: {exc.message}")
+                )
+                continue
+        problems.extend(_field_problems(settings, renderer, step.template, samples))
+        if mailbox is not None:
+            problems.extend(_render_problems(renderer, spec, index, mailbox, samples, shown, loaded))
+    return problems
+
+
+def _field_problems(
+    settings: Settings, renderer: TemplateRenderer, template: str, samples: list[SampleLead]
+) -> list[Problem]:
+    problems = []
+    for suffix in (TEXT_SUFFIX, HTML_SUFFIX):
+        path = settings.templates_dir / f"{template}{suffix}"
+        if not path.is_file():
+            continue
+        try:
+            tree = renderer.env.parse(path.read_text(encoding="utf-8"))
+        except (TemplateSyntaxError, UnicodeDecodeError):
+            continue  # reported by the syntax pass
+        for field_name, line in unguarded_lead_fields(tree):
+            missing = [s for s in samples if field_name not in s.fields]
+            if missing:
+                problems.append(
+                    Problem(
+                        f"templates/{template}{suffix}",
+                        line,
+                        f"lead.{field_name} has no default, but sample lead {missing[0].where}"
+                        + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+                        + f" has no {field_name!r} — write {{{{ lead.{field_name} | default('…') }}}} "
+                        f"or wrap it in {{% if lead.{field_name} is defined %}}",
+                    )
+                )
+    return problems
+
+
+def unguarded_lead_fields(tree: nodes.Template) -> list[tuple[str, int]]:
+    """``lead.x`` uses with no ``| default`` and no ``is defined`` test anywhere for ``x``."""
+    guarded: set[str] = set()
+    for node in tree.find_all((nodes.Filter, nodes.Test)):
+        names = _GUARD_FILTERS if isinstance(node, nodes.Filter) else _GUARD_TESTS
+        if node.name in names and node.node is not None:
+            field_name = _lead_attr(node.node)
+            if field_name:
+                guarded.add(field_name)
+    uses: dict[str, int] = {}
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        field_name = _lead_attr(node)
+        if field_name and field_name not in guarded and field_name not in uses:
+            uses[field_name] = node.lineno
+    return sorted(uses.items(), key=lambda item: item[1])
+
+
+def _lead_attr(node: nodes.Node) -> str | None:
+    if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name) and node.node.name == "lead":
+        return str(node.attr)
+    if (
+        isinstance(node, nodes.Getitem)
+        and isinstance(node.node, nodes.Name)
+        and node.node.name == "lead"
+        and isinstance(node.arg, nodes.Const)
+    ):
+        return str(node.arg.value)
+    return None
+
+
+def _render_problems(
+    renderer: TemplateRenderer,
+    spec: SequenceSpec,
+    index: int,
+    mailbox: MailboxSpec,
+    samples: list[SampleLead],
+    shown: str,
+    loaded: LoadedSequence,
+) -> list[Problem]:
+    problems = []
+    for sample in samples or [SampleLead("a lead with only an email", {"email": "sample@example.test"})]:
+        try:
+            render_touch(renderer, sample.fields, mailbox, spec, index, SAMPLE_UNSUBSCRIBE)
+        except TemplateRenderError as exc:
+            problem = _located(str(exc), shown, loaded.line("steps", index))
+            problems.append(
+                Problem(problem.path, problem.line, f"{problem.message} (sample lead {sample.where})")
+            )
+            break
+    return problems
+
+
+def _located(message: str, default_path: str, default_line: int = 1) -> Problem:
+    match = _LOCATED.match(message)
+    if match:
+        return Problem(match["path"], int(match["line"]), match["message"])
+    return Problem(default_path, default_line, message)
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    seen: set[tuple[str, int, str]] = set()
+    unique = []
+    for problem in problems:
+        key = (problem.path, problem.line, problem.message.split(" (sample lead")[0])
+        if key not in seen:
+            seen.add(key)
+            unique.append(problem)
+    return unique
+
+
+__all__ = ["Catalog", "SampleLead", "unguarded_lead_fields", "validate"]
