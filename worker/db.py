@@ -70,7 +70,9 @@ def alembic_config(engine: Engine) -> Config:
     """An Alembic config pointing at the packaged migrations."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    cfg.set_main_option(
+        "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    )
     return cfg
 
 

@@ -188,10 +188,11 @@ def summarise(runtime: Runtime, ids: list[int]) -> dict[str, dict[str, int]]:
     with runtime.sessions() as session:
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
+            later = (Touch.available_at > now).label("later")
             rows = session.execute(
-                select(Touch.sequence, Touch.status, Touch.available_at > now, func.count())
+                select(Touch.sequence, Touch.status, later, func.count())
                 .where(Touch.id.in_(chunk))
-                .group_by(Touch.sequence, Touch.status, Touch.available_at > now)
+                .group_by(Touch.sequence, Touch.status, later)
             )
             for sequence, status, later, count in rows:
                 key = status if status in FINAL else ("deferred" if later else "pending")
