@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -204,11 +205,17 @@ class _Handler:
         return "250 Message accepted for delivery"
 
 
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture
 def smtp_sink() -> Iterator[SmtpSink]:
-    sink = SmtpSink(host="127.0.0.1", port=0)
-    controller = Controller(_Handler(sink), hostname="127.0.0.1", port=0)
+    sink = SmtpSink(host="127.0.0.1", port=free_port())
+    controller = Controller(_Handler(sink), hostname="127.0.0.1", port=sink.port)
     controller.start()
-    sink.port = controller.port
     yield sink
     controller.stop()

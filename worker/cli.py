@@ -139,7 +139,7 @@ def sequences_list(ctx: click.Context, as_json: bool) -> None:
         return
     table = Table("name", "stage", "steps", "mailbox")
     for row in rows:
-        table.add_row(row["name"], row["stage"], str(row["steps"]), row["mailbox"])
+        table.add_row(str(row["name"]), str(row["stage"]), str(row["steps"]), str(row["mailbox"]))
     out.print(table)
     if any(p.severity == "error" for p in problems):
         err.print("[yellow]some sequence files are invalid — run 'outreach validate'[/]")

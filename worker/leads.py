@@ -146,10 +146,15 @@ def parse_amount(text: str) -> float:
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
-    """Stream ``(line, row or error)`` from a CSV file without loading it whole."""
+    """Stream ``(line, row or error)`` from a CSV file without loading it whole.
+
+    ``line`` is the line where the row starts. Bytes that are not UTF-8 (a file saved as
+    Latin-1 by a spreadsheet) make only their own row an error; the rows after it are still
+    read, so nothing is silently lost.
+    """
     shown = path.name
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
+        handle = path.open(newline="", encoding="utf-8-sig", errors="surrogateescape")
     except OSError as exc:
         raise LeadImportError(f"{path}: cannot open the leads file ({exc.strerror}).") from None
     with handle:
@@ -158,8 +163,10 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
             header = next(reader)
         except StopIteration:
             raise LeadImportError(f"{shown}:1: the file is empty — it needs a header row with 'email'.") from None
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except csv.Error as exc:
             raise LeadImportError(f"{shown}:1: cannot read the header: {exc}") from None
+        if not _is_utf8(header):
+            raise LeadImportError(f"{shown}:1: {NOT_UTF8}")
         columns = [column_name(h) for h in header]
         if "email" not in columns:
             raise LeadImportError(
@@ -174,11 +181,13 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
                 cells = next(reader)
             except StopIteration:
                 return
-            except (csv.Error, UnicodeDecodeError) as exc:
+            except csv.Error as exc:
                 yield line, RowError(shown, line, f"unreadable row: {exc}")
                 continue
-            line = reader.line_num
             if not any(cell.strip() for cell in cells):
+                continue
+            if not _is_utf8(cells):
+                yield line, RowError(shown, line, NOT_UTF8)
                 continue
             if len(cells) != len(columns):
                 yield line, RowError(
@@ -189,6 +198,15 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
                 yield line, parse_row(dict(zip(columns, cells, strict=True)))
             except ValueError as exc:
                 yield line, RowError(shown, line, str(exc))
+
+
+NOT_UTF8 = "not UTF-8 text — save the file as 'CSV UTF-8' and import it again"
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+def _is_utf8(cells: list[str]) -> bool:
+    """False when a cell holds bytes that could not be decoded (kept as lone surrogates)."""
+    return not any(_UNDECODABLE.search(cell) for cell in cells)
 
 
 def import_leads(

@@ -32,6 +32,7 @@ from .rendering import BuiltMessage, build_message, render_touch
 from .review import flag
 from .runtime import Runtime
 from .scheduling import add_wait, lead_zone
+from .transports import LoginRefusedError
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +61,24 @@ def send_touches(runtime: Runtime, touch_ids: list[int]) -> list[Outcome]:
 
 
 def send_touch(runtime: Runtime, touch_id: int) -> Outcome:
-    """Claim, check, render and send one touch, then record the result."""
+    """Claim, check, render and send one touch, then record the result.
+
+    A problem of the sending mailbox (transport URL unset or invalid, login refused) defers
+    the touch like a temporary refusal: nothing was handed over and the lead is not to blame.
+    """
     token = uuid.uuid4().hex
     prepared = _claim_and_prepare(runtime, touch_id, token)
     if isinstance(prepared, Outcome):
         return prepared
     built, mailbox = prepared
     try:
-        runtime.transport_for(mailbox).send(built, touch_id)
-    except TemporaryDeliveryError as exc:
+        transport = runtime.transport_for(mailbox)
+    except OutreachError as exc:  # e.g. the mailbox's transport URL is unset: nothing was sent
+        log.error("touch %r: no transport for mailbox %r: %s", touch_id, mailbox, exc)
+        return _deferred_or_failed(runtime, touch_id, token, str(exc))
+    try:
+        transport.send(built, touch_id)
+    except (TemporaryDeliveryError, LoginRefusedError) as exc:
         return _deferred_or_failed(runtime, touch_id, token, str(exc))
     except PermanentDeliveryError as exc:
         return _failed(runtime, touch_id, token, str(exc), reason="delivery_failed")

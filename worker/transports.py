@@ -27,6 +27,15 @@ log = logging.getLogger(__name__)
 IDLE_CHECK_S = 30.0
 
 
+class LoginRefusedError(PermanentDeliveryError):
+    """Raised when the SMTP server refuses the transport URL's user and password.
+
+    Permanent for this configuration, but it is about the mailbox, not the lead: the send
+    service defers the touch (so it goes out once an operator fixes the password) instead of
+    failing it and flagging the lead.
+    """
+
+
 class Transport(Protocol):
     """Hands one message over, or raises a DeliveryError subclass."""
 
@@ -121,12 +130,16 @@ class SmtpTransport:
             if self.username:
                 conn.login(self.username, self.password or "")
         except smtplib.SMTPAuthenticationError as exc:
-            raise PermanentDeliveryError(
+            raise LoginRefusedError(
                 f"SMTP login to {self.host}:{self.port} refused ({exc.smtp_code}) — check the user "
                 "and password in the transport URL."
             ) from exc
         except smtplib.SMTPResponseException as exc:
-            raise _by_code(exc.smtp_code, f"SMTP server said {exc.smtp_code} {_text(exc.smtp_error)}") from exc
+            # Greeting, EHLO or STARTTLS refused: about this server, never about the recipient.
+            raise TemporaryDeliveryError(
+                f"SMTP server {self.host}:{self.port} refused the connection: "
+                f"{exc.smtp_code} {_text(exc.smtp_error)}"
+            ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise TemporaryDeliveryError(f"cannot connect to SMTP {self.host}:{self.port}: {exc}") from exc
         with self._all_lock:
@@ -248,13 +261,20 @@ def transport_from_url(url: str, *, timeout_s: float = 30.0) -> Transport:
             port = parts.port or _SMTP_PORTS[mode]
         except ValueError:
             raise ConfigError(f"OUTREACH_TRANSPORT_URL {_redact(url)!r} has an invalid port.") from None
+        try:
+            timeout = float(query.get("timeout", [timeout_s])[0])
+        except ValueError:
+            raise ConfigError(
+                f"OUTREACH_TRANSPORT_URL {_redact(url)!r} has an invalid timeout — use e.g. "
+                "?timeout=30 (seconds)."
+            ) from None
         return SmtpTransport(
             parts.hostname,
             port,
             mode=mode,
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
-            timeout_s=float(query.get("timeout", [timeout_s])[0]),
+            timeout_s=timeout,
             ca_file=query.get("cafile", [None])[0],
             verify=query.get("verify", ["yes"])[0].lower() not in ("no", "false", "0"),
         )

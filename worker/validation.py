@@ -22,6 +22,7 @@ _LOCATED = re.compile(r"^(?P<path>[^:\s]+):(?P<line>\d+): (?P<message>.*)$", re.
 _GUARD_FILTERS = {"default", "d"}
 _GUARD_TESTS = {"defined", "undefined"}
 SAMPLE_UNSUBSCRIBE = "https://outreach.example.test/u/0.sample"
+_SAMPLE_TAG = " (sample lead "
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,12 @@ class SampleLead:
 def validate(settings: Settings, paths: list[Path] | None = None) -> list[Problem]:
     """Check sequences, templates, mailboxes and sample leads; return every problem found."""
     home = settings.home
-    files = sequence_files(paths) if paths else None
+    files, named_templates = _selection(settings, paths) if paths else (None, False)
     catalog, problems = load_catalog(settings.sequences_dir, home, files)
-    if files is not None and not files:
-        problems.append(Problem(" ".join(str(p) for p in paths or []), 1, "no .yaml files found here"))
+    if files is not None and not files and not named_templates:
+        problems.append(
+            Problem(" ".join(str(p) for p in paths or []), 1, "no sequences or templates found here")
+        )
     if files is not None:
         # Sequences named by on_complete may live outside the checked files.
         full, _ = load_catalog(settings.sequences_dir, home)
@@ -49,18 +52,72 @@ def validate(settings: Settings, paths: list[Path] | None = None) -> list[Proble
     samples = _sample_leads(settings, problems)
     renderer = TemplateRenderer(settings.templates_dir)
     problems.extend(_template_syntax(settings, renderer))
+    problems.extend(_template_fields(settings, renderer, samples))
     for name in catalog.names():
         loaded = catalog.sequences[name]
         problems.extend(_check_sequence(settings, loaded, known_names, mailboxes, renderer, samples))
     return _unique(problems)
 
 
+def _selection(settings: Settings, paths: list[Path]) -> tuple[list[Path] | None, bool]:
+    """The sequence files ``outreach validate PATH...`` checks (None: all), and whether
+    any template was named.
+
+    A sequence file or folder selects those files; a touch template (or a folder of them)
+    selects the sequences that use it; a layout, or the project folder, selects everything.
+    """
+    sequences_dir = settings.sequences_dir.resolve()
+    templates_dir = settings.templates_dir.resolve()
+    yaml_paths: list[Path] = []
+    templates: set[str] = set()
+    for path in paths:
+        full = path.resolve()
+        if full.is_dir() and full in sequences_dir.parents:
+            return None, False
+        if full == templates_dir or templates_dir in full.parents:
+            found = sorted(full.rglob("*.j2")) if full.is_dir() else [full]
+            for template in found:
+                name = template.relative_to(templates_dir).as_posix()
+                templates.add(name.removesuffix(TEXT_SUFFIX).removesuffix(HTML_SUFFIX))
+        else:
+            yaml_paths.append(path)
+    files = sequence_files(yaml_paths)
+    if templates:
+        chosen = {f.resolve() for f in files}
+        full_catalog, _ = load_catalog(settings.sequences_dir, settings.home)
+        steps = {step.template for s in full_catalog.sequences.values() for step in s.spec.steps}
+        if templates - steps:
+            return None, True  # a layout or partial: every sequence may use it
+        for loaded in full_catalog.sequences.values():
+            uses = any(step.template in templates for step in loaded.spec.steps)
+            if uses and loaded.path.resolve() not in chosen:
+                files.append(loaded.path)
+    return files, bool(templates)
+
+
 def _mailboxes(settings: Settings, problems: list[Problem]) -> Mailboxes | None:
+    """The mailboxes, or None with the problem recorded (shown relative to the project)."""
+    path = settings.mailboxes_file
+    shown = display_path(path, settings.home)
     try:
-        return load_mailboxes(settings.mailboxes_file)
+        return load_mailboxes(path)
     except ConfigError as exc:
-        problems.append(_located(str(exc), display_path(settings.mailboxes_file, settings.home)))
+        problem = _located(str(exc), shown)
+        where = shown if problem.path == str(path) else problem.path
+        problems.append(Problem(where, problem.line, problem.message.removeprefix(f"{path}: ")))
         return None
+
+
+def placeholder_mailbox(name: str) -> MailboxSpec:
+    """A stand-in sender, so templates are still checked when the real mailbox is unusable."""
+    return MailboxSpec(
+        name=name,
+        address="sender@example.test",
+        display_name="Sender Name",
+        title="Title",
+        company="Company",
+        phone="+1 555 0100",
+    )
 
 
 def _sample_leads(settings: Settings, problems: list[Problem]) -> list[SampleLead]:
@@ -145,20 +202,27 @@ def _check_sequence(
                     Problem(shown, loaded.line("steps", index, "subject"), f"step {index + 1}: subject: {exc.message}")
                 )
                 continue
-        problems.extend(_field_problems(settings, renderer, step.template, samples))
-        if mailbox is not None:
-            problems.extend(_render_problems(renderer, spec, index, mailbox, samples, shown, loaded))
+        sender = mailbox or placeholder_mailbox(spec.mailbox)
+        problems.extend(_render_problems(renderer, spec, index, sender, samples, shown, loaded))
     return problems
 
 
-def _field_problems(
-    settings: Settings, renderer: TemplateRenderer, template: str, samples: list[SampleLead]
+def _template_fields(
+    settings: Settings, renderer: TemplateRenderer, samples: list[SampleLead]
 ) -> list[Problem]:
+    """Unguarded ``lead.x`` uses in every template that some sample lead does not have.
+
+    Every template is checked, not only those of valid sequences, so a broken sequence file
+    never hides a problem in its templates.
+    """
+    root = settings.templates_dir
+    if not root.is_dir():
+        return []
     problems = []
-    for suffix in (TEXT_SUFFIX, HTML_SUFFIX):
-        path = settings.templates_dir / f"{template}{suffix}"
-        if not path.is_file():
+    for path in sorted(root.rglob("*.j2")):
+        if not path.name.endswith((TEXT_SUFFIX, HTML_SUFFIX)):
             continue
+        name = path.relative_to(root).as_posix()
         try:
             tree = renderer.env.parse(path.read_text(encoding="utf-8"))
         except (TemplateSyntaxError, UnicodeDecodeError):
@@ -168,11 +232,12 @@ def _field_problems(
             if missing:
                 problems.append(
                     Problem(
-                        f"templates/{template}{suffix}",
+                        f"templates/{name}",
                         line,
                         f"lead.{field_name} has no default, but sample lead {missing[0].where}"
                         + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
-                        + f" has no {field_name!r} — write {{{{ lead.{field_name} | default('…') }}}} "
+                        + (" have" if len(missing) > 1 else " has")
+                        + f" no {field_name!r} — write {{{{ lead.{field_name} | default('…') }}}} "
                         f"or wrap it in {{% if lead.{field_name} is defined %}}",
                     )
                 )
@@ -189,10 +254,10 @@ def unguarded_lead_fields(tree: nodes.Template) -> list[tuple[str, int]]:
             if field_name:
                 guarded.add(field_name)
     uses: dict[str, int] = {}
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        field_name = _lead_attr(node)
+    for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        field_name = _lead_attr(access)
         if field_name and field_name not in guarded and field_name not in uses:
-            uses[field_name] = node.lineno
+            uses[field_name] = access.lineno
     return sorted(uses.items(), key=lambda item: item[1])
 
 
@@ -225,7 +290,7 @@ def _render_problems(
         except TemplateRenderError as exc:
             problem = _located(str(exc), shown, loaded.line("steps", index))
             problems.append(
-                Problem(problem.path, problem.line, f"{problem.message} (sample lead {sample.where})")
+                Problem(problem.path, problem.line, f"{problem.message}{_SAMPLE_TAG}{sample.where})")
             )
             break
     return problems
@@ -239,10 +304,18 @@ def _located(message: str, default_path: str, default_line: int = 1) -> Problem:
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:
+    """Drop repeated problems.
+
+    A failed sample render is dropped where another problem already points at the same file
+    and line (e.g. the missing field it tripped over), so each mistake is reported once.
+    """
+    pointed = {(p.path, p.line) for p in problems if _SAMPLE_TAG not in p.message}
     seen: set[tuple[str, int, str]] = set()
     unique = []
     for problem in problems:
-        key = (problem.path, problem.line, problem.message.split(" (sample lead")[0])
+        if _SAMPLE_TAG in problem.message and (problem.path, problem.line) in pointed:
+            continue
+        key = (problem.path, problem.line, problem.message.split(_SAMPLE_TAG)[0])
         if key not in seen:
             seen.add(key)
             unique.append(problem)

@@ -45,19 +45,35 @@ class Catalog:
     """All valid sequences by name."""
 
     sequences: dict[str, LoadedSequence] = field(default_factory=dict)
+    invalid_files: list[Path] = field(default_factory=list)
 
     def names(self) -> list[str]:
         return sorted(self.sequences)
 
     def get(self, name: str) -> SequenceSpec:
-        """The sequence called ``name``; NotFoundError with a suggestion otherwise."""
+        """The sequence called ``name``; NotFoundError with a suggestion otherwise.
+
+        When the file that probably holds it (``<name>.yaml``) is invalid, the error says so
+        instead of claiming the sequence does not exist.
+        """
         loaded = self.sequences.get(name)
-        if loaded is None:
-            raise NotFoundError(
-                f"No sequence named {name!r} in sequences/{did_you_mean(name, set(self.sequences))}"
-                f" (known: {', '.join(self.names()) or 'none'})."
-            )
-        return loaded.spec
+        if loaded is not None:
+            return loaded.spec
+        for path in self.invalid_files:
+            if path.stem == name:
+                raise NotFoundError(
+                    f"Sequence {name!r} is not usable: {path.parent.name}/{path.name} is invalid"
+                    " — run 'outreach validate' to see why."
+                )
+        left_out = (
+            f"; {len(self.invalid_files)} invalid file(s) left out — run 'outreach validate'"
+            if self.invalid_files
+            else ""
+        )
+        raise NotFoundError(
+            f"No sequence named {name!r} in sequences/{did_you_mean(name, set(self.sequences))}"
+            f" (known: {', '.join(self.names()) or 'none'}{left_out})."
+        )
 
     def for_stage(self, stage: str) -> SequenceSpec | None:
         """The default sequence of a pipeline stage: the one named after it, else the first."""
@@ -104,6 +120,7 @@ def load_catalog(
         loaded, file_problems = load_sequence_file(path, shown)
         problems.extend(file_problems)
         if loaded is None:
+            catalog.invalid_files.append(path)
             continue
         name = loaded.spec.name
         if name in catalog.sequences:

@@ -18,7 +18,8 @@ from jinja2 import (
     UndefinedError,
     select_autoescape,
 )
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ..errors import TemplateRenderError
 
@@ -77,10 +78,9 @@ class TemplateRenderer:
             text_template = self.env.get_template(text_name)
             text = text_template.render(context).strip() + "\n"
             if subject_override is not None:
-                subject = self._subject_template(subject_override).render(context)
+                subject = self._render_subject_override(subject_override, context)
             elif "subject" in text_template.blocks:
-                block = text_template.blocks["subject"]
-                subject = "".join(block(text_template.new_context(context)))
+                subject = self._render_subject_block(text_template, context)
             else:
                 raise TemplateRenderError(
                     f"templates/{text_name}: no {{% block subject %}} — add one or set "
@@ -101,21 +101,61 @@ class TemplateRenderer:
                 f"templates/{exc.name or text_name}:{exc.lineno}: syntax error: {exc.message}"
             ) from None
         except UndefinedError as exc:
-            where = _template_frame(exc.__traceback__) or f"templates/{text_name}"
+            where = self._where(exc, text_name)
             raise TemplateRenderError(
                 f"{where}: {exc.message} — add the field to the lead or a "
                 "default: {{ lead.x | default('...') }}"
             ) from None
         except SecurityError as exc:
-            where = _template_frame(exc.__traceback__) or f"templates/{text_name}"
+            where = self._where(exc, text_name)
             raise TemplateRenderError(f"{where}: not allowed in templates: {exc}") from None
         except Exception as exc:
-            where = _template_frame(exc.__traceback__) or f"templates/{text_name}"
+            where = self._where(exc, text_name)
             raise TemplateRenderError(f"{where}: {type(exc).__name__}: {exc}") from None
         subject = one_line(subject)
         if not subject:
-            raise TemplateRenderError(f"templates/{text_name}: the subject rendered empty.")
+            where = (
+                f"step subject {subject_override!r}"
+                if subject_override is not None
+                else f"templates/{text_name}"
+            )
+            raise TemplateRenderError(f"{where}: the subject rendered empty.")
         return RenderedEmail(subject=subject, text=text, html=html)
+
+    def _where(self, exc: BaseException, text_name: str) -> str:
+        """``templates/x.txt.j2:LINE`` of the failing template line, else the touch's file."""
+        return _template_frame(exc.__traceback__, self.templates_dir) or f"templates/{text_name}"
+
+    def _render_subject_block(self, template: Template, context: dict[str, Any]) -> str:
+        """Render only ``{% block subject %}`` of ``template``.
+
+        Calling a block function directly bypasses Jinja's traceback rewriting, so an error
+        would carry the line of the compiled Python code; ``handle_exception`` re-raises it
+        with the template's own file and line.
+        """
+        block = template.blocks["subject"]
+        try:
+            return "".join(block(template.new_context(context)))
+        except Exception:
+            self.env.handle_exception()
+            raise  # not reached: handle_exception always raises
+
+    def _render_subject_override(self, source: str, context: dict[str, Any]) -> str:
+        """Render a step's ``subject:``; errors name that subject, not the template file."""
+        try:
+            return self._subject_template(source).render(context)
+        except TemplateSyntaxError as exc:
+            problem = f"syntax error: {exc.message}"
+        except UndefinedError as exc:
+            problem = (
+                f"{exc.message} — add the field to the lead or a default: "
+                "{{ lead.x | default('...') }}"
+            )
+        except SecurityError as exc:
+            problem = f"not allowed in templates: {exc}"
+        except Exception as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        raise TemplateRenderError(f"step subject {source!r}: {problem}")
 
     def _subject_template(self, source: str) -> Template:
         with self._lock:
@@ -126,8 +166,12 @@ class TemplateRenderer:
             return compiled
 
 
-def _template_frame(tb: TracebackType | None) -> str | None:
-    """The last template file and line in a traceback, as ``templates/x.txt.j2:LINE``."""
+def _template_frame(tb: TracebackType | None, templates_dir: Path) -> str | None:
+    """The last template file and line in a traceback, as ``templates/x.txt.j2:LINE``.
+
+    The path is taken relative to ``templates_dir`` (whatever that folder is called), so
+    ``prospecting/01_intro.txt.j2`` keeps its sub-folder in the message.
+    """
     found = None
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
@@ -137,9 +181,8 @@ def _template_frame(tb: TracebackType | None) -> str | None:
     if found is None:
         return None
     path = Path(found[0])
-    parts = path.parts
-    if "templates" in parts:
-        rel = "/".join(parts[len(parts) - 1 - parts[::-1].index("templates") :])
-    else:
-        rel = path.name
-    return f"{rel}:{found[1]}"
+    try:
+        rel = path.resolve().relative_to(templates_dir.resolve()).as_posix()
+    except ValueError:
+        return f"{path.name}:{found[1]}"
+    return f"templates/{rel}:{found[1]}"

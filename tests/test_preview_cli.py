@@ -1,0 +1,202 @@
+"""`outreach preview SEQUENCE --lead EMAIL [--step N]`: the email exactly as it would be sent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from email import message_from_string
+from email.policy import default as default_policy
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from worker.cli import main
+from worker.runner import stop_embedded_workers
+from worker.runtime import set_runtime
+
+Invoke = Callable[..., Result]
+ADA = "ada@northwind.test"
+
+
+def make_invoke(project: Path, database_url: str) -> Callable[..., Result]:
+    runner = CliRunner()
+    env = {
+        "DATABASE_URL": database_url,
+        "OUTREACH_HOME": str(project),
+        "OUTREACH_SECRET_KEY": "test-secret",
+        "OUTREACH_NOW": "2027-01-04T09:00:00Z",
+        "OUTREACH_TRANSPORT_URL": f"file://{project / 'outbox'}",
+        "REDIS_URL": None,
+    }
+
+    def run(*args: str) -> Result:
+        return runner.invoke(main, list(args), env=env)
+
+    return run
+
+
+@pytest.fixture
+def invoke(project: Path, sqlite_url: str) -> Iterator[Invoke]:
+    """The CLI on SQLite; the process-wide runtime is reset afterwards."""
+    yield make_invoke(project, sqlite_url)
+    set_runtime(None)
+    stop_embedded_workers()
+
+
+@pytest.fixture
+def invoke_any_db(project: Path, database_url: str) -> Iterator[Invoke]:
+    """The CLI on SQLite and on PostgreSQL."""
+    yield make_invoke(project, database_url)
+    set_runtime(None)
+    stop_embedded_workers()
+
+
+def headers_and_body(output: str) -> tuple[dict[str, str], str]:
+    head, _, body = output.partition("\n\n")
+    headers = {}
+    for line in head.splitlines():
+        name, _, value = line.partition(": ")
+        headers[name] = value
+    return headers, body
+
+
+def test_preview_prints_headers_and_text(invoke: Invoke) -> None:
+    result = invoke("preview", "prospecting", "--lead", ADA)
+    assert result.exit_code == 0, result.output
+    headers, body = headers_and_body(result.stdout)
+    assert headers["From"] == "Ada Fischer <ada.fischer@northwind-analytics.example>"
+    assert headers["To"] == f"Ada Winter <{ADA}>"
+    assert headers["Subject"] == "Forecast accuracy at Northwind Traders"
+    assert headers["Date"] == "Mon, 04 Jan 2027 09:00:00 +0000"
+    assert headers["List-Unsubscribe"].startswith("<http://127.0.0.1:8000/u/0.")
+    assert "In-Reply-To" not in headers
+    assert body.startswith("Hi Ada,\n")
+    assert "forecast calls that still run on gut feeling" in body  # a CSV-only column
+    assert "Best,\nAda Fischer\nAccount Executive, Northwind Analytics" in body
+    assert "Unsubscribe: http://127.0.0.1:8000/u/0." in body
+    assert "{{" not in body
+    assert "[+ HTML part" not in result.stdout  # step 1 is text only
+
+
+def test_same_thread_step_shows_re_subject_and_threading(invoke: Invoke) -> None:
+    result = invoke("preview", "prospecting", "--lead", ADA, "--step", "2")
+    assert result.exit_code == 0, result.output
+    headers, body = headers_and_body(result.stdout)
+    assert headers["Subject"] == "Re: Forecast accuracy at Northwind Traders"
+    assert "In-Reply-To" in headers
+    assert "References" in headers
+    assert body.startswith("Hi Ada,\n")
+
+
+def test_a_step_in_its_own_thread_has_no_re(invoke: Invoke) -> None:
+    result = invoke("preview", "prospecting", "--lead", ADA, "--step", "3")
+    assert result.exit_code == 0, result.output
+    headers, _ = headers_and_body(result.stdout)
+    assert not headers["Subject"].startswith("Re:")
+    assert "In-Reply-To" not in headers
+    assert "[+ HTML part: use --html" in result.stdout  # 03_case_study has an HTML variant
+
+
+def test_html_flag_prints_the_whole_mime_message(invoke: Invoke) -> None:
+    result = invoke("preview", "prospecting", "--lead", ADA, "--step", "3", "--html")
+    assert result.exit_code == 0, result.output
+    message = message_from_string(result.stdout, policy=default_policy)
+    assert message.get_content_type() == "multipart/alternative"
+    html = message.get_body(preferencelist=("html",))
+    assert html is not None
+    assert "Northwind Traders" in html.get_content()
+
+
+def test_lead_email_is_matched_case_insensitively(invoke: Invoke) -> None:
+    result = invoke("preview", "prospecting", "--lead", "  ADA@Northwind.Test ")
+    assert result.exit_code == 0, result.output
+    assert f"To: Ada Winter <{ADA}>" in result.stdout
+
+
+def test_a_lead_without_first_name_gets_the_default(invoke: Invoke) -> None:
+    result = invoke("preview", "prospecting", "--lead", "info@kontor-nord.test")
+    assert result.exit_code == 0, result.output
+    headers, body = headers_and_body(result.stdout)
+    assert headers["To"] == "info@kontor-nord.test"
+    assert body.startswith("Hi there,\n")
+
+
+def test_unknown_sequence_is_one_line_with_a_suggestion(invoke: Invoke) -> None:
+    result = invoke("preview", "prospectin", "--lead", ADA)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "did you mean 'prospecting'" in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_a_sequence_whose_file_is_invalid_says_so(invoke: Invoke, project: Path) -> None:
+    path = project / "sequences" / "prospecting.yaml"
+    path.write_text(path.read_text("utf-8").replace("stage: prospecting", "stage: cold"), "utf-8")
+    result = invoke("preview", "prospecting", "--lead", ADA)
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "sequences/prospecting.yaml is invalid" in lines[0]
+    assert "outreach validate" in lines[0]
+
+
+def test_unknown_lead_is_a_clear_error_without_traceback(invoke: Invoke) -> None:
+    result = invoke("preview", "prospecting", "--lead", "nobody@nowhere.test")
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "nobody@nowhere.test" in lines[0]
+    assert "import" in lines[0]
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_an_invalid_address_is_a_clear_error(invoke: Invoke) -> None:
+    result = invoke("preview", "prospecting", "--lead", "not-an-address")
+    assert result.exit_code == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "not a valid address" in result.stderr
+
+
+def test_a_step_beyond_the_sequence_is_a_clear_error(invoke: Invoke) -> None:
+    result = invoke("preview", "prospecting", "--lead", ADA, "--step", "9")
+    assert result.exit_code == 1
+    assert "steps 1-7" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_a_template_error_is_shown_not_sent(invoke: Invoke, project: Path) -> None:
+    path = project / "templates" / "prospecting" / "01_intro.txt.j2"
+    path.write_text(
+        path.read_text("utf-8").replace("{{ lead.company }}", "{{ lead.nickname }}", 1), "utf-8"
+    )
+    result = invoke("preview", "prospecting", "--lead", ADA)
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "templates/prospecting/01_intro.txt.j2:2:" in lines[0]
+    assert "nickname" in lines[0]
+
+
+def test_a_lead_in_the_database_wins_over_the_sample_file(
+    invoke_any_db: Invoke, project: Path
+) -> None:
+    csv = project / "update.csv"
+    csv.write_text("email,first_name,company\nada@northwind.test,Adelheid,Southwind Ltd\n", "utf-8")
+    imported = invoke_any_db("leads", "import", str(csv), "--no-enroll")
+    assert imported.exit_code == 0, imported.output
+    result = invoke_any_db("preview", "prospecting", "--lead", ADA)
+    assert result.exit_code == 0, result.output
+    headers, body = headers_and_body(result.stdout)
+    assert headers["Subject"] == "Forecast accuracy at Southwind Ltd"
+    assert headers["To"] == f"Adelheid <{ADA}>"
+    assert not headers["List-Unsubscribe"].startswith("<http://127.0.0.1:8000/u/0.")
+    assert body.startswith("Hi Adelheid,\n")
+
+
+def test_preview_help_has_examples(invoke: Invoke) -> None:
+    result = invoke("preview", "--help")
+    assert result.exit_code == 0
+    assert "outreach preview prospecting --lead ada@northwind.test --step 2" in result.output

@@ -1,0 +1,384 @@
+"""The sequence YAML schema: every mistake is an error naming file:line, never silently ignored."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from worker.authoring import load_catalog
+from worker.authoring.sequences import Problem
+from worker.errors import NotFoundError
+
+STEPS_7 = "".join(
+    f"  - template: prospecting/0{n}\n    wait: {0 if n == 1 else 3} business days\n"
+    for n in range(1, 8)
+)
+HEADER = "name: {name}\nstage: prospecting\nmailbox: sales\nsteps:\n"
+
+
+def write(folder: Path, filename: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / filename
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def load(folder: Path) -> tuple[list[str], list[Problem]]:
+    catalog, problems = load_catalog(folder, folder.parent)
+    return catalog.names(), problems
+
+
+def errors(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "error"]
+
+
+def only_error(problems: list[Problem]) -> Problem:
+    found = errors(problems)
+    assert len(found) == 1, [str(p) for p in problems]
+    return found[0]
+
+
+@pytest.fixture
+def seqs(tmp_path: Path) -> Path:
+    return tmp_path / "sequences"
+
+
+def test_a_valid_sequence_loads_without_problems(seqs: Path) -> None:
+    write(seqs, "good.yaml", HEADER.format(name="good") + STEPS_7)
+    names, problems = load(seqs)
+    assert names == ["good"]
+    assert problems == []
+
+
+def test_unknown_key_names_file_line_and_suggests_wait(seqs: Path) -> None:
+    write(
+        seqs,
+        "typo.yaml",
+        """\
+        name: typo
+        stage: prospecting
+        mailbox: sales
+        steps:
+          - template: prospecting/01
+            wait: 0 days
+          - template: prospecting/02
+            wiat: 3 business days
+        """,
+    )
+    names, problems = load(seqs)
+    problem = only_error(problems)
+    assert names == []
+    assert (problem.path, problem.line) == ("sequences/typo.yaml", 8)
+    assert "wiat" in problem.message
+    assert "did you mean 'wait'" in problem.message
+    assert str(problem).startswith("sequences/typo.yaml:8: ")
+
+
+def test_unknown_top_level_key_is_an_error_with_a_suggestion(seqs: Path) -> None:
+    write(seqs, "s.yaml", HEADER.format(name="s") + STEPS_7 + "on_compleet:\n  action: stop\n")
+    problem = only_error(load(seqs)[1])
+    assert problem.line == 19
+    assert "on_compleet" in problem.message
+    assert "on_complete" in problem.message
+
+
+def test_unknown_key_without_close_match_lists_allowed_keys(seqs: Path) -> None:
+    write(seqs, "s.yaml", HEADER.format(name="s") + STEPS_7 + "colour: blue\n")
+    problem = only_error(load(seqs)[1])
+    assert "colour" in problem.message
+    assert "allowed:" in problem.message
+    assert "steps" in problem.message
+
+
+@pytest.mark.parametrize("wait", ["three days", "3 weeks", "-1 days", "soon", "true", "1.5"])
+def test_bad_wait_text_is_an_error_on_its_line(seqs: Path, wait: str) -> None:
+    write(
+        seqs,
+        "w.yaml",
+        HEADER.format(name="w") + f"  - template: a/1\n    wait: 0 days\n  - template: a/2\n"
+        f"    wait: {wait}\n",
+    )
+    names, problems = load(seqs)
+    problem = only_error(problems)
+    assert names == []
+    assert problem.line == 8
+    assert "wait" in problem.message
+    assert "2 business days" in problem.message  # says how to write it
+
+
+@pytest.mark.parametrize(
+    ("missing", "line"), [("name", 1), ("stage", 1), ("mailbox", 1), ("steps", 1)]
+)
+def test_missing_required_top_level_key_is_reported(seqs: Path, missing: str, line: int) -> None:
+    text = HEADER.format(name="m") + STEPS_7
+    kept = [
+        row
+        for row in text.splitlines(keepends=True)
+        if not row.startswith(f"{missing}:") and not (missing == "steps" and row.startswith(" "))
+    ]
+    write(seqs, "m.yaml", "".join(kept))
+    problems = errors(load(seqs)[1])
+    assert [p.message for p in problems] == [f"missing required key {missing!r}"]
+    assert problems[0].line == line
+
+
+def test_step_without_template_is_reported_at_the_step(seqs: Path) -> None:
+    write(
+        seqs,
+        "m.yaml",
+        HEADER.format(name="m") + "  - template: a/1\n  - wait: 2 days\n    same_thread: true\n",
+    )
+    problem = only_error(load(seqs)[1])
+    assert problem.line == 6
+    assert "missing required key" in problem.message
+    assert "template" in problem.message
+
+
+def test_empty_steps_is_an_error(seqs: Path) -> None:
+    write(seqs, "e.yaml", HEADER.format(name="e").replace("steps:\n", "steps: []\n"))
+    problem = only_error(load(seqs)[1])
+    assert problem.line == 4
+    assert "steps" in problem.message
+
+
+@pytest.mark.parametrize("stage", ["prospect", "won", "Prospecting", "negotiation"])
+def test_unknown_stage_is_an_error_listing_the_stages(seqs: Path, stage: str) -> None:
+    write(seqs, "s.yaml", HEADER.format(name="s").replace("prospecting", stage) + STEPS_7)
+    problem = only_error(load(seqs)[1])
+    assert problem.line == 2
+    assert repr(stage) in problem.message
+    assert "qualification" in problem.message
+
+
+@pytest.mark.parametrize("name", ["Prospecting", "cold outreach", "-x", "a_b"])
+def test_bad_sequence_name_is_an_error(seqs: Path, name: str) -> None:
+    write(seqs, "n.yaml", HEADER.format(name=f'"{name}"') + STEPS_7)
+    problem = only_error(load(seqs)[1])
+    assert problem.line == 1
+    assert "lowercase" in problem.message
+
+
+def test_on_complete_enroll_without_sequence_is_an_error(seqs: Path) -> None:
+    write(seqs, "o.yaml", HEADER.format(name="o") + STEPS_7 + "on_complete:\n  action: enroll\n")
+    problem = only_error(load(seqs)[1])
+    assert problem.line == 19
+    assert "enroll" in problem.message
+    assert "sequence" in problem.message
+
+
+def test_on_complete_sequence_without_enroll_is_an_error(seqs: Path) -> None:
+    write(
+        seqs,
+        "o.yaml",
+        HEADER.format(name="o") + STEPS_7 + "on_complete:\n  action: stop\n  sequence: other\n",
+    )
+    problem = only_error(load(seqs)[1])
+    assert "only used with action 'enroll'" in problem.message
+
+
+def test_on_complete_enroll_with_sequence_is_valid(seqs: Path) -> None:
+    write(
+        seqs,
+        "o.yaml",
+        HEADER.format(name="o")
+        + STEPS_7
+        + "on_complete:\n  after: 5 business days\n  action: enroll\n  sequence: next\n",
+    )
+    names, problems = load(seqs)
+    assert names == ["o"]
+    assert problems == []
+
+
+def test_unknown_on_complete_action_is_an_error(seqs: Path) -> None:
+    write(seqs, "o.yaml", HEADER.format(name="o") + STEPS_7 + "on_complete:\n  action: archive\n")
+    problem = only_error(load(seqs)[1])
+    assert problem.line == 20
+    assert "action" in problem.message
+
+
+def test_same_thread_on_the_first_step_is_an_error(seqs: Path) -> None:
+    write(
+        seqs,
+        "t.yaml",
+        HEADER.format(name="t") + "  - template: a/1\n    same_thread: true\n" + STEPS_7,
+    )
+    problem = only_error(load(seqs)[1])
+    assert problem.line == 4
+    assert "first step" in problem.message
+    assert "same thread" in problem.message
+
+
+def test_same_thread_on_a_later_step_is_fine(seqs: Path) -> None:
+    text = HEADER.format(name="t") + STEPS_7.replace(
+        "prospecting/02\n    wait: 3 business days\n",
+        "prospecting/02\n    wait: 3 business days\n    same_thread: true\n",
+    )
+    write(seqs, "t.yaml", text)
+    catalog, problems = load_catalog(seqs)
+    assert problems == []
+    assert catalog.get("t").steps[1].same_thread is True
+
+
+def test_multi_line_subject_override_is_an_error(seqs: Path) -> None:
+    write(
+        seqs,
+        "s.yaml",
+        HEADER.format(name="s") + STEPS_7 + '  - template: a/8\n    subject: "one\\ntwo"\n',
+    )
+    problem = only_error(load(seqs)[1])
+    assert problem.line == 20
+    assert "single line" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        # an indentation mistake in a step
+        (
+            "name: y\nstage: prospecting\nmailbox: sales\nsteps:\n  - template: a/1\n"
+            "   wait: 1 day\n",
+            6,
+        ),
+        # a tab used for indentation
+        ("name: y\nstage: prospecting\nmailbox: sales\nsteps:\n\t- template: a/1\n", 5),
+        # an unclosed quote: the line where it was opened, not the end of the file
+        ('name: y\nstage: "prospecting\nmailbox: sales\nsteps:\n  - template: a/1\n', 2),
+        # an unclosed bracket
+        ("name: y\nstage: prospecting\nmailbox: sales\nsteps: [\n  {template: a/1}\n\n\n", 4),
+    ],
+)
+def test_yaml_syntax_error_reports_its_line(seqs: Path, text: str, line: int) -> None:
+    write(seqs, "y.yaml", text)
+    names, problems = load(seqs)
+    problem = only_error(problems)
+    assert names == []
+    assert problem.path == "sequences/y.yaml"
+    assert problem.line == line
+    assert "YAML syntax error" in problem.message
+
+
+def test_duplicate_key_in_one_file_is_an_error_not_silently_overwritten(seqs: Path) -> None:
+    write(
+        seqs,
+        "d.yaml",
+        HEADER.format(name="d")
+        + "  - template: a/1\n    wait: 0 days\n    wait: 3 days\n"
+        + STEPS_7[STEPS_7.index("  - template: prospecting/02") :],
+    )
+    names, problems = load(seqs)
+    problem = only_error(problems)
+    assert names == []
+    assert problem.line == 7
+    assert "duplicate key 'wait'" in problem.message
+    assert "line 6" in problem.message
+
+
+def test_a_file_that_is_not_a_mapping_is_an_error(seqs: Path) -> None:
+    write(seqs, "l.yaml", "- just\n- a list\n")
+    problem = only_error(load(seqs)[1])
+    assert problem.line == 1
+    assert "mapping" in problem.message
+
+
+def test_an_empty_file_is_an_error(seqs: Path) -> None:
+    write(seqs, "empty.yaml", "# nothing yet\n")
+    problem = only_error(load(seqs)[1])
+    assert problem.path == "sequences/empty.yaml"
+
+
+def test_duplicate_names_across_files_are_reported_and_the_first_kept(seqs: Path) -> None:
+    write(seqs, "a.yaml", HEADER.format(name="cold") + STEPS_7)
+    write(seqs, "b.yaml", "# the same name again\n" + HEADER.format(name="cold") + STEPS_7)
+    catalog, problems = load_catalog(seqs, seqs.parent)
+    problem = only_error(problems)
+    assert (problem.path, problem.line) == ("sequences/b.yaml", 2)
+    assert "'cold'" in problem.message
+    assert "sequences/a.yaml" in problem.message
+    assert catalog.sequences["cold"].path.name == "a.yaml"
+
+
+def test_several_problems_in_one_file_are_all_reported(seqs: Path) -> None:
+    write(
+        seqs,
+        "many.yaml",
+        """\
+        name: many
+        stage: prospect
+        steps:
+          - template: a/1
+            wiat: 1 day
+          - template: a/2
+            wait: tomorrow
+        on_complete:
+          action: enroll
+        """,
+    )
+    problems = errors(load(seqs)[1])
+    lines = sorted(p.line for p in problems)
+    assert lines == [1, 2, 5, 7, 8]  # missing mailbox, stage, wiat, wait, on_complete
+
+
+def test_a_broken_file_does_not_hide_the_others(seqs: Path) -> None:
+    write(seqs, "a_broken.yaml", "name: [\n")
+    write(seqs, "b_good.yaml", HEADER.format(name="good") + STEPS_7)
+    write(seqs, "c_bad.yaml", HEADER.format(name="bad").replace("sales", "sales\ncolour: x"))
+    names, problems = load(seqs)
+    assert names == ["good"]
+    assert sorted({p.path for p in errors(problems)}) == [
+        "sequences/a_broken.yaml",
+        "sequences/c_bad.yaml",
+    ]
+
+
+@pytest.mark.parametrize("count", [1, 5, 9, 12])
+def test_fewer_than_six_or_more_than_eight_touches_is_a_warning(seqs: Path, count: int) -> None:
+    steps = "".join(f"  - template: a/{n}\n    wait: 2 days\n" for n in range(count))
+    write(seqs, "w.yaml", HEADER.format(name="w") + steps)
+    names, problems = load(seqs)
+    assert names == ["w"]  # still valid
+    assert len(problems) == 1
+    assert problems[0].severity == "warning"
+    assert problems[0].line == 4
+    assert f"{count} touches" in problems[0].message
+    assert str(problems[0]).startswith("sequences/w.yaml:4: warning: ")
+
+
+@pytest.mark.parametrize("count", [6, 7, 8])
+def test_six_to_eight_touches_is_not_a_warning(seqs: Path, count: int) -> None:
+    steps = "".join(f"  - template: a/{n}\n    wait: 2 days\n" for n in range(count))
+    write(seqs, "w.yaml", HEADER.format(name="w") + steps)
+    assert load(seqs) == (["w"], [])
+
+
+def test_waits_default_to_zero_days_and_parse_units(seqs: Path) -> None:
+    write(
+        seqs,
+        "u.yaml",
+        HEADER.format(name="u")
+        + "  - template: a/1\n  - template: a/2\n    wait: 2 business days\n"
+        + "  - template: a/3\n    wait: 6 hours\n  - template: a/4\n    wait: 3\n"
+        + "  - template: a/5\n  - template: a/6\n",
+    )
+    catalog, problems = load_catalog(seqs)
+    assert problems == []
+    waits = [str(step.wait) for step in catalog.get("u").steps]
+    assert waits == ["0 days", "2 business days", "6 hours", "3 days", "0 days", "0 days"]
+
+
+def test_unknown_sequence_lookup_suggests_the_closest_name(seqs: Path) -> None:
+    write(seqs, "p.yaml", HEADER.format(name="prospecting") + STEPS_7)
+    catalog, _ = load_catalog(seqs)
+    with pytest.raises(NotFoundError, match="did you mean 'prospecting'"):
+        catalog.get("prospectin")
+
+
+def test_looking_up_a_sequence_whose_file_is_invalid_says_so(seqs: Path) -> None:
+    write(seqs, "prospecting.yaml", HEADER.format(name="prospecting") + "  - wiat: 1 day\n")
+    write(seqs, "other.yaml", HEADER.format(name="other") + STEPS_7)
+    catalog, _ = load_catalog(seqs)
+    with pytest.raises(NotFoundError, match=r"sequences/prospecting\.yaml is invalid"):
+        catalog.get("prospecting")
+    with pytest.raises(NotFoundError, match=r"1 invalid file\(s\) left out"):
+        catalog.get("nothing-like-it")
