@@ -9,8 +9,11 @@ from worker.runner import run_batch
 
 
 def test_a_batch_sends_every_due_first_touch_once(runtime, project: Path) -> None:
-    report = import_leads(runtime.sessions, project / "examples" / "leads.csv", runtime.clock, runtime.catalog)
-    assert report.created == 25 and report.enrollment.enrolled == 25
+    report = import_leads(
+        runtime.sessions, project / "examples" / "leads.csv", runtime.clock, runtime.catalog
+    )
+    assert report.created == 25
+    assert report.enrollment.enrolled == 25
 
     first = run_batch(runtime)
     second = run_batch(runtime)

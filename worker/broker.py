@@ -10,7 +10,14 @@ import os
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
 
 QUEUE = "outreach"
 
@@ -32,7 +39,9 @@ def build_broker(redis_url: str | None, namespace: str = "outreach") -> dramatiq
     if redis_url:
         from dramatiq.brokers.redis import RedisBroker
 
-        return RedisBroker(url=redis_url, namespace=namespace, middleware=_middleware())
+        return RedisBroker(  # type: ignore[no-untyped-call]
+            url=redis_url, namespace=namespace, middleware=_middleware()
+        )
     return StubBroker(middleware=_middleware())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -13,7 +14,9 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from redis.exceptions import RedisError
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import __version__
 from .errors import OutreachError
@@ -48,6 +51,15 @@ def user_errors(func: F) -> F:
             return func(*args, **kwargs)
         except OutreachError as exc:
             raise click.ClickException(str(exc)) from None
+        except SQLAlchemyError as exc:
+            detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise click.ClickException(
+                f"database error: {detail} — check DATABASE_URL and that the database is running."
+            ) from None
+        except RedisError as exc:
+            raise click.ClickException(
+                f"Redis error: {exc} — check REDIS_URL and that Redis is running."
+            ) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -130,8 +142,12 @@ def sequences_list(ctx: click.Context, as_json: bool) -> None:
     settings = _settings(ctx)
     catalog, problems = load_catalog(settings.sequences_dir, settings.home)
     rows = [
-        {"name": name, "stage": catalog.get(name).stage, "steps": len(catalog.get(name).steps),
-         "mailbox": catalog.get(name).mailbox}
+        {
+            "name": name,
+            "stage": catalog.get(name).stage,
+            "steps": len(catalog.get(name).steps),
+            "mailbox": catalog.get(name).mailbox,
+        }
         for name in catalog.names()
     ]
     if as_json:
@@ -148,7 +164,9 @@ def sequences_list(ctx: click.Context, as_json: bool) -> None:
 @main.command()
 @click.argument("sequence")
 @click.option("--lead", "email", required=True, help="The lead's email (database or sample file).")
-@click.option("--step", default=1, show_default=True, type=click.IntRange(min=1), help="Step number.")
+@click.option(
+    "--step", default=1, show_default=True, type=click.IntRange(min=1), help="Step number."
+)
 @click.option("--html", is_flag=True, help="Print the whole MIME message including the HTML part.")
 @click.pass_context
 @user_errors
@@ -167,8 +185,16 @@ def preview(ctx: click.Context, sequence: str, email: str, step: int, html: bool
     if html:
         click.echo(message.as_string())
         return
-    for header in ("From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
-                   "List-Unsubscribe"):
+    for header in (
+        "From",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "In-Reply-To",
+        "References",
+        "List-Unsubscribe",
+    ):
         if message[header]:
             click.echo(f"{header}: {message[header]}")
     body = message.get_body(preferencelist=("plain",))
@@ -185,12 +211,16 @@ def leads() -> None:
 
 @leads.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--sequence", help="Enroll into this sequence (default: the sequence of each lead's stage).")
+@click.option(
+    "--sequence", help="Enroll into this sequence (default: the sequence of each lead's stage)."
+)
 @click.option("--no-enroll", is_flag=True, help="Only create or update the leads.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 @user_errors
-def leads_import(ctx: click.Context, file: Path, sequence: str | None, no_enroll: bool, as_json: bool) -> None:
+def leads_import(
+    ctx: click.Context, file: Path, sequence: str | None, no_enroll: bool, as_json: bool
+) -> None:
     """Upsert leads from CSV by normalised email and enroll them; bad rows are reported and skipped.
 
     \b
@@ -202,7 +232,12 @@ def leads_import(ctx: click.Context, file: Path, sequence: str | None, no_enroll
 
     runtime = _runtime(ctx)
     report = import_leads(
-        runtime.sessions, file, runtime.clock, runtime.catalog, sequence=sequence, enroll=not no_enroll
+        runtime.sessions,
+        file,
+        runtime.clock,
+        runtime.catalog,
+        sequence=sequence,
+        enroll=not no_enroll,
     )
     for error in report.errors:
         click.echo(str(error), err=True)
@@ -224,7 +259,9 @@ def leads_import(ctx: click.Context, file: Path, sequence: str | None, no_enroll
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 @user_errors
-def leads_list(ctx: click.Context, stage: str | None, status: str | None, limit: int | None, as_json: bool) -> None:
+def leads_list(
+    ctx: click.Context, stage: str | None, status: str | None, limit: int | None, as_json: bool
+) -> None:
     """List leads with stage, status, sequence, step and next due time (UTC).
 
     \b
@@ -241,8 +278,14 @@ def leads_list(ctx: click.Context, stage: str | None, status: str | None, limit:
         return
     table = Table("email", "stage", "status", "sequence", "step", "next due (UTC)")
     for row in rows:
-        table.add_row(row["email"], row["stage"], row["status"], row["sequence"] or "-",
-                      str(row["step"] or "-"), row["next_due_at"] or "-")
+        table.add_row(
+            row["email"],
+            row["stage"],
+            row["status"],
+            row["sequence"] or "-",
+            str(row["step"] or "-"),
+            row["next_due_at"] or "-",
+        )
     out.print(table)
 
 
@@ -265,25 +308,38 @@ def leads_show(ctx: click.Context, email: str, as_json: bool) -> None:
     if as_json:
         _json(data)
         return
-    out.print(f"[bold]{data['email']}[/]  stage={data['stage']}  status={data['status']}  "
-              f"sequence={data['sequence'] or '-'} step={data['step'] or '-'}  "
-              f"next due={data['next_due_at'] or '-'}")
+    out.print(
+        f"[bold]{data['email']}[/]  stage={data['stage']}  status={data['status']}  "
+        f"sequence={data['sequence'] or '-'} step={data['step'] or '-'}  "
+        f"next due={data['next_due_at'] or '-'}"
+    )
     for key, value in sorted(data["fields"].items()):
         out.print(f"  {key}: {value}")
     unknown = [t for t in data["touches"] if t["delivery_unknown"]]
     for touch in unknown:
-        out.print(f"[red]touch {touch['id']} (step {touch['step']}): delivery unknown — {touch['error']}[/]")
+        out.print(
+            f"[red]touch {touch['id']} (step {touch['step']}): delivery unknown — "
+            f"{touch['error']}[/]"
+        )
     table = Table("at (UTC)", "event", "sequence", "step", "cause")
     for event in data["timeline"]:
-        table.add_row(event["at"], event["kind"], event["sequence"] or "", str(event["step"] or ""),
-                      event["cause"] or "")
+        table.add_row(
+            event["at"],
+            event["kind"],
+            event["sequence"] or "",
+            str(event["step"] or ""),
+            event["cause"] or "",
+        )
     out.print(table)
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option("--wait/--no-wait", default=False,
-              help="With Redis: wait until the workers sent everything (embedded always waits).")
+@click.option(
+    "--wait/--no-wait",
+    default=False,
+    help="With Redis: wait until the workers sent everything (embedded always waits).",
+)
 @click.option("--timeout", default=3600, show_default=True, help="Seconds to wait with --wait.")
 @click.pass_context
 @user_errors
@@ -329,15 +385,21 @@ def run(ctx: click.Context, as_json: bool, wait: bool, timeout: int) -> None:
     else:
         table = Table("sequence", "sent", "skipped", "failed", "deferred", "unknown", "pending")
         for name, counts in sorted(summary.per_sequence.items()):
-            table.add_row(name, *(str(counts.get(k, 0)) for k in
-                                  ("sent", "skipped", "failed", "deferred", "unknown", "pending")))
+            table.add_row(
+                name,
+                *(
+                    str(counts.get(k, 0))
+                    for k in ("sent", "skipped", "failed", "deferred", "unknown", "pending")
+                ),
+            )
         out.print(table)
     if not summary.waited:
         click.echo(f"{summary.enqueued} touch(es) enqueued for the workers")
     if summary.unknown_open:
         click.echo(
             f"{summary.unknown_open} touch(es) in 'delivery unknown' — check them with "
-            "'outreach leads list --status needs_review'", err=True
+            "'outreach leads list --status needs_review'",
+            err=True,
         )
 
 
@@ -356,10 +418,8 @@ def scheduler(ctx: click.Context, every: int) -> None:
 
     runtime = _runtime(ctx)
     runtime.engine  # migrate before the loop starts  # noqa: B018
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         run_scheduler(runtime, every)
-    except KeyboardInterrupt:
-        pass
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -377,9 +437,18 @@ def worker(processes: int, threads: int, extra: tuple[str, ...]) -> None:
         raise click.ClickException(
             "REDIS_URL is not set — workers need Redis; without it use 'outreach run' (embedded)."
         )
-    args = [sys.executable, "-m", "dramatiq", "worker.actors",
-            "--processes", str(processes), "--threads", str(threads), *extra]
-    os.execv(sys.executable, args)
+    args = [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "worker.actors",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+        *extra,
+    ]
+    os.execv(sys.executable, args)  # noqa: S606 (replace this process with dramatiq)
 
 
 @main.group()
@@ -402,8 +471,12 @@ def db_upgrade(ctx: click.Context) -> None:
 
 @main.command()
 @click.option("--weeks", default=8, show_default=True, help="Simulated weeks.")
-@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the demo database and outbox go (default: ./demo).")
+@click.option(
+    "--folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the demo database and outbox go (default: ./demo).",
+)
 @click.pass_context
 @user_errors
 def demo(ctx: click.Context, weeks: int, folder: Path | None) -> None:
@@ -428,14 +501,21 @@ def demo(ctx: click.Context, weeks: int, folder: Path | None) -> None:
         parts = [f"{n} {k}" for k, n in sorted(totals.items())]
         if day.summary.tick.completed:
             parts.append(f"{day.summary.tick.completed} sequence(s) completed")
-        per = ", ".join(f"{name} {c.get('sent', 0)}" for name, c in sorted(day.summary.per_sequence.items()))
+        per = ", ".join(
+            f"{name} {c.get('sent', 0)}" for name, c in sorted(day.summary.per_sequence.items())
+        )
         out.print(f"{day.when:%a %Y-%m-%d}  {'; '.join(parts)}" + (f"  ({per})" if per else ""))
 
-    out.print(f"[bold]Demo:[/] sample leads from {settings.sample_leads_file.name}, "
-              f"{weeks} simulated weeks, one batch a day at 09:00 UTC\n")
+    out.print(
+        f"[bold]Demo:[/] sample leads from {settings.sample_leads_file.name}, "
+        f"{weeks} simulated weeks, one batch a day at 09:00 UTC\n"
+    )
     result = run_demo(settings, folder=target, weeks=weeks, on_day=on_day)
-    out.print(f"\nimported {result.imported.created} leads, enrolled {result.imported.enrollment.enrolled}; "
-              f"[bold]{result.sent}[/] emails sent")
+    out.print(
+        f"\nimported {result.imported.created} leads, "
+        f"enrolled {result.imported.enrollment.enrolled}; "
+        f"[bold]{result.sent}[/] emails sent"
+    )
     table = Table("stage", "leads")
     for stage, count in sorted(result.stages.items()):
         table.add_row(stage, str(count))

@@ -49,8 +49,8 @@ def complete_enrollment(
         target = runtime.catalog.for_stage(target_stage)
     else:
         assert spec.on_complete.sequence is not None
-        target = runtime.catalog.sequences.get(spec.on_complete.sequence)
-        target = target.spec if target is not None else None
+        loaded = runtime.catalog.sequences.get(spec.on_complete.sequence)
+        target = loaded.spec if loaded is not None else None
     if target is None:
         lead.status = "completed"
         return

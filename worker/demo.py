@@ -72,8 +72,12 @@ def run_demo(
     runtime = Runtime.from_settings(demo_settings, clock)
     set_runtime(runtime)
     try:
-        imported = import_leads(runtime.sessions, settings.sample_leads_file, clock, runtime.catalog)
-        result = DemoResult(folder=folder, outbox=outbox, database_url=database_url, imported=imported)
+        imported = import_leads(
+            runtime.sessions, settings.sample_leads_file, clock, runtime.catalog
+        )
+        result = DemoResult(
+            folder=folder, outbox=outbox, database_url=database_url, imported=imported
+        )
         for _ in range(weeks * 7):
             summary = run_batch(runtime)
             day = DemoDay(clock.now(), summary)
@@ -82,21 +86,18 @@ def run_demo(
                 on_day(day)
             clock.advance(timedelta(days=1))
         with runtime.sessions() as session:
-            result.stages = {
-                stage: count
-                for stage, count in session.execute(
-                    select(Lead.stage, func.count()).group_by(Lead.stage)
+            result.stages = dict(
+                session.execute(select(Lead.stage, func.count()).group_by(Lead.stage))
+            )
+            result.statuses = dict(
+                session.execute(select(Lead.status, func.count()).group_by(Lead.status))
+            )
+            result.sent = (
+                session.scalar(
+                    select(func.count()).select_from(Touch).where(Touch.status == "sent")
                 )
-            }
-            result.statuses = {
-                status: count
-                for status, count in session.execute(
-                    select(Lead.status, func.count()).group_by(Lead.status)
-                )
-            }
-            result.sent = session.scalar(
-                select(func.count()).select_from(Touch).where(Touch.status == "sent")
-            ) or 0
+                or 0
+            )
         return result
     finally:
         runtime.close()

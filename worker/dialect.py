@@ -15,7 +15,9 @@ def dialect_insert(session: Session, table: Any) -> Any:
         return postgresql.insert(table)
     if name == "sqlite":
         return sqlite.insert(table)
-    raise NotImplementedError(f"database dialect {name!r} is not supported; use SQLite or PostgreSQL")
+    raise NotImplementedError(
+        f"database dialect {name!r} is not supported; use SQLite or PostgreSQL"
+    )
 
 
 def is_postgres(session: Session) -> bool:

@@ -173,18 +173,19 @@ def expire_claims(runtime: Runtime) -> list[int]:
     with runtime.sessions.begin() as session:
         stale = list(
             session.scalars(
-                select(Touch).where(
-                    and_(Touch.status == "sending", Touch.claimed_at < lease_start)
-                )
+                select(Touch).where(and_(Touch.status == "sending", Touch.claimed_at < lease_start))
             )
         )
         for touch in stale:
             changed = session.execute(
                 update(Touch)
                 .where(Touch.id == touch.id, Touch.status == "sending")
-                .values(status="unknown", last_error="delivery unknown: claim expired", finished_at=now)
-            ).rowcount
-            if not changed:
+                .values(
+                    status="unknown", last_error="delivery unknown: claim expired", finished_at=now
+                )
+                .returning(Touch.id)
+            ).first()
+            if changed is None:
                 continue
             expired.append(touch.id)
             events.record(
@@ -217,5 +218,3 @@ def expire_claims(runtime: Runtime) -> list[int]:
 def lead_is_sendable(lead: Lead) -> bool:
     """A lead may be mailed only while active."""
     return lead.status == "active"
-
-

@@ -32,7 +32,11 @@ def _rank(enrollment: Enrollment) -> tuple[int, float]:
 
 
 def list_leads(
-    session: Session, *, stage: str | None = None, status: str | None = None, limit: int | None = None
+    session: Session,
+    *,
+    stage: str | None = None,
+    status: str | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Lead rows as in the command-line contract (times ISO 8601 UTC)."""
     query = select(Lead).order_by(Lead.id)
@@ -84,10 +88,14 @@ def show_lead(session: Session, email: str) -> dict[str, Any]:
     """The lead, its fields, enrollments, touches, open review items and timeline."""
     lead = find_lead(session, email)
     enrollments = list(
-        session.scalars(select(Enrollment).where(Enrollment.lead_id == lead.id).order_by(Enrollment.id))
+        session.scalars(
+            select(Enrollment).where(Enrollment.lead_id == lead.id).order_by(Enrollment.id)
+        )
     )
     current = current_enrollments(session, [lead.id]).get(lead.id)
-    touches = list(session.scalars(select(Touch).where(Touch.lead_id == lead.id).order_by(Touch.id)))
+    touches = list(
+        session.scalars(select(Touch).where(Touch.lead_id == lead.id).order_by(Touch.id))
+    )
     events = list(
         session.scalars(select(Event).where(Event.lead_id == lead.id).order_by(Event.at, Event.id))
     )

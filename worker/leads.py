@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import csv
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,7 +24,9 @@ from .models import Lead
 from .settings import FINAL_STAGES, PIPELINE_STAGES
 
 BATCH_ROWS = 500
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
 _COLUMN = re.compile(r"[^a-z0-9]+")
 _ALIASES = {
     "e_mail": "email",
@@ -108,7 +110,8 @@ def parse_row(raw: dict[str, str]) -> dict[str, Any]:
             ZoneInfo(values["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(
-                f"timezone {values['timezone']!r} is unknown — use an IANA name such as Europe/Berlin"
+                f"timezone {values['timezone']!r} is unknown — "
+                "use an IANA name such as Europe/Berlin"
             ) from None
     if "deal_value" in values:
         row["deal_value"] = parse_amount(values.pop("deal_value"))
@@ -121,7 +124,8 @@ def parse_row(raw: dict[str, str]) -> dict[str, Any]:
         stage = values.pop("stage").lower()
         if stage not in PIPELINE_STAGES + FINAL_STAGES:
             raise ValueError(
-                f"stage {stage!r} is unknown — use one of {', '.join(PIPELINE_STAGES + FINAL_STAGES)}"
+                f"stage {stage!r} is unknown — use one of "
+                f"{', '.join(PIPELINE_STAGES + FINAL_STAGES)}"
             )
         row["stage"] = stage
     for column in ("first_name", "last_name", "company", "timezone", "country"):
@@ -139,8 +143,10 @@ def parse_amount(text: str) -> float:
     try:
         value = float(cleaned)
     except ValueError:
-        raise ValueError(f"deal_value {text!r} is not a number — write e.g. 42500 or 42500.50") from None
-    if value < 0 or value != value:
+        raise ValueError(
+            f"deal_value {text!r} is not a number — write e.g. 42500 or 42500.50"
+        ) from None
+    if value < 0 or math.isnan(value):
         raise ValueError(f"deal_value {text!r} must be a positive number")
     return value
 
@@ -162,7 +168,9 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
         try:
             header = next(reader)
         except StopIteration:
-            raise LeadImportError(f"{shown}:1: the file is empty — it needs a header row with 'email'.") from None
+            raise LeadImportError(
+                f"{shown}:1: the file is empty — it needs a header row with 'email'."
+            ) from None
         except csv.Error as exc:
             raise LeadImportError(f"{shown}:1: cannot read the header: {exc}") from None
         if not _is_utf8(header):
@@ -190,8 +198,11 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
                 yield line, RowError(shown, line, NOT_UTF8)
                 continue
             if len(cells) != len(columns):
-                yield line, RowError(
-                    shown, line, f"row has {len(cells)} cells but the header has {len(columns)}"
+                yield (
+                    line,
+                    RowError(
+                        shown, line, f"row has {len(cells)} cells but the header has {len(columns)}"
+                    ),
                 )
                 continue
             try:
@@ -279,7 +290,10 @@ def _import_batch(
             report.created += len(created_ids)
             events.record_many(
                 session,
-                [{"kind": "lead_created", "at": now, "lead_id": i, "cause": "import"} for i in created_ids],
+                [
+                    {"kind": "lead_created", "at": now, "lead_id": i, "cause": "import"}
+                    for i in created_ids
+                ],
             )
         updates = []
         for r in rows:

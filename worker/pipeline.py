@@ -27,5 +27,11 @@ def change_stage(session: Session, lead: Lead, stage: str, *, at: datetime, caus
     lead.stage = stage
     lead.updated_at = at
     events.record(
-        session, "stage_changed", at=at, lead_id=lead.id, cause=cause, previous=previous, stage=stage
+        session,
+        "stage_changed",
+        at=at,
+        lead_id=lead.id,
+        cause=cause,
+        previous=previous,
+        stage=stage,
     )

@@ -28,7 +28,10 @@ def sample_lead(path: Path, email: str) -> Lead | None:
             stage=row.get("stage", "prospecting"),
             status="active",
             fields=row["fields"],
-            **{k: row.get(k) for k in ("first_name", "last_name", "company", "timezone", "country", "deal_value")},
+            **{
+                k: row.get(k)
+                for k in ("first_name", "last_name", "company", "timezone", "country", "deal_value")
+            },
         )
     return None
 
@@ -37,7 +40,9 @@ def preview_touch(runtime: Runtime, sequence: str, email: str, step: int = 1) ->
     """Render step ``step`` (1-based) of ``sequence`` for the lead with ``email``."""
     spec = runtime.catalog.get(sequence)
     if not 1 <= step <= len(spec.steps):
-        raise NotFoundError(f"Sequence {sequence!r} has steps 1-{len(spec.steps)}; there is no step {step}.")
+        raise NotFoundError(
+            f"Sequence {sequence!r} has steps 1-{len(spec.steps)}; there is no step {step}."
+        )
     try:
         address = normalise_email(email)
     except ValueError as exc:
@@ -50,7 +55,8 @@ def preview_touch(runtime: Runtime, sequence: str, email: str, step: int = 1) ->
         lead = sample_lead(runtime.settings.sample_leads_file, address)
     if lead is None:
         raise NotFoundError(
-            f"No lead {address!r} in the database or in {runtime.settings.sample_leads_file.name} — "
+            f"No lead {address!r} in the database or in "
+            f"{runtime.settings.sample_leads_file.name} — "
             "import it first or pick a sample lead."
         )
     mailbox = runtime.mailboxes.get(spec.mailbox)

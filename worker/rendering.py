@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import format_datetime, formataddr
 from types import SimpleNamespace
 from typing import Any
 
@@ -27,6 +28,11 @@ class BuiltMessage:
     subject: str
     sender: str
     recipient: str
+
+
+def new_message_id(domain: str) -> str:
+    """A unique, unguessable Message-ID short enough to stay on one header line."""
+    return f"<{secrets.token_hex(12)}@{domain}>"
 
 
 def lead_fields(lead: Lead) -> dict[str, Any]:
@@ -103,7 +109,7 @@ def build_message(
         if in_reply_to != enrollment.thread_message_id:
             references.append(in_reply_to)
     domain = mailbox.address.rsplit("@", 1)[-1]
-    message_id = make_msgid(domain=domain)
+    message_id = new_message_id(domain)
     to_name = one_line(" ".join(filter(None, [lead.first_name, lead.last_name])))
     msg = EmailMessage(policy=SMTP)
     msg["From"] = formataddr((one_line(mailbox.display_name or ""), mailbox.address))

@@ -136,11 +136,11 @@ def _join_embedded(
     broker: dramatiq.Broker, runtime: Runtime, ids: list[int], progress: Progress | None
 ) -> None:
     if progress is None:
-        broker.join(QUEUE, fail_fast=False)  # type: ignore[attr-defined]
+        broker.join(QUEUE, fail_fast=False)  # type: ignore[call-arg]
         return
     while True:
         try:
-            broker.join(QUEUE, timeout=250, fail_fast=False)  # type: ignore[attr-defined]
+            broker.join(QUEUE, timeout=250, fail_fast=False)  # type: ignore[call-arg]
             progress(len(ids), len(ids))
             return
         except dramatiq.QueueJoinTimeout:
@@ -169,15 +169,18 @@ def _pending(runtime: Runtime, ids: list[int]) -> int:
     with runtime.sessions() as session:
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
-            pending += session.scalar(
-                select(func.count())
-                .select_from(Touch)
-                .where(
-                    Touch.id.in_(chunk),
-                    (Touch.status == "sending")
-                    | ((Touch.status == "queued") & (Touch.available_at <= now)),
+            pending += (
+                session.scalar(
+                    select(func.count())
+                    .select_from(Touch)
+                    .where(
+                        Touch.id.in_(chunk),
+                        (Touch.status == "sending")
+                        | ((Touch.status == "queued") & (Touch.available_at <= now)),
+                    )
                 )
-            ) or 0
+                or 0
+            )
     return pending
 
 
@@ -194,8 +197,8 @@ def summarise(runtime: Runtime, ids: list[int]) -> dict[str, dict[str, int]]:
                 .where(Touch.id.in_(chunk))
                 .group_by(Touch.sequence, Touch.status, later)
             )
-            for sequence, status, later, count in rows:
-                key = status if status in FINAL else ("deferred" if later else "pending")
+            for sequence, status, is_later, count in rows:
+                key = status if status in FINAL else ("deferred" if is_later else "pending")
                 counts = per.setdefault(sequence, {})
                 counts[key] = counts.get(key, 0) + count
     return per
@@ -204,6 +207,7 @@ def summarise(runtime: Runtime, ids: list[int]) -> dict[str, dict[str, int]]:
 def count_unknown(runtime: Runtime) -> int:
     """Touches whose delivery is unknown, waiting for a rep to decide."""
     with runtime.sessions() as session:
-        return session.scalar(
-            select(func.count()).select_from(Touch).where(Touch.status == "unknown")
-        ) or 0
+        return (
+            session.scalar(select(func.count()).select_from(Touch).where(Touch.status == "unknown"))
+            or 0
+        )

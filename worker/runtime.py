@@ -106,7 +106,7 @@ _current_lock = threading.Lock()
 
 def get_runtime() -> Runtime:
     """The process's runtime; built from the environment on first use (e.g. in a worker)."""
-    global _current, _current_pid
+    global _current, _current_pid  # noqa: PLW0603 (one runtime per process)
     with _current_lock:
         if _current is None or _current_pid != os.getpid():
             _current = Runtime.from_settings(Settings.from_env())
@@ -116,7 +116,7 @@ def get_runtime() -> Runtime:
 
 def set_runtime(runtime: Runtime | None) -> None:
     """Install ``runtime`` for this process (embedded runs, simulations, tests)."""
-    global _current, _current_pid
+    global _current, _current_pid  # noqa: PLW0603 (one runtime per process)
     with _current_lock:
         _current = runtime
         _current_pid = os.getpid() if runtime is not None else None

@@ -50,7 +50,9 @@ def build_scheduler(runtime: Runtime, every_s: int = TICK_EVERY_S) -> BlockingSc
     return scheduler
 
 
-def run_scheduler(runtime: Runtime, every_s: int = TICK_EVERY_S, stop: threading.Event | None = None) -> None:
+def run_scheduler(
+    runtime: Runtime, every_s: int = TICK_EVERY_S, stop: threading.Event | None = None
+) -> None:
     """Run until interrupted; without Redis, an in-process worker sends what is enqueued."""
     from datetime import datetime
 
@@ -60,7 +62,9 @@ def run_scheduler(runtime: Runtime, every_s: int = TICK_EVERY_S, stop: threading
     scheduler = build_scheduler(runtime, every_s)
     scheduler.get_job("tick").modify(next_run_time=datetime.now(scheduler.timezone))
     if stop is not None:
-        threading.Thread(target=lambda: (stop.wait(), scheduler.shutdown(wait=False)), daemon=True).start()
+        threading.Thread(
+            target=lambda: (stop.wait(), scheduler.shutdown(wait=False)), daemon=True
+        ).start()
     if runtime.settings.uses_redis:
         scheduler.start()
         return

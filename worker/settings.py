@@ -106,7 +106,9 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number — set it to e.g. {default}.") from None
+        raise ConfigError(
+            f"{name}={raw!r} is not a whole number — set it to e.g. {default}."
+        ) from None
     if value < 0:
         raise ConfigError(f"{name}={raw!r} must not be negative.")
     return value

@@ -16,7 +16,7 @@ _KEY_NAME = "token_secret"
 
 
 def load_secret(factory: sessionmaker[Session], configured: str | None) -> bytes:
-    """``OUTREACH_SECRET_KEY`` when set, else a random key kept in the database (shared by hosts)."""
+    """``OUTREACH_SECRET_KEY`` if set, else a random key kept in the database (shared by hosts)."""
     if configured:
         return configured.encode()
     with factory.begin() as session:

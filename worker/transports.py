@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import smtplib
-import socket
 import ssl
 import sys
 import threading
@@ -141,7 +141,9 @@ class SmtpTransport:
                 f"{exc.smtp_code} {_text(exc.smtp_error)}"
             ) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise TemporaryDeliveryError(f"cannot connect to SMTP {self.host}:{self.port}: {exc}") from exc
+            raise TemporaryDeliveryError(
+                f"cannot connect to SMTP {self.host}:{self.port}: {exc}"
+            ) from exc
         with self._all_lock:
             self._all.append(conn)
         self._local.conn = conn
@@ -167,10 +169,8 @@ class SmtpTransport:
         with self._all_lock:
             if conn in self._all:
                 self._all.remove(conn)
-        try:
+        with contextlib.suppress(OSError):
             conn.close()
-        except OSError:
-            pass
 
     def send(self, built: BuiltMessage, touch_id: int) -> None:
         data = built.message.as_bytes()
@@ -183,13 +183,17 @@ class SmtpTransport:
                 # Nothing was handed over yet: a stale reused connection, reconnect once.
                 self._drop(conn)
                 if attempt == 2:
-                    raise TemporaryDeliveryError(f"SMTP connection lost before sending: {exc}") from exc
+                    raise TemporaryDeliveryError(
+                        f"SMTP connection lost before sending: {exc}"
+                    ) from exc
         try:
             code, reply = conn.data(data)
         except smtplib.SMTPDataError as exc:
             self._reset(conn)
-            raise _by_code(exc.smtp_code, f"SMTP refused the message: {exc.smtp_code} {_text(exc.smtp_error)}") from exc
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+            raise _by_code(
+                exc.smtp_code, f"SMTP refused the message: {exc.smtp_code} {_text(exc.smtp_error)}"
+            ) from exc
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             self._drop(conn)
             raise DeliveryUnknownError(
                 f"connection to {self.host}:{self.port} broke while the message was being "
@@ -242,7 +246,8 @@ _SMTP_PORTS = {"plain": 25, "ssl": 465, "starttls": 587}
 
 
 def transport_from_url(url: str, *, timeout_s: float = 30.0) -> Transport:
-    """Build a transport from ``smtp://``, ``smtps://``, ``smtp+starttls://``, ``file://`` or ``console:``."""
+    """A transport for an ``smtp://``, ``smtps://``, ``smtp+starttls://``, ``file://`` or
+    ``console:`` URL."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "console":
@@ -250,17 +255,23 @@ def transport_from_url(url: str, *, timeout_s: float = 30.0) -> Transport:
     if scheme == "file":
         path = unquote(parts.path or "") if not parts.netloc else unquote(parts.netloc + parts.path)
         if not path:
-            raise ConfigError(f"OUTREACH_TRANSPORT_URL {url!r} names no folder — use file:///path/to/outbox.")
+            raise ConfigError(
+                f"OUTREACH_TRANSPORT_URL {url!r} names no folder — use file:///path/to/outbox."
+            )
         return OutboxTransport(Path(path))
     if scheme in _SMTP_MODES:
         mode = _SMTP_MODES[scheme]
         if not parts.hostname:
-            raise ConfigError(f"OUTREACH_TRANSPORT_URL {_redact(url)!r} has no host — use smtp://host:25.")
+            raise ConfigError(
+                f"OUTREACH_TRANSPORT_URL {_redact(url)!r} has no host — use smtp://host:25."
+            )
         query = parse_qs(parts.query)
         try:
             port = parts.port or _SMTP_PORTS[mode]
         except ValueError:
-            raise ConfigError(f"OUTREACH_TRANSPORT_URL {_redact(url)!r} has an invalid port.") from None
+            raise ConfigError(
+                f"OUTREACH_TRANSPORT_URL {_redact(url)!r} has an invalid port."
+            ) from None
         try:
             timeout = float(query.get("timeout", [timeout_s])[0])
         except ValueError:

@@ -10,7 +10,14 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, nodes
 
 from .authoring.schema import SequenceSpec
-from .authoring.sequences import Catalog, LoadedSequence, Problem, display_path, load_catalog, sequence_files
+from .authoring.sequences import (
+    Catalog,
+    LoadedSequence,
+    Problem,
+    display_path,
+    load_catalog,
+    sequence_files,
+)
 from .authoring.templates import HTML_SUFFIX, TEXT_SUFFIX, TemplateRenderer
 from .errors import ConfigError, LeadImportError, TemplateRenderError
 from .leads import RowError, read_rows
@@ -40,7 +47,9 @@ def validate(settings: Settings, paths: list[Path] | None = None) -> list[Proble
     catalog, problems = load_catalog(settings.sequences_dir, home, files)
     if files is not None and not files and not named_templates:
         problems.append(
-            Problem(" ".join(str(p) for p in paths or []), 1, "no sequences or templates found here")
+            Problem(
+                " ".join(str(p) for p in paths or []), 1, "no sequences or templates found here"
+            )
         )
     if files is not None:
         # Sequences named by on_complete may live outside the checked files.
@@ -55,7 +64,9 @@ def validate(settings: Settings, paths: list[Path] | None = None) -> list[Proble
     problems.extend(_template_fields(settings, renderer, samples))
     for name in catalog.names():
         loaded = catalog.sequences[name]
-        problems.extend(_check_sequence(settings, loaded, known_names, mailboxes, renderer, samples))
+        problems.extend(
+            _check_sequence(settings, loaded, known_names, mailboxes, renderer, samples)
+        )
     return _unique(problems)
 
 
@@ -153,7 +164,9 @@ def _template_syntax(settings: Settings, renderer: TemplateRenderer) -> list[Pro
         try:
             renderer.env.parse(path.read_text(encoding="utf-8"), name=name)
         except TemplateSyntaxError as exc:
-            problems.append(Problem(f"templates/{name}", exc.lineno or 1, f"syntax error: {exc.message}"))
+            problems.append(
+                Problem(f"templates/{name}", exc.lineno or 1, f"syntax error: {exc.message}")
+            )
         except UnicodeDecodeError:
             problems.append(Problem(f"templates/{name}", 1, "not UTF-8 text"))
     return problems
@@ -178,11 +191,21 @@ def _check_sequence(
             message = f"mailbox {spec.mailbox!r} is not in mailboxes.yaml"
             from .errors import did_you_mean
 
-            problems.append(Problem(shown, loaded.line("mailbox"), message + did_you_mean(spec.mailbox, set(mailboxes.by_name))))
+            problems.append(
+                Problem(
+                    shown,
+                    loaded.line("mailbox"),
+                    message + did_you_mean(spec.mailbox, set(mailboxes.by_name)),
+                )
+            )
     target = spec.on_complete.sequence
     if target and target not in known_names:
         problems.append(
-            Problem(shown, loaded.line("on_complete", "sequence"), f"on_complete enrolls into unknown sequence {target!r}")
+            Problem(
+                shown,
+                loaded.line("on_complete", "sequence"),
+                f"on_complete enrolls into unknown sequence {target!r}",
+            )
         )
     for index, step in enumerate(spec.steps):
         if not renderer.exists(step.template):
@@ -199,7 +222,11 @@ def _check_sequence(
                 renderer.env.parse(step.subject)
             except TemplateSyntaxError as exc:
                 problems.append(
-                    Problem(shown, loaded.line("steps", index, "subject"), f"step {index + 1}: subject: {exc.message}")
+                    Problem(
+                        shown,
+                        loaded.line("steps", index, "subject"),
+                        f"step {index + 1}: subject: {exc.message}",
+                    )
                 )
                 continue
         sender = mailbox or placeholder_mailbox(spec.mailbox)
@@ -262,7 +289,11 @@ def unguarded_lead_fields(tree: nodes.Template) -> list[tuple[str, int]]:
 
 
 def _lead_attr(node: nodes.Node) -> str | None:
-    if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name) and node.node.name == "lead":
+    if (
+        isinstance(node, nodes.Getattr)
+        and isinstance(node.node, nodes.Name)
+        and node.node.name == "lead"
+    ):
         return str(node.attr)
     if (
         isinstance(node, nodes.Getitem)
@@ -284,13 +315,17 @@ def _render_problems(
     loaded: LoadedSequence,
 ) -> list[Problem]:
     problems = []
-    for sample in samples or [SampleLead("a lead with only an email", {"email": "sample@example.test"})]:
+    for sample in samples or [
+        SampleLead("a lead with only an email", {"email": "sample@example.test"})
+    ]:
         try:
             render_touch(renderer, sample.fields, mailbox, spec, index, SAMPLE_UNSUBSCRIBE)
         except TemplateRenderError as exc:
             problem = _located(str(exc), shown, loaded.line("steps", index))
             problems.append(
-                Problem(problem.path, problem.line, f"{problem.message}{_SAMPLE_TAG}{sample.where})")
+                Problem(
+                    problem.path, problem.line, f"{problem.message}{_SAMPLE_TAG}{sample.where})"
+                )
             )
             break
     return problems

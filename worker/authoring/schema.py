@@ -110,7 +110,9 @@ class SequenceSpec(_Strict):
     @classmethod
     def _name_shape(cls, value: str) -> str:
         if not _NAME.match(value):
-            raise ValueError("name must be lowercase letters, digits and dashes, e.g. 'prospecting'")
+            raise ValueError(
+                "name must be lowercase letters, digits and dashes, e.g. 'prospecting'"
+            )
         return value
 
     @field_validator("stage")

@@ -126,7 +126,9 @@ def load_catalog(
         if name in catalog.sequences:
             other = display_path(catalog.sequences[name].path, home)
             problems.append(
-                Problem(shown, loaded.line("name"), f"sequence name {name!r} is already used by {other}")
+                Problem(
+                    shown, loaded.line("name"), f"sequence name {name!r} is already used by {other}"
+                )
             )
             continue
         catalog.sequences[name] = loaded
@@ -142,7 +144,9 @@ def load_sequence_file(path: Path, shown: str) -> tuple[LoadedSequence | None, l
     except (OSError, UnicodeDecodeError) as exc:
         return None, [Problem(shown, 1, f"cannot read file: {exc}")]
     if not isinstance(data, dict):
-        return None, [Problem(shown, 1, "a sequence file must be a mapping with name, stage, mailbox, steps")]
+        return None, [
+            Problem(shown, 1, "a sequence file must be a mapping with name, stage, mailbox, steps")
+        ]
     try:
         spec = SequenceSpec.model_validate(data)
     except ValidationError as exc:
@@ -155,7 +159,8 @@ def load_sequence_file(path: Path, shown: str) -> tuple[LoadedSequence | None, l
             Problem(
                 shown,
                 loaded.line("steps"),
-                f"{len(spec.steps)} touches; {low}-{high} usually work best before a prospect answers",
+                f"{len(spec.steps)} touches; {low}-{high} usually work best "
+                "before a prospect answers",
                 "warning",
             )
         )

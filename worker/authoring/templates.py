@@ -37,7 +37,9 @@ class RenderedEmail:
     html: str | None
 
 
-def make_environment(templates_dir: Path, *, auto_reload: bool = False) -> ImmutableSandboxedEnvironment:
+def make_environment(
+    templates_dir: Path, *, auto_reload: bool = False
+) -> ImmutableSandboxedEnvironment:
     """The one Jinja environment: sandboxed, strict, autoescaping ``*.html.j2`` only."""
     return ImmutableSandboxedEnvironment(
         loader=FileSystemLoader(str(templates_dir)),
