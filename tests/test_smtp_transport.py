@@ -33,7 +33,7 @@ from worker.models import Event, Lead, ReviewItem, Touch
 from worker.rendering import BuiltMessage
 from worker.runner import run_batch
 from worker.runtime import Runtime
-from worker.sending import RETRY_BACKOFF_S
+from worker.recording import RETRY_BACKOFF_S
 from worker.transports import (
     ConsoleTransport,
     OutboxTransport,

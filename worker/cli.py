@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 from redis.exceptions import RedisError
+from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 

@@ -166,11 +166,20 @@ def requeue_stale(runtime: Runtime, exclude: set[int] | None = None) -> list[int
 
 
 def expire_claims(runtime: Runtime) -> list[int]:
-    """Claims older than the lease: the send may or may not have happened — flag, never resend."""
+    """Expired claims: never-sent ones are requeued; in-flight ones are flagged, never resent."""
     now = runtime.clock.now()
     lease_start = now - timedelta(seconds=runtime.settings.delivery_lease_s)
     expired: list[int] = []
     with runtime.sessions.begin() as session:
+        # Claimed but never handed over (the claimer died before its turn came): safe to requeue.
+        released = session.execute(
+            update(Touch)
+            .where(Touch.status == "claimed", Touch.claimed_at < lease_start)
+            .values(status="queued", claim_token=None, claimed_at=None, enqueued_at=None)
+            .returning(Touch.id)
+        ).all()
+        if released:
+            log.info("requeued %d touches whose claimer stopped before sending them", len(released))
         stale = list(
             session.scalars(
                 select(Touch).where(and_(Touch.status == "sending", Touch.claimed_at < lease_start))

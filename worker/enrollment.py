@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from . import events
@@ -15,6 +15,9 @@ from .dialect import dialect_insert
 from .models import Enrollment, Lead, Suppression
 from .scheduling import add_wait, lead_zone
 
+_SUPPRESSED = select(Suppression.value).where(
+    Suppression.value.in_(bindparam("keys", expanding=True))
+)
 BLOCKING_LEAD_STATUSES = ("unsubscribed", "bounced")
 OPEN_ENROLLMENT_STATUSES = ("active", "paused")
 
@@ -40,8 +43,7 @@ def suppressed_values(session: Session, emails: Iterable[str]) -> set[str]:
     if not emails:
         return set()
     keys = set(emails) | {domain_of(e) for e in emails} | {"@" + domain_of(e) for e in emails}
-    rows = session.scalars(select(Suppression.value).where(Suppression.value.in_(keys)))
-    hits = set(rows)
+    hits = set(session.scalars(_SUPPRESSED, {"keys": sorted(keys)}))
     return {e for e in emails if e in hits or domain_of(e) in hits or "@" + domain_of(e) in hits}
 
 

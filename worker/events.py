@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from .models import Event
 
+_INSERT_ONE = insert(Event.__table__)  # type: ignore[arg-type]
+
 
 def record(
     session: Session,
@@ -24,17 +26,18 @@ def record(
     **detail: Any,
 ) -> None:
     """Append one event."""
-    session.execute(
-        insert(Event).values(
-            at=at,
-            lead_id=lead_id,
-            touch_id=touch_id,
-            kind=kind,
-            sequence=sequence,
-            step_index=step_index,
-            cause=cause,
-            detail=detail,
-        )
+    session.connection().execute(
+        _INSERT_ONE,
+        {
+            "at": at,
+            "lead_id": lead_id,
+            "touch_id": touch_id,
+            "kind": kind,
+            "sequence": sequence,
+            "step_index": step_index,
+            "cause": cause,
+            "detail": detail,
+        },
     )
 
 
@@ -55,4 +58,4 @@ def record_many(session: Session, rows: list[dict[str, Any]]) -> None:
         }
         for row in rows
     ]
-    session.execute(insert(Event), prepared)
+    session.connection().execute(_INSERT_ONE, prepared)

@@ -30,7 +30,7 @@ LEAD_STATUSES = (
     "bounced",
 )
 ENROLLMENT_STATUSES = ("active", "paused", "completed", "stopped")
-TOUCH_STATUSES = ("queued", "sending", "sent", "skipped", "failed", "unknown")
+TOUCH_STATUSES = ("queued", "claimed", "sending", "sent", "skipped", "failed", "unknown")
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 

@@ -175,7 +175,7 @@ def _pending(runtime: Runtime, ids: list[int]) -> int:
                     .select_from(Touch)
                     .where(
                         Touch.id.in_(chunk),
-                        (Touch.status == "sending")
+                        Touch.status.in_(("claimed", "sending"))
                         | ((Touch.status == "queued") & (Touch.available_at <= now)),
                     )
                 )

@@ -1,0 +1,262 @@
+"""Claim a chunk of touches atomically, re-check each at send time, and render it.
+
+The claim is one conditional UPDATE (``queued`` → ``claimed``) over the chunk, so a duplicated
+or redelivered queue message, or two overlapping runs, can claim each touch only once.
+Everything that could make an email wrong is checked inside the same transaction. Just before
+its hand-over each touch moves ``claimed`` → ``sending`` on its own (``mark_sending``): a crash
+then leaves only the touch in flight in doubt; the rest of the chunk is safely requeued.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, bindparam, select
+
+from . import events
+from .enrollment import suppressed_values
+from .errors import NotFoundError, OutreachError, TemplateRenderError
+from .models import Enrollment, Lead, Touch
+from .rendering import BuiltMessage, build_message, render_touch
+from .review import flag
+from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+_touches: Table = Touch.__table__  # type: ignore[assignment]
+_CLAIM = (
+    _touches.update()
+    .where(
+        _touches.c.id.in_(bindparam("ids", expanding=True)),
+        _touches.c.status == "queued",
+        _touches.c.available_at <= bindparam("now"),
+    )
+    .values(
+        status="claimed",
+        claimed_at=bindparam("now"),
+        claim_token=bindparam("token"),
+        attempts=_touches.c.attempts + 1,
+    )
+    .returning(
+        _touches.c.id,
+        _touches.c.enrollment_id,
+        _touches.c.sequence,
+        _touches.c.step_index,
+        _touches.c.mailbox,
+    )
+)
+_LEADS_AND_ENROLLMENTS = (
+    select(Lead, Enrollment)
+    .join(Enrollment, Enrollment.lead_id == Lead.id)
+    .where(Enrollment.id.in_(bindparam("eids", expanding=True)))
+)
+_FINISH = (
+    _touches.update()
+    .where(_touches.c.id == bindparam("tid"))
+    .values(status=bindparam("st"), finished_at=bindparam("now"), last_error=bindparam("err"))
+)
+_STAMP = (
+    _touches.update()
+    .where(_touches.c.id == bindparam("tid"))
+    .values(message_id=bindparam("mid"), subject=bindparam("subj"), mailbox=bindparam("mbox"))
+)
+
+
+_MARK_SENDING = (
+    _touches.update()
+    .where(
+        _touches.c.id == bindparam("tid"),
+        _touches.c.claim_token == bindparam("token"),
+        _touches.c.status == "claimed",
+    )
+    .values(status="sending")
+    .returning(_touches.c.id)
+)
+_RELEASE_UNSENT = (
+    _touches.update()
+    .where(
+        _touches.c.id.in_(bindparam("ids", expanding=True)),
+        _touches.c.claim_token == bindparam("token"),
+        _touches.c.status == "claimed",
+    )
+    .values(status="queued", claim_token=None, claimed_at=None, enqueued_at=None)
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one touch: sent, skipped, failed, deferred, unknown or not_claimed."""
+
+    touch_id: int
+    result: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A claimed, checked and rendered touch, with what recording its send needs."""
+
+    touch_id: int
+    built: BuiltMessage
+    mailbox: str
+    enrollment_id: int
+    lead_id: int
+    sequence: str
+    step_index: int
+    starts_thread: bool
+    zone: str | None
+
+
+def claim_and_prepare(
+    runtime: Runtime, touch_ids: list[int], token: str
+) -> tuple[list[Prepared], list[Outcome]]:
+    """Claim ``touch_ids``; return the ones ready to send and the outcomes of the others."""
+    runtime.secret  # noqa: B018  (load before the claim: never open a second transaction inside it)
+    now = runtime.clock.now()
+    prepared: list[Prepared] = []
+    outcomes: list[Outcome] = []
+    with runtime.sessions.begin() as session:
+        conn = session.connection()
+        claimed = {
+            row.id: row
+            for row in conn.execute(_CLAIM, {"ids": list(touch_ids), "now": now, "token": token})
+        }
+        outcomes.extend(Outcome(tid, "not_claimed") for tid in touch_ids if tid not in claimed)
+        if not claimed:
+            return prepared, outcomes
+        eids = sorted({row.enrollment_id for row in claimed.values()})
+        pairs = {
+            enrollment.id: (lead, enrollment)
+            for lead, enrollment in session.execute(_LEADS_AND_ENROLLMENTS, {"eids": eids})
+        }
+        blocked = suppressed_values(session, [lead.email for lead, _ in pairs.values()])
+        finished: list[dict[str, Any]] = []
+        stamps: list[dict[str, Any]] = []
+        logged: list[dict[str, Any]] = []
+        for tid in touch_ids:
+            row = claimed.get(tid)
+            if row is None:
+                continue
+            lead, enrollment = pairs[row.enrollment_id]
+            base = {
+                "at": now,
+                "lead_id": lead.id,
+                "touch_id": tid,
+                "sequence": row.sequence,
+                "step_index": row.step_index,
+            }
+            reason = why_not(lead, enrollment, row.step_index, blocked)
+            if reason is not None:
+                finished.append({"tid": tid, "st": "skipped", "now": now, "err": reason})
+                logged.append({**base, "kind": "skipped", "cause": reason})
+                outcomes.append(Outcome(tid, "skipped", reason))
+                continue
+            try:
+                item = _prepare(runtime, tid, row, lead, enrollment, now)
+            except (OutreachError, ValueError) as exc:
+                cause = "template_error" if isinstance(exc, TemplateRenderError) else "config_error"
+                finished.append({"tid": tid, "st": "failed", "now": now, "err": str(exc)})
+                logged.append(
+                    {**base, "kind": "failed", "cause": cause, "detail": {"error": str(exc)}}
+                )
+                flag(
+                    session,
+                    lead.id,
+                    cause,
+                    at=now,
+                    touch_id=tid,
+                    detail=str(exc),
+                    sequence=row.sequence,
+                    step_index=row.step_index,
+                )
+                log.warning("touch %r not sent: %s", tid, exc)
+                outcomes.append(Outcome(tid, "failed", str(exc)))
+                continue
+            stamps.append(
+                {
+                    "tid": tid,
+                    "mid": item.built.message_id,
+                    "subj": item.built.subject,
+                    "mbox": item.mailbox,
+                }
+            )
+            prepared.append(item)
+        if finished:
+            conn.execute(_FINISH, finished)
+        if stamps:
+            conn.execute(_STAMP, stamps)
+        events.record_many(session, logged)
+    return prepared, outcomes
+
+
+def _prepare(
+    runtime: Runtime, tid: int, row: Any, lead: Lead, enrollment: Enrollment, now: Any
+) -> Prepared:
+    spec = runtime.catalog.get(row.sequence)
+    step_index = row.step_index
+    if step_index >= len(spec.steps):
+        raise NotFoundError(f"sequence {spec.name!r} has no step {step_index + 1} any more")
+    mailbox_name = row.mailbox or spec.mailbox
+    mailbox = runtime.mailboxes.get(mailbox_name)
+    unsubscribe_url = runtime.unsubscribe_url(lead.id)
+    rendered = render_touch(runtime.renderer, lead, mailbox, spec, step_index, unsubscribe_url)
+    same_thread = spec.steps[step_index].same_thread
+    built = build_message(
+        rendered,
+        lead=lead,
+        mailbox=mailbox,
+        enrollment=enrollment,
+        same_thread=same_thread,
+        sent_at=now,
+        unsubscribe_url=unsubscribe_url,
+    )
+    return Prepared(
+        touch_id=tid,
+        built=built,
+        mailbox=mailbox_name,
+        enrollment_id=enrollment.id,
+        lead_id=lead.id,
+        sequence=row.sequence,
+        step_index=step_index,
+        starts_thread=step_index == 0 or not same_thread or not enrollment.thread_message_id,
+        zone=lead.timezone,
+    )
+
+
+def mark_sending(runtime: Runtime, touch_id: int, token: str) -> bool:
+    """Move one claimed touch to ``sending`` right before its hand-over; False if not ours."""
+    with runtime.sessions.begin() as session:
+        row = session.connection().execute(_MARK_SENDING, {"tid": touch_id, "token": token})
+        return row.first() is not None
+
+
+def release_unsent(runtime: Runtime, touch_ids: list[int], token: str) -> None:
+    """Give back claimed touches that were never handed over (they are queued again)."""
+    if touch_ids:
+        with runtime.sessions.begin() as session:
+            session.connection().execute(_RELEASE_UNSENT, {"ids": touch_ids, "token": token})
+
+
+def why_not(lead: Lead, enrollment: Enrollment, step_index: int, blocked: set[str]) -> str | None:
+    """Why this touch must not go out now, or None when it may."""
+    if enrollment.status != "active":
+        return f"enrollment {enrollment.status}"
+    if lead.status != "active":
+        return f"lead {lead.status}"
+    if enrollment.current_step != step_index:
+        return "step out of date"
+    if lead.email in blocked:
+        return "suppressed"
+    return None
+
+
+__all__ = [
+    "Outcome",
+    "Prepared",
+    "claim_and_prepare",
+    "mark_sending",
+    "release_unsent",
+    "why_not",
+]
