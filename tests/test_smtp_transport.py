@@ -30,10 +30,10 @@ from sqlalchemy import select
 from worker.clock import VirtualClock
 from worker.errors import ConfigError, TemporaryDeliveryError
 from worker.models import Event, Lead, ReviewItem, Touch
+from worker.recording import RETRY_BACKOFF_S
 from worker.rendering import BuiltMessage
 from worker.runner import run_batch
 from worker.runtime import Runtime
-from worker.recording import RETRY_BACKOFF_S
 from worker.transports import (
     ConsoleTransport,
     OutboxTransport,
