@@ -4,7 +4,8 @@ Two implementations:
 
 - ``fast`` (default): a minimal asyncio protocol speaking just enough SMTP for ``smtplib``
   (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT). It does no parsing of the message, so
-  the sink is never what limits a benchmark.
+  the sink is never what limits a benchmark; it only counts messages whose data has bare LF
+  line endings (RFC 5321 requires CRLF; real servers reject or rewrite such messages).
 - ``aiosmtpd``: the same job done by aiosmtpd (what the tests use), for comparison.
 
 The sink runs in a separate process (``multiprocessing`` spawn) so that its CPU does not share
@@ -37,6 +38,7 @@ class _Counters:
         self.messages = ctx.RawValue("q", 0)
         self.data_bytes = ctx.RawValue("q", 0)
         self.connections = ctx.RawValue("q", 0)
+        self.bare_lf = ctx.RawValue("q", 0)  # messages with a bare LF line ending (not CRLF)
 
 
 class FastSmtpProtocol(asyncio.Protocol):
@@ -75,6 +77,9 @@ class FastSmtpProtocol(asyncio.Protocol):
                 self.scanned = 0
                 self.counters.messages.value += 1
                 self.counters.data_bytes.value += end
+                body = bytes(buffer[:end])
+                if body.count(b"\n") != body.count(b"\r\n"):
+                    self.counters.bare_lf.value += 1  # RFC 5321 wants CRLF; servers reject these
                 del buffer[:skip]
                 self.in_data = False
                 transport.write(b"250 2.0.0 accepted\r\n")
@@ -181,6 +186,11 @@ class SinkProcess:
     @property
     def count(self) -> int:
         return int(self.counters.messages.value)
+
+    @property
+    def bare_lf(self) -> int:
+        """Messages whose data had bare LF line endings (``fast`` sink only)."""
+        return int(self.counters.bare_lf.value)
 
     @property
     def data_bytes(self) -> int:

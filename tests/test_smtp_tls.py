@@ -64,7 +64,7 @@ def _message(n: int) -> BuiltMessage:
     msg["Message-ID"] = f"<tls-{n}@sender.example.test>"
     msg.set_content("body")
     return BuiltMessage(
-        msg,
+        msg.as_bytes(),
         f"<tls-{n}@sender.example.test>",
         f"hello {n}",
         "ada@sender.example.test",

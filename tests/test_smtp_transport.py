@@ -64,7 +64,7 @@ def _built(n: int, to: str = "lead@example.test") -> BuiltMessage:
     msg["Subject"] = f"hello {n}"
     msg["Message-ID"] = f"<m{n}@northwind-analytics.example>"
     msg.set_content(f"body {n}")
-    return BuiltMessage(msg, msg["Message-ID"], msg["Subject"], msg["From"], to)
+    return BuiltMessage(msg.as_bytes(), msg["Message-ID"], msg["Subject"], msg["From"], to)
 
 
 def _touch_of(runtime: Runtime, email: str) -> Touch:

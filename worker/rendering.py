@@ -5,10 +5,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address, BaseHeader, HeaderRegistry
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
+from email import message_from_bytes
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32, default
+from email.utils import format_datetime, formataddr
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,42 +22,31 @@ from .mailboxes import MailboxSpec
 from .models import Enrollment, Lead
 
 RE_PREFIX = "Re: "
-
-
-class _CachedHeaderRegistry(HeaderRegistry):
-    """The standard registry, but each header class is built once (the stock one rebuilds
-    a class on every header set, a large share of the cost of building a message)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._classes: dict[str, type[BaseHeader]] = {}
-
-    def __getitem__(self, name: str) -> type[BaseHeader]:
-        key = name.lower()
-        cls = self._classes.get(key)
-        if cls is None:
-            cls = self._classes[key] = super().__getitem__(name)
-        return cls
-
-
-POLICY = SMTP.clone(header_factory=_CachedHeaderRegistry())
+# Bodies as quoted-printable UTF-8 (readable, 7-bit safe), built with the compat32 MIME
+# classes: about three times faster than EmailMessage with the modern policy.
+_UTF8 = Charset("utf-8")
+_UTF8.body_encoding = QP
+# The wire format: CRLF line ends (smtplib sends bytes as they are), headers on one line up
+# to RFC 5322's hard limit, so ids and links are never split.
+_WIRE = compat32.clone(max_line_length=998, linesep="\r\n")
 
 
 @dataclass(frozen=True)
 class BuiltMessage:
-    """A message ready for a transport, with what the ledger needs to remember."""
+    """A finished message as the bytes that go on the wire, with what the ledger remembers."""
 
-    message: EmailMessage
+    data: bytes
     message_id: str
     subject: str
     sender: str
     recipient: str
 
-
-def _address(display_name: str, email: str) -> Address:
-    """An Address built from parts (validated addresses; skips the costly header parser)."""
-    username, _, domain = email.rpartition("@")
-    return Address(display_name=display_name, username=username, domain=domain)
+    @property
+    def message(self) -> EmailMessage:
+        """The message parsed back (for previews and checks; transports send ``data``)."""
+        parsed = message_from_bytes(self.data, policy=default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
 
 
 def new_message_id(domain: str) -> str:
@@ -123,7 +116,8 @@ def build_message(
     unsubscribe_url: str,
     list_unsubscribe: bool = True,
 ) -> BuiltMessage:
-    """Build the MIME message; names and subjects are folded to one line (no header injection)."""
+    """Build the message as bytes; names and subjects are folded to one line first, so lead
+    data can never inject a header."""
     subject = rendered.subject
     in_reply_to = None
     references: list[str] = []
@@ -134,13 +128,21 @@ def build_message(
         references = [enrollment.thread_message_id]
         if in_reply_to != enrollment.thread_message_id:
             references.append(in_reply_to)
+    subject = one_line(subject)
     domain = mailbox.address.rsplit("@", 1)[-1]
     message_id = new_message_id(domain)
     to_name = one_line(" ".join(filter(None, [lead.first_name, lead.last_name])))
-    msg = EmailMessage(policy=POLICY)
-    msg["From"] = _address(one_line(mailbox.display_name or ""), mailbox.address)
-    msg["To"] = _address(to_name, lead.email)
-    msg["Subject"] = one_line(subject)
+    text = MIMEText(rendered.text, "plain", _UTF8)  # type: ignore[arg-type]
+    msg: Message
+    if rendered.html:
+        msg = MIMEMultipart("alternative")
+        msg.attach(text)
+        msg.attach(MIMEText(rendered.html, "html", _UTF8))  # type: ignore[arg-type]
+    else:
+        msg = text
+    msg["From"] = _address_header(one_line(mailbox.display_name or ""), mailbox.address)
+    msg["To"] = _address_header(to_name, lead.email)
+    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
     msg["Date"] = format_datetime(sent_at)
     msg["Message-ID"] = message_id
     if in_reply_to:
@@ -151,13 +153,15 @@ def build_message(
             f"<{unsubscribe_url}>, <mailto:{mailbox.address}?subject=unsubscribe>"
         )
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(rendered.text)
-    if rendered.html:
-        msg.add_alternative(rendered.html, subtype="html")
     return BuiltMessage(
-        message=msg,
+        data=msg.as_bytes(policy=_WIRE),
         message_id=message_id,
-        subject=one_line(subject),
+        subject=subject,
         sender=mailbox.address,
         recipient=lead.email,
     )
+
+
+def _address_header(display_name: str, email: str) -> str:
+    """``Name <addr>``, the name RFC 2047-encoded when it is not plain ASCII."""
+    return formataddr((display_name, email), charset="utf-8") if display_name else email

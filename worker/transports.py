@@ -55,7 +55,7 @@ class OutboxTransport:
             self.folder.mkdir(parents=True, exist_ok=True)
             final = self.folder / f"{touch_id:08d}.eml"
             tmp = self.folder / f".{touch_id:08d}.{os.getpid()}.{threading.get_ident()}.tmp"
-            tmp.write_bytes(built.message.as_bytes())
+            tmp.write_bytes(built.data)
             os.replace(tmp, final)
         except OSError as exc:
             raise TemporaryDeliveryError(f"cannot write to outbox {self.folder}: {exc}") from exc
@@ -71,7 +71,7 @@ class ConsoleTransport:
         self._lock = threading.Lock()
 
     def send(self, built: BuiltMessage, touch_id: int) -> None:
-        text = built.message.as_string()
+        text = built.data.decode("utf-8", errors="replace")
         with self._lock:
             sys.stdout.write(f"----- touch {touch_id} -----\n{text}\n")
             sys.stdout.flush()
@@ -173,7 +173,7 @@ class SmtpTransport:
             conn.close()
 
     def send(self, built: BuiltMessage, touch_id: int) -> None:
-        data = built.message.as_bytes()
+        data = built.data
         for attempt in (1, 2):
             conn = self._connection()
             try:

@@ -1,0 +1,58 @@
+"""The wire format of built messages: CRLF lines within RFC 5322 limits, headers that decode
+back to what the templates rendered, bodies that round-trip."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from worker.authoring.templates import RenderedEmail
+from worker.mailboxes import MailboxSpec
+from worker.models import Enrollment, Lead
+from worker.rendering import build_message
+
+MAILBOX = MailboxSpec(name="sales", address="ada@sender.example", display_name="Ada Fischer")
+
+
+def _build(rendered: RenderedEmail, lead: Lead) -> bytes:
+    built = build_message(
+        rendered,
+        lead=lead,
+        mailbox=MAILBOX,
+        enrollment=Enrollment(sequence="s", current_step=0),
+        same_thread=False,
+        sent_at=datetime(2027, 1, 4, 9, tzinfo=UTC),
+        unsubscribe_url="https://outreach.example.test/u/1." + "a" * 32,
+    )
+    return built.data
+
+
+def test_every_line_ends_in_crlf_and_stays_within_the_smtp_line_limit() -> None:
+    long_line = "Wir optimieren Prognosen für Vertriebsteams " * 60
+    data = _build(
+        RenderedEmail(
+            subject="Kurze Frage " * 20, text=long_line + "\n", html=f"<p>{long_line}</p>"
+        ),
+        Lead(email="jorg@brauhaus.test", first_name="Jörg", last_name="Müller"),
+    )
+    lines = data.split(b"\r\n")
+    assert b"\n" not in b"".join(lines)  # no bare LF anywhere
+    assert max(len(line) for line in lines) <= 998
+
+
+def test_headers_and_bodies_decode_back_to_the_rendered_text() -> None:
+    from email import message_from_bytes
+    from email.policy import default
+
+    text = "Hallo Jörg,\n\ndie Prognose für Q3 liegt bei 42.500 €.\n"
+    data = _build(
+        RenderedEmail(subject="Prognose für Brauhaus", text=text, html="<p>Hallo Jörg</p>"),
+        Lead(email="jorg@brauhaus.test", first_name="Jörg", last_name="Müller"),
+    )
+    message = message_from_bytes(data, policy=default)
+    assert message["Subject"] == "Prognose für Brauhaus"
+    assert message["To"].addresses[0].display_name == "Jörg Müller"
+    assert message["To"].addresses[0].addr_spec == "jorg@brauhaus.test"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message.get_content_type() == "multipart/alternative"
+    assert message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n") == text
+    assert "Hallo Jörg" in message.get_body(preferencelist=("html",)).get_content()
