@@ -45,7 +45,15 @@ def build_scheduler(runtime: Runtime, every_s: int = TICK_EVERY_S) -> BlockingSc
         timezone="UTC",
     )
     scheduler.add_job(
-        tick_and_enqueue, "interval", seconds=every_s, args=[runtime], id="tick", next_run_time=None
+        tick_and_enqueue,
+        "interval",
+        seconds=every_s,
+        args=[runtime],
+        id="tick",
+        next_run_time=None,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=5 * every_s,
     )
     return scheduler
 
