@@ -174,6 +174,7 @@ class SmtpSink:
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     replies: dict[str, str] = field(default_factory=dict)
     data_reply: str | None = None
+    mail_reply: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -188,6 +189,15 @@ class SmtpSink:
 class _Handler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if self.sink.mail_reply:
+            return self.sink.mail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any

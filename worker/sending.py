@@ -22,7 +22,7 @@ from .errors import (
 )
 from .recording import deferred_or_failed, failed, record_sent, unknown
 from .runtime import Runtime
-from .transports import LoginRefusedError
+from .transports import SenderRefusedError
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,8 @@ def _send_chunk(runtime: Runtime, touch_ids: list[int]) -> list[Outcome]:
 def _hand_over(runtime: Runtime, item: Prepared, token: str) -> Outcome | None:
     """Send one prepared message; None when the transport confirmed it, else the outcome.
 
-    A problem of the sending mailbox (transport URL unset or invalid, login refused) defers
+    A problem of the sending mailbox (transport URL unset or invalid, login or sender address
+    refused) defers
     the touch like a temporary refusal: nothing was handed over and the lead is not to blame.
     """
     touch_id = item.touch_id
@@ -91,7 +92,7 @@ def _hand_over(runtime: Runtime, item: Prepared, token: str) -> Outcome | None:
         return deferred_or_failed(runtime, touch_id, token, str(exc))
     try:
         transport.send(item.built, touch_id)
-    except (TemporaryDeliveryError, LoginRefusedError) as exc:
+    except (TemporaryDeliveryError, SenderRefusedError) as exc:
         return deferred_or_failed(runtime, touch_id, token, str(exc))
     except PermanentDeliveryError as exc:
         return failed(runtime, touch_id, token, str(exc), reason="delivery_failed")

@@ -27,7 +27,14 @@ log = logging.getLogger(__name__)
 IDLE_CHECK_S = 30.0
 
 
-class LoginRefusedError(PermanentDeliveryError):
+class SenderRefusedError(PermanentDeliveryError):
+    """Raised when the server refuses the sending mailbox itself (MAIL FROM 5xx).
+
+    About the mailbox, not the lead: the send service defers the touch instead of failing it.
+    """
+
+
+class LoginRefusedError(SenderRefusedError):
     """Raised when the SMTP server refuses the transport URL's user and password.
 
     Permanent for this configuration, but it is about the mailbox, not the lead: the send
@@ -207,7 +214,12 @@ class SmtpTransport:
         code, reply = conn.mail(built.sender)
         if code != 250:
             self._reset(conn)
-            raise _by_code(code, f"SMTP refused sender {built.sender}: {code} {_text(reply)}")
+            message = f"SMTP refused sender {built.sender}: {code} {_text(reply)}"
+            if code >= 500:
+                raise SenderRefusedError(
+                    message + " — check the mailbox's address and relay rights"
+                )
+            raise _by_code(code, message)
         code, reply = conn.rcpt(built.recipient)
         if code not in (250, 251):
             self._reset(conn)
