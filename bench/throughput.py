@@ -349,7 +349,7 @@ def phase_floor(res: Results, sink: SinkProcess, n: int, work: Path) -> None:
         res.problem(f"floor: sink accepted {got} messages, expected {2 * n}")
     rows = (
         ("render", "render (Jinja, compiled templates)", ""),
-        ("build", "build (EmailMessage via build_message)", ""),
+        ("build", "build (rendering.build_message)", ""),
         ("serialise", "serialise (built.data, else message.as_bytes)", ""),
         ("raw", "SMTP only, pre-serialised bytes, 1 conn", ""),
         ("floor", FLOOR, "MAIL/RCPT/DATA (+ serialise)"),
@@ -959,6 +959,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         if "import" in args.phases:
             phase_import(res, work, args.import_rows)
+    except KeyboardInterrupt as exc:
+        res.problem(f"interrupted ({exc or 'Ctrl-C'}); figures so far below")
     except Exception as exc:
         log.exception("benchmark aborted")
         res.problem(f"aborted: {type(exc).__name__}: {exc}")
