@@ -10,7 +10,8 @@ then leaves only the touch in flight in doubt; the rest of the chunk is safely r
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, select
@@ -64,14 +65,40 @@ _STAMP = (
 )
 
 
+_leads: Table = Lead.__table__  # type: ignore[assignment]
+_enrollments: Table = Enrollment.__table__  # type: ignore[assignment]
+_STILL_SENDABLE = (
+    select(_enrollments.c.id)
+    .join(_leads, _leads.c.id == _enrollments.c.lead_id)
+    .where(
+        _enrollments.c.id == _touches.c.enrollment_id,
+        _enrollments.c.status == "active",
+        _enrollments.c.current_step == _touches.c.step_index,
+        _leads.c.status == "active",
+    )
+    .exists()
+)
+# The last check, atomic with the move to ``sending``: a reply, pause or stop that arrived
+# after the chunk was claimed still stops the email.
 _MARK_SENDING = (
     _touches.update()
     .where(
         _touches.c.id == bindparam("tid"),
         _touches.c.claim_token == bindparam("token"),
         _touches.c.status == "claimed",
+        _STILL_SENDABLE,
     )
     .values(status="sending")
+    .returning(_touches.c.id)
+)
+_SKIP_CLAIMED = (
+    _touches.update()
+    .where(
+        _touches.c.id == bindparam("tid"),
+        _touches.c.claim_token == bindparam("token"),
+        _touches.c.status == "claimed",
+    )
+    .values(status="skipped", finished_at=bindparam("now"), last_error=bindparam("err"))
     .returning(_touches.c.id)
 )
 _RELEASE_UNSENT = (
@@ -109,13 +136,26 @@ class Prepared:
     zone: str | None
 
 
+@dataclass
+class _Checked:
+    """What the check-and-render step decided, to be written in one transaction."""
+
+    finished: list[dict[str, Any]] = field(default_factory=list)
+    stamps: list[dict[str, Any]] = field(default_factory=list)
+    logged: list[dict[str, Any]] = field(default_factory=list)
+    flags: list[dict[str, Any]] = field(default_factory=list)
+
+
 def claim_and_prepare(
     runtime: Runtime, touch_ids: list[int], token: str
 ) -> tuple[list[Prepared], list[Outcome]]:
-    """Claim ``touch_ids``; return the ones ready to send and the outcomes of the others."""
+    """Claim ``touch_ids``; return the ones ready to send and the outcomes of the others.
+
+    Three short steps, so no write lock is held while templates render: claim and read (one
+    transaction), check and render (none), then record skips, failures and stamps (one).
+    """
     runtime.secret  # noqa: B018  (load before the claim: never open a second transaction inside it)
     now = runtime.clock.now()
-    prepared: list[Prepared] = []
     outcomes: list[Outcome] = []
     with runtime.sessions.begin() as session:
         conn = session.connection()
@@ -125,70 +165,85 @@ def claim_and_prepare(
         }
         outcomes.extend(Outcome(tid, "not_claimed") for tid in touch_ids if tid not in claimed)
         if not claimed:
-            return prepared, outcomes
+            return [], outcomes
         eids = sorted({row.enrollment_id for row in claimed.values()})
         pairs = {
             enrollment.id: (lead, enrollment)
             for lead, enrollment in session.execute(_LEADS_AND_ENROLLMENTS, {"eids": eids})
         }
         blocked = suppressed_values(session, [lead.email for lead, _ in pairs.values()])
-        finished: list[dict[str, Any]] = []
-        stamps: list[dict[str, Any]] = []
-        logged: list[dict[str, Any]] = []
-        for tid in touch_ids:
-            row = claimed.get(tid)
-            if row is None:
-                continue
-            lead, enrollment = pairs[row.enrollment_id]
-            base = {
-                "at": now,
+        session.expunge_all()
+    checked = _Checked()
+    prepared = [
+        item
+        for tid in touch_ids
+        if tid in claimed
+        and (
+            item := _check_and_render(runtime, claimed[tid], pairs, blocked, now, checked, outcomes)
+        )
+    ]
+    with runtime.sessions.begin() as session:
+        conn = session.connection()
+        if checked.finished:
+            conn.execute(_FINISH, checked.finished)
+        if checked.stamps:
+            conn.execute(_STAMP, checked.stamps)
+        events.record_many(session, checked.logged)
+        for raised in checked.flags:
+            flag(session, at=now, **raised)
+    return prepared, outcomes
+
+
+def _check_and_render(
+    runtime: Runtime,
+    row: Any,
+    pairs: dict[int, tuple[Lead, Enrollment]],
+    blocked: set[str],
+    now: datetime,
+    checked: _Checked,
+    outcomes: list[Outcome],
+) -> Prepared | None:
+    tid = row.id
+    lead, enrollment = pairs[row.enrollment_id]
+    base = {
+        "at": now,
+        "lead_id": lead.id,
+        "touch_id": tid,
+        "sequence": row.sequence,
+        "step_index": row.step_index,
+    }
+    reason = why_not(lead, enrollment, row.step_index, blocked)
+    if reason is not None:
+        checked.finished.append({"tid": tid, "st": "skipped", "now": now, "err": reason})
+        checked.logged.append({**base, "kind": "skipped", "cause": reason})
+        outcomes.append(Outcome(tid, "skipped", reason))
+        return None
+    try:
+        item = _prepare(runtime, tid, row, lead, enrollment, now)
+    except (OutreachError, ValueError) as exc:
+        cause = "template_error" if isinstance(exc, TemplateRenderError) else "config_error"
+        error = str(exc)
+        checked.finished.append({"tid": tid, "st": "failed", "now": now, "err": error})
+        checked.logged.append(
+            {**base, "kind": "failed", "cause": cause, "detail": {"error": error}}
+        )
+        checked.flags.append(
+            {
                 "lead_id": lead.id,
+                "reason": cause,
                 "touch_id": tid,
+                "detail": error,
                 "sequence": row.sequence,
                 "step_index": row.step_index,
             }
-            reason = why_not(lead, enrollment, row.step_index, blocked)
-            if reason is not None:
-                finished.append({"tid": tid, "st": "skipped", "now": now, "err": reason})
-                logged.append({**base, "kind": "skipped", "cause": reason})
-                outcomes.append(Outcome(tid, "skipped", reason))
-                continue
-            try:
-                item = _prepare(runtime, tid, row, lead, enrollment, now)
-            except (OutreachError, ValueError) as exc:
-                cause = "template_error" if isinstance(exc, TemplateRenderError) else "config_error"
-                finished.append({"tid": tid, "st": "failed", "now": now, "err": str(exc)})
-                logged.append(
-                    {**base, "kind": "failed", "cause": cause, "detail": {"error": str(exc)}}
-                )
-                flag(
-                    session,
-                    lead.id,
-                    cause,
-                    at=now,
-                    touch_id=tid,
-                    detail=str(exc),
-                    sequence=row.sequence,
-                    step_index=row.step_index,
-                )
-                log.warning("touch %r not sent: %s", tid, exc)
-                outcomes.append(Outcome(tid, "failed", str(exc)))
-                continue
-            stamps.append(
-                {
-                    "tid": tid,
-                    "mid": item.built.message_id,
-                    "subj": item.built.subject,
-                    "mbox": item.mailbox,
-                }
-            )
-            prepared.append(item)
-        if finished:
-            conn.execute(_FINISH, finished)
-        if stamps:
-            conn.execute(_STAMP, stamps)
-        events.record_many(session, logged)
-    return prepared, outcomes
+        )
+        log.warning("touch %r not sent: %s", tid, exc)
+        outcomes.append(Outcome(tid, "failed", error))
+        return None
+    checked.stamps.append(
+        {"tid": tid, "mid": item.built.message_id, "subj": item.built.subject, "mbox": item.mailbox}
+    )
+    return item
 
 
 def _prepare(
@@ -232,6 +287,28 @@ def mark_sending(runtime: Runtime, touch_id: int, token: str) -> bool:
         return row.first() is not None
 
 
+def skip_claimed(runtime: Runtime, item: Prepared, token: str, reason: str) -> Outcome:
+    """Settle a claimed touch as skipped (its lead or enrollment changed since the claim)."""
+    now = runtime.clock.now()
+    with runtime.sessions.begin() as session:
+        done = session.connection().execute(
+            _SKIP_CLAIMED, {"tid": item.touch_id, "token": token, "now": now, "err": reason}
+        )
+        if done.first() is not None:
+            events.record(
+                session,
+                "skipped",
+                at=now,
+                lead_id=item.lead_id,
+                touch_id=item.touch_id,
+                sequence=item.sequence,
+                step_index=item.step_index,
+                cause=reason,
+            )
+            return Outcome(item.touch_id, "skipped", reason)
+    return Outcome(item.touch_id, "not_claimed")
+
+
 def release_unsent(runtime: Runtime, touch_ids: list[int], token: str) -> None:
     """Give back claimed touches that were never handed over (they are queued again)."""
     if touch_ids:
@@ -258,5 +335,6 @@ __all__ = [
     "claim_and_prepare",
     "mark_sending",
     "release_unsent",
+    "skip_claimed",
     "why_not",
 ]

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, literal_column, null, or_, select, update
 
 from . import events
 from .completion import complete_enrollment
@@ -112,15 +112,17 @@ def _tick_batch(runtime: Runtime, problems: list[str]) -> tuple[list[int], int, 
             # a sent, failed or unknown touch never does.
             stmt = insert.on_conflict_do_update(
                 index_elements=["enrollment_id", "step_index"],
+                # No bound parameters in SET/WHERE: SQLAlchemy then sends the rows as one
+                # multi-row statement instead of one statement per row.
                 set_={
-                    "status": "queued",
+                    "status": insert.excluded.status,
                     "due_at": insert.excluded.due_at,
                     "available_at": insert.excluded.available_at,
                     "enqueued_at": insert.excluded.enqueued_at,
-                    "claim_token": None,
-                    "claimed_at": None,
+                    "claim_token": null(),
+                    "claimed_at": null(),
                 },
-                where=Touch.status == "skipped",
+                where=Touch.status == literal_column("'skipped'"),
             ).returning(Touch.id, Touch.lead_id, Touch.sequence, Touch.step_index)
             returned = list(session.execute(stmt, rows))
             created = [row.id for row in returned]

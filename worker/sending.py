@@ -13,7 +13,14 @@ from __future__ import annotations
 import logging
 import uuid
 
-from .claiming import Outcome, Prepared, claim_and_prepare, mark_sending, release_unsent
+from .claiming import (
+    Outcome,
+    Prepared,
+    claim_and_prepare,
+    mark_sending,
+    release_unsent,
+    skip_claimed,
+)
 from .errors import (
     DeliveryUnknownError,
     OutreachError,
@@ -57,7 +64,7 @@ def _send_chunk(runtime: Runtime, touch_ids: list[int]) -> list[Outcome]:
         for item in prepared:
             started.add(item.touch_id)
             if not mark_sending(runtime, item.touch_id, token):
-                outcomes.append(Outcome(item.touch_id, "not_claimed"))
+                outcomes.append(skip_claimed(runtime, item, token, "lead changed since claimed"))
                 continue
             problem = _hand_over(runtime, item, token)
             if problem is not None:

@@ -1,0 +1,73 @@
+"""The last checks at send time, and the ledger's rules for re-scheduling a step."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from worker.claiming import claim_and_prepare, mark_sending, skip_claimed
+from worker.dispatch import tick
+from worker.leads import import_leads
+from worker.models import Enrollment, Lead, Touch
+from worker.runner import run_batch
+from worker.sending import send_touches
+
+
+def _import(runtime, project: Path) -> None:
+    import_leads(
+        runtime.sessions, project / "examples" / "leads.csv", runtime.clock, runtime.catalog
+    )
+
+
+def test_a_lead_paused_after_the_claim_is_skipped_not_sent(runtime, project: Path) -> None:
+    _import(runtime, project)
+    ids = tick(runtime).to_enqueue
+    prepared, outcomes = claim_and_prepare(runtime, ids[:3], "token-1")
+    assert len(prepared) == 3
+    assert outcomes == []
+    with runtime.sessions.begin() as session:
+        session.execute(update(Lead).where(Lead.id == prepared[0].lead_id).values(status="paused"))
+
+    assert mark_sending(runtime, prepared[0].touch_id, "token-1") is False
+    assert skip_claimed(runtime, prepared[0], "token-1", "lead changed").result == "skipped"
+    assert mark_sending(runtime, prepared[1].touch_id, "token-1") is True
+    assert mark_sending(runtime, prepared[1].touch_id, "token-1") is False  # only once
+    assert mark_sending(runtime, prepared[2].touch_id, "other-token") is False  # not ours
+
+
+def test_a_step_skipped_while_paused_is_sent_when_the_enrollment_is_due_again(
+    runtime, project: Path
+) -> None:
+    _import(runtime, project)
+    ids = tick(runtime).to_enqueue  # queued, then the lead goes on holiday
+    with runtime.sessions.begin() as session:
+        first = session.scalars(select(Enrollment).order_by(Enrollment.id)).first()
+        first.status = "paused"
+    results = Counter(outcome.result for outcome in send_touches(runtime, ids))
+    assert results == {"sent": 24, "skipped": 1}
+
+    with runtime.sessions.begin() as session:
+        enrollment = session.get(Enrollment, first.id)
+        enrollment.status = "active"
+        enrollment.next_due_at = runtime.clock.now()
+    resumed = run_batch(runtime)
+
+    assert resumed.totals() == {"sent": 1}
+    with runtime.sessions() as session:
+        statuses = session.scalars(
+            select(Touch.status).where(Touch.enrollment_id == first.id, Touch.step_index == 0)
+        ).all()
+    assert statuses == ["sent"]  # the same ledger row, revived, not a second one
+
+
+def test_a_sent_step_is_never_scheduled_again(runtime, project: Path) -> None:
+    _import(runtime, project)
+    assert run_batch(runtime).totals() == {"sent": 25}
+    with runtime.sessions.begin() as session:
+        # Force every enrollment back to step 1 and due now, as a buggy resume might.
+        session.execute(update(Enrollment).values(current_step=0, next_due_at=runtime.clock.now()))
+    again = run_batch(runtime)
+    assert again.totals() == {}
+    assert len(list((project / "outbox").glob("*.eml"))) == 25
