@@ -30,11 +30,11 @@ def test_a_lead_paused_after_the_claim_is_skipped_not_sent(runtime, project: Pat
     with runtime.sessions.begin() as session:
         session.execute(update(Lead).where(Lead.id == prepared[0].lead_id).values(status="paused"))
 
-    assert mark_sending(runtime, prepared[0].touch_id, "token-1") is False
+    assert mark_sending(runtime, prepared[0], "token-1") is False
     assert skip_claimed(runtime, prepared[0], "token-1", "lead changed").result == "skipped"
-    assert mark_sending(runtime, prepared[1].touch_id, "token-1") is True
-    assert mark_sending(runtime, prepared[1].touch_id, "token-1") is False  # only once
-    assert mark_sending(runtime, prepared[2].touch_id, "other-token") is False  # not ours
+    assert mark_sending(runtime, prepared[1], "token-1") is True
+    assert mark_sending(runtime, prepared[1], "token-1") is False  # only once
+    assert mark_sending(runtime, prepared[2], "other-token") is False  # not ours
 
 
 def test_a_step_skipped_while_paused_is_sent_when_the_enrollment_is_due_again(

@@ -67,16 +67,17 @@ _STAMP = (
 
 _leads: Table = Lead.__table__  # type: ignore[assignment]
 _enrollments: Table = Enrollment.__table__  # type: ignore[assignment]
-_STILL_SENDABLE = (
+_ENROLLMENT_AT_STEP = (
     select(_enrollments.c.id)
-    .join(_leads, _leads.c.id == _enrollments.c.lead_id)
     .where(
-        _enrollments.c.id == _touches.c.enrollment_id,
+        _enrollments.c.id == bindparam("eid"),
         _enrollments.c.status == "active",
-        _enrollments.c.current_step == _touches.c.step_index,
-        _leads.c.status == "active",
+        _enrollments.c.current_step == bindparam("step"),
     )
     .exists()
+)
+_LEAD_ACTIVE = (
+    select(_leads.c.id).where(_leads.c.id == bindparam("lid"), _leads.c.status == "active").exists()
 )
 # The last check, atomic with the move to ``sending``: a reply, pause or stop that arrived
 # after the chunk was claimed still stops the email.
@@ -86,7 +87,8 @@ _MARK_SENDING = (
         _touches.c.id == bindparam("tid"),
         _touches.c.claim_token == bindparam("token"),
         _touches.c.status == "claimed",
-        _STILL_SENDABLE,
+        _ENROLLMENT_AT_STEP,
+        _LEAD_ACTIVE,
     )
     .values(status="sending")
     .returning(_touches.c.id)
@@ -280,12 +282,18 @@ def _prepare(
     )
 
 
-def mark_sending(runtime: Runtime, touch_id: int, token: str) -> bool:
+def mark_sending(runtime: Runtime, item: Prepared, token: str) -> bool:
     """Move one claimed touch to ``sending`` right before its hand-over; False if not ours.
 
     One statement; on PostgreSQL it runs in autocommit (one round trip instead of three).
     """
-    params = {"tid": touch_id, "token": token}
+    params = {
+        "tid": item.touch_id,
+        "token": token,
+        "eid": item.enrollment_id,
+        "step": item.step_index,
+        "lid": item.lead_id,
+    }
     engine = runtime.engine
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

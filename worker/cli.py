@@ -521,7 +521,12 @@ def demo(ctx: click.Context, weeks: int, folder: Path | None) -> None:
         table.add_row(stage, str(count))
     out.print(table)
     out.print(f"Emails: {result.outbox}/ ({len(list(result.outbox.glob('*.eml')))} .eml files)")
-    out.print(f"Inspect: DATABASE_URL={result.database_url} outreach leads show ada@northwind.test")
+    command = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "outreach"
+    command = ".venv/bin/outreach" if (settings.home / ".venv/bin/outreach").exists() else command
+    out.print(
+        f"Inspect: DATABASE_URL={result.database_url} {command} leads show ada@northwind.test",
+        soft_wrap=True,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

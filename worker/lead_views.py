@@ -51,6 +51,13 @@ def list_leads(
     return [lead_row(lead, enrollments.get(lead.id)) for lead in leads]
 
 
+def _step_number(enrollment: Enrollment) -> int:
+    """The step a lead is at: the next one while enrolled, the last one sent when finished."""
+    if enrollment.status in ("active", "paused"):
+        return enrollment.current_step + 1
+    return max(enrollment.current_step, 1)
+
+
 def lead_row(lead: Lead, enrollment: Enrollment | None) -> dict[str, Any]:
     """One lead as a flat dictionary."""
     return {
@@ -61,7 +68,7 @@ def lead_row(lead: Lead, enrollment: Enrollment | None) -> dict[str, Any]:
         "stage": lead.stage,
         "status": lead.status,
         "sequence": enrollment.sequence if enrollment else None,
-        "step": enrollment.current_step + 1 if enrollment else None,
+        "step": _step_number(enrollment) if enrollment else None,
         "enrollment_status": enrollment.status if enrollment else None,
         "next_due_at": iso(enrollment.next_due_at) if enrollment else None,
         "deal_value": lead.deal_value,
@@ -112,7 +119,7 @@ def show_lead(session: Session, email: str) -> dict[str, Any]:
             {
                 "sequence": e.sequence,
                 "status": e.status,
-                "step": e.current_step + 1,
+                "step": _step_number(e),
                 "next_due_at": iso(e.next_due_at),
                 "mailbox": e.mailbox,
                 "enrolled_at": iso(e.enrolled_at),

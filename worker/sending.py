@@ -63,7 +63,7 @@ def _send_chunk(runtime: Runtime, touch_ids: list[int]) -> list[Outcome]:
     try:
         for item in prepared:
             started.add(item.touch_id)
-            if not mark_sending(runtime, item.touch_id, token):
+            if not mark_sending(runtime, item, token):
                 outcomes.append(skip_claimed(runtime, item, token, "lead changed since claimed"))
                 continue
             problem = _hand_over(runtime, item, token)
