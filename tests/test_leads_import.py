@@ -8,23 +8,21 @@ from __future__ import annotations
 import json
 import re
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
+from tests.cli_support import Invoke, make_invoke, reset_cli_runtime
 from worker.authoring.templates import TemplateRenderer
-from worker.cli import main
 from worker.errors import LeadImportError, NotFoundError
 from worker.lead_views import list_leads, show_lead
 from worker.leads import ImportReport, RowError, import_leads, read_rows
 from worker.models import Enrollment, Event, Lead
 from worker.rendering import render_touch
-from worker.runner import stop_embedded_workers
-from worker.runtime import Runtime, set_runtime
+from worker.runtime import Runtime
 
 HEADER = "email,first_name,last_name,company,stage,timezone,deal_value,industry"
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
@@ -420,40 +418,19 @@ def test_a_large_file_is_imported_in_batches(runtime: Runtime, tmp_path: Path) -
 
 # --- command line -----------------------------------------------------------------------
 
-Invoke = Callable[..., Result]
-
-
-def make_invoke(project: Path, database_url: str) -> Invoke:
-    """The CLI on ``database_url`` at a fixed time."""
-    runner = CliRunner()
-    env = {
-        "DATABASE_URL": database_url,
-        "OUTREACH_HOME": str(project),
-        "OUTREACH_SECRET_KEY": "test-secret",
-        "OUTREACH_NOW": "2027-01-04T09:00:00Z",
-        "REDIS_URL": None,
-    }
-
-    def run(*args: str) -> Result:
-        return runner.invoke(main, list(args), env=env)
-
-    return run
-
 
 @pytest.fixture
 def invoke(project: Path, database_url: str) -> Iterator[Invoke]:
     """The CLI on SQLite and on PostgreSQL; the process-wide runtime is reset afterwards."""
     yield make_invoke(project, database_url)
-    set_runtime(None)
-    stop_embedded_workers()
+    reset_cli_runtime()
 
 
 @pytest.fixture
 def invoke_sqlite(project: Path, sqlite_url: str) -> Iterator[Invoke]:
     """The CLI on SQLite only: output and error paths (the import runs on both above)."""
     yield make_invoke(project, sqlite_url)
-    set_runtime(None)
-    stop_embedded_workers()
+    reset_cli_runtime()
 
 
 def test_cli_import_prints_a_summary_and_bad_rows(invoke_sqlite: Invoke, project: Path) -> None:

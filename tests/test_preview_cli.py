@@ -2,53 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from email import message_from_string
 from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from worker.cli import main
-from worker.runner import stop_embedded_workers
-from worker.runtime import set_runtime
+from tests.cli_support import Invoke, make_invoke, reset_cli_runtime
 
-Invoke = Callable[..., Result]
 ADA = "ada@northwind.test"
-
-
-def make_invoke(project: Path, database_url: str) -> Callable[..., Result]:
-    runner = CliRunner()
-    env = {
-        "DATABASE_URL": database_url,
-        "OUTREACH_HOME": str(project),
-        "OUTREACH_SECRET_KEY": "test-secret",
-        "OUTREACH_NOW": "2027-01-04T09:00:00Z",
-        "OUTREACH_TRANSPORT_URL": f"file://{project / 'outbox'}",
-        "REDIS_URL": None,
-    }
-
-    def run(*args: str) -> Result:
-        return runner.invoke(main, list(args), env=env)
-
-    return run
 
 
 @pytest.fixture
 def invoke(project: Path, sqlite_url: str) -> Iterator[Invoke]:
     """The CLI on SQLite; the process-wide runtime is reset afterwards."""
     yield make_invoke(project, sqlite_url)
-    set_runtime(None)
-    stop_embedded_workers()
+    reset_cli_runtime()
 
 
 @pytest.fixture
 def invoke_any_db(project: Path, database_url: str) -> Iterator[Invoke]:
     """The CLI on SQLite and on PostgreSQL."""
     yield make_invoke(project, database_url)
-    set_runtime(None)
-    stop_embedded_workers()
+    reset_cli_runtime()
 
 
 def headers_and_body(output: str) -> tuple[dict[str, str], str]:
