@@ -86,12 +86,12 @@ def run_demo(
                 on_day(day)
             clock.advance(timedelta(days=1))
         with runtime.sessions() as session:
-            result.stages = dict(
-                session.execute(select(Lead.stage, func.count()).group_by(Lead.stage))
-            )
-            result.statuses = dict(
-                session.execute(select(Lead.status, func.count()).group_by(Lead.status))
-            )
+            stages = session.execute(select(Lead.stage, func.count()).group_by(Lead.stage)).all()
+            statuses = session.execute(
+                select(Lead.status, func.count()).group_by(Lead.status)
+            ).all()
+            result.stages = {str(stage): int(count) for stage, count in stages}
+            result.statuses = {str(status): int(count) for status, count in statuses}
             result.sent = (
                 session.scalar(
                     select(func.count()).select_from(Touch).where(Touch.status == "sent")
