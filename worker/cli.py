@@ -451,6 +451,31 @@ def worker(processes: int, threads: int, extra: tuple[str, ...]) -> None:
     os.execv(sys.executable, args)  # noqa: S606 (replace this process with dramatiq)
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@user_errors
+def check(ctx: click.Context, as_json: bool) -> None:
+    """Check that the database, broker, sequences, mailboxes and SMTP servers are reachable.
+
+    Exits 1 when any part fails (for deploy scripts and health checks).
+
+    \b
+    Example:
+      OUTREACH_TRANSPORT_URL=smtp+starttls://ada:secret@mail.example.com:587 outreach check
+    """
+    from .health import run_checks
+
+    results = run_checks(_settings(ctx))
+    if as_json:
+        _json([{"part": r.part, "ok": r.ok, "detail": r.detail} for r in results])
+    else:
+        for result in results:
+            click.echo(f"{'ok  ' if result.ok else 'FAIL'}  {result.part:<20} {result.detail}")
+    if not all(result.ok for result in results):
+        ctx.exit(1)
+
+
 @main.group()
 def db() -> None:
     """Database maintenance."""

@@ -231,6 +231,11 @@ class SmtpTransport:
         except (OSError, smtplib.SMTPException):
             self._drop(conn)
 
+    def probe(self) -> None:
+        """Connect, greet (STARTTLS and login as configured) and quit; DeliveryError if not."""
+        conn = self._connect()
+        self._drop(conn)
+
     def close(self) -> None:
         with self._all_lock:
             conns, self._all = self._all, []

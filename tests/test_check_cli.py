@@ -1,0 +1,65 @@
+"""``outreach check``: one line per part, exit 1 when anything is unreachable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tests.cli_support import reset_cli_runtime
+from tests.conftest import free_port
+from worker.cli import main
+
+
+def _check(project: Path, env: dict[str, str | None], *args: str):
+    try:
+        return CliRunner().invoke(main, ["--home", str(project), "check", *args], env=env)
+    finally:
+        reset_cli_runtime()
+
+
+def test_everything_reachable_passes(project: Path, sqlite_url: str, smtp_sink) -> None:
+    env = {"DATABASE_URL": sqlite_url, "OUTREACH_TRANSPORT_URL": smtp_sink.url, "REDIS_URL": None}
+    result = _check(project, env, "--json")
+    assert result.exit_code == 0, result.output
+    parts = {row["part"]: row for row in json.loads(result.output)}
+    assert set(parts) == {
+        "database",
+        "broker",
+        "sequences",
+        "mailboxes",
+        "transport[sales]",
+        "transport[success]",
+    }
+    assert all(row["ok"] for row in parts.values())
+    assert f"127.0.0.1:{smtp_sink.port}" in parts["transport[sales]"]["detail"]
+
+
+def test_an_unreachable_smtp_server_and_redis_fail_the_check(
+    project: Path, sqlite_url: str
+) -> None:
+    env = {
+        "DATABASE_URL": sqlite_url,
+        "OUTREACH_TRANSPORT_URL": f"smtp://ada:secret@127.0.0.1:{free_port()}",
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+    }
+    result = _check(project, env)
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert any(line.startswith("FAIL  broker") for line in lines)
+    assert any(line.startswith("FAIL  transport[sales]") for line in lines)
+    assert any(line.startswith("ok    database") for line in lines)
+    assert "secret" not in result.output
+
+
+def test_an_unreachable_database_fails_the_check(project: Path) -> None:
+    env = {
+        "DATABASE_URL": f"postgresql://nobody:pw@127.0.0.1:{free_port()}/x",
+        "OUTREACH_TRANSPORT_URL": "console:",
+        "REDIS_URL": None,
+    }
+    result = _check(project, env)
+    assert result.exit_code == 1
+    assert result.output.startswith("FAIL  database")
+    assert ":pw@" not in result.output
