@@ -451,6 +451,42 @@ def worker(processes: int, threads: int, extra: tuple[str, ...]) -> None:
     os.execv(sys.executable, args)  # noqa: S606 (replace this process with dramatiq)
 
 
+@main.group()
+def inbox() -> None:
+    """Bring replies, bounces and auto-replies in."""
+
+
+@inbox.command("ingest")
+@click.argument("path", default="-")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@user_errors
+def inbox_ingest(ctx: click.Context, path: str, as_json: bool) -> None:
+    """Store and match inbound messages from an .eml file, a folder, a maildir, an mbox or stdin.
+
+    Every message is stored raw before anything else; the same Message-ID twice is stored
+    once; a message that matches no lead or cannot be parsed goes to the review queue.
+
+    \b
+    Examples:
+      outreach inbox ingest replies/            # a folder of .eml files, or a maildir
+      outreach inbox ingest archive.mbox
+      outreach inbox ingest - < message.eml     # one message from an MTA pipe
+    """
+    from .ingest import ingest as ingest_messages
+
+    stdin = sys.stdin.buffer if path == "-" else None
+    report = ingest_messages(_runtime(ctx), path, stdin)
+    if as_json:
+        _json(report.as_dict())
+        return
+    statuses = ", ".join(f"{n} {status}" for status, n in sorted(report.statuses.items()))
+    click.echo(
+        f"{report.read} read: {report.stored} stored, {report.duplicates} already stored"
+        + (f"; {statuses}" if statuses else "")
+    )
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context

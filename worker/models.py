@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -159,13 +160,19 @@ class Event(Base):
 
 
 class ReviewItem(Base):
-    """A lead flagged for a rep, with the reason; resolved items keep their resolution."""
+    """A lead (or an inbound message matching no lead) flagged for a rep, with the reason;
+    resolved items keep their resolution."""
 
     __tablename__ = "review_items"
     __table_args__ = (Index("ix_review_open", "resolved_at", "priority", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    inbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id", ondelete="SET NULL"), index=True
+    )
     touch_id: Mapped[int | None] = mapped_column(ForeignKey("touches.id", ondelete="SET NULL"))
     reason: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
@@ -174,6 +181,29 @@ class ReviewItem(Base):
     resolved_at: Mapped[datetime | None] = mapped_column()
     resolution: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class InboundMessage(Base):
+    """A message that came back (reply, bounce, auto-reply), stored raw before processing."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(400), unique=True)
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    source: Mapped[str] = mapped_column(String(500))
+    received_at: Mapped[datetime] = mapped_column()
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column()
+    status: Mapped[str] = mapped_column(String(32), default="stored", index=True)
+    from_address: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(String(1000))
+    lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("leads.id", ondelete="SET NULL"), index=True
+    )
+    touch_id: Mapped[int | None] = mapped_column(ForeignKey("touches.id", ondelete="SET NULL"))
+    matched_by: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class Suppression(Base):
