@@ -1,0 +1,72 @@
+"""Read models for the review queue: hot leads first, then the oldest."""
+
+from __future__ import annotations
+
+from email import message_from_bytes
+from email.policy import default
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .clock import iso
+from .errors import NotFoundError
+from .lead_views import show_lead
+from .models import InboundMessage, Lead, ReviewItem
+
+
+def list_open(session: Session) -> list[dict[str, Any]]:
+    """Open review items, hot first (priority), then oldest first."""
+    rows = session.execute(
+        select(ReviewItem, Lead.email, Lead.stage)
+        .outerjoin(Lead, Lead.id == ReviewItem.lead_id)
+        .where(ReviewItem.resolved_at.is_(None))
+        .order_by(ReviewItem.priority.desc(), ReviewItem.created_at, ReviewItem.id)
+    ).all()
+    return [_row(item, email, stage) for item, email, stage in rows]
+
+
+def _row(item: ReviewItem, email: str | None, stage: str | None) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "lead": email,
+        "stage": stage,
+        "reason": item.reason,
+        "detail": item.detail,
+        "priority": item.priority,
+        "touch_id": item.touch_id,
+        "inbound_id": item.inbound_id,
+        "created_at": iso(item.created_at),
+        "resolved_at": iso(item.resolved_at),
+        "resolution": item.resolution,
+        "note": item.note,
+    }
+
+
+def show_item(session: Session, item_id: int) -> dict[str, Any]:
+    """One item with its lead (fields, stage history, timeline) and the message it is about."""
+    item = session.get(ReviewItem, item_id)
+    if item is None:
+        raise NotFoundError(f"No review item {item_id} — see 'outreach review list'.")
+    lead = session.get(Lead, item.lead_id) if item.lead_id is not None else None
+    data = _row(item, lead.email if lead else None, lead.stage if lead else None)
+    data["lead_record"] = show_lead(session, lead.email) if lead is not None else None
+    if item.inbound_id is not None:
+        inbound = session.get(InboundMessage, item.inbound_id)
+        if inbound is not None:
+            data["message"] = {
+                "from": inbound.from_address,
+                "subject": inbound.subject,
+                "status": inbound.status,
+                "text": _plain_text(inbound.raw),
+            }
+    return data
+
+
+def _plain_text(raw: bytes) -> str | None:
+    try:
+        message = message_from_bytes(raw, policy=default)
+        body = message.get_body(preferencelist=("plain", "html"))
+        return str(body.get_content()) if body is not None else None
+    except Exception:
+        return None
