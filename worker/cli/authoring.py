@@ -1,0 +1,119 @@
+"""Authoring commands: validate, sequences, preview."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from .common import err, out, print_json, runtime_of, settings_of, user_errors
+from .root import main
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+@user_errors
+def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Check sequences and templates; print every problem as path:line: message.
+
+    \b
+    Examples:
+      outreach validate
+      outreach validate sequences/prospecting.yaml
+    """
+    from ..validation import validate as run_validation
+
+    problems = run_validation(settings_of(ctx), list(paths) or None)
+    errors = [p for p in problems if p.severity == "error"]
+    for problem in problems:
+        click.echo(str(problem), err=problem.severity == "error")
+    if errors:
+        click.echo(f"{len(errors)} error(s) — nothing is sent from an invalid sequence.", err=True)
+        ctx.exit(1)
+    warnings = len(problems) - len(errors)
+    click.echo(f"ok: sequences and templates are valid ({warnings} warning(s))")
+
+
+@main.group()
+def sequences() -> None:
+    """Inspect sequences."""
+
+
+@sequences.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@user_errors
+def sequences_list(ctx: click.Context, as_json: bool) -> None:
+    """List valid sequences with their stage and number of steps.
+
+    \b
+    Example:
+      outreach sequences list --json
+    """
+    from ..authoring.sequences import load_catalog
+
+    settings = settings_of(ctx)
+    catalog, problems = load_catalog(settings.sequences_dir, settings.home)
+    rows = [
+        {
+            "name": name,
+            "stage": catalog.get(name).stage,
+            "steps": len(catalog.get(name).steps),
+            "mailbox": catalog.get(name).mailbox,
+        }
+        for name in catalog.names()
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("name", "stage", "steps", "mailbox")
+    for row in rows:
+        table.add_row(str(row["name"]), str(row["stage"]), str(row["steps"]), str(row["mailbox"]))
+    out.print(table)
+    if any(p.severity == "error" for p in problems):
+        err.print("[yellow]some sequence files are invalid — run 'outreach validate'[/]")
+
+
+@main.command()
+@click.argument("sequence")
+@click.option("--lead", "email", required=True, help="The lead's email (database or sample file).")
+@click.option(
+    "--step", default=1, show_default=True, type=click.IntRange(min=1), help="Step number."
+)
+@click.option("--html", is_flag=True, help="Print the whole MIME message including the HTML part.")
+@click.pass_context
+@user_errors
+def preview(ctx: click.Context, sequence: str, email: str, step: int, html: bool) -> None:
+    """Print a touch exactly as it would be sent: headers and text.
+
+    \b
+    Examples:
+      outreach preview prospecting --lead ada@northwind.test
+      outreach preview prospecting --lead ada@northwind.test --step 2
+    """
+    from ..preview import preview_touch
+
+    built = preview_touch(runtime_of(ctx), sequence, email, step)
+    message = built.message
+    if html:
+        click.echo(message.as_string())
+        return
+    for header in (
+        "From",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "In-Reply-To",
+        "References",
+        "List-Unsubscribe",
+    ):
+        if message[header]:
+            click.echo(f"{header}: {message[header]}")
+    body = message.get_body(preferencelist=("plain",))
+    click.echo("")
+    click.echo(body.get_content() if body is not None else "")
+    if message.get_body(preferencelist=("html",)) is not None:
+        click.echo("[+ HTML part: use --html to see the full MIME message]")

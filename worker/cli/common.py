@@ -1,0 +1,61 @@
+"""Shared pieces of the command line: settings, the runtime, error handling, output."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from redis.exceptions import RedisError
+from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..errors import OutreachError
+from ..settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+out = Console()
+err = Console(stderr=True)
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    return ctx.ensure_object(dict)["settings"]  # type: ignore[no-any-return]
+
+
+def runtime_of(ctx: click.Context) -> Any:
+    from ..runtime import Runtime, set_runtime
+
+    obj = ctx.ensure_object(dict)
+    if "runtime" not in obj:
+        obj["runtime"] = Runtime.from_settings(settings_of(ctx))
+        set_runtime(obj["runtime"])
+        ctx.call_on_close(obj["runtime"].close)
+    return obj["runtime"]
+
+
+def user_errors(func: F) -> F:
+    """Turn OutreachError into one clear line and exit status 1 (no traceback)."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except OutreachError as exc:
+            raise click.ClickException(str(exc)) from None
+        except SQLAlchemyError as exc:
+            detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise click.ClickException(
+                f"database error: {detail} — check DATABASE_URL and that the database is running."
+            ) from None
+        except RedisError as exc:
+            raise click.ClickException(
+                f"Redis error: {exc} — check REDIS_URL and that Redis is running."
+            ) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))

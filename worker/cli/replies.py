@@ -1,0 +1,158 @@
+"""Inbound mail and the review queue: inbox, review."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.table import Table
+
+from .common import out, print_json, runtime_of, user_errors
+from .root import main
+
+
+@main.group()
+def inbox() -> None:
+    """Bring replies, bounces and auto-replies in."""
+
+
+@inbox.command("ingest")
+@click.argument("path", default="-")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@user_errors
+def inbox_ingest(ctx: click.Context, path: str, as_json: bool) -> None:
+    """Store and match inbound messages from an .eml file, a folder, a maildir, an mbox or stdin.
+
+    Every message is stored raw before anything else; the same Message-ID twice is stored
+    once; a message that matches no lead or cannot be parsed goes to the review queue.
+
+    \b
+    Examples:
+      outreach inbox ingest replies/            # a folder of .eml files, or a maildir
+      outreach inbox ingest archive.mbox
+      outreach inbox ingest - < message.eml     # one message from an MTA pipe
+    """
+    from ..ingest import ingest as ingest_messages
+
+    stdin = sys.stdin.buffer if path == "-" else None
+    report = ingest_messages(runtime_of(ctx), path, stdin)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    statuses = ", ".join(f"{n} {status}" for status, n in sorted(report.statuses.items()))
+    click.echo(
+        f"{report.read} read: {report.stored} stored, {report.duplicates} already stored"
+        + (f"; {statuses}" if statuses else "")
+    )
+
+
+@main.group()
+def review() -> None:
+    """The flagged-lead queue: what the machine could not decide, for a rep."""
+
+
+@review.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@user_errors
+def review_list(ctx: click.Context, as_json: bool) -> None:
+    """List open items, hot leads first, then the oldest.
+
+    \b
+    Example:
+      outreach review list --json
+    """
+    from ..review_views import list_open
+
+    with runtime_of(ctx).sessions() as session:
+        rows = list_open(session)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "lead", "stage", "reason", "since (UTC)", "detail")
+    for row in rows:
+        detail = (row["detail"] or "")[:60]
+        table.add_row(
+            str(row["id"]),
+            row["lead"] or "-",
+            row["stage"] or "-",
+            row["reason"],
+            row["created_at"],
+            detail,
+        )
+    out.print(table)
+
+
+@review.command("show")
+@click.argument("item_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@user_errors
+def review_show(ctx: click.Context, item_id: int, as_json: bool) -> None:
+    """Show one item: the lead, its timeline, and the message it is about.
+
+    \b
+    Example:
+      outreach review show 3
+    """
+    from ..review_views import show_item
+
+    with runtime_of(ctx).sessions() as session:
+        data = show_item(session, item_id)
+    if as_json:
+        print_json(data)
+        return
+    out.print(
+        f"[bold]#{data['id']}[/] {data['reason']}  lead={data['lead'] or '-'}  "
+        f"stage={data['stage'] or '-'}  since={data['created_at']}"
+    )
+    if data["detail"]:
+        out.print(f"  {data['detail']}")
+    message = data.get("message")
+    if message:
+        out.print(f"\nFrom: {message['from']}\nSubject: {message['subject']}\n")
+        out.print(message["text"] or "(no text)", markup=False)
+    record = data.get("lead_record")
+    if record:
+        table = Table("at (UTC)", "event", "sequence", "step", "cause")
+        for event in record["timeline"]:
+            table.add_row(
+                event["at"],
+                event["kind"],
+                event["sequence"] or "",
+                str(event["step"] or ""),
+                event["cause"] or "",
+            )
+        out.print(table)
+
+
+@review.command("resolve")
+@click.argument("item_id", type=int)
+@click.option(
+    "--action",
+    required=True,
+    help="resume | stop | lost | won | unsubscribe | advance | enroll:SEQUENCE | sent | not-sent",
+)
+@click.option("--note", help="Why; kept with the resolution.")
+@click.pass_context
+@user_errors
+def review_resolve(ctx: click.Context, item_id: int, action: str, note: str | None) -> None:
+    """Resolve an item; the decision is recorded with time and note.
+
+    \b
+    Examples:
+      outreach review resolve 3 --action advance --note "call booked for Tuesday"
+      outreach review resolve 4 --action sent --note "found it in the sent folder"
+    """
+    from ..resolutions import resolve
+
+    runtime = runtime_of(ctx)
+    with runtime.sessions.begin() as session:
+        result = resolve(
+            session, runtime.catalog, item_id, action, at=runtime.clock.now(), note=note
+        )
+    click.echo(
+        f"resolved #{result.item_id} ({result.action})"
+        + (f" for {result.lead_email}" if result.lead_email else "")
+    )

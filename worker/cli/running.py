@@ -1,0 +1,235 @@
+"""Running commands: run, scheduler, worker, check, db, demo."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from .common import err, out, print_json, runtime_of, settings_of, user_errors
+from .root import main
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--wait/--no-wait",
+    default=False,
+    help="With Redis: wait until the workers sent everything (embedded always waits).",
+)
+@click.option("--timeout", default=3600, show_default=True, help="Seconds to wait with --wait.")
+@click.pass_context
+@user_errors
+def run(ctx: click.Context, as_json: bool, wait: bool, timeout: int) -> None:
+    """Run one batch (for cron): schedule what is due, send it, print a summary.
+
+    Exits 0 when the batch ran, even if some touches failed; 1 only when it could not run.
+
+    \b
+    Examples:
+      outreach run
+      REDIS_URL=redis://127.0.0.1:6379/0 outreach run --wait --json
+    """
+    from ..runner import run_batch
+
+    runtime = runtime_of(ctx)
+    show_bar = not as_json and sys.stderr.isatty()
+    progress_cb = None
+    bar = None
+    if show_bar:
+        from rich.progress import Progress
+
+        bar = Progress(console=err, transient=True)
+        task = bar.add_task("sending", total=None)
+        bar.start()
+
+        def progress_cb(done: int, total: int) -> None:
+            if total >= 50:
+                bar.update(task, completed=done, total=total)
+
+    try:
+        summary = run_batch(runtime, wait=wait, wait_timeout_s=timeout, progress=progress_cb)
+    finally:
+        if bar is not None:
+            bar.stop()
+    if as_json:
+        print_json(summary.as_dict())
+        return
+    for problem in summary.problems:
+        click.echo(f"problem: {problem}", err=True)
+    if not summary.per_sequence:
+        click.echo(f"nothing due ({summary.tick.completed} sequence(s) completed)")
+    else:
+        table = Table("sequence", "sent", "skipped", "failed", "deferred", "unknown", "pending")
+        for name, counts in sorted(summary.per_sequence.items()):
+            table.add_row(
+                name,
+                *(
+                    str(counts.get(k, 0))
+                    for k in ("sent", "skipped", "failed", "deferred", "unknown", "pending")
+                ),
+            )
+        out.print(table)
+    if not summary.waited:
+        click.echo(f"{summary.enqueued} touch(es) enqueued for the workers")
+    if summary.unknown_open:
+        click.echo(
+            f"{summary.unknown_open} touch(es) in 'delivery unknown' — check them with "
+            "'outreach leads list --status needs_review'",
+            err=True,
+        )
+
+
+@main.command()
+@click.option("--every", default=60, show_default=True, help="Seconds between ticks.")
+@click.pass_context
+@user_errors
+def scheduler(ctx: click.Context, every: int) -> None:
+    """Run the scheduler: every minute, enqueue what is due (workers send it).
+
+    \b
+    Example:
+      REDIS_URL=redis://127.0.0.1:6379/0 outreach scheduler
+    """
+    from ..scheduler import run_scheduler
+
+    runtime = runtime_of(ctx)
+    runtime.engine  # migrate before the loop starts  # noqa: B018
+    with contextlib.suppress(KeyboardInterrupt):
+        run_scheduler(runtime, every)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--processes", default=2, show_default=True)
+@click.option("--threads", default=4, show_default=True)
+@click.argument("extra", nargs=-1, type=click.UNPROCESSED)
+def worker(processes: int, threads: int, extra: tuple[str, ...]) -> None:
+    """Run dramatiq workers for the send actors (needs REDIS_URL).
+
+    \b
+    Example:
+      REDIS_URL=redis://127.0.0.1:6379/0 outreach worker --processes 2
+    """
+    if not os.environ.get("REDIS_URL"):
+        raise click.ClickException(
+            "REDIS_URL is not set — workers need Redis; without it use 'outreach run' (embedded)."
+        )
+    args = [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "worker.actors",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+        *extra,
+    ]
+    os.execv(sys.executable, args)  # noqa: S606 (replace this process with dramatiq)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@user_errors
+def check(ctx: click.Context, as_json: bool) -> None:
+    """Check that the database, broker, sequences, mailboxes and SMTP servers are reachable.
+
+    Exits 1 when any part fails (for deploy scripts and health checks).
+
+    \b
+    Example:
+      OUTREACH_TRANSPORT_URL=smtp+starttls://ada:secret@mail.example.com:587 outreach check
+    """
+    from ..health import run_checks
+
+    results = run_checks(settings_of(ctx))
+    if as_json:
+        print_json([{"part": r.part, "ok": r.ok, "detail": r.detail} for r in results])
+    else:
+        for result in results:
+            click.echo(f"{'ok  ' if result.ok else 'FAIL'}  {result.part:<20} {result.detail}")
+    if not all(result.ok for result in results):
+        ctx.exit(1)
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@click.pass_context
+@user_errors
+def db_upgrade(ctx: click.Context) -> None:
+    """Apply schema migrations (commands also do this automatically)."""
+    from ..db import make_engine, migrate
+
+    engine = make_engine(settings_of(ctx).database_url)
+    migrate(engine)
+    engine.dispose()
+    click.echo("database schema is up to date")
+
+
+@main.command()
+@click.option("--weeks", default=8, show_default=True, help="Simulated weeks.")
+@click.option(
+    "--folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the demo database and outbox go (default: ./demo).",
+)
+@click.pass_context
+@user_errors
+def demo(ctx: click.Context, weeks: int, folder: Path | None) -> None:
+    """Run the whole flow on the embedded default with simulated time.
+
+    Imports examples/leads.csv into a fresh demo database, then runs one batch per simulated
+    day; every email lands as an .eml file in the demo outbox.
+
+    \b
+    Example:
+      outreach demo --weeks 4
+    """
+    from ..demo import DemoDay, run_demo
+
+    settings = settings_of(ctx)
+    target = folder or settings.home / "demo"
+
+    def on_day(day: DemoDay) -> None:
+        totals = day.summary.totals()
+        if not totals and not day.summary.tick.completed:
+            return
+        parts = [f"{n} {k}" for k, n in sorted(totals.items())]
+        if day.summary.tick.completed:
+            parts.append(f"{day.summary.tick.completed} sequence(s) completed")
+        per = ", ".join(
+            f"{name} {c.get('sent', 0)}" for name, c in sorted(day.summary.per_sequence.items())
+        )
+        out.print(f"{day.when:%a %Y-%m-%d}  {'; '.join(parts)}" + (f"  ({per})" if per else ""))
+
+    out.print(
+        f"[bold]Demo:[/] sample leads from {settings.sample_leads_file.name}, "
+        f"{weeks} simulated weeks, one batch a day at 09:00 UTC\n"
+    )
+    result = run_demo(settings, folder=target, weeks=weeks, on_day=on_day)
+    out.print(
+        f"\nimported {result.imported.created} leads, "
+        f"enrolled {result.imported.enrollment.enrolled}; "
+        f"[bold]{result.sent}[/] emails sent"
+    )
+    table = Table("stage", "leads")
+    for stage, count in sorted(result.stages.items()):
+        table.add_row(stage, str(count))
+    out.print(table)
+    out.print(f"Emails: {result.outbox}/ ({len(list(result.outbox.glob('*.eml')))} .eml files)")
+    command = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "outreach"
+    command = ".venv/bin/outreach" if (settings.home / ".venv/bin/outreach").exists() else command
+    out.print(
+        f"Inspect: DATABASE_URL={result.database_url} {command} leads show ada@northwind.test",
+        soft_wrap=True,
+    )
