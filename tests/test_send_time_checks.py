@@ -71,3 +71,24 @@ def test_a_sent_step_is_never_scheduled_again(runtime, project: Path) -> None:
     again = run_batch(runtime)
     assert again.totals() == {}
     assert len(list((project / "outbox").glob("*.eml"))) == 25
+
+
+def test_an_address_suppressed_after_the_claim_is_not_sent(runtime, project: Path) -> None:
+    from worker.models import Suppression
+
+    _import(runtime, project)
+    ids = tick(runtime).to_enqueue
+    prepared, _ = claim_and_prepare(runtime, ids[:2], "token-2")
+    with runtime.sessions.begin() as session:
+        session.add(
+            Suppression(
+                value=prepared[0].built.recipient,
+                reason="unsubscribe",
+                created_at=runtime.clock.now(),
+            )
+        )
+        domain = prepared[1].built.recipient.rsplit("@", 1)[1]
+        session.add(Suppression(value=domain, reason="domain", created_at=runtime.clock.now()))
+
+    assert mark_sending(runtime, prepared[0], "token-2") is False
+    assert mark_sending(runtime, prepared[1], "token-2") is False

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import Table, bindparam, select
 
 from . import events
-from .enrollment import suppressed_values
+from .enrollment import domain_of, suppressed_values
 from .errors import NotFoundError, OutreachError, TemplateRenderError
-from .models import Enrollment, Lead, Touch
+from .models import Enrollment, Lead, Suppression, Touch
 from .rendering import BuiltMessage, build_message, render_touch
 from .review import flag
 from .runtime import Runtime
@@ -76,11 +76,19 @@ _ENROLLMENT_AT_STEP = (
     )
     .exists()
 )
+_suppressions: Table = Suppression.__table__  # type: ignore[assignment]
+_NOT_SUPPRESSED = ~(
+    select(_suppressions.c.id)
+    .where(
+        _suppressions.c.value.in_((bindparam("email"), bindparam("domain"), bindparam("at_domain")))
+    )
+    .exists()
+)
 _LEAD_ACTIVE = (
     select(_leads.c.id).where(_leads.c.id == bindparam("lid"), _leads.c.status == "active").exists()
 )
-# The last check, atomic with the move to ``sending``: a reply, pause or stop that arrived
-# after the chunk was claimed still stops the email.
+# The last check, atomic with the move to ``sending``: a reply, pause, stop or suppression
+# that arrived after the chunk was claimed still stops the email.
 _MARK_SENDING = (
     _touches.update()
     .where(
@@ -89,6 +97,7 @@ _MARK_SENDING = (
         _touches.c.status == "claimed",
         _ENROLLMENT_AT_STEP,
         _LEAD_ACTIVE,
+        _NOT_SUPPRESSED,
     )
     .values(status="sending")
     .returning(_touches.c.id)
@@ -293,6 +302,9 @@ def mark_sending(runtime: Runtime, item: Prepared, token: str) -> bool:
         "eid": item.enrollment_id,
         "step": item.step_index,
         "lid": item.lead_id,
+        "email": item.built.recipient,
+        "domain": domain_of(item.built.recipient),
+        "at_domain": "@" + domain_of(item.built.recipient),
     }
     engine = runtime.engine
     if engine.dialect.name == "postgresql":

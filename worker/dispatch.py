@@ -16,7 +16,7 @@ from sqlalchemy import and_, literal_column, null, or_, select, update
 from . import events
 from .completion import complete_enrollment
 from .dialect import dialect_insert, is_postgres
-from .models import Enrollment, Lead, Touch
+from .models import Enrollment, Touch
 from .review import flag
 from .runtime import Runtime
 
@@ -224,8 +224,3 @@ def expire_claims(runtime: Runtime) -> list[int]:
             )
             log.warning("touch %r: delivery unknown (claim expired)", touch.id)
     return expired
-
-
-def lead_is_sendable(lead: Lead) -> bool:
-    """A lead may be mailed only while active."""
-    return lead.status == "active"

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from .models import Event
 
-_INSERT_ONE = insert(Event.__table__)  # type: ignore[arg-type]
+_INSERT = insert(Event.__table__)  # type: ignore[arg-type]
 
 
 def record(
@@ -26,18 +26,20 @@ def record(
     **detail: Any,
 ) -> None:
     """Append one event."""
-    session.connection().execute(
-        _INSERT_ONE,
-        {
-            "at": at,
-            "lead_id": lead_id,
-            "touch_id": touch_id,
-            "kind": kind,
-            "sequence": sequence,
-            "step_index": step_index,
-            "cause": cause,
-            "detail": detail,
-        },
+    record_many(
+        session,
+        [
+            {
+                "kind": kind,
+                "at": at,
+                "lead_id": lead_id,
+                "touch_id": touch_id,
+                "sequence": sequence,
+                "step_index": step_index,
+                "cause": cause,
+                "detail": detail,
+            }
+        ],
     )
 
 
@@ -58,4 +60,4 @@ def record_many(session: Session, rows: list[dict[str, Any]]) -> None:
         }
         for row in rows
     ]
-    session.connection().execute(_INSERT_ONE, prepared)
+    session.connection().execute(_INSERT, prepared)

@@ -10,7 +10,7 @@ from .db import make_engine, schema_is_current
 from .errors import OutreachError
 from .mailboxes import load_mailboxes
 from .settings import Settings
-from .transports import OutboxTransport, SmtpTransport, transport_from_url
+from .transports import OutboxTransport, SmtpTransport, redact_url, transport_from_url
 
 
 @dataclass(frozen=True)
@@ -43,13 +43,13 @@ def _database(settings: Settings) -> Check:
         finally:
             engine.dispose()
     except Exception as exc:
-        return Check("database", False, f"{_redact(settings.database_url)}: {exc}")
+        return Check("database", False, f"{redact_url(settings.database_url)}: {exc}")
     state = (
         "schema current"
         if current
         else "schema not at the newest revision: commands upgrade it, or 'outreach db upgrade'"
     )
-    return Check("database", True, f"{_redact(settings.database_url)} ({state})")
+    return Check("database", True, f"{redact_url(settings.database_url)} ({state})")
 
 
 def _broker(settings: Settings) -> Check:
@@ -60,8 +60,8 @@ def _broker(settings: Settings) -> Check:
     try:
         redis.Redis.from_url(settings.redis_url, socket_timeout=5).ping()
     except redis.RedisError as exc:
-        return Check("broker", False, f"{_redact(settings.redis_url)}: {exc}")
-    return Check("broker", True, _redact(settings.redis_url))
+        return Check("broker", False, f"{redact_url(settings.redis_url)}: {exc}")
+    return Check("broker", True, redact_url(settings.redis_url))
 
 
 def _sequences(settings: Settings) -> Check:
@@ -88,13 +88,6 @@ def _transport(name: str, url_of: object, settings: Settings) -> Check:
         return Check(part, True, "console")
     except (OutreachError, OSError) as exc:
         return Check(part, False, str(exc))
-
-
-def _redact(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    return url.replace(f":{parts.password}@", ":***@") if parts.password else url
 
 
 __all__ = ["Check", "run_checks"]

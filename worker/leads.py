@@ -20,7 +20,7 @@ from .clock import Clock
 from .dialect import dialect_insert
 from .enrollment import EnrollResult, enroll_leads
 from .errors import LeadImportError
-from .models import Lead
+from .models import LEAD_COLUMNS, Lead
 from .settings import FINAL_STAGES, PIPELINE_STAGES
 
 BATCH_ROWS = 500
@@ -44,7 +44,6 @@ _ALIASES = {
     "value": "deal_value",
     "deal_size": "deal_value",
 }
-LEAD_COLUMNS = ("first_name", "last_name", "company", "timezone", "country", "deal_value")
 MAX_CELL_CHARS = 2000
 
 
@@ -133,6 +132,18 @@ def parse_row(raw: dict[str, str]) -> dict[str, Any]:
             row[column] = values[column]
     row["fields"] = values
     return row
+
+
+def lead_from_row(row: dict[str, Any]) -> Lead:
+    """An unsaved Lead from a parsed row (for previews and validation of sample leads)."""
+    return Lead(
+        id=0,
+        email=row["email"],
+        stage=row.get("stage", "prospecting"),
+        status="active",
+        fields=row["fields"],
+        **{column: row.get(column) for column in LEAD_COLUMNS},
+    )
 
 
 def parse_amount(text: str) -> float:

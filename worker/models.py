@@ -30,6 +30,8 @@ LEAD_STATUSES = (
     "unsubscribed",
     "bounced",
 )
+# Standard lead fields kept as columns; every other CSV column lives in ``Lead.fields``.
+LEAD_COLUMNS = ("first_name", "last_name", "company", "timezone", "country", "deal_value")
 ENROLLMENT_STATUSES = ("active", "paused", "completed", "stopped")
 TOUCH_STATUSES = ("queued", "claimed", "sending", "sent", "skipped", "failed", "unknown")
 

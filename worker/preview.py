@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from .errors import NotFoundError
-from .leads import RowError, normalise_email, read_rows
+from .leads import RowError, lead_from_row, normalise_email, read_rows
 from .models import Enrollment, Lead
 from .rendering import BuiltMessage, build_message, render_touch
 from .runtime import Runtime
@@ -22,17 +22,7 @@ def sample_lead(path: Path, email: str) -> Lead | None:
     for _line, row in read_rows(path):
         if isinstance(row, RowError) or row["email"] != email:
             continue
-        return Lead(
-            id=0,
-            email=row["email"],
-            stage=row.get("stage", "prospecting"),
-            status="active",
-            fields=row["fields"],
-            **{
-                k: row.get(k)
-                for k in ("first_name", "last_name", "company", "timezone", "country", "deal_value")
-            },
-        )
+        return lead_from_row(row)
     return None
 
 

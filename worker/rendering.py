@@ -19,7 +19,7 @@ from typing import Any
 from .authoring.schema import SequenceSpec
 from .authoring.templates import RenderedEmail, TemplateRenderer, one_line
 from .mailboxes import MailboxSpec
-from .models import Enrollment, Lead
+from .models import LEAD_COLUMNS, Enrollment, Lead
 
 RE_PREFIX = "Re: "
 # Bodies as quoted-printable UTF-8 (readable, 7-bit safe), built with the compat32 MIME
@@ -57,7 +57,7 @@ def new_message_id(domain: str) -> str:
 def lead_fields(lead: Lead) -> dict[str, Any]:
     """Every known field of a lead (absent ones left out, so templates see them undefined)."""
     values: dict[str, Any] = dict(lead.fields or {})
-    for name in ("first_name", "last_name", "company", "timezone", "country", "deal_value"):
+    for name in LEAD_COLUMNS:
         value = getattr(lead, name)
         if value is not None and value != "":
             values[name] = value

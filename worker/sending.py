@@ -64,7 +64,14 @@ def _send_chunk(runtime: Runtime, touch_ids: list[int]) -> list[Outcome]:
         for item in prepared:
             started.add(item.touch_id)
             if not mark_sending(runtime, item, token):
-                outcomes.append(skip_claimed(runtime, item, token, "lead changed since claimed"))
+                outcomes.append(
+                    skip_claimed(
+                        runtime,
+                        item,
+                        token,
+                        "lead, enrollment or suppression changed since claimed",
+                    )
+                )
                 continue
             problem = _hand_over(runtime, item, token)
             if problem is not None:

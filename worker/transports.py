@@ -280,20 +280,20 @@ def transport_from_url(url: str, *, timeout_s: float = 30.0) -> Transport:
         mode = _SMTP_MODES[scheme]
         if not parts.hostname:
             raise ConfigError(
-                f"OUTREACH_TRANSPORT_URL {_redact(url)!r} has no host — use smtp://host:25."
+                f"OUTREACH_TRANSPORT_URL {redact_url(url)!r} has no host — use smtp://host:25."
             )
         query = parse_qs(parts.query)
         try:
             port = parts.port or _SMTP_PORTS[mode]
         except ValueError:
             raise ConfigError(
-                f"OUTREACH_TRANSPORT_URL {_redact(url)!r} has an invalid port."
+                f"OUTREACH_TRANSPORT_URL {redact_url(url)!r} has an invalid port."
             ) from None
         try:
             timeout = float(query.get("timeout", [timeout_s])[0])
         except ValueError:
             raise ConfigError(
-                f"OUTREACH_TRANSPORT_URL {_redact(url)!r} has an invalid timeout — use e.g. "
+                f"OUTREACH_TRANSPORT_URL {redact_url(url)!r} has an invalid timeout — use e.g. "
                 "?timeout=30 (seconds)."
             ) from None
         return SmtpTransport(
@@ -307,12 +307,13 @@ def transport_from_url(url: str, *, timeout_s: float = 30.0) -> Transport:
             verify=query.get("verify", ["yes"])[0].lower() not in ("no", "false", "0"),
         )
     raise ConfigError(
-        f"OUTREACH_TRANSPORT_URL {_redact(url)!r} is not supported — use smtp://, smtps://, "
+        f"OUTREACH_TRANSPORT_URL {redact_url(url)!r} is not supported — use smtp://, smtps://, "
         "smtp+starttls://, file://PATH or console:."
     )
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, for messages and logs."""
     parts = urlsplit(url)
     if parts.password:
         return url.replace(f":{parts.password}@", ":***@")

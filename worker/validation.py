@@ -20,9 +20,9 @@ from .authoring.sequences import (
 )
 from .authoring.templates import HTML_SUFFIX, TEXT_SUFFIX, TemplateRenderer
 from .errors import ConfigError, LeadImportError, TemplateRenderError
-from .leads import RowError, read_rows
+from .leads import RowError, lead_from_row, read_rows
 from .mailboxes import Mailboxes, MailboxSpec, load_mailboxes
-from .rendering import render_touch
+from .rendering import lead_fields, render_touch
 from .settings import Settings
 
 _LOCATED = re.compile(r"^(?P<path>[^:\s]+):(?P<line>\d+): (?P<message>.*)$", re.DOTALL)
@@ -142,12 +142,7 @@ def _sample_leads(settings: Settings, problems: list[Problem]) -> list[SampleLea
             if isinstance(row, RowError):
                 problems.append(Problem(shown, row.row, row.message))
                 continue
-            fields = dict(row["fields"])
-            for key in ("first_name", "last_name", "company", "timezone", "country", "deal_value"):
-                if row.get(key) is not None:
-                    fields[key] = row[key]
-            fields["email"] = row["email"]
-            fields["stage"] = row.get("stage", "prospecting")
+            fields = lead_fields(lead_from_row(row))
             samples.append(SampleLead(f"{shown}:{line} ({row['email']})", fields))
     except LeadImportError as exc:
         problems.append(_located(str(exc), shown))

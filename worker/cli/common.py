@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 from redis.exceptions import RedisError
 from rich.console import Console
+from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import OutreachError
@@ -59,3 +60,17 @@ def user_errors(func: F) -> F:
 
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def print_timeline(timeline: list[dict[str, Any]]) -> None:
+    """A lead's events as a table, oldest first."""
+    table = Table("at (UTC)", "event", "sequence", "step", "cause")
+    for event in timeline:
+        table.add_row(
+            event["at"],
+            event["kind"],
+            event["sequence"] or "",
+            str(event["step"] or ""),
+            event["cause"] or "",
+        )
+    out.print(table)

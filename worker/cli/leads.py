@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .common import out, print_json, runtime_of, user_errors
+from .common import out, print_json, print_timeline, runtime_of, user_errors
 from .root import main
 
 
@@ -128,13 +128,4 @@ def leads_show(ctx: click.Context, email: str, as_json: bool) -> None:
             f"[red]touch {touch['id']} (step {touch['step']}): delivery unknown — "
             f"{touch['error']}[/]"
         )
-    table = Table("at (UTC)", "event", "sequence", "step", "cause")
-    for event in data["timeline"]:
-        table.add_row(
-            event["at"],
-            event["kind"],
-            event["sequence"] or "",
-            str(event["step"] or ""),
-            event["cause"] or "",
-        )
-    out.print(table)
+    print_timeline(data["timeline"])

@@ -7,7 +7,7 @@ import sys
 import click
 from rich.table import Table
 
-from .common import out, print_json, runtime_of, user_errors
+from .common import out, print_json, print_timeline, runtime_of, user_errors
 from .root import main
 
 
@@ -115,16 +115,7 @@ def review_show(ctx: click.Context, item_id: int, as_json: bool) -> None:
         out.print(message["text"] or "(no text)", markup=False)
     record = data.get("lead_record")
     if record:
-        table = Table("at (UTC)", "event", "sequence", "step", "cause")
-        for event in record["timeline"]:
-            table.add_row(
-                event["at"],
-                event["kind"],
-                event["sequence"] or "",
-                str(event["step"] or ""),
-                event["cause"] or "",
-            )
-        out.print(table)
+        print_timeline(record["timeline"])
 
 
 @review.command("resolve")
