@@ -61,7 +61,7 @@ def test_a_reply_is_matched_to_its_touch_and_stored_once(
     first = ingest(runtime, str(folder))
     again = ingest(runtime, str(folder))
 
-    assert (first.stored, first.duplicates, dict(first.statuses)) == (1, 0, {"matched": 1})
+    assert (first.stored, first.duplicates, dict(first.statuses)) == (1, 0, {"positive": 1})
     assert (again.stored, again.duplicates) == (0, 1)
     [stored] = _inbound(runtime)
     assert stored.touch_id == touch.id
@@ -80,7 +80,7 @@ def test_a_message_from_a_known_lead_without_threading_is_matched_by_sender(
     path = tmp_path / "fresh.eml"
     path.write_bytes(_reply(None, ADA))
     report = ingest(runtime, str(path))
-    assert dict(report.statuses) == {"matched": 1}
+    assert dict(report.statuses) == {"positive": 1}
     assert _inbound(runtime)[0].matched_by == "sender"
 
 
@@ -151,7 +151,7 @@ def test_a_bounce_is_matched_through_the_original_message_inside_the_report(
 
     result = ingest(runtime, str(tmp_path / "bounce.eml"))
 
-    assert dict(result.statuses) == {"matched": 1}
+    assert dict(result.statuses) == {"bounce_hard": 1}
     assert _inbound(runtime)[0].touch_id == touch.id
 
 
@@ -174,4 +174,4 @@ def test_one_message_on_standard_input(project: Path, sqlite_url: str) -> None:
         reset_cli_runtime()
     assert result.exit_code == 0, result.output
     assert '"stored": 1' in result.output
-    assert '"matched": 1' in result.output
+    assert '"positive": 1' in result.output

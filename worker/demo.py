@@ -7,13 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from .broker import build_broker, install
 from .clock import VirtualClock
+from .demo_replies import deliver_replies
 from .leads import ImportReport, import_leads
-from .models import Lead, Touch
+from .models import Event, InboundMessage, Lead, ReviewItem, Suppression, Touch
 from .runner import BatchSummary, run_batch
 from .runtime import Runtime, set_runtime
 from .settings import Settings
@@ -39,6 +42,12 @@ class DemoResult:
     stages: dict[str, int] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
     sent: int = 0
+    inbox: Path | None = None
+    replies: dict[str, int] = field(default_factory=dict)
+    resumed: int = 0
+    resent: int = 0
+    suppressed: int = 0
+    review_open: int = 0
 
 
 def demo_start(now: datetime) -> datetime:
@@ -60,11 +69,13 @@ def run_demo(
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     outbox = folder / "outbox"
+    inbox = folder / "inbox"
     database_url = f"sqlite:///{folder / 'outreach-demo.db'}"
     demo_settings = settings.with_changes(
         database_url=database_url,
         redis_url=None,
         transport_url=f"file://{outbox}",
+        inbox_url=str(inbox),
         public_url="https://outreach.example.test",
     )
     clock = VirtualClock(demo_start(datetime.now(UTC)))
@@ -76,16 +87,41 @@ def run_demo(
             runtime.sessions, settings.sample_leads_file, clock, runtime.catalog
         )
         result = DemoResult(
-            folder=folder, outbox=outbox, database_url=database_url, imported=imported
+            folder=folder,
+            outbox=outbox,
+            database_url=database_url,
+            imported=imported,
+            inbox=inbox,
         )
+        answered: set[str] = set()
+        deliver_replies(runtime, inbox, answered)  # an empty maildir to start with
         for _ in range(weeks * 7):
             summary = run_batch(runtime)
             day = DemoDay(clock.now(), summary)
             result.days.append(day)
             if on_day:
                 on_day(day)
-            clock.advance(timedelta(days=1))
+            clock.advance(timedelta(hours=6))
+            deliver_replies(runtime, inbox, answered)  # they answer during the day
+            clock.advance(timedelta(hours=18))
         with runtime.sessions() as session:
+            result.replies = {
+                str(intent): int(count)
+                for intent, count in session.execute(
+                    select(InboundMessage.intent, func.count())
+                    .where(InboundMessage.intent.is_not(None))
+                    .group_by(InboundMessage.intent)
+                )
+            }
+            result.resumed = _count(session, select(func.count()).where(Event.kind == "resumed"))
+            result.resent = _count(
+                session,
+                select(func.count()).where(Event.kind == "requeued", Event.cause == "bounce_soft"),
+            )
+            result.suppressed = _count(session, select(func.count()).select_from(Suppression))
+            result.review_open = _count(
+                session, select(func.count()).where(ReviewItem.resolved_at.is_(None))
+            )
             stages = session.execute(select(Lead.stage, func.count()).group_by(Lead.stage)).all()
             statuses = session.execute(
                 select(Lead.status, func.count()).group_by(Lead.status)
@@ -102,3 +138,7 @@ def run_demo(
     finally:
         runtime.close()
         set_runtime(None)
+
+
+def _count(session: Session, query: Select[Any]) -> int:
+    return int(session.scalar(query) or 0)

@@ -17,6 +17,7 @@ from . import events
 from .completion import complete_enrollment
 from .dialect import dialect_insert, is_postgres
 from .models import Enrollment, Touch
+from .resuming import resume_due
 from .review import flag
 from .runtime import Runtime
 
@@ -30,6 +31,7 @@ class TickResult:
     created: list[int] = field(default_factory=list)
     requeued: list[int] = field(default_factory=list)
     completed: int = 0
+    resumed: int = 0
     unknown: list[int] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -42,6 +44,7 @@ def tick(runtime: Runtime) -> TickResult:
     """One pass: expire stale claims, create due touches, pick up touches to (re)enqueue."""
     result = TickResult()
     result.unknown = expire_claims(runtime)
+    result.resumed = resume_due(runtime)
     while True:
         created, completed, seen = _tick_batch(runtime, result.problems)
         result.created.extend(created)

@@ -1,4 +1,5 @@
-"""Ingest inbound mail: store every message raw first, then match it (``outreach inbox ingest``)."""
+"""Ingest inbound mail: store every message raw first, then match it (``outreach inbox ingest``,
+``outreach inbox fetch``, and the start of ``outreach run``)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import BinaryIO
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import select
 
+from .errors import OutreachError
+from .imap_inbox import ImapFetch, fetch_imap, is_imap_url
 from .inbox import read_source, store
-from .matching import match_stored
+from .inbox_config import FetchReport, InboxResult, configured_inboxes
 from .models import InboundMessage
+from .processing import mark_failed, process_stored
 from .runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -36,9 +41,30 @@ class IngestReport:
 
 
 def ingest(runtime: Runtime, path: str, stdin: BinaryIO | None = None) -> IngestReport:
-    """Store each message of ``path`` (its own transaction), then match what is new."""
+    """Store each message of ``path`` or IMAP URL (its own transaction), then match what is new."""
     report = IngestReport()
-    for raw in read_source(path, stdin):
+    store_from(runtime, path, stdin, report)
+    report.statuses.update(match_pending(runtime))
+    return report
+
+
+def store_from(
+    runtime: Runtime, source: str, stdin: BinaryIO | None = None, report: IngestReport | None = None
+) -> IngestReport:
+    """Store every new message of a path, ``file://`` URL or IMAP URL; counts go to ``report``."""
+    report = report if report is not None else IngestReport()
+    if is_imap_url(source):
+        fetched = ImapFetch()
+        try:
+            fetch_imap(runtime.sessions, runtime.clock, source, fetched)
+        finally:
+            report.read += fetched.read
+            report.stored += fetched.stored
+            report.duplicates += fetched.duplicates
+        return report
+    if source.startswith("file://"):
+        source = unquote(urlsplit(source).path)
+    for raw in read_source(source, stdin):
         report.read += 1
         with runtime.sessions.begin() as session:
             inbound_id = store(session, raw, runtime.clock.now())
@@ -46,12 +72,38 @@ def ingest(runtime: Runtime, path: str, stdin: BinaryIO | None = None) -> Ingest
             report.duplicates += 1
             continue
         report.stored += 1
-    report.statuses.update(match_pending(runtime))
+    return report
+
+
+def fetch_inboxes(runtime: Runtime) -> FetchReport:
+    """Read every configured inbox, then match what is new once.
+
+    An inbox that fails is reported with its error and the others are still read; with no
+    inbox configured nothing is read or matched.
+    """
+    report = FetchReport()
+    for source in configured_inboxes(runtime):
+        result = InboxResult(source, error=source.error)
+        report.inboxes.append(result)
+        if source.url is None:
+            continue
+        counts = IngestReport()
+        try:
+            store_from(runtime, source.url, None, counts)
+        except OutreachError as exc:
+            result.error = str(exc)
+            log.warning("inbox %s: %s", source.name, exc)
+        result.read = counts.read
+        result.stored = counts.stored
+        result.duplicates = counts.duplicates
+    if report.inboxes:
+        report.statuses.update(match_pending(runtime))
     return report
 
 
 def match_pending(runtime: Runtime) -> Counter[str]:
-    """Match every stored message not matched yet (also those a crash left behind)."""
+    """Match, classify and act on every stored message not processed yet (also those a crash
+    left behind); count outcomes by intent or status."""
     statuses: Counter[str] = Counter()
     with runtime.sessions() as session:
         pending = list(
@@ -62,9 +114,15 @@ def match_pending(runtime: Runtime) -> Counter[str]:
             )
         )
     for inbound_id in pending:
-        with runtime.sessions.begin() as session:
-            inbound = session.get(InboundMessage, inbound_id)
-            if inbound is None or inbound.status != "stored":
-                continue
-            statuses[match_stored(session, inbound, runtime.clock.now())] += 1
+        try:
+            with runtime.sessions.begin() as session:
+                inbound = session.get(InboundMessage, inbound_id, with_for_update=True)
+                if inbound is None or inbound.status != "stored":
+                    continue
+                statuses[process_stored(session, runtime, inbound, runtime.clock.now())] += 1
+        except Exception as exc:  # one bad message never stops the rest
+            log.exception("inbound %r could not be processed", inbound_id)
+            with runtime.sessions.begin() as session:
+                mark_failed(session, inbound_id, runtime.clock.now(), exc)
+            statuses["failed"] += 1
     return statuses

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from .clock import iso
 from .errors import NotFoundError
 from .leads import normalise_email
-from .models import Enrollment, Event, Lead, ReviewItem, Touch
+from .models import Enrollment, Event, InboundMessage, Lead, ReviewItem, Touch
 
 _OPEN_FIRST = {"active": 0, "paused": 1, "completed": 2, "stopped": 3}
 
@@ -111,6 +111,13 @@ def show_lead(session: Session, email: str) -> dict[str, Any]:
             select(ReviewItem).where(ReviewItem.lead_id == lead.id).order_by(ReviewItem.id)
         )
     )
+    replies = list(
+        session.scalars(
+            select(InboundMessage)
+            .where(InboundMessage.lead_id == lead.id)
+            .order_by(InboundMessage.received_at, InboundMessage.id)
+        )
+    )
     return {
         **lead_row(lead, current),
         "fields": lead.fields,
@@ -121,6 +128,7 @@ def show_lead(session: Session, email: str) -> dict[str, Any]:
                 "status": e.status,
                 "step": _step_number(e),
                 "next_due_at": iso(e.next_due_at),
+                "resume_at": iso(e.resume_at),
                 "mailbox": e.mailbox,
                 "enrolled_at": iso(e.enrolled_at),
                 "finished_at": iso(e.finished_at),
@@ -143,11 +151,23 @@ def show_lead(session: Session, email: str) -> dict[str, Any]:
             }
             for t in touches
         ],
+        "replies": [reply_row(m) for m in replies],
+        "stage_history": [
+            {
+                "at": iso(e.at),
+                "from": e.detail.get("previous"),
+                "to": e.detail.get("stage"),
+                "cause": e.cause,
+            }
+            for e in events
+            if e.kind == "stage_changed"
+        ],
         "review": [
             {
                 "id": r.id,
                 "reason": r.reason,
                 "detail": r.detail,
+                "suggested_action": r.suggested_action,
                 "created_at": iso(r.created_at),
                 "resolved_at": iso(r.resolved_at),
                 "resolution": r.resolution,
@@ -166,4 +186,23 @@ def show_lead(session: Session, email: str) -> dict[str, Any]:
             }
             for e in events
         ],
+    }
+
+
+def reply_row(message: InboundMessage) -> dict[str, Any]:
+    """One inbound message as the lead's record and the review queue show it."""
+    return {
+        "id": message.id,
+        "received_at": iso(message.received_at),
+        "from": message.from_address,
+        "subject": message.subject,
+        "status": message.status,
+        "matched_by": message.matched_by,
+        "intent": message.intent,
+        "confidence": message.confidence,
+        "return_date": message.return_date.isoformat() if message.return_date else None,
+        "referral_email": message.referral_email,
+        "reasons": (message.classification or {}).get("reasons", []),
+        "text": message.reply_text,
+        "error": message.error,
     }

@@ -25,6 +25,7 @@ class MailboxSpec(BaseModel):
     company: str | None = None
     phone: str | None = None
     transport_env: str | None = None
+    inbox_env: str | None = None
 
     @field_validator("address")
     @classmethod
@@ -72,6 +73,20 @@ class Mailboxes:
             raise ConfigError(
                 f"Mailbox {name!r} reads its transport URL from ${spec.transport_env}, which is "
                 f"not set — export {spec.transport_env}=smtp+starttls://user:password@host:587."
+            )
+        return value
+
+    def inbox_url(self, name: str, env: Mapping[str, str] | None = None) -> str | None:
+        """The mailbox's IMAP URL or path (from its ``inbox_env`` variable), or None."""
+        spec = self.get(name)
+        if not spec.inbox_env:
+            return None
+        value = (os.environ if env is None else env).get(spec.inbox_env)
+        if not value:
+            raise ConfigError(
+                f"Mailbox {name!r} reads its inbox URL from ${spec.inbox_env}, which is not set "
+                f"— export {spec.inbox_env}=imaps://user:password@host/INBOX, or remove "
+                "'inbox_env' from the mailbox."
             )
         return value
 

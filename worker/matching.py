@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes
+from email.header import decode_header, make_header
 from email.message import Message
 from email.policy import compat32
 from email.utils import getaddresses
@@ -107,7 +108,7 @@ def match_stored(session: Session, inbound: InboundMessage, at: datetime) -> str
         if not message.keys():
             return _to_review(session, inbound, at, "unparseable", "no headers; kept raw")
         inbound.from_address = _first_address(message)
-        inbound.subject = str(message.get("Subject", ""))[:1000] or None
+        inbound.subject = decoded_header(message.get("Subject"))[:1000] or None
         found = match_message(session, message)
     except Exception as exc:  # malformed MIME must never stop a batch
         log.warning("inbound %r cannot be parsed: %s", inbound.id, exc)
@@ -129,6 +130,16 @@ def match_stored(session: Session, inbound: InboundMessage, at: datetime) -> str
         subject=inbound.subject,
     )
     return inbound.status
+
+
+def decoded_header(value: object) -> str:
+    """A header as readable text (RFC 2047 encoded words decoded; never raises)."""
+    if value is None:
+        return ""
+    try:
+        return str(make_header(decode_header(str(value))))
+    except Exception:  # unknown charset or broken encoded word: show it as it came
+        return str(value)
 
 
 def _first_address(message: Message) -> str | None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -93,6 +95,7 @@ class Enrollment(Base):
     __table_args__ = (
         UniqueConstraint("lead_id", "sequence", name="uq_enrollments_lead_sequence"),
         Index("ix_enrollments_due", "status", "next_due_at"),
+        Index("ix_enrollments_resume", "status", "resume_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -105,6 +108,8 @@ class Enrollment(Base):
     thread_message_id: Mapped[str | None] = mapped_column(String(300))
     thread_subject: Mapped[str | None] = mapped_column(String(500))
     last_message_id: Mapped[str | None] = mapped_column(String(300))
+    # When a paused enrollment resumes by itself (an out-of-office reply's return date).
+    resume_at: Mapped[datetime | None] = mapped_column()
     enrolled_at: Mapped[datetime] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
 
@@ -179,6 +184,7 @@ class ReviewItem(Base):
     reason: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[int] = mapped_column(default=0)
+    suggested_action: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column()
     resolved_at: Mapped[datetime | None] = mapped_column()
     resolution: Mapped[str | None] = mapped_column(String(64))
@@ -206,6 +212,13 @@ class InboundMessage(Base):
     touch_id: Mapped[int | None] = mapped_column(ForeignKey("touches.id", ondelete="SET NULL"))
     matched_by: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
+    intent: Mapped[str | None] = mapped_column(String(32), index=True)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    return_date: Mapped[date | None] = mapped_column(Date)
+    referral_email: Mapped[str | None] = mapped_column(String(320))
+    reply_text: Mapped[str | None] = mapped_column(Text)
+    classification: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    processed_at: Mapped[datetime | None] = mapped_column()
 
 
 class Suppression(Base):

@@ -2,7 +2,8 @@
 
 Actions: ``resume`` (back to its sequence), ``stop``, ``lost``, ``won``, ``unsubscribe``
 (suppress the address for good), ``advance`` (next stage and its sequence),
-``enroll:SEQUENCE``, and for a touch whose delivery is unknown ``sent`` (it went out: go on
+``enroll:SEQUENCE``, ``reclassify:INTENT`` (the rep's reading of a reply, acted on like
+the classifier's), and for a touch whose delivery is unknown ``sent`` (it went out: go on
 with the next step) or ``not-sent`` (send it again).
 """
 
@@ -14,16 +15,18 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import events
+from . import events, lead_state
 from .authoring.sequences import Catalog
-from .dialect import dialect_insert
-from .enrollment import OPEN_ENROLLMENT_STATUSES, enroll_leads
+from .enrollment import enroll_leads
 from .errors import NotFoundError, OutreachError
-from .models import Enrollment, Lead, ReviewItem, Suppression, Touch
+from .models import Enrollment, InboundMessage, Lead, ReviewItem, Touch
 from .pipeline import change_stage, next_stage
+from .reactions import ReplyPolicy, apply_intent
 from .scheduling import add_wait, lead_zone
+from .understanding import INTENTS, Classification
 
 ACTIONS = ("resume", "stop", "lost", "won", "unsubscribe", "advance", "sent", "not-sent")
+RECLASSIFY = "reclassify:"
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ def resolve(
     *,
     at: datetime,
     note: str | None = None,
+    policy: ReplyPolicy | None = None,
 ) -> Resolution:
     """Apply ``action`` to review item ``item_id`` and close it; OutreachError if it cannot."""
     item = session.get(ReviewItem, item_id)
@@ -50,10 +54,12 @@ def resolve(
         raise NotFoundError(f"No review item {item_id} — see 'outreach review list'.")
     if item.resolved_at is not None:
         raise OutreachError(f"Review item {item_id} was already resolved ({item.resolution}).")
-    if action not in ACTIONS and not action.startswith("enroll:"):
+    if action not in ACTIONS and not action.startswith(("enroll:", RECLASSIFY)):
         raise OutreachError(
-            f"Unknown action {action!r} — use one of {', '.join(ACTIONS)} or enroll:SEQUENCE."
+            f"Unknown action {action!r} — use one of {', '.join(ACTIONS)}, enroll:SEQUENCE "
+            "or reclassify:INTENT."
         )
+    policy = policy or ReplyPolicy()
     lead = session.get(Lead, item.lead_id) if item.lead_id is not None else None
     if lead is None:
         if action != "stop":
@@ -61,7 +67,7 @@ def resolve(
                 f"Review item {item_id} belongs to no lead; close it with --action stop."
             )
     else:
-        _apply(session, catalog, item, lead, action, at)
+        _apply(session, catalog, policy, item, lead, action, at)
     item.resolved_at = at
     item.resolution = action
     item.note = note
@@ -69,46 +75,35 @@ def resolve(
         events.record(
             session, "resolved", at=at, lead_id=lead.id, cause=action, item=item_id, note=note
         )
-        still_open = session.scalar(
-            select(ReviewItem.id).where(
-                ReviewItem.lead_id == lead.id,
-                ReviewItem.resolved_at.is_(None),
-                ReviewItem.id != item.id,
-            )
-        )
-        if lead.status == "needs_review" and still_open is None:
-            lead.status = "active" if _has_open_enrollment(session, lead.id) else "completed"
+        if lead.status == "needs_review" and not _other_open_items(session, item):
+            lead_state.settle_status(session, lead, at)
     return Resolution(item_id, action, lead.email if lead is not None else None)
 
 
 def _apply(
-    session: Session, catalog: Catalog, item: ReviewItem, lead: Lead, action: str, at: datetime
+    session: Session,
+    catalog: Catalog,
+    policy: ReplyPolicy,
+    item: ReviewItem,
+    lead: Lead,
+    action: str,
+    at: datetime,
 ) -> None:
-    open_enrollments = list(
-        session.scalars(
-            select(Enrollment).where(
-                Enrollment.lead_id == lead.id, Enrollment.status.in_(OPEN_ENROLLMENT_STATUSES)
-            )
-        )
-    )
+    enrollments = lead_state.open_enrollments(session, lead.id)
     if action in ("sent", "not-sent"):
         _settle_unknown_touch(session, catalog, item, lead, action == "sent", at)
+    elif action.startswith(RECLASSIFY):
+        _reclassify(session, catalog, policy, item, action[len(RECLASSIFY) :], at)
     elif action == "resume":
-        for enrollment in open_enrollments:
-            enrollment.status = "active"
-            if enrollment.next_due_at is None and not _touch_outstanding(session, enrollment):
-                enrollment.next_due_at = at
+        lead_state.resume(session, enrollments, at=at, cause="rep")
         lead.status = "active"
     elif action in ("stop", "lost", "won", "unsubscribe"):
-        _stop(open_enrollments, at)
+        lead_state.stop(session, enrollments, at=at, cause=f"rep: {action}")
         lead.status = {"unsubscribe": "unsubscribed"}.get(action, "stopped")
         if action in ("lost", "won"):
             change_stage(session, lead, action, at=at, cause="rep")
         if action == "unsubscribe":
-            stmt = dialect_insert(session, Suppression).on_conflict_do_nothing(
-                index_elements=["value"]
-            )
-            session.execute(stmt.values(value=lead.email, reason="unsubscribe", created_at=at))
+            lead_state.suppress(session, lead.email, reason="unsubscribe", at=at)
     elif action == "advance" or action.startswith("enroll:"):
         if action == "advance":
             stage = next_stage(lead.stage)
@@ -116,7 +111,7 @@ def _apply(
             target = catalog.for_stage(stage)
         else:
             target = catalog.get(action.split(":", 1)[1])
-        _stop(open_enrollments, at)
+        lead_state.stop(session, enrollments, at=at, cause=f"rep: {action}")
         lead.status = "active"
         session.flush()
         if target is not None:
@@ -126,31 +121,47 @@ def _apply(
                 raise OutreachError(f"{lead.email} was not enrolled in {target.name!r}: {reasons}.")
 
 
-def _stop(enrollments: list[Enrollment], at: datetime) -> None:
-    for enrollment in enrollments:
-        enrollment.status = "stopped"
-        enrollment.next_due_at = None
-        enrollment.finished_at = at
-
-
-def _touch_outstanding(session: Session, enrollment: Enrollment) -> bool:
-    return (
-        session.scalar(
-            select(Touch.id).where(
-                Touch.enrollment_id == enrollment.id,
-                Touch.step_index == enrollment.current_step,
-                Touch.status.in_(("queued", "claimed", "sending")),
-            )
+def _reclassify(
+    session: Session,
+    catalog: Catalog,
+    policy: ReplyPolicy,
+    item: ReviewItem,
+    intent: str,
+    at: datetime,
+) -> None:
+    inbound = session.get(InboundMessage, item.inbound_id) if item.inbound_id else None
+    if inbound is None or inbound.lead_id is None:
+        raise OutreachError(
+            f"Review item {item.id} is not about a reply from a lead; "
+            "reclassify applies only to those."
         )
-        is not None
+    if intent not in INTENTS:
+        raise OutreachError(
+            f"Unknown intent {intent!r} — use reclassify: with one of {', '.join(INTENTS)}."
+        )
+    found = Classification(
+        intent=intent,
+        confidence=1.0,
+        return_date=inbound.return_date if intent == "ooo" else None,
+        referral_email=inbound.referral_email if intent == "referral" else None,
+        text=inbound.reply_text or "",
+        reasons=(f"reclassified by a rep (was {inbound.intent})",),
     )
+    # This item is closed by the resolution; a flag for the new intent opens its own item,
+    # and the new intent's actions decide the lead's state.
+    lead = session.get(Lead, inbound.lead_id)
+    if lead is not None and lead.status == "needs_review" and not _other_open_items(session, item):
+        lead.status = "active"
+    apply_intent(session, catalog, policy, inbound, found, at=at)
 
 
-def _has_open_enrollment(session: Session, lead_id: int) -> bool:
+def _other_open_items(session: Session, item: ReviewItem) -> bool:
     return (
         session.scalar(
-            select(Enrollment.id).where(
-                Enrollment.lead_id == lead_id, Enrollment.status.in_(OPEN_ENROLLMENT_STATUSES)
+            select(ReviewItem.id).where(
+                ReviewItem.lead_id == item.lead_id,
+                ReviewItem.resolved_at.is_(None),
+                ReviewItem.id != item.id,
             )
         )
         is not None

@@ -24,6 +24,8 @@ def flag(
     priority: int = 0,
     sequence: str | None = None,
     step_index: int | None = None,
+    inbound_id: int | None = None,
+    suggested_action: str | None = None,
 ) -> int:
     """Put the lead in the review queue (one open item per lead and reason); return its id."""
     existing = session.scalar(
@@ -48,15 +50,23 @@ def flag(
         step_index=step_index,
         cause=reason,
         detail=detail,
+        inbound_id=inbound_id,
     )
     if existing is not None:
+        session.execute(
+            update(ReviewItem)
+            .where(ReviewItem.id == existing, ReviewItem.priority < priority)
+            .values(priority=priority)
+        )
         return existing
     item = ReviewItem(
         lead_id=lead_id,
         touch_id=touch_id,
+        inbound_id=inbound_id,
         reason=reason,
         detail=detail,
         priority=priority,
+        suggested_action=suggested_action,
         created_at=at,
     )
     session.add(item)

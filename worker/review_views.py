@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from email import message_from_bytes
-from email.policy import default
 from typing import Any
 
 from sqlalchemy import select
@@ -11,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from .clock import iso
 from .errors import NotFoundError
-from .lead_views import show_lead
+from .lead_views import reply_row, show_lead
 from .models import InboundMessage, Lead, ReviewItem
+from .review import HOT
 
 
 def list_open(session: Session) -> list[dict[str, Any]]:
@@ -34,6 +33,8 @@ def _row(item: ReviewItem, email: str | None, stage: str | None) -> dict[str, An
         "reason": item.reason,
         "detail": item.detail,
         "priority": item.priority,
+        "hot": item.priority >= HOT,
+        "suggested_action": item.suggested_action,
         "touch_id": item.touch_id,
         "inbound_id": item.inbound_id,
         "created_at": iso(item.created_at),
@@ -54,19 +55,5 @@ def show_item(session: Session, item_id: int) -> dict[str, Any]:
     if item.inbound_id is not None:
         inbound = session.get(InboundMessage, item.inbound_id)
         if inbound is not None:
-            data["message"] = {
-                "from": inbound.from_address,
-                "subject": inbound.subject,
-                "status": inbound.status,
-                "text": _plain_text(inbound.raw),
-            }
+            data["message"] = reply_row(inbound)
     return data
-
-
-def _plain_text(raw: bytes) -> str | None:
-    try:
-        message = message_from_bytes(raw, policy=default)
-        body = message.get_body(preferencelist=("plain", "html"))
-        return str(body.get_content()) if body is not None else None
-    except Exception:
-        return None

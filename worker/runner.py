@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from .actors import send_touches
 from .broker import QUEUE
 from .dispatch import TickResult, tick
+from .errors import OutreachError
 from .models import Touch
 from .runtime import Runtime, set_runtime
 
@@ -36,6 +37,8 @@ class BatchSummary:
     per_sequence: dict[str, dict[str, int]] = field(default_factory=dict)
     unknown_open: int = 0
     problems: list[str] = field(default_factory=list)
+    inbox: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def totals(self) -> dict[str, int]:
         total: dict[str, int] = {}
@@ -54,6 +57,8 @@ class BatchSummary:
             "expired_claims": len(self.tick.unknown),
             "delivery_unknown_open": self.unknown_open,
             "problems": self.problems,
+            "inbox": self.inbox,
+            "warnings": self.warnings,
         }
 
 
@@ -112,6 +117,7 @@ def run_batch(
     broker = send_touches.broker
     embedded = not runtime.settings.uses_redis
     problems = [str(p) for p in runtime.problems if p.severity == "error"]
+    inbox, warnings = _read_inboxes(runtime)  # first: a reply stops touches due in this batch
     result = tick(runtime)
     ids = result.to_enqueue
     if embedded:
@@ -129,7 +135,24 @@ def run_batch(
     )
     summary.per_sequence = summarise(runtime, ids)
     summary.unknown_open = count_unknown(runtime)
+    summary.inbox, summary.warnings = inbox, warnings
     return summary
+
+
+def _read_inboxes(runtime: Runtime) -> tuple[dict[str, Any] | None, list[str]]:
+    """Fetch the configured inboxes; a failure is a warning and never stops sending."""
+    from .inbox_config import configured_inboxes
+
+    try:
+        if not configured_inboxes(runtime):
+            return None, []
+        from .ingest import fetch_inboxes
+
+        report = fetch_inboxes(runtime)
+    except OutreachError as exc:
+        log.warning("inboxes not read: %s", exc)
+        return None, [f"inboxes not read: {exc}"]
+    return report.as_dict(), report.errors
 
 
 def _join_embedded(

@@ -1,4 +1,4 @@
-"""``outreach scheduler``: an APScheduler 3.x loop that only enqueues due work.
+"""``outreach scheduler``: an APScheduler 3.x loop that enqueues due work and reads inboxes.
 
 One scheduler per deployment (it keeps its jobs in memory; nothing is shared between
 processes). Overlapping with a cron ``outreach run`` is harmless: touches are unique per step
@@ -13,6 +13,8 @@ import threading
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from .dispatch import tick
+from .errors import OutreachError
+from .inbox_config import FetchReport, configured_inboxes
 from .runner import embedded_worker, enqueue
 from .runtime import Runtime, set_runtime
 
@@ -38,6 +40,23 @@ def tick_and_enqueue(runtime: Runtime) -> int:
     return len(ids)
 
 
+def fetch_inboxes_job(runtime: Runtime) -> FetchReport | None:
+    """One inbox job run: read the configured inboxes, store and match what is new."""
+    from .ingest import fetch_inboxes
+
+    try:
+        report = fetch_inboxes(runtime)
+    except OutreachError as exc:
+        log.warning("inboxes not read: %s", exc)
+        return None
+    for error in report.errors:
+        log.warning("%s", error)
+    totals = report.as_dict()
+    if totals["stored"]:
+        log.info("inboxes: %d read, %d stored", totals["read"], totals["stored"])
+    return report
+
+
 def build_scheduler(runtime: Runtime, every_s: int = TICK_EVERY_S) -> BlockingScheduler:
     """The scheduler with its jobs: coalesced, one instance at a time, generous misfire grace."""
     scheduler = BlockingScheduler(
@@ -55,6 +74,19 @@ def build_scheduler(runtime: Runtime, every_s: int = TICK_EVERY_S) -> BlockingSc
         max_instances=1,
         misfire_grace_time=5 * every_s,
     )
+    if configured_inboxes(runtime):
+        inbox_every_s = runtime.settings.inbox_every_s
+        scheduler.add_job(
+            fetch_inboxes_job,
+            "interval",
+            seconds=inbox_every_s,
+            args=[runtime],
+            id="inbox",
+            next_run_time=None,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=5 * inbox_every_s,
+        )
     return scheduler
 
 
@@ -68,7 +100,8 @@ def run_scheduler(
 
     set_runtime(runtime)
     scheduler = build_scheduler(runtime, every_s)
-    scheduler.get_job("tick").modify(next_run_time=datetime.now(scheduler.timezone))
+    for job in scheduler.get_jobs():
+        job.modify(next_run_time=datetime.now(scheduler.timezone))
     if stop is not None:
         threading.Thread(
             target=lambda: (stop.wait(), scheduler.shutdown(wait=False)), daemon=True

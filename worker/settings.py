@@ -39,6 +39,11 @@ class Settings:
     retry_max_attempts: int = 6
     retry_max_age_s: int = 24 * 3600
     smtp_timeout_s: float = 30.0
+    inbox_every_s: int = 60
+    min_confidence: float = 0.6
+    ooo_fallback_days: int = 7
+    soft_bounce_limit: int = 3
+    soft_bounce_retry_s: int = 4 * 3600
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -88,6 +93,11 @@ class Settings:
             requeue_after_s=_int(env, "OUTREACH_REQUEUE_AFTER_S", 900),
             retry_max_attempts=_int(env, "OUTREACH_RETRY_MAX_ATTEMPTS", 6),
             retry_max_age_s=_int(env, "OUTREACH_RETRY_MAX_AGE_S", 24 * 3600),
+            inbox_every_s=max(1, _int(env, "OUTREACH_INBOX_EVERY_S", 60)),
+            min_confidence=_fraction(env, "OUTREACH_MIN_CONFIDENCE", 0.6),
+            ooo_fallback_days=_int(env, "OUTREACH_OOO_FALLBACK_DAYS", 7),
+            soft_bounce_limit=max(1, _int(env, "OUTREACH_SOFT_BOUNCE_LIMIT", 3)),
+            soft_bounce_retry_s=_int(env, "OUTREACH_SOFT_BOUNCE_RETRY_S", 4 * 3600),
         )
 
 
@@ -111,4 +121,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         ) from None
     if value < 0:
         raise ConfigError(f"{name}={raw!r} must not be negative.")
+    return value
+
+
+def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{name}={raw!r} must be a number from 0 to 1, e.g. {default}.")
     return value

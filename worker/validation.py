@@ -23,6 +23,7 @@ from .errors import ConfigError, LeadImportError, TemplateRenderError
 from .leads import RowError, lead_from_row, read_rows
 from .mailboxes import Mailboxes, MailboxSpec, load_mailboxes
 from .rendering import lead_fields, render_touch
+from .reply_rules import enroll_targets
 from .settings import Settings
 
 _LOCATED = re.compile(r"^(?P<path>[^:\s]+):(?P<line>\d+): (?P<message>.*)$", re.DOTALL)
@@ -202,6 +203,16 @@ def _check_sequence(
                 f"on_complete enrolls into unknown sequence {target!r}",
             )
         )
+    for intent, actions in spec.on_reply.rules().items():
+        for target in enroll_targets(actions):
+            if target not in known_names:
+                problems.append(
+                    Problem(
+                        shown,
+                        loaded.line("on_reply", intent),
+                        f"on_reply.{intent} enrolls into unknown sequence {target!r}",
+                    )
+                )
     for index, step in enumerate(spec.steps):
         if not renderer.exists(step.template):
             problems.append(

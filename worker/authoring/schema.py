@@ -6,8 +6,16 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from ..reply_rules import parse_rule
 from ..settings import PIPELINE_STAGES
 
 _WAIT = re.compile(
@@ -95,6 +103,30 @@ class OnComplete(_Strict):
         return self
 
 
+class OnReply(_Strict):
+    """Per intent, the actions to take when a reply of that kind comes in (else the default)."""
+
+    positive: tuple[str, ...] | None = None
+    negative: tuple[str, ...] | None = None
+    unsubscribe: tuple[str, ...] | None = None
+    ooo: tuple[str, ...] | None = None
+    bounce_hard: tuple[str, ...] | None = None
+    bounce_soft: tuple[str, ...] | None = None
+    referral: tuple[str, ...] | None = None
+    question: tuple[str, ...] | None = None
+    auto_reply: tuple[str, ...] | None = None
+    unknown: tuple[str, ...] | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _rule(cls, value: object, info: ValidationInfo) -> tuple[str, ...] | None:
+        return None if value is None else parse_rule(str(info.field_name), value)
+
+    def rules(self) -> dict[str, tuple[str, ...]]:
+        """The intents this sequence overrides."""
+        return {intent: actions for intent, actions in self if actions is not None}
+
+
 class SequenceSpec(_Strict):
     """A multi-touch email sequence for one pipeline stage."""
 
@@ -104,7 +136,7 @@ class SequenceSpec(_Strict):
     description: str | None = None
     steps: list[StepSpec] = Field(min_length=1)
     on_complete: OnComplete = Field(default_factory=OnComplete)
-    on_reply: dict[str, str] = Field(default_factory=dict)
+    on_reply: OnReply = Field(default_factory=OnReply)
 
     @field_validator("name")
     @classmethod

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..errors import NotFoundError, did_you_mean
+from ..understanding import INTENTS
 from .schema import SequenceSpec
 from .yaml_source import Loc, YamlSyntaxError, line_for, load_with_lines
 
@@ -167,10 +168,11 @@ def load_sequence_file(path: Path, shown: str) -> tuple[LoadedSequence | None, l
     return loaded, problems
 
 
-_KNOWN_KEYS = {
+_KNOWN_KEYS: dict[tuple[str, ...], list[str]] = {
     (): ["name", "stage", "mailbox", "description", "steps", "on_complete", "on_reply"],
     ("steps",): ["template", "wait", "subject", "same_thread"],
     ("on_complete",): ["action", "after", "sequence"],
+    ("on_reply",): list(INTENTS),
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import authoring, leads, replies, running  # noqa: F401  (register the commands)
+from . import authoring, leads, replies, running, understanding  # noqa: F401  (register the commands)
 from .root import main
 
 __all__ = ["main"]

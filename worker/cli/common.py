@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 from redis.exceptions import RedisError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -64,7 +65,7 @@ def print_json(data: Any) -> None:
 
 def print_timeline(timeline: list[dict[str, Any]]) -> None:
     """A lead's events as a table, oldest first."""
-    table = Table("at (UTC)", "event", "sequence", "step", "cause")
+    table = Table("at (UTC)", "event", "sequence", "step", "cause", "details")
     for event in timeline:
         table.add_row(
             event["at"],
@@ -72,5 +73,30 @@ def print_timeline(timeline: list[dict[str, Any]]) -> None:
             event["sequence"] or "",
             str(event["step"] or ""),
             event["cause"] or "",
+            _details(event.get("detail") or {}),
         )
     out.print(table)
+
+
+_SHOWN_DETAILS = (
+    "previous",
+    "stage",
+    "confidence",
+    "return_date",
+    "referral_email",
+    "resume_at",
+    "actions",
+    "note",
+)
+
+
+def _details(detail: dict[str, Any]) -> str:
+    parts = []
+    for key in _SHOWN_DETAILS:
+        value = detail.get(key)
+        if value in (None, "", [], False):
+            continue
+        if isinstance(value, list):
+            value = "+".join(str(v) for v in value)
+        parts.append(f"{key}={value}")
+    return escape(" ".join(parts))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from .common import out, print_json, print_timeline, runtime_of, user_errors
@@ -22,16 +23,19 @@ def inbox() -> None:
 @click.pass_context
 @user_errors
 def inbox_ingest(ctx: click.Context, path: str, as_json: bool) -> None:
-    """Store and match inbound messages from an .eml file, a folder, a maildir, an mbox or stdin.
+    """Store and match inbound messages from an .eml file, a folder, a maildir, an mbox, stdin
+    or an IMAP folder.
 
     Every message is stored raw before anything else; the same Message-ID twice is stored
-    once; a message that matches no lead or cannot be parsed goes to the review queue.
+    once; a message that matches no lead or cannot be parsed goes to the review queue. An IMAP
+    folder is read from where the last run stopped, read-only (flags stay as they are).
 
     \b
     Examples:
       outreach inbox ingest replies/            # a folder of .eml files, or a maildir
       outreach inbox ingest archive.mbox
       outreach inbox ingest - < message.eml     # one message from an MTA pipe
+      outreach inbox ingest "imaps://ada%40example.com:$PASS@imap.example.com/INBOX"
     """
     from ..ingest import ingest as ingest_messages
 
@@ -45,6 +49,54 @@ def inbox_ingest(ctx: click.Context, path: str, as_json: bool) -> None:
         f"{report.read} read: {report.stored} stored, {report.duplicates} already stored"
         + (f"; {statuses}" if statuses else "")
     )
+
+
+@inbox.command("fetch")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@user_errors
+def inbox_fetch(ctx: click.Context, as_json: bool) -> None:
+    """Read every configured inbox, store what is new, then match it.
+
+    The inboxes are $OUTREACH_INBOX_URL and, per mailbox in mailboxes.yaml, the variable its
+    'inbox_env' names (an IMAP URL or a maildir/folder/mbox path). An inbox that fails is
+    reported and the others are still read; exits 1 when any inbox failed.
+
+    \b
+    Examples:
+      OUTREACH_INBOX_URL="imaps://ada%40example.com:$PASS@imap.example.com/INBOX" \\
+        outreach inbox fetch
+      outreach inbox fetch --json
+    """
+    from rich.markup import escape
+
+    from ..errors import ConfigError
+    from ..ingest import fetch_inboxes
+
+    report = fetch_inboxes(runtime_of(ctx))
+    if not report.inboxes:
+        raise ConfigError(
+            "no inbox configured — set OUTREACH_INBOX_URL=imaps://user:password@host/INBOX, or "
+            "'inbox_env: VARIABLE' on a mailbox in mailboxes.yaml."
+        )
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        table = Table("inbox", "url", "read", "stored", "duplicates", "error")
+        for result in report.inboxes:
+            table.add_row(
+                escape(result.source.name),
+                escape(result.source.shown),
+                str(result.read),
+                str(result.stored),
+                str(result.duplicates),
+                escape(result.error or ""),
+            )
+        out.print(table, soft_wrap=True)
+        statuses = ", ".join(f"{n} {status}" for status, n in sorted(report.statuses.items()))
+        click.echo(f"processed: {statuses or 'nothing new'}")
+    if report.errors:
+        ctx.exit(1)
 
 
 @main.group()
@@ -70,16 +122,18 @@ def review_list(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "lead", "stage", "reason", "since (UTC)", "detail")
+    table = Table("id", "", "lead", "stage", "reason", "since (UTC)", "suggested", "detail")
     for row in rows:
         detail = (row["detail"] or "")[:60]
         table.add_row(
             str(row["id"]),
+            "HOT" if row["hot"] else "",
             row["lead"] or "-",
             row["stage"] or "-",
             row["reason"],
             row["created_at"],
-            detail,
+            row["suggested_action"] or "",
+            escape(detail),
         )
     out.print(table)
 
@@ -108,13 +162,32 @@ def review_show(ctx: click.Context, item_id: int, as_json: bool) -> None:
         f"stage={data['stage'] or '-'}  since={data['created_at']}"
     )
     if data["detail"]:
-        out.print(f"  {data['detail']}")
+        out.print(f"  {data['detail']}", markup=False)
+    if data["suggested_action"]:
+        out.print(f"  suggested: --action {data['suggested_action']}", markup=False)
     message = data.get("message")
     if message:
-        out.print(f"\nFrom: {message['from']}\nSubject: {message['subject']}\n")
-        out.print(message["text"] or "(no text)", markup=False)
+        out.print(f"\nFrom: {message['from']}\nSubject: {message['subject']}", markup=False)
+        if message["intent"]:
+            extras = [
+                f"{key}={message[key]}" for key in ("return_date", "referral_email") if message[key]
+            ]
+            out.print(
+                f"Classified: {message['intent']} ({(message['confidence'] or 0):.0%}) "
+                + " ".join(extras),
+                markup=False,
+            )
+        out.print("")
+        out.print(message["text"] or message["error"] or "(no text)", markup=False)
     record = data.get("lead_record")
     if record:
+        if record["stage_history"]:
+            out.print("\nStage history:", markup=False)
+            for change in record["stage_history"]:
+                out.print(
+                    f"  {change['at']}  {change['from']} → {change['to']}  ({change['cause']})",
+                    markup=False,
+                )
         print_timeline(record["timeline"])
 
 
@@ -123,7 +196,10 @@ def review_show(ctx: click.Context, item_id: int, as_json: bool) -> None:
 @click.option(
     "--action",
     required=True,
-    help="resume | stop | lost | won | unsubscribe | advance | enroll:SEQUENCE | sent | not-sent",
+    help=(
+        "resume | stop | lost | won | unsubscribe | advance | enroll:SEQUENCE | "
+        "reclassify:INTENT | sent | not-sent"
+    ),
 )
 @click.option("--note", help="Why; kept with the resolution.")
 @click.pass_context
@@ -135,13 +211,21 @@ def review_resolve(ctx: click.Context, item_id: int, action: str, note: str | No
     Examples:
       outreach review resolve 3 --action advance --note "call booked for Tuesday"
       outreach review resolve 4 --action sent --note "found it in the sent folder"
+      outreach review resolve 5 --action reclassify:ooo --note "auto-reply in Dutch"
     """
+    from ..reactions import ReplyPolicy
     from ..resolutions import resolve
 
     runtime = runtime_of(ctx)
     with runtime.sessions.begin() as session:
         result = resolve(
-            session, runtime.catalog, item_id, action, at=runtime.clock.now(), note=note
+            session,
+            runtime.catalog,
+            item_id,
+            action,
+            at=runtime.clock.now(),
+            note=note,
+            policy=ReplyPolicy.from_settings(runtime.settings),
         )
     click.echo(
         f"resolved #{result.item_id} ({result.action})"

@@ -25,7 +25,11 @@ from .root import main
 @click.pass_context
 @user_errors
 def run(ctx: click.Context, as_json: bool, wait: bool, timeout: int) -> None:
-    """Run one batch (for cron): schedule what is due, send it, print a summary.
+    """Run one batch (for cron): read the inboxes, schedule what is due, send it, summarise.
+
+    The configured inboxes ($OUTREACH_INBOX_URL, and each mailbox's 'inbox_env') are read
+    first, so a reply stops touches that would go out in this batch; an inbox that cannot be
+    read is a warning and does not stop sending.
 
     Exits 0 when the batch ran, even if some touches failed; 1 only when it could not run.
 
@@ -61,6 +65,14 @@ def run(ctx: click.Context, as_json: bool, wait: bool, timeout: int) -> None:
         return
     for problem in summary.problems:
         click.echo(f"problem: {problem}", err=True)
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if summary.inbox:
+        inbox = summary.inbox
+        click.echo(
+            f"inbox: {inbox['read']} read, {inbox['stored']} stored, "
+            f"{inbox['duplicates']} already stored"
+        )
     if not summary.per_sequence:
         click.echo(f"nothing due ({summary.tick.completed} sequence(s) completed)")
     else:
@@ -189,7 +201,9 @@ def demo(ctx: click.Context, weeks: int, folder: Path | None) -> None:
     """Run the whole flow on the embedded default with simulated time.
 
     Imports examples/leads.csv into a fresh demo database, then runs one batch per simulated
-    day; every email lands as an .eml file in the demo outbox.
+    day; every email lands as an .eml file in the demo outbox. Simulated prospects answer
+    (yes, no, unsubscribe, out-of-office, questions, referrals, bounces) into the demo's
+    maildir, which each batch reads through the real ingestion path.
 
     \b
     Example:
@@ -226,6 +240,13 @@ def demo(ctx: click.Context, weeks: int, folder: Path | None) -> None:
     for stage, count in sorted(result.stages.items()):
         table.add_row(stage, str(count))
     out.print(table)
+    if result.replies:
+        replies = ", ".join(f"{n} {intent}" for intent, n in sorted(result.replies.items()))
+        out.print(
+            f"Replies read from {result.inbox}/: {replies}; {result.resumed} sequence(s) resumed "
+            f"after out-of-office, {result.suppressed} address(es) suppressed, "
+            f"{result.review_open} item(s) waiting in the review queue"
+        )
     out.print(f"Emails: {result.outbox}/ ({len(list(result.outbox.glob('*.eml')))} .eml files)")
     command = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "outreach"
     command = ".venv/bin/outreach" if (settings.home / ".venv/bin/outreach").exists() else command
@@ -233,3 +254,4 @@ def demo(ctx: click.Context, weeks: int, folder: Path | None) -> None:
         f"Inspect: DATABASE_URL={result.database_url} {command} leads show ada@northwind.test",
         soft_wrap=True,
     )
+    out.print(f"         DATABASE_URL={result.database_url} {command} review list", soft_wrap=True)

@@ -1,0 +1,355 @@
+"""Acting on a classified reply: the default rules, the sequence's on_reply overrides, the
+out-of-office pause and automatic resume, bounces, and the rep's reclassification."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from worker.authoring.sequences import load_catalog
+from worker.dispatch import tick
+from worker.errors import OutreachError
+from worker.leads import import_leads
+from worker.models import Enrollment, Event, InboundMessage, Lead, ReviewItem, Suppression, Touch
+from worker.reactions import ReplyPolicy, act_on_reply, resume_time, store_classification
+from worker.resolutions import resolve
+from worker.review import HOT
+from worker.review_views import list_open
+from worker.runner import run_batch
+from worker.sending import send_touches
+from worker.understanding import Classification
+
+ADA = "ada@northwind.test"  # prospecting, Europe/London
+
+
+def _first_touch_sent(runtime, project: Path) -> Touch:
+    import_leads(
+        runtime.sessions, project / "examples" / "leads.csv", runtime.clock, runtime.catalog
+    )
+    run_batch(runtime)
+    with runtime.sessions() as session:
+        lead = session.scalar(select(Lead).where(Lead.email == ADA))
+        return session.scalar(select(Touch).where(Touch.lead_id == lead.id, Touch.status == "sent"))
+
+
+def _reply(runtime, touch: Touch, found: Classification, policy: ReplyPolicy | None = None) -> int:
+    """A stored reply matched to ``touch``, classified as ``found`` and acted on."""
+    now = runtime.clock.now()
+    with runtime.sessions.begin() as session:
+        inbound = InboundMessage(
+            dedupe_key=f"test:{now.isoformat()}:{found.intent}:{touch.id}",
+            source="test",
+            received_at=now,
+            raw=b"Subject: re\r\n\r\nbody",
+            size=20,
+            status="processed",
+            lead_id=touch.lead_id,
+            touch_id=touch.id,
+            matched_by="message_id",
+        )
+        session.add(inbound)
+        session.flush()
+        store_classification(inbound, found, now)
+        act_on_reply(session, runtime.catalog, policy or ReplyPolicy(), inbound, found, at=now)
+        return inbound.id
+
+
+def _lead(runtime, email: str = ADA) -> Lead:
+    with runtime.sessions() as session:
+        return session.scalar(select(Lead).where(Lead.email == email))
+
+
+def _enrollments(runtime, lead_id: int) -> list[Enrollment]:
+    with runtime.sessions() as session:
+        return list(
+            session.scalars(
+                select(Enrollment).where(Enrollment.lead_id == lead_id).order_by(Enrollment.id)
+            )
+        )
+
+
+def _touches(runtime, lead_id: int) -> list[Touch]:
+    with runtime.sessions() as session:
+        return list(
+            session.scalars(select(Touch).where(Touch.lead_id == lead_id).order_by(Touch.id))
+        )
+
+
+def _open_items(runtime) -> list[dict]:
+    with runtime.sessions() as session:
+        return list_open(session)
+
+
+def _kinds(runtime, lead_id: int) -> list[str]:
+    with runtime.sessions() as session:
+        return list(
+            session.scalars(
+                select(Event.kind).where(Event.lead_id == lead_id).order_by(Event.at, Event.id)
+            )
+        )
+
+
+def _run_days(runtime, days: int) -> None:
+    for _ in range(days):
+        runtime.clock.advance(timedelta(days=1))
+        run_batch(runtime)
+
+
+def test_a_positive_reply_advances_the_lead_and_flags_it_hot_above_everything_else(
+    runtime, project: Path
+) -> None:
+    touch = _first_touch_sent(runtime, project)
+    other = _lead(runtime, "k.mueller@brauhaus-logistik.test")
+    with runtime.sessions.begin() as session:
+        session.add(ReviewItem(lead_id=other.id, reason="older", created_at=runtime.clock.now()))
+    runtime.clock.advance(timedelta(hours=1))
+
+    _reply(runtime, touch, Classification("positive", 0.9, text="Sounds good, let's talk."))
+
+    lead = _lead(runtime)
+    assert (lead.stage, lead.status) == ("qualification", "needs_review")
+    assert [e.status for e in _enrollments(runtime, lead.id)] == ["stopped"]
+    [hot, older] = _open_items(runtime)
+    assert (hot["lead"], hot["reason"], hot["priority"]) == (ADA, "hot_lead", HOT)
+    assert hot["suggested_action"] == "enroll:qualification"
+    assert older["reason"] == "older"
+    _run_days(runtime, 10)
+    assert [t.status for t in _touches(runtime, lead.id)] == ["sent"]  # nothing after the reply
+    assert {"classified", "sequence_stopped", "stage_changed", "flagged"} <= set(
+        _kinds(runtime, lead.id)
+    )
+
+
+def test_a_reply_stops_a_touch_that_already_sits_in_the_queue(runtime, project: Path) -> None:
+    _first_touch_sent(runtime, project)
+    runtime.clock.advance(timedelta(days=5))  # step 2 is due
+    queued = tick(runtime).to_enqueue
+    lead = _lead(runtime)
+    with runtime.sessions() as session:
+        waiting = session.scalar(
+            select(Touch).where(Touch.lead_id == lead.id, Touch.status == "queued")
+        )
+    assert waiting is not None
+    assert waiting.id in queued
+
+    _reply(runtime, waiting, Classification("question", 0.85, text="What does it cost?"))
+    send_touches(runtime, queued)  # the worker takes the queue message after the reply
+
+    with runtime.sessions() as session:
+        assert session.get(Touch, waiting.id).status == "skipped"
+    assert _lead(runtime).status == "needs_review"
+    [item] = _open_items(runtime)
+    assert (item["reason"], item["suggested_action"]) == ("reply_question", "resume")
+
+
+def test_negative_means_lost_and_unsubscribe_means_suppressed_for_good(
+    runtime, project: Path
+) -> None:
+    touch = _first_touch_sent(runtime, project)
+    _reply(runtime, touch, Classification("negative", 0.9))
+    lead = _lead(runtime)
+    assert (lead.stage, lead.status) == ("lost", "stopped")
+    assert [e.status for e in _enrollments(runtime, lead.id)] == ["stopped"]
+
+    with runtime.sessions() as session:
+        second = session.scalar(
+            select(Touch).where(Touch.status == "sent", Touch.lead_id != lead.id)
+        )
+    _reply(runtime, second, Classification("unsubscribe", 0.95))
+    with runtime.sessions() as session:
+        unsubscribed = session.get(Lead, second.lead_id)
+        suppressed = session.scalar(
+            select(Suppression).where(Suppression.value == unsubscribed.email)
+        )
+    assert unsubscribed.status == "unsubscribed"
+    assert suppressed is not None
+    assert suppressed.reason == "unsubscribe"
+    _run_days(runtime, 30)
+    assert [t.status for t in _touches(runtime, second.lead_id)] == ["sent"]
+
+
+def test_out_of_office_pauses_and_resumes_at_the_same_step_on_the_return_date(
+    runtime, project: Path
+) -> None:
+    touch = _first_touch_sent(runtime, project)  # Monday 2027-01-04
+    _reply(runtime, touch, Classification("ooo", 0.95, return_date=date(2027, 1, 18)))
+
+    lead = _lead(runtime)
+    [enrollment] = _enrollments(runtime, lead.id)
+    assert (lead.status, enrollment.status, enrollment.current_step) == ("paused", "paused", 1)
+    # 09:00 in London on the return date
+    assert enrollment.resume_at == datetime(2027, 1, 18, 9, 0, tzinfo=UTC)
+    _run_days(runtime, 13)  # up to Sunday 17th: still paused, nothing sent
+    assert [t.status for t in _touches(runtime, lead.id)] == ["sent"]
+
+    runtime.clock.advance(timedelta(days=1))  # Monday 18th, 09:00 UTC
+    run_batch(runtime)
+
+    lead = _lead(runtime)
+    [enrollment] = _enrollments(runtime, lead.id)
+    touches = _touches(runtime, lead.id)
+    assert (lead.status, enrollment.status) == ("active", "active")
+    assert [(t.step_index, t.status) for t in touches] == [(0, "sent"), (1, "sent")]
+    kinds = _kinds(runtime, lead.id)
+    assert kinds.index("paused") < kinds.index("resumed") < len(kinds) - 1
+
+
+def test_out_of_office_without_a_date_resumes_after_the_fallback() -> None:
+    at = datetime(2027, 1, 4, 10, 0, tzinfo=UTC)
+    assert resume_time(None, "Europe/Berlin", at, 7) == at + timedelta(days=7)
+    assert resume_time(date(2027, 1, 11), "Europe/Berlin", at, 7) == datetime(
+        2027, 1, 11, 8, 0, tzinfo=UTC
+    )
+    assert resume_time(date(2027, 1, 1), "Europe/Berlin", at, 7) == at  # already back
+
+
+def test_a_hard_bounce_suppresses_the_address_and_marks_the_lead_bounced(
+    runtime, project: Path
+) -> None:
+    touch = _first_touch_sent(runtime, project)
+    _reply(runtime, touch, Classification("bounce_hard", 0.98, bounced_recipients=(ADA,)))
+    lead = _lead(runtime)
+    assert lead.status == "bounced"
+    with runtime.sessions() as session:
+        assert session.scalar(select(Suppression.reason).where(Suppression.value == ADA)) == (
+            "bounce"
+        )
+    _run_days(runtime, 20)
+    assert [t.status for t in _touches(runtime, lead.id)] == ["sent"]
+
+
+def test_a_soft_bounce_sends_the_touch_again_later_and_repeated_ones_count_as_hard(
+    runtime, project: Path
+) -> None:
+    touch = _first_touch_sent(runtime, project)
+    policy = ReplyPolicy(soft_bounce_limit=2, soft_bounce_retry_s=3600)
+    first_id = touch.message_id
+
+    _reply(runtime, touch, Classification("bounce_soft", 0.95), policy)
+    with runtime.sessions() as session:
+        again = session.get(Touch, touch.id)
+    assert again.status == "queued"
+    assert again.available_at == runtime.clock.now() + timedelta(hours=1)
+    run_batch(runtime)
+    assert _touches(runtime, touch.lead_id)[0].status == "queued"  # not before the delay
+
+    runtime.clock.advance(timedelta(hours=1))
+    run_batch(runtime)
+    [resent] = _touches(runtime, touch.lead_id)
+    assert resent.status == "sent"
+    assert resent.message_id != first_id
+    [enrollment] = _enrollments(runtime, touch.lead_id)
+    assert enrollment.current_step == 1
+
+    _reply(runtime, resent, Classification("bounce_soft", 0.95), policy)
+    assert _lead(runtime).status == "bounced"
+
+
+def test_an_auto_reply_is_ignored_and_the_sequence_goes_on(runtime, project: Path) -> None:
+    touch = _first_touch_sent(runtime, project)
+    _reply(runtime, touch, Classification("auto_reply", 0.9))
+    lead = _lead(runtime)
+    assert lead.status == "active"
+    assert _open_items(runtime) == []
+    _run_days(runtime, 4)
+    assert [t.status for t in _touches(runtime, lead.id)] == ["sent", "sent"]
+
+
+def test_low_confidence_is_flagged_and_a_rep_reclassifies_it(runtime, project: Path) -> None:
+    touch = _first_touch_sent(runtime, project)
+    inbound_id = _reply(
+        runtime,
+        touch,
+        Classification("ooo", 0.4, return_date=date(2027, 1, 11), reasons=("weak",)),
+    )
+    [item] = _open_items(runtime)
+    assert (item["reason"], item["suggested_action"]) == (
+        "reply_low_confidence",
+        "reclassify:ooo",
+    )
+    assert item["inbound_id"] == inbound_id
+    assert _lead(runtime).status == "needs_review"
+
+    with runtime.sessions.begin() as session:
+        resolve(
+            session,
+            runtime.catalog,
+            item["id"],
+            "reclassify:ooo",
+            at=runtime.clock.now(),
+            note="auto-reply in Dutch",
+        )
+
+    lead = _lead(runtime)
+    [enrollment] = _enrollments(runtime, lead.id)
+    assert (lead.status, enrollment.status) == ("paused", "paused")
+    assert enrollment.resume_at == datetime(2027, 1, 11, 9, 0, tzinfo=UTC)
+    assert _open_items(runtime) == []
+    with runtime.sessions() as session:
+        inbound = session.get(InboundMessage, inbound_id)
+        closed = session.get(ReviewItem, item["id"])
+    assert (inbound.intent, inbound.confidence) == ("ooo", 1.0)
+    assert (closed.resolution, closed.note) == ("reclassify:ooo", "auto-reply in Dutch")
+    assert "resolved" in _kinds(runtime, lead.id)
+
+
+def test_reclassify_names_a_known_intent(runtime, project: Path) -> None:
+    touch = _first_touch_sent(runtime, project)
+    _reply(runtime, touch, Classification("unknown", 0.3))
+    [item] = _open_items(runtime)
+    with runtime.sessions.begin() as session, pytest.raises(OutreachError, match="positive"):
+        resolve(session, runtime.catalog, item["id"], "reclassify:yes", at=runtime.clock.now())
+
+
+def test_on_reply_rules_in_the_sequence_override_the_defaults(runtime, project: Path) -> None:
+    path = project / "sequences" / "prospecting.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8")
+        + "on_reply:\n  positive: [advance, enroll_next]\n  referral: stop\n",
+        encoding="utf-8",
+    )
+    runtime.__dict__.pop("_loaded", None)
+    touch = _first_touch_sent(runtime, project)
+
+    _reply(runtime, touch, Classification("positive", 0.9))
+
+    lead = _lead(runtime)
+    assert (lead.stage, lead.status) == ("qualification", "active")
+    assert [(e.sequence, e.status) for e in _enrollments(runtime, lead.id)] == [
+        ("prospecting", "stopped"),
+        ("qualification", "active"),
+    ]
+    assert _open_items(runtime) == []
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("  maybe: flag\n", "unknown key 'on_reply.maybe' (allowed: positive"),
+        ("  question: continue\n", "a person replied"),
+        ("  unsubscribe: stop\n", "must include 'suppress'"),
+        ("  negative: retry\n", "'retry' applies only to 'bounce_soft'"),
+        ("  question: shout\n", "unknown action 'shout'"),
+        ("  positive: enroll:nowhere\n", "unknown sequence 'nowhere'"),
+    ],
+)
+def test_bad_on_reply_rules_are_reported_with_file_and_line(
+    project: Path, rule: str, message: str
+) -> None:
+    from tests.conftest import make_settings
+    from worker.validation import validate
+
+    path = project / "sequences" / "prospecting.yaml"
+    text = path.read_text(encoding="utf-8") + "on_reply:\n" + rule
+    path.write_text(text, encoding="utf-8")
+    problems = validate(make_settings(project, "sqlite://"))
+    line = text.count("\n")
+    assert any(
+        message in p.message and p.line == line and p.path.endswith("prospecting.yaml")
+        for p in problems
+    ), problems
+    catalog, _ = load_catalog(project / "sequences", project)
+    assert ("prospecting" in catalog) == ("nowhere" in rule)

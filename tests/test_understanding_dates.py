@@ -1,0 +1,110 @@
+"""Return dates: the first day someone says they are back, in every format we promise."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from worker.understanding import classify
+from worker.understanding.date_mentions import find_dates
+from worker.understanding.return_dates import return_date
+
+BASE = date(2026, 11, 30)  # a Monday
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # the date itself: back on / returning / from X back / ab X wieder / wieder am
+        ("I will be back on Monday, December 7.", "en", date(2026, 12, 7)),
+        ("Back December 7th.", "en", date(2026, 12, 7)),
+        ("Returning 7 December 2026.", "en", date(2026, 12, 7)),
+        ("I return on 2027-01-04.", "en", date(2027, 1, 4)),
+        ("From Jan 4 I will be back in the office.", "en", date(2027, 1, 4)),
+        ("I'll be back next Monday.", "en", date(2026, 12, 7)),
+        ("Ab dem 04.01.2027 bin ich wieder erreichbar.", "de", date(2027, 1, 4)),
+        ("Ab 7.12. wieder im Büro.", "de", date(2026, 12, 7)),
+        ("Ich bin am Montag, den 7. Dezember wieder da.", "de", date(2026, 12, 7)),
+        ("Wieder am 07.12.2026 erreichbar.", "de", date(2026, 12, 7)),
+        # until X (not inclusive) → X
+        ("I am out of the office until Monday, December 7.", "en", date(2026, 12, 7)),
+        ("Ich bin bis 18. Dezember im Urlaub.", "de", date(2026, 12, 18)),
+        ("Ich bin bis zum 07.12.2026 nicht im Büro.", "de", date(2026, 12, 7)),
+        ("Out of office from Dec 1 to Dec 7.", "en", date(2026, 12, 7)),
+        # through X / inclusive → the day after X
+        ("I am on annual leave through December 18.", "en", date(2026, 12, 19)),
+        ("I am away until December 18 inclusive.", "en", date(2026, 12, 19)),
+        ("On holiday from Dec 1 to Dec 7 inclusive.", "en", date(2026, 12, 8)),
+        ("Ich bin bis einschließlich 18. Dezember abwesend.", "de", date(2026, 12, 19)),
+        ("Abwesend bis inkl. 7.12.", "de", date(2026, 12, 8)),
+        # a return mention beats an until mention
+        ("Out until Dec 7 and back in the office on Dec 9.", "en", date(2026, 12, 9)),
+        # no date at all
+        ("I am on parental leave and will reply when I am back.", "en", None),
+        # the start of an absence alone is not a return date
+        ("Ich bin ab dem 18.12. nicht im Büro.", "de", None),
+    ],
+)
+def test_return_date_follows_the_labelling_convention(
+    text: str, language: str, expected: date | None
+) -> None:
+    assert return_date(text, BASE, language) == expected
+
+
+def test_a_date_without_a_year_already_past_means_next_year() -> None:
+    assert return_date("Back on Jan 4.", date(2026, 12, 20)) == date(2027, 1, 4)
+    assert return_date("Wieder da ab 4.1.", date(2026, 12, 20), "de") == date(2027, 1, 4)
+    assert return_date("Back on Dec 21.", date(2026, 12, 20)) == date(2026, 12, 21)
+
+
+def test_an_explicit_year_is_kept() -> None:
+    assert return_date("Back on 7 December 2025.", BASE) == date(2025, 12, 7)
+
+
+def test_slashed_dates_are_month_first_in_english_and_day_first_in_german() -> None:
+    assert return_date("Back on 12/7.", BASE, "en") == date(2026, 12, 7)
+    assert return_date("Ab 7/12 wieder da.", BASE, "de") == date(2026, 12, 7)
+
+
+def test_relative_spans_are_read_with_dateparser() -> None:
+    assert return_date("I'll be back in two weeks.", BASE, "en") == date(2026, 12, 14)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Monday, December 7", date(2026, 12, 7)),
+        ("December 7th", date(2026, 12, 7)),
+        ("7 December 2026", date(2026, 12, 7)),
+        ("07.12.2026", date(2026, 12, 7)),
+        ("7.12.", date(2026, 12, 7)),
+        ("04.01.2027", date(2027, 1, 4)),
+        ("18. Dezember", date(2026, 12, 18)),
+        ("Montag, den 7. Dezember", date(2026, 12, 7)),
+        ("2027-01-04", date(2027, 1, 4)),
+        ("next Monday", date(2026, 12, 7)),
+        ("nächsten Montag", date(2026, 12, 7)),
+        ("Jan 4", date(2027, 1, 4)),
+        ("tomorrow", date(2026, 12, 1)),
+    ],
+)
+def test_every_promised_format_is_found(text: str, expected: date) -> None:
+    mentions = find_dates(f"x {text} y", BASE, "de" if "." in text else "en")
+    assert [m.day for m in mentions] == [expected]
+
+
+def test_times_and_version_like_numbers_are_not_dates() -> None:
+    assert find_dates("Call at 10:30 or 9.30 Uhr, 24/7 support", BASE) == []
+
+
+def test_the_message_date_header_is_the_base_for_dates_without_a_year() -> None:
+    raw = (
+        b"From: Anna <anna@client.test>\nTo: ada@northwind.example\n"
+        b"Subject: Automatic reply: Northwind\nAuto-Submitted: auto-replied\n"
+        b"Date: Sun, 20 Dec 2026 08:00:00 +0100\n\n"
+        b"I am out of the office until January 4 with limited access to email.\n"
+    )
+    found = classify(raw)
+    assert found.intent == "ooo"
+    assert found.return_date == date(2027, 1, 4)

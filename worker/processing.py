@@ -1,0 +1,79 @@
+"""Process one stored inbound message: match it, understand it, act on it — one transaction."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from .matching import match_stored
+from .models import InboundMessage, ReviewItem
+from .reactions import ReplyPolicy, act_on_reply, store_classification
+from .runtime import Runtime
+from .understanding import Classification
+
+log = logging.getLogger(__name__)
+
+
+def own_addresses(runtime: Runtime) -> tuple[str, ...]:
+    """Our sending addresses and their domains (never a referral, never a lead's reply)."""
+    try:
+        addresses = [spec.address for spec in runtime.mailboxes.by_name.values()]
+    except Exception:  # no or broken mailboxes.yaml: `outreach check` reports it
+        return ()
+    return tuple(addresses) + tuple({a.rsplit("@", 1)[-1] for a in addresses})
+
+
+def process_stored(
+    session: Session, runtime: Runtime, inbound: InboundMessage, at: datetime
+) -> str:
+    """Match, classify and act on ``inbound``; return the intent acted on, or its status."""
+    status = match_stored(session, inbound, at)
+    if status not in ("matched", "unmatched"):
+        return status
+    found = _classify(inbound, runtime)
+    store_classification(inbound, found, at)
+    if status == "unmatched":
+        return status
+    act_on_reply(
+        session,
+        runtime.catalog,
+        ReplyPolicy.from_settings(runtime.settings),
+        inbound,
+        found,
+        at=at,
+    )
+    inbound.status = "processed"
+    return found.intent
+
+
+def mark_failed(session: Session, inbound_id: int, at: datetime, error: Exception) -> None:
+    """Keep a message whose processing failed, and put it in front of a rep."""
+    inbound = session.get(InboundMessage, inbound_id)
+    if inbound is None:
+        return
+    detail = f"processing failed: {type(error).__name__}: {error}"[:2000]
+    inbound.status = "failed"
+    inbound.error = detail
+    session.add(
+        ReviewItem(
+            lead_id=inbound.lead_id,
+            inbound_id=inbound.id,
+            reason="inbound_failed",
+            detail=detail,
+            created_at=at,
+        )
+    )
+
+
+def _classify(inbound: InboundMessage, runtime: Runtime) -> Classification:
+    from .understanding import classify  # loads the language data on first use
+
+    try:
+        return classify(
+            inbound.raw, received_at=inbound.received_at, own_addresses=own_addresses(runtime)
+        )
+    except Exception as exc:  # the classifier must never lose a message
+        log.warning("inbound %r could not be classified: %s", inbound.id, exc)
+        return Classification("unknown", 0.0, reasons=(f"classifier failed: {exc}",))

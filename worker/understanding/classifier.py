@@ -1,0 +1,189 @@
+"""Classify one inbound message: bounce, out-of-office, auto-reply, or what the person said.
+
+Order of evidence: a bounce (DSN, mail-system sender, bounce texts) first; then machine replies
+(strong auto-reply headers, or out-of-office wording a person's clear answer does not
+outweigh); then the reply's own words. The functions here never raise: a message that cannot be
+read is ``unknown`` with a low confidence and a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from datetime import UTC, date, datetime
+from email.message import Message
+from email.utils import parsedate_to_datetime
+
+from .auto_replies import auto_reply_phrases, ooo_phrases, reads_like_a_machine
+from .body import TEXT_LIMIT, extract_body
+from .bounces import Bounce, read_bounce
+from .headers import HeaderSignals, addresses_in, read_headers, strip_reply_prefix
+from .intents import TextVerdict, decide
+from .language import detect_language
+from .mime import addresses, header, parse, sender
+from .model import Classification, Intent
+from .quotes import strip_quotes
+from .referrals import referred_address
+from .return_dates import return_date
+
+log = logging.getLogger(__name__)
+STRONG_HUMAN: frozenset[Intent] = frozenset({"positive", "negative", "unsubscribe"})
+
+
+def classify(
+    raw: bytes,
+    *,
+    received_at: datetime | None = None,
+    own_addresses: Collection[str] = (),
+) -> Classification:
+    """Classify a raw RFC 5322 message; never raises."""
+    try:
+        message = parse(bytes(raw))
+    except Exception as exc:
+        return _unreadable(exc)
+    return classify_message(message, received_at=received_at, own_addresses=own_addresses)
+
+
+def classify_message(
+    message: Message,
+    *,
+    received_at: datetime | None = None,
+    own_addresses: Collection[str] = (),
+) -> Classification:
+    """Classify a parsed message; never raises."""
+    try:
+        return _classify(message, received_at, tuple(own_addresses))
+    except Exception as exc:  # a message must never stop the pipeline
+        log.warning("message could not be classified: %r", exc, exc_info=True)
+        return _unreadable(exc)
+
+
+def _unreadable(exc: Exception) -> Classification:
+    return Classification("unknown", 0.1, reasons=(f"message could not be read: {exc!r}",))
+
+
+def message_date(message: Message, received_at: datetime | None) -> datetime:
+    """The Date header (in the sender's zone), else ``received_at``, else now; always aware."""
+    value = header(message, "Date")
+    if value:
+        try:
+            found = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            found = None
+        if found is not None:
+            return found if found.tzinfo else found.replace(tzinfo=UTC)
+    if received_at is not None:
+        return received_at if received_at.tzinfo else received_at.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+class _Reading:
+    """Everything read from one message, shared by the decision steps."""
+
+    def __init__(self, message: Message, received_at: datetime | None, own: tuple[str, ...]):
+        self.message = message
+        self.own = own
+        self.signals: HeaderSignals = read_headers(message)
+        body = extract_body(message)
+        self.full = body.text
+        self.text = strip_quotes(self.full)
+        subject = header(message, "Subject")
+        plain_subject = strip_reply_prefix(subject)
+        # A subject of its own ("Unsubscribe", "Remove me") is part of what the person wrote.
+        self.analysed = self.text if plain_subject != subject else f"{subject}\n{self.text}"
+        self.language = detect_language(self.text) or detect_language(self.full)
+        self.base = message_date(message, received_at)
+        self.sender = sender(message)
+        self.reasons = list(self.signals.reasons)
+        if body.truncated:
+            self.reasons.append(f"only the first {TEXT_LIMIT} characters were read")
+        if body.source == "html":
+            self.reasons.append("HTML-only message, read as text")
+        if not self.full.strip():
+            self.reasons.append("no readable text")
+
+    def result(
+        self,
+        intent: Intent,
+        confidence: float,
+        *,
+        return_date: date | None = None,
+        referral_email: str | None = None,
+        bounced_recipients: tuple[str, ...] = (),
+    ) -> Classification:
+        return Classification(
+            intent=intent,
+            confidence=confidence,
+            return_date=return_date,
+            referral_email=referral_email,
+            bounced_recipients=bounced_recipients,
+            text=self.text,
+            language=self.language,
+            reasons=tuple(dict.fromkeys(self.reasons)),
+        )
+
+
+def _classify(
+    message: Message, received_at: datetime | None, own: tuple[str, ...]
+) -> Classification:
+    reading = _Reading(message, received_at, own)
+    bounce = read_bounce(message, reading.signals, reading.full, own)
+    if bounce is not None:
+        return _bounce(reading, bounce)
+    cc = addresses(addresses_in(message, "Cc", "To"))
+    referral = referred_address(reading.text, sender=reading.sender, own=own, cc=cc)
+    verdict = decide(reading.analysed, referred=referral is not None)
+    machine = _machine(reading, verdict)
+    if machine is not None:
+        return machine
+    reading.reasons.extend(verdict.reasons())
+    if verdict.intent == "referral" and referral:
+        reading.reasons.append(f"referred address {referral}")
+        return reading.result("referral", verdict.confidence, referral_email=referral)
+    return reading.result(verdict.intent, verdict.confidence)
+
+
+def _bounce(reading: _Reading, bounce: Bounce) -> Classification:
+    reading.reasons.extend(bounce.reasons)
+    dsn = any(reason.startswith("DSN ") for reason in bounce.reasons)
+    confidence = 0.98 if dsn else 0.95 if reading.signals.daemon else 0.9
+    return reading.result(
+        "bounce_hard" if bounce.severity == "hard" else "bounce_soft",
+        confidence,
+        bounced_recipients=bounce.recipients,
+    )
+
+
+def _machine(reading: _Reading, verdict: TextVerdict) -> Classification | None:
+    """An out-of-office or other automatic reply, or None when a person wrote it."""
+    signals = reading.signals
+    human_says = verdict.intent in STRONG_HUMAN and verdict.confidence >= 0.85
+    own_ooo = ooo_phrases(reading.text)
+    machine_like = signals.auto or signals.weak_auto or signals.vacation
+    ooo = own_ooo or (ooo_phrases(reading.full) if machine_like else [])
+    if signals.auto or (ooo and not human_says) or (signals.vacation and not human_says):
+        if ooo or signals.vacation:
+            reading.reasons.extend(f"out-of-office phrase {p!r}" for p in ooo[:3])
+            day = return_date(reading.text, reading.base.date(), reading.language or "en")
+            if day is None and reading.full != reading.text:
+                full = reading.full[:20_000]
+                day = return_date(full, reading.base.date(), reading.language or "en")
+            confidence = 0.95 if signals.auto else 0.85 if own_ooo else 0.75
+            return reading.result("ooo", confidence, return_date=day)
+        auto = auto_reply_phrases(reading.text)
+        if signals.oof_subject and not auto:  # Outlook's automatic replies are its OOO assistant
+            return reading.result("ooo", 0.8)
+        reading.reasons.extend(f"auto-reply phrase {p!r}" for p in auto[:3])
+        return reading.result("auto_reply", 0.95)
+    if verdict.intent in STRONG_HUMAN or (
+        verdict.intent == "referral" and verdict.confidence >= 0.75
+    ):
+        return None
+    machine_text = reads_like_a_machine(reading.text)
+    if signals.weak_auto or machine_text:
+        reading.reasons.extend(
+            f"auto-reply phrase {p!r}" for p in auto_reply_phrases(reading.text)[:3]
+        )
+        confidence = 0.85 if signals.weak_auto and machine_text else 0.7
+        return reading.result("auto_reply", confidence)
+    return None

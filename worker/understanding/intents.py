@@ -1,0 +1,125 @@
+"""Score a person's own words against the phrase tables and decide one intent.
+
+Precedence (each rule documented where it is decided):
+
+1. ``referral`` when a referral phrase comes with a referred address; a clear referral phrase
+   without an address still wins over positive and question, not over unsubscribe or negative.
+2. ``unsubscribe`` on any clear opt-out phrase (negated ones, "I don't want to unsubscribe",
+   do not count).
+3. ``negative`` when its evidence is at least as strong as the positive evidence: negation beats
+   interest ("not interested" is matched first and masks "interested"; "Sounds good, but not
+   right now" is negative).
+4. ``positive`` on a clear statement of interest, even with a question ("Interested — what does
+   it cost?" is positive: a hot lead the rep answers anyway); a mere hint ("gerne", "ja",
+   "Termin") with a question is a ``question``.
+5. ``question`` on a question mark or a question phrase; else ``unknown``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .model import Intent
+from .phrases import NEGATORS, PHRASES, TextIntent
+
+_FLAGS = re.IGNORECASE | re.MULTILINE
+_TABLES = {
+    intent: tuple((re.compile(pattern, _FLAGS), weight) for pattern, weight in table)
+    for intent, table in PHRASES.items()
+}
+_NEGATED = re.compile(rf"({NEGATORS})\W+(\w+\W+){{0,2}}$", re.IGNORECASE)
+_NEGATED_AFTER = re.compile(r"^[ ,]*(\w+[ ,]+)?nicht\b", re.IGNORECASE)  # "passt mir nicht"
+_CHECK_NEGATION: frozenset[TextIntent] = frozenset({"unsubscribe", "positive"})
+URL = re.compile(r"(https?://|www\.)\S+", re.IGNORECASE)
+QUESTION_MARK = re.compile(r"\?(\s|$)")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One phrase found for an intent, and how much it counts."""
+
+    intent: TextIntent
+    phrase: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class TextVerdict:
+    """The intent a person's text expresses, with confidence and the phrases behind it."""
+
+    intent: Intent
+    confidence: float
+    evidence: tuple[Evidence, ...]
+    question_mark: bool
+
+    def reasons(self) -> tuple[str, ...]:
+        found = tuple(f"{e.intent} phrase {e.phrase!r}" for e in self.evidence)
+        return (*found, "question mark") if self.question_mark else found
+
+
+def _negated(text: str, start: int, end: int) -> bool:
+    before = text[max(0, start - 40) : start]
+    return bool(_NEGATED.search(before) or _NEGATED_AFTER.match(text[end : end + 20]))
+
+
+def find_evidence(text: str) -> list[Evidence]:
+    """Phrases of every table; a match hides its words from the tables after it."""
+    masked = URL.sub(" ", text)
+    found: list[Evidence] = []
+    for intent, table in _TABLES.items():
+        spans: list[tuple[int, int]] = []
+        for pattern, weight in table:
+            for match in pattern.finditer(masked):
+                if intent in _CHECK_NEGATION and _negated(masked, match.start(), match.end()):
+                    continue
+                phrase = " ".join(match.group(0).split())
+                if phrase:
+                    found.append(Evidence(intent, phrase[:60], weight))
+                    spans.append(match.span())
+                break  # one match per phrase is enough
+        for start, end in spans:
+            masked = masked[:start] + " " * (end - start) + masked[end:]
+    return found
+
+
+def _score(evidence: list[Evidence], intent: TextIntent) -> float:
+    return sum(e.weight for e in evidence if e.intent == intent)
+
+
+def _strong(evidence: list[Evidence], intent: TextIntent) -> bool:
+    return any(e.intent == intent and e.weight >= 1.0 for e in evidence)
+
+
+def decide(text: str, *, referred: bool) -> TextVerdict:
+    """The intent of a person's own text; ``referred``: a referred address was found."""
+    evidence = find_evidence(text)
+    mark = bool(QUESTION_MARK.search(URL.sub(" ", text)))
+    verdict = _decide(evidence, mark, referred)
+    used = tuple(e for e in evidence if e.intent == verdict[0]) or tuple(evidence[:3])
+    return TextVerdict(verdict[0], verdict[1], used, mark)
+
+
+def _decide(evidence: list[Evidence], mark: bool, referred: bool) -> tuple[Intent, float]:
+    referral = _score(evidence, "referral")
+    if referred and referral > 0:
+        return "referral", 0.9 if referral >= 1.0 else 0.75
+    if _strong(evidence, "unsubscribe"):
+        return "unsubscribe", 0.9
+    negative, positive = _score(evidence, "negative"), _score(evidence, "positive")
+    strong_negative = _strong(evidence, "negative")
+    if negative and negative >= positive and (strong_negative or not referral):
+        return "negative", 0.85 if strong_negative else 0.65
+    if _strong(evidence, "referral"):
+        return "referral", 0.6
+    if _strong(evidence, "positive"):
+        return "positive", 0.85
+    question = _score(evidence, "question")
+    if mark or _strong(evidence, "question"):
+        confidence = 0.75 if mark and question else 0.6
+        return "question", confidence
+    if positive:
+        return "positive", 0.6
+    if negative:
+        return "negative", 0.6
+    return "unknown", 0.3

@@ -1,0 +1,167 @@
+"""The first day someone is back, from an out-of-office text (English and German).
+
+Labelling convention: "back on X", "returning X", "from X I will be back", "ab X wieder
+erreichbar", "wieder am X" → X; "until X" / "bis X" / "bis zum X" → X; "through X",
+"until X inclusive", "to X inclusive", "bis einschließlich X", "bis inkl. X", "after X" → the day
+after X. Each date mention is read with the nearest trigger word before it (within its clause),
+and with what follows it ("… wieder im Büro", "… inclusive"). A return mention beats an "until"
+mention; the first of each kind wins. Relative spans ("in two weeks", "in zwei Wochen") are left
+to dateparser.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any, Literal
+
+from .date_mentions import DateMention, find_dates
+
+_I = re.IGNORECASE
+Kind = Literal["return", "until", "until_inclusive", "after", "start", "absent", "none"]
+
+TRIGGERS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
+    (
+        "until_inclusive",
+        re.compile(
+            r"\b(through|thru|up to and including|bis einschließlich|bis einschl\.?|bis inkl\.?"
+            r"|bis inklusive|einschließlich|inklusive)(?=\W)",
+            _I,
+        ),
+    ),
+    ("until", re.compile(r"(?<!\w)(until|till|til|'til|up to|bis( zum| zur| am)?)\b", _I)),
+    ("after", re.compile(r"\b(after|nach( dem| den)?|later than)\b", _I)),
+    (
+        "return",
+        re.compile(
+            r"\b(back|return(ing|s)?|return date|rückkehr\w*|zurück|wieder|again|reachable"
+            r"|erreichbar|available|first day|in the office|im büro|resum(e|ing)|anwesend)\b",
+            _I,
+        ),
+    ),
+    (
+        "start",
+        re.compile(
+            r"\b(from|as of|starting|beginning|effective|ab( dem| den)?|vom|von|seit|since)\b", _I
+        ),
+    ),
+)
+RANGE = re.compile(r"^\s*(to|-|\u2013|\u2014|bis)\s*$", _I)  # "Dec 1 to Dec 7", "1.12. - 7.12."
+RETURN_WORDS = re.compile(
+    r"\b(back|return\w*|wieder|zurück|erreichbar|available|in the office|im büro|im hause?"
+    r"|rückkehr|anwesend)\b",
+    _I,
+)
+ABSENCE_WORDS = re.compile(
+    r"\b(out of (the )?office|away|leave|vacation|holiday|urlaub|abwesend|nicht im büro"
+    r"|elternzeit|unavailable|not available|nicht erreichbar|außer haus)\b",
+    _I,
+)
+NEGATION = re.compile(
+    r"\b(not|nicht|never|nie|no longer|nicht mehr)\W+(be\W+)?$|n't\W+(be\W+)?$", _I
+)
+INCLUSIVE_AFTER = re.compile(r"^\W{0,3}(inclusive(ly)?|inkl\.?|inklusive|einschließlich)\b", _I)
+SENTENCE_BREAK = re.compile(r"[!?;]\s|(?<=[a-zäöüß]{4})\.\s+(?=[A-ZÄÖÜ])|\n\s*\n")
+RELATIVE_SPAN = re.compile(
+    r"\bin\s+(\d{1,2}|one|two|three|four|five|six|a|ein(em|er)?|zwei|drei|vier|fünf|sechs)\s+"
+    r"(days?|weeks?|tag(en)?|wochen?)\b",
+    _I,
+)
+GAP = 40  # characters allowed between a trigger word and its date
+
+
+def _clause_before(text: str, start: int) -> str:
+    window = text[max(0, start - 120) : start]
+    breaks = list(SENTENCE_BREAK.finditer(window))
+    return window[breaks[-1].end() :] if breaks else window
+
+
+def _clause_after(text: str, end: int) -> str:
+    window = text[end : end + 80]
+    found = SENTENCE_BREAK.search(window)
+    window = window[: found.start()] if found else window
+    return window.split("\n")[0] if window.strip() else window
+
+
+def _negated(text: str, position: int) -> bool:
+    return bool(NEGATION.search(text[max(0, position - 16) : position]))
+
+
+def _kind(text: str, mention: DateMention, previous: DateMention | None, following: int) -> Kind:
+    """How a date mention relates to the person's return (``following``: where the next
+    mention starts)."""
+    before = _clause_before(text, mention.start)
+    if previous is not None and previous.end > mention.start - len(before):
+        between = text[previous.end : mention.start]
+        if RANGE.match(between):
+            inclusive = INCLUSIVE_AFTER.match(text[mention.end :])
+            return "until_inclusive" if inclusive else "until"
+        before = between
+    after = _clause_after(text[:following], mention.end)
+    nearest: tuple[int, Kind] | None = None
+    for kind, pattern in TRIGGERS:
+        for match in pattern.finditer(before):
+            if len(before) - match.end() > GAP or (nearest and match.end() <= nearest[0]):
+                continue
+            negated = kind == "return" and _negated(before, match.start())
+            nearest = (match.end(), "absent" if negated else kind)
+    kind = nearest[1] if nearest else "none"
+    if kind == "absent":  # "not available on X"
+        return "none"
+    if kind == "until" and INCLUSIVE_AFTER.match(after):
+        return "until_inclusive"
+    if kind in ("start", "none"):
+        back_after = RETURN_WORDS.search(after) and not ABSENCE_WORDS.search(after)
+        back_before = RETURN_WORDS.search(before) and not ABSENCE_WORDS.search(before)
+        if back_after or (kind == "start" and back_before):
+            return "return"
+    return kind
+
+
+@lru_cache(maxsize=1)
+def _search_dates() -> Any:
+    """dateparser's search, imported on first use (it takes about a second)."""
+    from dateparser.search import search_dates
+
+    return search_dates
+
+
+def _relative(text: str, base: date, language: str) -> list[tuple[int, date]]:
+    """Spans such as "in two weeks" / "in zwei Wochen", resolved with dateparser."""
+    found: list[tuple[int, date]] = []
+    for match in RELATIVE_SPAN.finditer(text):
+        settings = {
+            "PREFER_DATES_FROM": "future",
+            "RELATIVE_BASE": datetime(base.year, base.month, base.day, 12),
+            "DATE_ORDER": "DMY" if language == "de" else "MDY",
+        }
+        try:
+            results = _search_dates()(match.group(0), languages=[language], settings=settings)
+        except Exception:
+            results = None
+        if results:
+            found.append((match.start(), results[0][1].date()))
+    return found
+
+
+def return_date(text: str, base: date, language: str = "en") -> date | None:
+    """The first day the writer says they are back, or None when no date is given."""
+    firsts: dict[Kind, tuple[int, date]] = {}
+    previous: DateMention | None = None
+    mentions = find_dates(text, base, language)
+    for index, mention in enumerate(mentions):
+        following = mentions[index + 1].start if index + 1 < len(mentions) else len(text)
+        kind = _kind(text, mention, previous, following)
+        previous = mention
+        firsts.setdefault(kind, (mention.start, mention.day))
+    if "return" in firsts:
+        return firsts["return"][1]
+    untils = [(firsts[k][0], k) for k in ("until", "until_inclusive") if k in firsts]
+    if untils:
+        kind = min(untils)[1]
+        return firsts[kind][1] + timedelta(days=1 if kind == "until_inclusive" else 0)
+    if "after" in firsts:
+        return firsts["after"][1] + timedelta(days=1)
+    relative = _relative(text, base, language)
+    return relative[0][1] if relative else None
