@@ -61,6 +61,7 @@ listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 first_valid_uid = $imap_uid
 last_valid_uid = $imap_uid
 mail_location = maildir:$imap_home/mail/%u

@@ -26,6 +26,7 @@ import redis
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
+from tests.imap_support import imap  # noqa: F401 (a fixture for every test module)
 from worker.broker import build_broker, install
 from worker.clock import VirtualClock
 from worker.runner import stop_embedded_workers

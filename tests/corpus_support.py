@@ -1,5 +1,7 @@
 """The labelled corpus of inbound replies (``tests/corpus``): load ``labels.yaml`` and check it
-against the messages on disk.
+against the messages on disk. The same for the held-out sets (``tests/corpus/holdout`` and
+``tests/corpus/holdout2``, each with its own ``labels.yaml``): ``load_corpus(HOLDOUT_LABELS,
+HOLDOUT)``, ``load_corpus(HOLDOUT2_LABELS, HOLDOUT2)``.
 
 Every ``messages/<intent>/*.eml`` has exactly one entry in ``labels.yaml`` and the other way
 round; the folder names the intent; ``return_date`` appears only on ``ooo`` messages and
@@ -10,7 +12,7 @@ round; the folder names the intent; ``return_date`` appears only on ``ooo`` mess
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,10 @@ import yaml
 CORPUS = Path(__file__).resolve().parent / "corpus"
 MESSAGES = CORPUS / "messages"
 LABELS = CORPUS / "labels.yaml"
+HOLDOUT = CORPUS / "holdout"  # written after the classifier, never used to tune it
+HOLDOUT_LABELS = HOLDOUT / "labels.yaml"
+HOLDOUT2 = CORPUS / "holdout2"  # a second one, written the same way by another hand
+HOLDOUT2_LABELS = HOLDOUT2 / "labels.yaml"
 
 INTENTS = (
     "positive",
@@ -69,18 +75,19 @@ class Label:
     return_date: date | None = None
     referral_email: str | None = None
     note: str | None = None
+    root: Path = field(default=MESSAGES, repr=False, compare=False)
 
     @property
     def path(self) -> Path:
         """The message file."""
-        return MESSAGES / self.file
+        return self.root / self.file
 
     def read(self) -> bytes:
         """The message as stored, byte for byte."""
         return self.path.read_bytes()
 
 
-def _label(index: int, entry: Any) -> tuple[Label | None, list[str]]:
+def _label(index: int, entry: Any, root: Path = MESSAGES) -> tuple[Label | None, list[str]]:
     """One labels.yaml entry as a Label, or the problems that prevent it."""
     where = f"labels.yaml entry {index + 1}"
     if not isinstance(entry, dict):
@@ -120,19 +127,21 @@ def _label(index: int, entry: Any) -> tuple[Label | None, list[str]]:
         return_date=return_date,
         referral_email=referral,
         note=entry.get("note"),
+        root=root,
     )
     return label, []
 
 
-def load_labels(path: Path = LABELS) -> tuple[list[Label], list[str]]:
-    """Every entry of labels.yaml that is well formed, and the problems of the others."""
+def load_labels(path: Path = LABELS, root: Path = MESSAGES) -> tuple[list[Label], list[str]]:
+    """Every entry of labels.yaml that is well formed (files below ``root``), and the problems
+    of the others."""
     entries = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(entries, list):
         return [], [f"{path.name}: expected a list of entries"]
     labels: list[Label] = []
     problems: list[str] = []
     for index, entry in enumerate(entries):
-        label, errors = _label(index, entry)
+        label, errors = _label(index, entry, root)
         problems += errors
         if label is not None:
             labels.append(label)
@@ -165,7 +174,7 @@ def check_labels(labels: list[Label], messages: Path = MESSAGES) -> list[str]:
 
 def load_corpus(path: Path = LABELS, messages: Path = MESSAGES) -> list[Label]:
     """The checked labels of the whole corpus, in labels.yaml order."""
-    labels, problems = load_labels(path)
+    labels, problems = load_labels(path, messages)
     problems += check_labels(labels, messages)
     if problems:
         raise CorpusError(problems)

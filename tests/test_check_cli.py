@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from tests.cli_support import reset_cli_runtime
 from tests.conftest import free_port
+from tests.imap_support import ImapAccount
 from worker.cli import main
 
 
@@ -63,3 +64,43 @@ def test_an_unreachable_database_fails_the_check(project: Path) -> None:
     assert result.exit_code == 1
     assert result.output.startswith("FAIL  database")
     assert ":pw@" not in result.output
+
+
+def test_inboxes_are_checked_with_a_real_imap_login(
+    project: Path, sqlite_url: str, imap: ImapAccount, tmp_path: Path
+) -> None:
+    (project / "mailboxes.yaml").write_text(
+        (project / "mailboxes.yaml")
+        .read_text(encoding="utf-8")
+        .replace(
+            '    phone: "+49 30 5550 1240"',
+            '    phone: "+49 30 5550 1240"\n    inbox_env: SUCCESS_INBOX',
+        ),
+        encoding="utf-8",
+    )
+    env = {
+        "DATABASE_URL": sqlite_url,
+        "OUTREACH_TRANSPORT_URL": "console:",
+        "REDIS_URL": None,
+        "OUTREACH_INBOX_URL": imap.url("INBOX"),
+        "SUCCESS_INBOX": str(tmp_path / "no-such-maildir"),
+    }
+    result = _check(project, env, "--json")
+    parts = {row["part"]: row for row in json.loads(result.output)}
+    assert parts["inbox[default]"]["ok"], parts
+    assert "0 message(s) in INBOX" in parts["inbox[default]"]["detail"]
+    assert not parts["inbox[success]"]["ok"]
+    assert "no-such-maildir" in parts["inbox[success]"]["detail"]
+    assert result.exit_code == 1
+
+    env["OUTREACH_INBOX_URL"] = imap.url("INBOX", password="wrong-secret")
+    env.pop("SUCCESS_INBOX")
+    result = _check(project, env)
+    lines = result.output.splitlines()
+    assert any(
+        line.startswith("FAIL  inbox[default]") and "login refused" in line for line in lines
+    )
+    assert any(
+        line.startswith("FAIL  inbox[success]") and "SUCCESS_INBOX" in line for line in lines
+    )
+    assert "wrong-secret" not in result.output

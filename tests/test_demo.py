@@ -44,3 +44,68 @@ def test_the_demo_command_prints_what_happened(project: Path) -> None:
     assert "25 sent" in outcome.output
     assert "emails sent" in outcome.output
     assert "Inspect:" in outcome.output
+
+
+def test_simulated_replies_go_through_the_real_ingestion_and_rules(project: Path) -> None:
+    from sqlalchemy import create_engine, select
+
+    from worker.models import Enrollment, Event, Lead, ReviewItem, Suppression
+
+    settings = Settings.from_env({}, home=project)
+    try:
+        result = run_demo(settings, folder=project / "demo", weeks=4)
+    finally:
+        reset_cli_runtime()
+
+    assert result.replies == {
+        "auto_reply": 1,
+        "bounce_hard": 1,
+        "bounce_soft": 1,
+        "negative": 1,
+        "ooo": 2,
+        "positive": 2,
+        "question": 2,
+        "referral": 1,
+        "unsubscribe": 1,
+    }
+    engine = create_engine(result.database_url)
+    try:
+        with engine.connect() as conn:
+            leads = {row.email: row for row in conn.execute(select(Lead))}
+            suppressed = set(conn.scalars(select(Suppression.value)))
+            open_items = conn.execute(
+                select(ReviewItem.reason, Lead.email)
+                .outerjoin(Lead, Lead.id == ReviewItem.lead_id)
+                .where(ReviewItem.resolved_at.is_(None))
+            ).all()
+            resumed = set(
+                conn.scalars(
+                    select(Lead.email)
+                    .join(Event, Event.lead_id == Lead.id)
+                    .where(Event.kind == "resumed")
+                )
+            )
+            weber = conn.execute(
+                select(Enrollment.sequence, Enrollment.status)
+                .join(Lead, Lead.id == Enrollment.lead_id)
+                .where(Lead.email == "m.weber@weber-kuehltechnik.test")
+                .order_by(Enrollment.id)
+            ).all()
+    finally:
+        engine.dispose()
+    ada = leads["ada@northwind.test"]
+    assert (ada.stage, ada.status) == ("qualification", "needs_review")
+    assert leads["s.schneider@alpenwerk.test"].stage == "lost"
+    assert leads["j.carter@brightwave-media.test"].status == "unsubscribed"
+    assert leads["info@kontor-nord.test"].status == "bounced"
+    assert suppressed == {"j.carter@brightwave-media.test", "info@kontor-nord.test"}
+    assert resumed == {"k.mueller@brauhaus-logistik.test", "emily.ross@clearpath-hr.test"}
+    assert leads["t.becker@gruenstrom.test"].status == "active"  # ticket auto-reply ignored
+    assert [tuple(row) for row in weber] == [("consideration", "stopped"), ("decision", "active")]
+    assert sorted((reason, email or "-") for reason, email in open_items) == [
+        ("hot_lead", "ada@northwind.test"),
+        ("hot_lead", "sophie.turner@quillstone.test"),
+        ("inbound_unmatched", "-"),
+        ("reply_question", "w.tan@harbourline.test"),
+        ("reply_referral", "priya.nair@ledgerly.test"),
+    ]

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port, make_settings
-from imap_support import ImapAccount, imap, message, new_account
 from imapclient import IMAPClient
 from sqlalchemy import func, select
 
 from tests.cli_support import make_invoke, reset_cli_runtime
+from tests.conftest import free_port, make_settings
+from tests.imap_support import ImapAccount, message, new_account
 from worker import imap_inbox
 from worker.clock import VirtualClock
 from worker.errors import ConfigError, OutreachError
@@ -29,8 +29,6 @@ from worker.models import AppState, InboundMessage, Lead, Touch
 from worker.runner import run_batch
 from worker.runtime import Runtime, set_runtime
 from worker.scheduler import build_scheduler, fetch_inboxes_job
-
-__all__ = ["imap"]  # the fixture, imported from imap_support
 
 ADA = "ada@northwind.test"
 MakeRuntime = Callable[..., Runtime]

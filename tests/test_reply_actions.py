@@ -3,6 +3,7 @@ out-of-office pause and automatic resume, bounces, and the rep's reclassificatio
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -353,3 +354,61 @@ def test_bad_on_reply_rules_are_reported_with_file_and_line(
     ), problems
     catalog, _ = load_catalog(project / "sequences", project)
     assert ("prospecting" in catalog) == ("nowhere" in rule)
+
+
+def test_the_review_commands_show_the_reply_and_resolve_by_reclassifying(
+    project: Path, sqlite_url: str, tmp_path: Path
+) -> None:
+    from tests.cli_support import make_invoke, reset_cli_runtime
+
+    invoke = make_invoke(project, sqlite_url)
+    try:
+        assert invoke("leads", "import", str(project / "examples" / "leads.csv")).exit_code == 0
+        assert invoke("run").exit_code == 0
+        shown = json.loads(invoke("leads", "show", ADA, "--json").output)
+        [touch] = shown["touches"]
+        reply = (
+            f"From: Ada Winter <{ADA}>\r\nTo: ada.fischer@northwind-analytics.example\r\n"
+            f"Subject: Re: {touch['subject']}\r\nMessage-ID: <r1@northwind.test>\r\n"
+            f"In-Reply-To: {touch['message_id']}\r\n\r\n"
+            "Does it work with Pipedrive, and what does it cost for 18 people?\r\n\r\n"
+            "On Mon, 4 Jan 2027 at 09:00, Ada Fischer wrote:\r\n"
+            "> Hi Ada,\r\n> Unsubscribe: https://northwind-analytics.example/u/x\r\n"
+        )
+        (tmp_path / "reply.eml").write_text(reply, encoding="utf-8")
+        ingested = invoke("inbox", "ingest", str(tmp_path / "reply.eml"), "--json")
+        assert json.loads(ingested.output)["question"] == 1, ingested.output
+
+        listed = json.loads(invoke("review", "list", "--json").output)
+        [item] = listed
+        assert (item["reason"], item["suggested_action"]) == ("reply_question", "resume")
+        show = invoke("review", "show", str(item["id"]))
+        assert show.exit_code == 0, show.output
+        assert "Pipedrive" in show.output
+        assert "Unsubscribe: https" not in show.output  # quoted history is not shown
+        assert "Classified: question" in show.output
+        assert "suggested: --action resume" in show.output
+
+        bad = invoke("review", "resolve", str(item["id"]), "--action", "reclassify:maybe")
+        assert bad.exit_code == 1
+        assert "Unknown intent 'maybe'" in bad.output
+        done = invoke(
+            "review",
+            "resolve",
+            str(item["id"]),
+            "--action",
+            "reclassify:positive",
+            "--note",
+            "she wants a call",
+        )
+        assert done.exit_code == 0, done.output
+        after = json.loads(invoke("leads", "show", ADA, "--json").output)
+        shown_text = invoke("leads", "show", ADA).output
+    finally:
+        reset_cli_runtime()
+    assert (after["stage"], after["status"]) == ("qualification", "needs_review")
+    kinds = [event["kind"] for event in after["timeline"]]
+    for kind in ("classified", "paused", "flagged", "resolved", "stage_changed"):
+        assert kind in kinds
+    assert "stage=qualification  status=needs_review" in shown_text
+    assert after["stage_history"][-1]["to"] == "qualification"

@@ -24,7 +24,7 @@ from tests.delivery_support import (
     stop,
     wait_until,
 )
-from tests.imap_support import ImapAccount, imap  # noqa: F401 (fixture)
+from tests.imap_support import ImapAccount
 from worker.models import Lead, Touch
 
 pytestmark = pytest.mark.slow

@@ -114,3 +114,65 @@ def test_a_sieve_vacation_reply_is_out_of_office_with_its_date() -> None:
     assert found.confidence >= 0.95
     assert found.return_date == date(2026, 12, 19)
     assert "header Auto-Submitted: auto-replied (vacation)" in found.reasons
+
+
+def test_a_read_receipt_is_an_auto_reply() -> None:
+    raw = (
+        b"From: Anna <anna@client.test>\nTo: ada@northwind.example\n"
+        b"Subject: Read: Northwind\nDate: Mon, 30 Nov 2026 10:00:00 +0100\n"
+        b"Content-Type: multipart/report; report-type=disposition-notification; boundary=B\n\n"
+        b"--B\nContent-Type: text/plain\n\nYour message was read on Monday.\n"
+        b"--B\nContent-Type: message/disposition-notification\n\n"
+        b"Final-Recipient: rfc822;anna@client.test\nDisposition: manual-action/MDN-sent-manually;"
+        b" displayed\n--B--\n"
+    )
+    assert classify(raw).intent == "auto_reply"
+
+
+def test_someone_who_left_is_a_referral_with_an_address_else_an_auto_reply() -> None:
+    left = "Owen Price has left Halcyon Travel. For sales please contact dan@client.test."
+    headers = "Auto-Submitted: auto-replied (vacation)\n"
+    found = classify(mail(left, "Automatic reply: Northwind", headers))
+    assert (found.intent, found.referral_email) == ("referral", "dan@client.test")
+    gone = "Frau Schröder ist nicht mehr für unser Unternehmen tätig."
+    assert classify(mail(gone, "Automatische Antwort: Northwind", headers)).intent == "auto_reply"
+
+
+def test_an_absent_person_naming_a_colleague_is_still_out_of_office() -> None:
+    body = (
+        "Ich bin bis 18.12. im Urlaub. In dringenden Fällen wenden Sie sich bitte an"
+        " meine Kollegin unter berta@client.test."
+    )
+    found = classify(mail(body, "Abwesenheitsnotiz: Northwind"))
+    assert found.intent == "ooo"
+    assert found.return_date == date(2026, 12, 18)
+    assert found.referral_email is None
+
+
+def test_a_no_reply_notice_naming_a_shared_address_is_an_auto_reply() -> None:
+    body = "This mailbox is no longer monitored. Please send your request to info@client.test."
+    assert classify(mail(body)).intent == "auto_reply"
+
+
+def test_a_question_about_automation_is_a_person_asking() -> None:
+    assert classify(mail("Is this an automated email or do you read replies?")).intent == "question"
+
+
+@pytest.mark.parametrize(
+    ("body", "intent"),
+    [
+        ("I was on vacation, sorry for the late reply.", "unknown"),
+        ("Ich war krank, daher die späte Antwort. Was kostet das?", "question"),
+        ("I'm travelling this week - how much does it cost?", "question"),
+        ("Out sick today, back tomorrow.", "ooo"),
+    ],
+)
+def test_a_past_absence_is_an_excuse_and_a_person_asking_is_a_person(
+    body: str, intent: str
+) -> None:
+    assert classify(mail(body)).intent == intent
+
+
+def test_an_outlook_automatic_reply_without_wording_is_out_of_office_with_its_date() -> None:
+    found = classify(mail("Back on Jan. 4th.", "Automatic reply: Northwind"))
+    assert (found.intent, found.return_date) == ("ooo", date(2027, 1, 4))

@@ -145,3 +145,54 @@ def test_language_from_common_words(text: str, language: str | None) -> None:
     assert detect_language(text) == language
     if text:
         assert classify(mail(text)).language == language
+
+
+@pytest.mark.parametrize(
+    ("body", "intent"),
+    [
+        ("I was about to hit unsubscribe, but this is timely. Can we talk in January?", "positive"),
+        ("Our unsubscribe rate is a problem too - can your tool help?", "question"),
+        ("Don't send me the deck yet, let's talk first.", "positive"),
+        ("Please don't send me any more emails. Talk to dana@client.test instead.", "unsubscribe"),
+        ("Kein Interesse an einer Demo, aber gerne ein Angebot.", "positive"),
+        ("Sounds good, but we have no budget this year.", "negative"),
+    ],
+)
+def test_a_request_to_stop_wins_and_a_mere_mention_does_not_count(body: str, intent: str) -> None:
+    assert classify(mail(body)).intent == intent
+
+
+def test_referral_words_without_an_address_point_nowhere() -> None:
+    found = classify(mail("Hallo Frau Fischer,\n\nich habe das mal intern weitergeleitet."))
+    assert found.intent == "unknown"
+    assert found.referral_email is None
+
+
+def test_a_signature_address_is_not_a_referral_and_a_person_beats_a_role_address() -> None:
+    signature = "Not interested.\n\nAnna\nClient GmbH\ninfo@client.test"
+    assert classify(mail(signature)).intent == "negative"
+    found = classify(
+        mail("Please don't use support@client.test. The right person is Leo: leo@client.test.")
+    )
+    assert found.referral_email == "leo@client.test"
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "intent"),
+    [
+        (
+            "Re: Pipeline review for Client GmbH - take me off this list pls",
+            "Sent from my iPhone\n\n> On Mon, Ada wrote:\n> Hi Anna,\n> Unsubscribe: https://x.example/u/1",
+            "unsubscribe",
+        ),
+        (
+            "AW: Forecasting bei Client - gerne, Donnerstag 14 Uhr passt",
+            "Von meinem iPhone gesendet\n\n> Am Montag schrieb Ada:\n> Hallo Anna,",
+            "positive",
+        ),
+        # With words of its own in the body, a reply subject is ours and is not read.
+        ("Re: Stop guessing your forecast", "Sounds good, let's talk on Tuesday.", "positive"),
+    ],
+)
+def test_a_reply_typed_into_the_subject_line_is_read(subject: str, body: str, intent: str) -> None:
+    assert classify(mail(body, subject=subject), own_addresses=(OURS,)).intent == intent

@@ -109,7 +109,7 @@ def run_demo(
                 str(intent): int(count)
                 for intent, count in session.execute(
                     select(InboundMessage.intent, func.count())
-                    .where(InboundMessage.intent.is_not(None))
+                    .where(InboundMessage.intent.is_not(None), InboundMessage.lead_id.is_not(None))
                     .group_by(InboundMessage.intent)
                 )
             }

@@ -46,6 +46,7 @@ SCRIPT: tuple[ScriptedReply, ...] = (
     ScriptedReply("ben.walker@atlas-fleet.test", 1, "bounce_soft"),
 )
 
+
 def _bodies(lead: Lead, back: date) -> dict[str, tuple[str, str]]:
     name = lead.first_name or "Team"
     return {

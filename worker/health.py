@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from .authoring.sequences import load_catalog
 from .db import make_engine, schema_is_current
 from .errors import OutreachError
-from .mailboxes import load_mailboxes
+from .imap_inbox import is_imap_url, probe
+from .mailboxes import Mailboxes, load_mailboxes
 from .settings import Settings
 from .transports import OutboxTransport, SmtpTransport, redact_url, transport_from_url
 
@@ -23,7 +26,7 @@ class Check:
 
 
 def run_checks(settings: Settings) -> list[Check]:
-    """Check the database, the broker, sequences, mailboxes and every mailbox's transport."""
+    """Check the database, the broker, sequences, mailboxes, transports and inboxes."""
     checks = [_database(settings), _broker(settings), _sequences(settings)]
     try:
         mailboxes = load_mailboxes(settings.mailboxes_file)
@@ -32,7 +35,36 @@ def run_checks(settings: Settings) -> list[Check]:
     checks.append(Check("mailboxes", True, ", ".join(sorted(mailboxes.by_name))))
     for name in sorted(mailboxes.by_name):
         checks.append(_transport(name, mailboxes.transport_url, settings))
+    return checks + _inboxes(settings, mailboxes)
+
+
+def _inboxes(settings: Settings, mailboxes: Mailboxes) -> list[Check]:
+    """Every configured inbox: an IMAP login and folder, or a readable local path."""
+    sources = [("default", settings.inbox_url)] if settings.inbox_url else []
+    checks: list[Check] = []
+    for name in sorted(mailboxes.by_name):
+        try:
+            url = mailboxes.inbox_url(name)
+        except OutreachError as exc:
+            checks.append(Check(f"inbox[{name}]", False, str(exc)))
+            continue
+        if url:
+            sources.append((name, url))
+    for name, url in sources:
+        checks.append(_inbox(f"inbox[{name}]", url))
     return checks
+
+
+def _inbox(part: str, url: str) -> Check:
+    try:
+        if is_imap_url(url):
+            return Check(part, True, probe(url))
+        path = Path(unquote(urlsplit(url).path) if url.startswith("file://") else url)
+        if not path.exists():
+            return Check(part, False, f"{path}: no such maildir, folder or mbox")
+        return Check(part, True, f"{path} is readable")
+    except (OutreachError, OSError) as exc:
+        return Check(part, False, str(exc))
 
 
 def _database(settings: Settings) -> Check:

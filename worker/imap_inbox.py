@@ -145,6 +145,15 @@ def parse_imap_url(text: str) -> ImapUrl:
     )
 
 
+def probe(text: str) -> str:
+    """Log in and open the folder read-only; a line saying how many messages it holds."""
+    url = parse_imap_url(text)
+    with connect(url) as client:
+        _select(client, url)
+        count = int(client.folder_status(url.folder, ["MESSAGES"])[b"MESSAGES"])
+    return f"IMAP {url.redacted}: {count} message(s) in {url.folder}"
+
+
 def fetch_imap(
     sessions: sessionmaker[Session], clock: Clock, text: str, result: ImapFetch | None = None
 ) -> ImapFetch:

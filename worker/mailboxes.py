@@ -65,30 +65,35 @@ class Mailboxes:
 
     def transport_url(self, name: str, default: str, env: Mapping[str, str] | None = None) -> str:
         """The mailbox's own transport URL (from its environment variable) or ``default``."""
-        spec = self.get(name)
-        if not spec.transport_env:
+        variable = self.get(name).transport_env
+        if not variable:
             return default
-        value = (os.environ if env is None else env).get(spec.transport_env)
-        if not value:
-            raise ConfigError(
-                f"Mailbox {name!r} reads its transport URL from ${spec.transport_env}, which is "
-                f"not set — export {spec.transport_env}=smtp+starttls://user:password@host:587."
-            )
-        return value
+        return _from_env(
+            env,
+            variable,
+            f"Mailbox {name!r} reads its transport URL from ${variable}, which is "
+            f"not set — export {variable}=smtp+starttls://user:password@host:587.",
+        )
 
     def inbox_url(self, name: str, env: Mapping[str, str] | None = None) -> str | None:
         """The mailbox's IMAP URL or path (from its ``inbox_env`` variable), or None."""
-        spec = self.get(name)
-        if not spec.inbox_env:
+        variable = self.get(name).inbox_env
+        if not variable:
             return None
-        value = (os.environ if env is None else env).get(spec.inbox_env)
-        if not value:
-            raise ConfigError(
-                f"Mailbox {name!r} reads its inbox URL from ${spec.inbox_env}, which is not set "
-                f"— export {spec.inbox_env}=imaps://user:password@host/INBOX, or remove "
-                "'inbox_env' from the mailbox."
-            )
-        return value
+        return _from_env(
+            env,
+            variable,
+            f"Mailbox {name!r} reads its inbox URL from ${variable}, which is not "
+            f"set — export {variable}=imaps://user:password@host/INBOX, or remove 'inbox_env' "
+            "from the mailbox.",
+        )
+
+
+def _from_env(env: Mapping[str, str] | None, variable: str, missing: str) -> str:
+    value = (os.environ if env is None else env).get(variable)
+    if not value:
+        raise ConfigError(missing)
+    return value
 
 
 def load_mailboxes(path: Path) -> Mailboxes:

@@ -126,20 +126,6 @@ def act_on_reply(
     return Outcome(found.intent, actions, low)
 
 
-def apply_intent(
-    session: Session,
-    catalog: Catalog,
-    policy: ReplyPolicy,
-    inbound: InboundMessage,
-    found: Classification,
-    *,
-    at: datetime,
-) -> Outcome:
-    """Store ``found`` on the message and act on it (used for reclassification by a rep)."""
-    store_classification(inbound, found, at)
-    return act_on_reply(session, catalog, policy, inbound, found, at=at)
-
-
 def store_classification(inbound: InboundMessage, found: Classification, at: datetime) -> None:
     """Keep the classification on the stored message."""
     inbound.intent = found.intent
@@ -191,23 +177,39 @@ def _flag(reply: _Reply, *, hot: bool = False) -> None:
 
 
 def _suggestion(reply: _Reply, hot: bool) -> tuple[str, str]:
+    """The resolve action a rep most likely wants, and one line of advice."""
     found = reply.found
-    confidence = f"{found.intent} ({found.confidence:.0%})"
+    said = f"{_SAYS.get(found.intent, found.intent)} ({found.intent}, {found.confidence:.0%})"
+    if found.intent == "referral" and found.referral_email:
+        said = f"refers us to {found.referral_email} ({found.confidence:.0%})"
     if reply.low_confidence and not hot:
-        return (
-            f"reclassify:{found.intent}",
-            f"not sure what this reply means: best guess {confidence} — read it and reclassify",
-        )
+        return f"reclassify:{found.intent}", f"unsure: best guess {said} — read it and reclassify"
     if hot:
         target = reply.catalog.for_stage(reply.lead.stage)
-        action = f"enroll:{target.name}" if target is not None else "won"
-        return action, f"interested — {confidence}; get in touch now, then {action}"
+        if reply.open_enrollments():
+            action = "resume"
+        else:
+            action = f"enroll:{target.name}" if target is not None else "won"
+        return action, f"hot lead: {said}; get in touch now, then {action}"
     if found.intent == "question":
-        return "resume", f"asks a question — {confidence}; answer it, then resume"
+        return "resume", f"{said}; answer it, then resume"
     if found.intent == "referral":
-        who = found.referral_email or "someone else"
-        return "stop", f"refers us to {who} — {confidence}; add them as a lead, then stop"
-    return "resume", f"{confidence}; read the reply and decide"
+        return "stop", f"{said}; add them as a lead, then stop"
+    return "resume", f"{said}; read the reply and decide"
+
+
+_SAYS = {
+    "positive": "interested",
+    "negative": "not interested",
+    "question": "asks a question",
+    "referral": "refers us to someone else",
+    "unknown": "unclear reply",
+    "ooo": "out of office",
+    "auto_reply": "automatic reply",
+    "unsubscribe": "asks to unsubscribe",
+    "bounce_hard": "bounced",
+    "bounce_soft": "bounced for now",
+}
 
 
 def _pause_only(reply: _Reply) -> None:

@@ -21,7 +21,7 @@ from .enrollment import enroll_leads
 from .errors import NotFoundError, OutreachError
 from .models import Enrollment, InboundMessage, Lead, ReviewItem, Touch
 from .pipeline import change_stage, next_stage
-from .reactions import ReplyPolicy, apply_intent
+from .reactions import ReplyPolicy, act_on_reply, store_classification
 from .scheduling import add_wait, lead_zone
 from .understanding import INTENTS, Classification
 
@@ -152,7 +152,8 @@ def _reclassify(
     lead = session.get(Lead, inbound.lead_id)
     if lead is not None and lead.status == "needs_review" and not _other_open_items(session, item):
         lead.status = "active"
-    apply_intent(session, catalog, policy, inbound, found, at=at)
+    store_classification(inbound, found, at)
+    act_on_reply(session, catalog, policy, inbound, found, at=at)
 
 
 def _other_open_items(session: Session, item: ReviewItem) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -63,29 +64,20 @@ def build_scheduler(runtime: Runtime, every_s: int = TICK_EVERY_S) -> BlockingSc
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 5 * every_s},
         timezone="UTC",
     )
-    scheduler.add_job(
-        tick_and_enqueue,
-        "interval",
-        seconds=every_s,
-        args=[runtime],
-        id="tick",
-        next_run_time=None,
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=5 * every_s,
-    )
+    jobs: list[tuple[str, Callable[[Runtime], object], int]] = [("tick", tick_and_enqueue, every_s)]
     if configured_inboxes(runtime):
-        inbox_every_s = runtime.settings.inbox_every_s
+        jobs.append(("inbox", fetch_inboxes_job, runtime.settings.inbox_every_s))
+    for job_id, job, seconds in jobs:
         scheduler.add_job(
-            fetch_inboxes_job,
+            job,
             "interval",
-            seconds=inbox_every_s,
+            seconds=seconds,
             args=[runtime],
-            id="inbox",
+            id=job_id,
             next_run_time=None,
             coalesce=True,
             max_instances=1,
-            misfire_grace_time=5 * inbox_every_s,
+            misfire_grace_time=5 * seconds,
         )
     return scheduler
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -18,7 +19,8 @@ from ..errors import OutreachError
 from ..settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
-out = Console()
+# Piped output (a file, a pager, cron mail) gets wide tables instead of 80 wrapped columns.
+out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 

@@ -68,7 +68,6 @@ def inbox_fetch(ctx: click.Context, as_json: bool) -> None:
         outreach inbox fetch
       outreach inbox fetch --json
     """
-    from rich.markup import escape
 
     from ..errors import ConfigError
     from ..ingest import fetch_inboxes
@@ -122,18 +121,16 @@ def review_list(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "", "lead", "stage", "reason", "since (UTC)", "suggested", "detail")
+    table = Table("id", "", "lead", "stage", "reason", "since (UTC)", "suggested")
     for row in rows:
-        detail = (row["detail"] or "")[:60]
         table.add_row(
             str(row["id"]),
             "HOT" if row["hot"] else "",
             row["lead"] or "-",
             row["stage"] or "-",
             row["reason"],
-            row["created_at"],
+            (row["created_at"] or "")[:16].replace("T", " "),
             row["suggested_action"] or "",
-            escape(detail),
         )
     out.print(table)
 

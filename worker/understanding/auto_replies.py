@@ -24,6 +24,9 @@ OOO_PHRASES: tuple[str, ...] = (
     r"(will|shall) (be )?(back|return|returning)( to the office| in the office)?\b",
     r"(i'm|i am|i'll be|i will be) back (on|in|at)\b",
     r"returning (on|to the office|to work)",
+    r"^\W*(back|zurück|wieder da|wieder im büro) (on|am|ab|in|next|tomorrow|morgen)\b",
+    r"\bout (sick|ill|today|this week|all week)\b|\bkrankgeschrieben\b|\bkrank gemeldet\b"
+    r"|\b(bin|ist) (derzeit |aktuell |leider )?krank\b",
     r"(back in|return to) the office",
     r"office (is|will be) closed",
     r"closed for the (holidays?|season)",
@@ -66,8 +69,6 @@ AUTO_PHRASES: tuple[str, ...] = (
     r"\b(ticket|case|request) #?\d{3,}",
     r"(we|i) (have )?received your (message|e-?mail|request|inquiry|enquiry)",
     r"your (message|e-?mail|request|inquiry|enquiry) (has been|was) (received|forwarded)",
-    r"(is|are) no longer (with|at|working|employed|part of)",
-    r"has left (the company|our company|the organi[sz]ation)",
     r"this (e-?mail )?address is no longer (in use|active|monitored)",
     r"(wir haben|ich habe) ihre (nachricht|e-?mail|anfrage|mail) erhalten",
     r"ihre (nachricht|e-?mail|anfrage) (ist|wurde) .{0,30}(eingegangen|erhalten|weitergeleitet)",
@@ -76,8 +77,25 @@ AUTO_PHRASES: tuple[str, ...] = (
     r"(bitte )?(antworten sie )?nicht auf diese (e-?mail|nachricht)",
     r"ticket-?(nummer|nr)",
     r"eingangsbestätigung",
-    r"nicht mehr (im unternehmen|bei uns|für .{1,40} tätig|in unserem unternehmen)",
-    r"hat (das unternehmen|unser unternehmen) verlassen",
+)
+
+# Someone has left for good: not an absence (never ``ooo``); a referral when it names an address.
+DEPARTURE_PHRASES: tuple[str, ...] = (
+    r"(is|are) no longer (with|at|working (at|for)|employed|part of)",
+    r"(has|have) left (the |our )?(company|organi[sz]ation|business|firm|team)\b",
+    r"(has|have) left (?-i:[A-Z])\w+",
+    r"(has|have) taken over (his|her|their|the) (accounts|role|position|responsibilities|duties)",
+    r"\b(his|her|my) successor\b|\bnachfolger(in)?\b",
+    r"\bleft (the |our )?(company|organi[sz]ation|business|firm)\b",
+    # "Gemma Stone left Rowan & Pike on 27 November": a named person (not "I", "We", "You")
+    # who left a named company, with or without "has"
+    r"(?-i:\b(?!(?:We|You|It|They)\b)[A-Z][\w'-]+) (has |had )?left (?-i:[A-Z])\w+",
+    r"\bno longer (works|worked) (at|for|here|with)\b|\b(has|have) (moved on|departed)\b",
+    r"\b(hat|haben) (uns|das unternehmen|unser haus|unsere firma) verlassen\b",
+    r"\b(ist|sind)\b[^!?\n]{0,60}?\bausgeschieden\b",
+    r"nicht mehr (im unternehmen|bei uns|für .{1,40} tätig|in unserem (unternehmen|hause?)"
+    r"|im hause?)",
+    r"hat (das|unser) unternehmen verlassen|(ist|sind) aus (dem|unserem) unternehmen ausgeschieden",
 )
 
 # Courtesy a person may write too: counts only twice over, or with a machine's header.
@@ -92,29 +110,82 @@ COURTESY_PHRASES: tuple[str, ...] = (
 )
 
 _OOO = tuple(re.compile(pattern, _I) for pattern in OOO_PHRASES)
+_DEPARTURE = tuple(re.compile(pattern, _I) for pattern in DEPARTURE_PHRASES)
 _AUTO = tuple(re.compile(pattern, _I) for pattern in AUTO_PHRASES)
 _COURTESY = tuple(re.compile(pattern, _I) for pattern in COURTESY_PHRASES)
 
 
-def _found(patterns: tuple[re.Pattern[str], ...], text: str) -> list[str]:
+_PAST = re.compile(r"\b(was|were|war|waren|been|had been)\W+(\w+\W+){0,2}$", _I)
+
+
+def _past(text: str, start: int) -> bool:
+    """True for "I was out of office last week": an excuse for a late answer, not an absence."""
+    return bool(_PAST.search(text[max(0, start - 40) : start]))
+
+
+def _asked(text: str, end: int) -> bool:
+    """True when the sentence around ``end`` is a question ("Is this an automated email?")."""
+    tail = re.search(r"[.!?\n]", text[end:])
+    return bool(tail and tail.group(0) == "?")
+
+
+def _found(
+    patterns: tuple[re.Pattern[str], ...],
+    text: str,
+    *,
+    statements: bool = False,
+    present: bool = False,
+) -> list[str]:
     found: list[str] = []
     for pattern in patterns:
-        match = pattern.search(text)
-        if match:
+        for match in pattern.finditer(text):
+            if statements and _asked(text, match.end()):
+                continue
+            if present and _past(text, match.start()):
+                continue
             found.append(match.group(0).strip())
+            break
     return found
 
 
 def ooo_phrases(text: str) -> list[str]:
     """Out-of-office wording found in ``text`` (matched text, in table order)."""
-    return _found(_OOO, text)
+    return _found(_OOO, text, present=True)
+
+
+# Someone who says when they are back has not left for good ("Maria left Hamburg on Monday
+# and will be back on 7 December" is an absence).
+_COMING_BACK = re.compile(
+    r"\b(will|shall|'ll) be back\b|\b(i'?m|i am|is|are) back (on|in|at|from)\b|\breturn(s|ing)?"
+    r" (on|to the office|to work)\b|\bwieder (im büro|erreichbar|für sie da|zurück|im haus"
+    r"|im dienst|am platz)\b|\b(ab|am) [^.!?\n]{1,30} wieder (im|erreichbar|da|für|zurück)\b",
+    _I,
+)
+
+
+def departure_phrases(text: str) -> list[str]:
+    """Wording saying someone has left the company (and is not coming back)."""
+    if _COMING_BACK.search(text):
+        return []
+    return _found(_DEPARTURE, text, statements=True)
 
 
 def auto_reply_phrases(text: str) -> list[str]:
-    """Generic automatic-reply wording found in ``text`` (machine wording first)."""
-    return _found(_AUTO, text) + _found(_COURTESY, text)
+    """Generic automatic-reply wording stated (not asked) in ``text``, machine wording first."""
+    return (
+        _found(_AUTO, text, statements=True)
+        + departure_phrases(text)
+        + _found(_COURTESY, text, statements=True)
+    )
+
+
+def machine_statements(text: str) -> list[str]:
+    """Wording only a machine writes ("this is an automated message", "ticket number")."""
+    return _found(_AUTO, text, statements=True)
 
 
 def reads_like_a_machine(text: str) -> bool:
-    """Machine wording ("this is an automated message"), or two courtesy phrases."""
-    return bool(_found(_AUTO, text)) or len(_found(_COURTESY, text)) >= 2
+    """Machine wording ("this is an automated message"), a departure notice, or two
+    courtesy phrases."""
+    machine = _found(_AUTO, text, statements=True) + departure_phrases(text)
+    return bool(machine) or len(_found(_COURTESY, text, statements=True)) >= 2

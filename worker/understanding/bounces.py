@@ -10,6 +10,14 @@ Severity policy (decided here, tested in tests/test_understanding_bounces.py):
   "Benutzer unbekannt", "no such domain", and a failure notice that gives no reason at all.
 
 With several recipients, one hard failure makes the message ``bounce_hard``.
+
+Without a delivery-status report, a bounce needs two pieces of evidence: a mail-system sender
+(MAILER-DAEMON, postmaster, MDaemon, Exchange's system mailbox, …), a bounce subject, bounce
+wording, ``X-Failed-Recipients``, flufl.bounce; and, when the headers mark the message
+machine-made, an SMTP reply with its status ("421 4.4.1") or a statement that the system keeps
+retrying ("will keep trying", "wird die Zustellung weiterhin versuchen"). The classifier asks
+for a bounce before any out-of-office reading, so a delay warning saying the server is
+"vorübergehend nicht erreichbar" is ``bounce_soft``, not ``ooo``.
 """
 
 from __future__ import annotations
@@ -44,10 +52,23 @@ MAILBOX_FULL = re.compile(
     r"|speicher(platz|grenze).{0,40}(erreicht|überschritten|voll)|kontingent.{0,20}überschritten",
     _I,
 )
+# A mail system saying it keeps the message and tries again ("will keep trying", "wird die
+# Zustellung weiterhin versuchen"): a delay warning, never written by a person who is away.
+RETRYING = re.compile(
+    r"will (keep|continue|be) (trying|to try|retrying|to retry|retried)|(will|shall) (retry"
+    r"|re-?attempt)|still being retried|(message|e-?mail|nachricht) (is |has been |remains )?"
+    r"(still |noch )?(queued|in the (mail )?queue|(liegt|befindet sich) (noch )?in der"
+    r" warteschlange)|(zustellung|zuzustellen|zustellversuch)\b[^.]{0,60}\b(weiterhin|erneut"
+    r"|nochmals|später)\b[^.]{0,40}\bversuch|(weiterhin|erneut) (versucht|versuchen)"
+    r"|nächster (zustell)?versuch",
+    _I,
+)
+# An SMTP reply with its enhanced status code ("421 4.4.1", "550-5.1.1"): a mail server's words.
+SMTP_REPLY = re.compile(r"(?<![\d.])[245]\d\d[ -]\(?[245]\.\d{1,3}\.\d{1,3}(?![\d.]*\d)")
 TEMPORARY = re.compile(
     r"\bdelayed\b|not yet been delivered|will (continue to )?(retry|try)|\btemporar(y|ily)\b"
     r"|try again later|\bdeferred\b|still trying|vorübergehend|verzögert|noch nicht zugestellt"
-    r"|weiterhin versucht|\bgreylist",
+    r"|weiterhin versucht|\bgreylist|" + RETRYING.pattern,
     _I,
 )
 HARD = re.compile(
@@ -73,18 +94,22 @@ BOUNCE_TEXT = re.compile(
     r"|the following addresses? (had permanent fatal errors|failed)|your message to .{1,80} "
     r"couldn'?t be delivered|address not found|unzustellbar|konnte nicht zugestellt werden"
     r"|nicht zugestellt|zustellung\w* (ist |war )?fehlgeschlagen|postfach voll"
-    r"|benutzer unbekannt|delivery failure|failure notice",
+    r"|benutzer unbekannt|delivery failure|failure notice"
+    r"|nicht\b[^.!?]{0,60}\bzugestellt\s+(werden|worden)|zustellung\w* (ist |wurde |wird )?"
+    r"(verzögert|gescheitert)",
     _I,
 )
 FAILURE_CONTEXT = re.compile(
     r"fail|reject|unknown|not exist|not found|undeliver|could not|couldn'?t|unable|quota|full"
-    r"|recipient|delayed|unzustellbar|unbekannt|nicht|voll|empfänger|error|fehler",
+    r"|recipient|delayed|unzustellbar|unbekannt|nicht|voll|empfänger|error|fehler"
+    r"|not (yet )?been delivered|retr(y|ied|ying)|keep trying|zugestellt",
     _I,
 )
 COPY_MARKERS = re.compile(
     r"^(-{3,} ?this is a copy of|-{3,} ?original message|original message headers"
     r"|-{3,} ?below this line is a copy|reporting-mta:|received: from|return-path:"
-    r"|-{3,} ?ursprüngliche nachricht)",
+    r"|-{3,} ?ursprüngliche nachricht|-{2,} ?(kopfzeilen|header) (der|of the) (ursprünglichen"
+    r"|original) (nachricht|message))",
     _I | re.MULTILINE,
 )
 SYSTEM_ADDRESS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|abuse|hostmaster)@", _I)
@@ -234,6 +259,11 @@ def read_bounce(
     x_failed = addresses(headers(message, "X-Failed-Recipients"))
     phrase = BOUNCE_TEXT.search(text[:50_000])
     evidence = [signals.daemon, signals.bounce_subject, bool(phrase), bool(x_failed)]
+    if signals.auto or signals.daemon:
+        # A machine-made message that quotes SMTP replies or says it keeps retrying is a mail
+        # system's report (a person pasting an error never carries these headers).
+        notice = _notice(text)
+        evidence += [bool(SMTP_REPLY.search(notice)), bool(RETRYING.search(notice))]
     if not (failed or signals.dsn or any(evidence)):
         return None
     temporary, permanent = _flufl(message)

@@ -2,8 +2,10 @@
 
 Order of evidence: a bounce (DSN, mail-system sender, bounce texts) first; then machine replies
 (strong auto-reply headers, or out-of-office wording a person's clear answer does not
-outweigh); then the reply's own words. The functions here never raise: a message that cannot be
-read is ``unknown`` with a low confidence and a reason.
+outweigh); then the reply's own words, where a question or unclear reply that greets someone
+else by name and says nothing about our mail is misdirected (``unknown``, see ``addressee``).
+The functions here never raise: a message that cannot be read is ``unknown`` with a low
+confidence and a reason.
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ from datetime import UTC, date, datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
-from .auto_replies import auto_reply_phrases, ooo_phrases, reads_like_a_machine
+from .addressee import someone_else
+from .auto_replies import (
+    auto_reply_phrases,
+    departure_phrases,
+    machine_statements,
+    ooo_phrases,
+    reads_like_a_machine,
+)
 from .body import TEXT_LIMIT, extract_body
 from .bounces import Bounce, read_bounce
 from .headers import HeaderSignals, addresses_in, read_headers, strip_reply_prefix
@@ -80,20 +89,22 @@ def message_date(message: Message, received_at: datetime | None) -> datetime:
 class _Reading:
     """Everything read from one message, shared by the decision steps."""
 
-    def __init__(self, message: Message, received_at: datetime | None, own: tuple[str, ...]):
-        self.message = message
-        self.own = own
+    def __init__(self, message: Message, received_at: datetime | None):
         self.signals: HeaderSignals = read_headers(message)
         body = extract_body(message)
         self.full = body.text
         self.text = strip_quotes(self.full)
         subject = header(message, "Subject")
         plain_subject = strip_reply_prefix(subject)
-        # A subject of its own ("Unsubscribe", "Remove me") is part of what the person wrote.
-        self.analysed = self.text if plain_subject != subject else f"{subject}\n{self.text}"
+        # A subject of its own ("Unsubscribe", "Remove me") is part of what the person wrote;
+        # so is a reply subject when the body holds no words of the person's (a phone reply
+        # typed into the subject line: "Re: … - pls remove me").
+        own_subject = plain_subject == subject or not self.text.strip()
+        self.analysed = f"{plain_subject}\n{self.text}" if own_subject else self.text
         self.language = detect_language(self.text) or detect_language(self.full)
         self.base = message_date(message, received_at)
         self.sender = sender(message)
+        self.subject = subject
         self.reasons = list(self.signals.reasons)
         if body.truncated:
             self.reasons.append(f"only the first {TEXT_LIMIT} characters were read")
@@ -126,20 +137,31 @@ class _Reading:
 def _classify(
     message: Message, received_at: datetime | None, own: tuple[str, ...]
 ) -> Classification:
-    reading = _Reading(message, received_at, own)
+    reading = _Reading(message, received_at)
     bounce = read_bounce(message, reading.signals, reading.full, own)
     if bounce is not None:
         return _bounce(reading, bounce)
     cc = addresses(addresses_in(message, "Cc", "To"))
     referral = referred_address(reading.text, sender=reading.sender, own=own, cc=cc)
     verdict = decide(reading.analysed, referred=referral is not None)
-    machine = _machine(reading, verdict)
+    machine = _machine(reading, verdict, referral)
     if machine is not None:
         return machine
     reading.reasons.extend(verdict.reasons())
     if verdict.intent == "referral" and referral:
         reading.reasons.append(f"referred address {referral}")
         return reading.result("referral", verdict.confidence, referral_email=referral)
+    if verdict.intent in ("question", "unknown") and not verdict.clear():
+        other = someone_else(
+            reading.text,
+            subject=reading.subject,
+            to=addresses_in(message, "To"),
+            sender=reading.sender,
+            own=own,
+        )
+        if other is not None:
+            reading.reasons.append(f"greets {other!r}, not us, and says nothing about our mail")
+            return reading.result("unknown", 0.6)
     return reading.result(verdict.intent, verdict.confidence)
 
 
@@ -154,30 +176,48 @@ def _bounce(reading: _Reading, bounce: Bounce) -> Classification:
     )
 
 
-def _machine(reading: _Reading, verdict: TextVerdict) -> Classification | None:
-    """An out-of-office or other automatic reply, or None when a person wrote it."""
+def _ooo(reading: _Reading, confidence: float) -> Classification:
+    """Out of office, with the return date read in the notice's own text (the quoted thread
+    below it is our mail, whose dates mean nothing here)."""
+    notice = reading.text or reading.full[:20_000]
+    day = return_date(notice, reading.base.date(), reading.language or "en")
+    return reading.result("ooo", confidence, return_date=day)
+
+
+def _machine(
+    reading: _Reading, verdict: TextVerdict, referral: str | None
+) -> Classification | None:
+    """An out-of-office or other automatic reply, or None when a person wrote it.
+
+    Someone who has left is never ``ooo``: a notice naming another address is a ``referral``,
+    one without is an ``auto_reply``.
+    """
     signals = reading.signals
-    human_says = verdict.intent in STRONG_HUMAN and verdict.confidence >= 0.85
-    own_ooo = ooo_phrases(reading.text)
     machine_like = signals.auto or signals.weak_auto or signals.vacation
+    human_says = verdict.confidence >= 0.75 and (
+        verdict.intent in STRONG_HUMAN or (verdict.intent == "question" and not machine_like)
+    )
+    departed = departure_phrases(reading.text)
+    if departed and not human_says:
+        reading.reasons.append(f"departure phrase {departed[0]!r}")
+        if referral:
+            reading.reasons.append(f"referred address {referral}")
+            return reading.result("referral", 0.85, referral_email=referral)
+        return reading.result("auto_reply", 0.9 if signals.auto else 0.75)
+    own_ooo = ooo_phrases(reading.text)
     ooo = own_ooo or (ooo_phrases(reading.full) if machine_like else [])
     if signals.auto or (ooo and not human_says) or (signals.vacation and not human_says):
         if ooo or signals.vacation:
             reading.reasons.extend(f"out-of-office phrase {p!r}" for p in ooo[:3])
-            day = return_date(reading.text, reading.base.date(), reading.language or "en")
-            if day is None and reading.full != reading.text:
-                full = reading.full[:20_000]
-                day = return_date(full, reading.base.date(), reading.language or "en")
-            confidence = 0.95 if signals.auto else 0.85 if own_ooo else 0.75
-            return reading.result("ooo", confidence, return_date=day)
+            return _ooo(reading, 0.95 if signals.auto else 0.85 if own_ooo else 0.75)
         auto = auto_reply_phrases(reading.text)
         if signals.oof_subject and not auto:  # Outlook's automatic replies are its OOO assistant
-            return reading.result("ooo", 0.8)
+            return _ooo(reading, 0.8)
         reading.reasons.extend(f"auto-reply phrase {p!r}" for p in auto[:3])
         return reading.result("auto_reply", 0.95)
-    if verdict.intent in STRONG_HUMAN or (
-        verdict.intent == "referral" and verdict.confidence >= 0.75
-    ):
+    if verdict.intent == "referral" and not machine_statements(reading.text):
+        return None  # a no-reply notice naming a shared address is still a machine
+    if verdict.intent in STRONG_HUMAN:
         return None
     machine_text = reads_like_a_machine(reading.text)
     if signals.weak_auto or machine_text:

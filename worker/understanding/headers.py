@@ -21,7 +21,9 @@ BOUNCE_SUBJECTS = re.compile(
     r"|has failed|problem|incomplete|delayed)|mail delivery (failed|failure|subsystem)"
     r"|failure notice|non[- ]?delivery|message not delivered|could not be delivered"
     r"|unzustellbar|nicht zustellbar|zustellungsfehler|unzustellbare|fehlgeschlagene zustellung"
-    r"|rückläufer|warning: message .{0,80} delayed|delivery delay|nachricht verzögert",
+    r"|rückläufer|warning: message .{0,80} delayed|delivery delay|nachricht verzögert"
+    r"|zustellung (verzögert|fehlgeschlagen|gescheitert|nicht möglich)|verzögerte zustellung"
+    r"|zustell(ungs)?verzögerung|delayed mail|message delayed",
     _I,
 )
 OOO_SUBJECTS = re.compile(
@@ -31,14 +33,24 @@ OOO_SUBJECTS = re.compile(
 )
 AUTO_SUBJECTS = re.compile(
     r"^(automatic reply|auto(matic)?[- ]?re(ply|sponse)|automatische antwort|autoreply|auto:"
-    r"|abwesenheitsnotiz|out of office|réponse automatique|read:|gelesen:|not read:"
-    r"|nicht gelesen:|read receipt|lesebestätigung)",
+    r"|abwesenheitsnotiz|out of office|réponse automatique)",
+    _I,
+)
+RECEIPT_SUBJECTS = re.compile(
+    r"^(read|gelesen|not read|nicht gelesen|read receipt|lesebestätigung|delivered"
+    r"|zugestellt)\s*:",
     _I,
 )
 DAEMON_LOCALPARTS = re.compile(
-    r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|bounces?|mail\.delivery)(\+.*)?$", _I
+    r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|bounces?|mail\.delivery|mdaemon"
+    r"|mail-?(system|admin|server|robot)|microsoftexchange[0-9a-f]*)(\+.*)?$",
+    _I,
 )
-DAEMON_NAMES = re.compile(r"mail delivery (subsystem|system)|mailer[- ]daemon|postmaster", _I)
+DAEMON_NAMES = re.compile(
+    r"mail delivery (subsystem|system)|mailer[- ]daemon|postmaster|\bmdaemon\b"
+    r"|mail ?system (administrator|at)",
+    _I,
+)
 NOREPLY = re.compile(r"^(no-?reply|do-?not-?reply|donotreply|notifications?|automated)", _I)
 
 
@@ -92,18 +104,21 @@ def _auto_headers(message: Message, reasons: list[str]) -> tuple[bool, bool, boo
     return auto, weak, human, vacation
 
 
-def _subject_signals(subject: str, reasons: list[str]) -> tuple[bool, bool, bool]:
-    """(bounce subject, Outlook-style auto-reply subject, out-of-office subject)."""
+def _subject_signals(subject: str, reasons: list[str]) -> tuple[bool, bool, bool, bool]:
+    """(bounce subject, Outlook-style auto-reply subject, out-of-office subject, receipt)."""
     bounce = bool(BOUNCE_SUBJECTS.search(subject))
     auto = not bounce and bool(AUTO_SUBJECTS.match(subject))
     vacation = not bounce and bool(OOO_SUBJECTS.search(subject))
+    receipt = bool(RECEIPT_SUBJECTS.match(subject))
     if bounce:
         reasons.append(f"bounce subject {subject[:80]!r}")
     elif auto:
         reasons.append(f"auto-reply subject {subject[:80]!r}")
     elif vacation:
         reasons.append(f"out-of-office subject {subject[:80]!r}")
-    return bounce, auto, vacation
+    elif receipt:
+        reasons.append(f"receipt subject {subject[:80]!r}")
+    return bounce, auto, vacation, receipt
 
 
 def read_headers(message: Message) -> HeaderSignals:
@@ -127,8 +142,8 @@ def read_headers(message: Message) -> HeaderSignals:
         auto = True
         reasons.append("read receipt (report-type=disposition-notification)")
     subject = strip_reply_prefix(header(message, "Subject"))
-    bounce_subject, oof_subject, vacation_subject = _subject_signals(subject, reasons)
-    auto = (auto or oof_subject) and not (human and not (dsn or daemon))
+    bounce_subject, oof_subject, vacation_subject, receipt = _subject_signals(subject, reasons)
+    auto = (auto or oof_subject or receipt) and not (human and not (dsn or daemon))
     weak = weak and not human
     return HeaderSignals(
         auto=auto,

@@ -2,15 +2,19 @@
 
 Precedence (each rule documented where it is decided):
 
-1. ``referral`` when a referral phrase comes with a referred address; a clear referral phrase
-   without an address still wins over positive and question, not over unsubscribe or negative.
-2. ``unsubscribe`` on any clear opt-out phrase (negated ones, "I don't want to unsubscribe",
-   do not count).
+1. ``unsubscribe`` on any clear opt-out phrase, whatever else the text says (negated ones,
+   "I don't want to unsubscribe", and mentions, "I was about to hit unsubscribe", do not count).
+2. ``referral`` when the text gives someone else's address; referral words without an address
+   ("I forwarded it internally") point nowhere we can follow, so they decide nothing.
 3. ``negative`` when its evidence is at least as strong as the positive evidence: negation beats
    interest ("not interested" is matched first and masks "interested"; "Sounds good, but not
-   right now" is negative).
+   right now" is negative). After a "but" / "aber", the clause that follows has the last word:
+   "Kein Interesse an einer Demo, aber gerne ein Angebot" is positive.
 4. ``positive`` on a clear statement of interest, even with a question ("Interested — what does
-   it cost?" is positive: a hot lead the rep answers anyway); a mere hint ("gerne", "ja",
+   it cost?" is positive: a hot lead the rep answers anyway); acceptance ("we'd be up for the
+   scan", "go ahead", "wir sind dabei") and a proposed slot ("Würde Ihnen Dienstag um 10 Uhr
+   passen?", "Would Thursday at 3pm suit you?") count as clear interest, so the question mark of
+   a scheduling question does not make them a ``question``; a mere hint ("gerne", "ja",
    "Termin") with a question is a ``question``.
 5. ``question`` on a question mark or a question phrase; else ``unknown``.
 """
@@ -32,6 +36,7 @@ _NEGATED = re.compile(rf"({NEGATORS})\W+(\w+\W+){{0,2}}$", re.IGNORECASE)
 _NEGATED_AFTER = re.compile(r"^[ ,]*(\w+[ ,]+)?nicht\b", re.IGNORECASE)  # "passt mir nicht"
 _CHECK_NEGATION: frozenset[TextIntent] = frozenset({"unsubscribe", "positive"})
 URL = re.compile(r"(https?://|www\.)\S+", re.IGNORECASE)
+CONTRAST = re.compile(r"\b(but|however|aber|jedoch|allerdings)\b[^.!?\n]*", re.IGNORECASE)
 QUESTION_MARK = re.compile(r"\?(\s|$)")
 
 
@@ -52,6 +57,10 @@ class TextVerdict:
     confidence: float
     evidence: tuple[Evidence, ...]
     question_mark: bool
+
+    def clear(self) -> bool:
+        """True when a phrase that settles an intent on its own was found (weight 1.0)."""
+        return any(e.weight >= 1.0 for e in self.evidence)
 
     def reasons(self) -> tuple[str, ...]:
         found = tuple(f"{e.intent} phrase {e.phrase!r}" for e in self.evidence)
@@ -95,23 +104,36 @@ def decide(text: str, *, referred: bool) -> TextVerdict:
     """The intent of a person's own text; ``referred``: a referred address was found."""
     evidence = find_evidence(text)
     mark = bool(QUESTION_MARK.search(URL.sub(" ", text)))
-    verdict = _decide(evidence, mark, referred)
+    contrasts = list(CONTRAST.finditer(text))
+    last_word = find_evidence(contrasts[-1].group(0)) if contrasts else []
+    verdict = _decide(evidence, mark, referred, _leaning(last_word))
     used = tuple(e for e in evidence if e.intent == verdict[0]) or tuple(evidence[:3])
     return TextVerdict(verdict[0], verdict[1], used, mark)
 
 
-def _decide(evidence: list[Evidence], mark: bool, referred: bool) -> tuple[Intent, float]:
-    referral = _score(evidence, "referral")
-    if referred and referral > 0:
-        return "referral", 0.9 if referral >= 1.0 else 0.75
+def _leaning(evidence: list[Evidence]) -> Intent | None:
+    """ "positive" or "negative" when a clause says only one of the two, else None."""
+    positive, negative = _score(evidence, "positive"), _score(evidence, "negative")
+    if positive and not negative:
+        return "positive"
+    if negative and not positive:
+        return "negative"
+    return None
+
+
+def _decide(
+    evidence: list[Evidence], mark: bool, referred: bool, last_word: Intent | None = None
+) -> tuple[Intent, float]:
     if _strong(evidence, "unsubscribe"):
         return "unsubscribe", 0.9
+    if referred:
+        return "referral", 0.9 if _score(evidence, "referral") >= 1.0 else 0.8
     negative, positive = _score(evidence, "negative"), _score(evidence, "positive")
     strong_negative = _strong(evidence, "negative")
-    if negative and negative >= positive and (strong_negative or not referral):
+    if negative and positive and last_word == "positive":
+        return "positive", 0.75
+    if negative and (negative >= positive or last_word == "negative"):
         return "negative", 0.85 if strong_negative else 0.65
-    if _strong(evidence, "referral"):
-        return "referral", 0.6
     if _strong(evidence, "positive"):
         return "positive", 0.85
     question = _score(evidence, "question")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Literal, get_args
 
 Intent = Literal[
     "positive",
@@ -18,18 +18,7 @@ Intent = Literal[
     "auto_reply",
     "unknown",
 ]
-INTENTS: tuple[Intent, ...] = (
-    "positive",
-    "negative",
-    "unsubscribe",
-    "ooo",
-    "bounce_hard",
-    "bounce_soft",
-    "referral",
-    "question",
-    "auto_reply",
-    "unknown",
-)
+INTENTS: tuple[Intent, ...] = get_args(Intent)
 # Intents written by a person (they stop the sequence at once); the rest are machine-made.
 HUMAN_INTENTS: frozenset[Intent] = frozenset(
     ("positive", "negative", "unsubscribe", "referral", "question", "unknown")

@@ -1,0 +1,193 @@
+"""Inbound mail never crashes a batch and is never lost or processed twice: broken messages
+are kept raw and flagged, concurrent ingestion processes each message once, and a message
+stored before a crash is processed by the next run."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from email.message import EmailMessage
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from worker import processing
+from worker.ingest import ingest, match_pending, store_from
+from worker.leads import import_leads
+from worker.models import Event, InboundMessage, Lead, ReviewItem, Touch
+from worker.runner import run_batch
+
+ADA = "ada@northwind.test"
+
+
+def _sent_touch(runtime, project: Path, email: str = ADA) -> Touch:
+    import_leads(
+        runtime.sessions, project / "examples" / "leads.csv", runtime.clock, runtime.catalog
+    )
+    run_batch(runtime)
+    with runtime.sessions() as session:
+        lead = session.scalar(select(Lead).where(Lead.email == email))
+        return session.scalar(select(Touch).where(Touch.lead_id == lead.id))
+
+
+def _headers(touch: Touch, n: int, extra: str = "") -> str:
+    return (
+        f"From: Ada Winter <{ADA}>\r\nTo: ada.fischer@northwind-analytics.example\r\n"
+        f"Subject: Re: hello {n}\r\nMessage-ID: <odd-{n}@northwind.test>\r\n"
+        f"In-Reply-To: {touch.message_id}\r\n{extra}"
+    )
+
+
+def _odd_messages(touch: Touch) -> dict[str, bytes]:
+    html_only = (
+        _headers(touch, 1, "MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n")
+        + "\r\n<html><body><p>Sounds good, let&#39;s talk next week.</p></body></html>\r\n"
+    )
+    unknown_charset = (
+        _headers(touch, 2, "Content-Type: text/plain; charset=x-klingon\r\n")
+        + "\r\nKein Interesse, danke.\xe4\r\n"
+    )
+    broken_mime = (
+        _headers(touch, 3, 'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n')
+        + "\r\n--b\r\nContent-Type: text/plain\r\n\r\nWhat does it cost?\r\n--b"  # never closed
+    )
+    attachment = EmailMessage()
+    attachment["From"] = ADA
+    attachment["Message-ID"] = "<odd-4@northwind.test>"
+    attachment["In-Reply-To"] = touch.message_id
+    attachment["Subject"] = "Re: hello 4"
+    attachment.set_content("")
+    attachment.add_attachment(b"%PDF-1.4 fake", maintype="application", subtype="pdf")
+    return {
+        "1-html-only.eml": html_only.encode(),
+        "2-unknown-charset.eml": unknown_charset.encode("latin-1"),
+        "3-broken-mime.eml": broken_mime.encode(),
+        "4-attachment-only.eml": attachment.as_bytes(),
+        "5-empty-body.eml": (_headers(touch, 5) + "\r\n").encode(),
+        "6-no-headers.eml": b"\r\njust a body, no headers at all\r\n",
+        "7-binary.eml": bytes(range(256)) * 8,
+    }
+
+
+def test_odd_messages_are_kept_raw_and_never_stop_the_batch(
+    runtime, project: Path, tmp_path: Path
+) -> None:
+    touch = _sent_touch(runtime, project)
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    for name, data in _odd_messages(touch).items():
+        (folder / name).write_bytes(data)
+    good = EmailMessage()
+    good["From"] = "Klaus Müller <k.mueller@brauhaus-logistik.test>"
+    good["Message-ID"] = "<fine@brauhaus-logistik.test>"
+    good["Subject"] = "Bitte aus dem Verteiler nehmen"
+    good.set_content("Bitte nehmen Sie mich aus dem Verteiler. Danke.")
+    (folder / "8-fine.eml").write_bytes(good.as_bytes())
+
+    report = ingest(runtime, str(folder))
+
+    assert (report.read, report.stored) == (8, 8)
+    assert report.statuses["unparseable"] == 2  # no headers, binary garbage
+    assert report.statuses["unsubscribe"] == 1  # the good one after all of them
+    assert "failed" not in report.statuses
+    with runtime.sessions() as session:
+        stored = list(session.scalars(select(InboundMessage).order_by(InboundMessage.id)))
+        unparseable = session.scalars(
+            select(ReviewItem.reason).where(ReviewItem.reason == "inbound_unparseable")
+        ).all()
+    assert all(m.raw for m in stored)
+    assert {m.status for m in stored} <= {"processed", "unparseable"}
+    assert len(unparseable) == 2
+    by_subject = {m.subject: m for m in stored}
+    assert by_subject["Re: hello 1"].intent == "positive"  # HTML-only read as text
+    assert by_subject["Re: hello 1"].reply_text
+
+
+def test_a_message_that_breaks_processing_is_kept_flagged_and_the_rest_go_on(
+    runtime, project: Path, tmp_path: Path, monkeypatch
+) -> None:
+    touch = _sent_touch(runtime, project)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"{n}.eml").write_bytes(
+            (_headers(touch, n) + "\r\nSounds good, let's talk.\r\n").encode()
+        )
+    real = processing.act_on_reply
+    calls = Counter[str]()
+
+    def flaky(session, catalog, policy, inbound, found, *, at):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("disk on fire")
+        return real(session, catalog, policy, inbound, found, at=at)
+
+    monkeypatch.setattr(processing, "act_on_reply", flaky)
+
+    report = ingest(runtime, str(folder))
+
+    assert report.statuses == Counter({"failed": 1, "positive": 2})
+    with runtime.sessions() as session:
+        failed = session.scalar(select(InboundMessage).where(InboundMessage.status == "failed"))
+        item = session.scalar(select(ReviewItem).where(ReviewItem.reason == "inbound_failed"))
+    assert failed is not None
+    assert failed.raw
+    assert "disk on fire" in (failed.error or "")
+    assert item is not None
+    assert item.inbound_id == failed.id
+
+
+def test_a_message_stored_before_a_crash_is_processed_by_the_next_run(
+    runtime, project: Path, tmp_path: Path
+) -> None:
+    touch = _sent_touch(runtime, project)
+    path = tmp_path / "reply.eml"
+    path.write_bytes((_headers(touch, 9) + "\r\nPlease remove me from your list.\r\n").encode())
+
+    stored = store_from(runtime, str(path))  # the crash comes right after storing
+    assert stored.stored == 1
+    with runtime.sessions() as session:
+        assert session.scalar(select(InboundMessage.status)) == "stored"
+
+    assert match_pending(runtime) == Counter({"unsubscribe": 1})
+    assert match_pending(runtime) == Counter()
+    with runtime.sessions() as session:
+        assert session.scalar(select(Lead.status).where(Lead.email == ADA)) == "unsubscribed"
+
+
+def test_concurrent_ingestion_processes_each_message_once(
+    runtime, project: Path, tmp_path: Path
+) -> None:
+    touch = _sent_touch(runtime, project)
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    for n in range(12):
+        (folder / f"{n:02}.eml").write_bytes(
+            (_headers(touch, 100 + n) + "\r\nWhat does it cost for 20 people?\r\n").encode()
+        )
+    barrier = threading.Barrier(3)
+    reports = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            reports.append(ingest(runtime, str(folder)))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert errors == []
+    assert sum(r.stored for r in reports) == 12
+    assert sum(r.statuses["question"] for r in reports) == 12
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(InboundMessage)) == 12
+        classified = session.scalar(
+            select(func.count()).select_from(Event).where(Event.kind == "classified")
+        )
+    assert classified == 12
