@@ -8,6 +8,7 @@ Real services are required: when PostgreSQL or Redis cannot be reached the tests
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -41,11 +42,22 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)  # a Monday
 
 
-def copy_project(target: Path) -> Path:
-    """A project folder with the repository's sequences, templates, mailboxes and examples."""
+def copy_project(target: Path, *, send_windows: bool = False) -> Path:
+    """A project folder with the repository's sequences, templates, mailboxes and examples.
+
+    The example sequences send in business hours (``schedule:``, schedules.yaml); unless
+    ``send_windows`` is asked for, the copy has neither, so tests send at any hour as before
+    (their clock starts at 09:00 UTC, before business hours in America).
+    """
     for name in ("sequences", "templates", "examples"):
         shutil.copytree(REPO / name, target / name)
     shutil.copy(REPO / "mailboxes.yaml", target / "mailboxes.yaml")
+    if send_windows:
+        shutil.copy(REPO / "schedules.yaml", target / "schedules.yaml")
+    else:
+        for path in (target / "sequences").glob("*.yaml"):
+            text = path.read_text(encoding="utf-8")
+            path.write_text(re.sub(r"(?m)^schedule:.*\n", "", text), encoding="utf-8")
     return target
 
 

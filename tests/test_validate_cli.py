@@ -282,10 +282,12 @@ def test_on_complete_into_an_unknown_sequence_is_an_error(invoke: Invoke, projec
         "  action: stop",
         "  action: enroll\n  sequence: qualifcation",
     )
+    lines = (project / "sequences" / "prospecting.yaml").read_text("utf-8").splitlines()
+    line = lines.index("  sequence: qualifcation") + 1
     result = invoke("validate")
     assert result.exit_code == 1
     found = located_lines(result)
-    assert ("sequences/prospecting.yaml", 34) in {(p, n) for p, n, _ in found}
+    assert ("sequences/prospecting.yaml", line) in {(p, n) for p, n, _ in found}
     assert any("qualifcation" in m for _, _, m in found)
 
 
@@ -445,14 +447,19 @@ def sample_leads() -> list[Lead]:
 
 
 @pytest.fixture(scope="module")
-def shipped() -> tuple[TemplateRenderer, dict[str, tuple[object, int]], object]:
+def shipped() -> tuple[TemplateRenderer, dict[str, tuple[object, int, str | None]], object]:
+    """Each template used by an email step (or one of its A/B variants), with where."""
     catalog, problems = load_catalog(REPO / "sequences", REPO)
     assert [p for p in problems if p.severity == "error"] == []
-    steps: dict[str, tuple[object, int]] = {}
+    steps: dict[str, tuple[object, int, str | None]] = {}
     for name in catalog.names():
         spec = catalog.get(name)
         for index, step in enumerate(spec.steps):
-            steps.setdefault(step.template, (spec, index))
+            if step.template is not None:  # manual steps (call, LinkedIn) have none
+                steps.setdefault(step.template, (spec, index, None))
+            for variant in step.variants or ():
+                if variant.template is not None:
+                    steps.setdefault(variant.template, (spec, index, variant.name))
     return TemplateRenderer(REPO / "templates"), steps, load_mailboxes(REPO / "mailboxes.yaml")
 
 
@@ -466,11 +473,13 @@ def test_each_shipped_template_renders_for_every_sample_lead(
     shipped: tuple, sample_leads: list[Lead], template: str
 ) -> None:
     renderer, steps, mailboxes = shipped
-    spec, index = steps[template]
+    spec, index, variant = steps[template]
     has_html = (REPO / "templates" / f"{template}{HTML_SUFFIX}").is_file()
     url = "https://outreach.example.test/u/1.sig"
     for lead in sample_leads:
-        rendered = render_touch(renderer, lead, mailboxes.get(spec.mailbox), spec, index, url)
+        rendered = render_touch(
+            renderer, lead, mailboxes.get(spec.mailbox), spec, index, url, variant
+        )
         assert rendered.subject.strip(), lead.email
         assert "\n" not in rendered.subject
         assert url in rendered.text, f"{template}: no unsubscribe link for {lead.email}"

@@ -23,6 +23,7 @@ from .models import Enrollment, Lead, Suppression, Touch
 from .rendering import BuiltMessage, build_message, render_touch
 from .review import flag
 from .runtime import Runtime
+from .variants import resolve_variant
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ _CLAIM = (
         _touches.c.sequence,
         _touches.c.step_index,
         _touches.c.mailbox,
+        _touches.c.variant,
     )
 )
 _LEADS_AND_ENROLLMENTS = (
@@ -61,7 +63,12 @@ _FINISH = (
 _STAMP = (
     _touches.update()
     .where(_touches.c.id == bindparam("tid"))
-    .values(message_id=bindparam("mid"), subject=bindparam("subj"), mailbox=bindparam("mbox"))
+    .values(
+        message_id=bindparam("mid"),
+        subject=bindparam("subj"),
+        mailbox=bindparam("mbox"),
+        variant=bindparam("var"),
+    )
 )
 
 
@@ -145,6 +152,8 @@ class Prepared:
     step_index: int
     starts_thread: bool
     zone: str | None
+    country: str | None = None
+    variant: str | None = None
 
 
 @dataclass
@@ -252,7 +261,13 @@ def _check_and_render(
         outcomes.append(Outcome(tid, "failed", error))
         return None
     checked.stamps.append(
-        {"tid": tid, "mid": item.built.message_id, "subj": item.built.subject, "mbox": item.mailbox}
+        {
+            "tid": tid,
+            "mid": item.built.message_id,
+            "subj": item.built.subject,
+            "mbox": item.mailbox,
+            "var": item.variant,
+        }
     )
     return item
 
@@ -267,7 +282,11 @@ def _prepare(
     mailbox_name = row.mailbox or spec.mailbox
     mailbox = runtime.mailboxes.get(mailbox_name)
     unsubscribe_url = runtime.unsubscribe_url(lead.id)
-    rendered = render_touch(runtime.renderer, lead, mailbox, spec, step_index, unsubscribe_url)
+    chosen = resolve_variant(spec.steps[step_index], lead.email, spec.name, step_index, row.variant)
+    variant = chosen.name if chosen is not None else None
+    rendered = render_touch(
+        runtime.renderer, lead, mailbox, spec, step_index, unsubscribe_url, variant
+    )
     same_thread = spec.steps[step_index].same_thread
     built = build_message(
         rendered,
@@ -288,6 +307,8 @@ def _prepare(
         step_index=step_index,
         starts_thread=step_index == 0 or not same_thread or not enrollment.thread_message_id,
         zone=lead.timezone,
+        country=lead.country,
+        variant=variant,
     )
 
 
@@ -336,6 +357,51 @@ def skip_claimed(runtime: Runtime, item: Prepared, token: str, reason: str) -> O
     return Outcome(item.touch_id, "not_claimed")
 
 
+_POSTPONE_CLAIMED = (
+    _touches.update()
+    .where(
+        _touches.c.id == bindparam("tid"),
+        _touches.c.claim_token == bindparam("token"),
+        _touches.c.status == "claimed",
+    )
+    .values(
+        status="queued",
+        claim_token=None,
+        claimed_at=None,
+        enqueued_at=None,
+        available_at=bindparam("until"),
+        attempts=_touches.c.attempts - 1,  # a postponement is not a delivery attempt
+        last_error=bindparam("err"),
+    )
+    .returning(_touches.c.id)
+)
+
+
+def postpone_claimed(
+    runtime: Runtime, item: Prepared, token: str, until: datetime, reason: str
+) -> Outcome:
+    """Give a claimed touch back to the queue, not to be sent before ``until``."""
+    now = runtime.clock.now()
+    with runtime.sessions.begin() as session:
+        done = session.connection().execute(
+            _POSTPONE_CLAIMED, {"tid": item.touch_id, "token": token, "until": until, "err": reason}
+        )
+        if done.first() is None:
+            return Outcome(item.touch_id, "not_claimed")
+        events.record(
+            session,
+            "postponed",
+            at=now,
+            lead_id=item.lead_id,
+            touch_id=item.touch_id,
+            sequence=item.sequence,
+            step_index=item.step_index,
+            cause=reason,
+            until=until.isoformat(),
+        )
+    return Outcome(item.touch_id, "postponed", reason)
+
+
 def release_unsent(runtime: Runtime, touch_ids: list[int], token: str) -> None:
     """Give back claimed touches that were never handed over (they are queued again)."""
     if touch_ids:
@@ -361,6 +427,7 @@ __all__ = [
     "Prepared",
     "claim_and_prepare",
     "mark_sending",
+    "postpone_claimed",
     "release_unsent",
     "skip_claimed",
     "why_not",

@@ -55,6 +55,13 @@ def complete_enrollment(
         lead.status = "completed"
         return
     session.flush()
-    result = enroll_leads(session, [lead], target, at=at, cause=f"{spec.name}: on_complete")
+    result = enroll_leads(
+        session,
+        [lead],
+        target,
+        at=at,
+        cause=f"{spec.name}: on_complete",
+        schedules=runtime.catalog.schedules,
+    )
     if not result.enrolled:
         lead.status = "completed"

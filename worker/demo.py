@@ -17,14 +17,18 @@ from .clock import VirtualClock
 from .demo_replies import deliver_replies
 from .leads import ImportReport, import_leads
 from .models import Event, InboundMessage, Lead, ReviewItem, Suppression, Touch
+from .resolutions import resolve
 from .runner import BatchSummary, run_batch
 from .runtime import Runtime, set_runtime
 from .settings import Settings
 
+# Leads whose call tasks the simulated rep does (the other tasks are left to time out).
+REP_CALLS = ("j.schroeder@schroeder-bau.test",)
+
 
 @dataclass
 class DemoDay:
-    """What happened on one simulated day."""
+    """What one batch of the simulated weeks did (several run each day)."""
 
     when: datetime
     summary: BatchSummary
@@ -48,12 +52,17 @@ class DemoResult:
     resent: int = 0
     suppressed: int = 0
     review_open: int = 0
+    tasks: dict[str, int] = field(default_factory=dict)
+
+
+BATCHES_PER_DAY = 8  # 00:30, 03:30, … 21:30 UTC: two or more in every lead's send window
+REP_HOUR_UTC = 12
 
 
 def demo_start(now: datetime) -> datetime:
-    """Next Monday, 09:00 UTC: a clean start for the simulated weeks."""
+    """Next Monday, 00:30 UTC (the first batch of the day): a clean start for the weeks."""
     days_ahead = (7 - now.weekday()) % 7 or 7
-    start = (now + timedelta(days=days_ahead)).replace(hour=9, minute=0, second=0, microsecond=0)
+    start = (now + timedelta(days=days_ahead)).replace(hour=0, minute=30, second=0, microsecond=0)
     return start.astimezone(UTC)
 
 
@@ -95,15 +104,18 @@ def run_demo(
         )
         answered: set[str] = set()
         deliver_replies(runtime, inbox, answered)  # an empty maildir to start with
-        for _ in range(weeks * 7):
+        # A batch every few hours, as a cron line would run it: each lead's send window (in
+        # its own time zone, Singapore to California) sees at least two batches a day.
+        for _ in range(weeks * 7 * BATCHES_PER_DAY):
             summary = run_batch(runtime)
             day = DemoDay(clock.now(), summary)
             result.days.append(day)
             if on_day:
                 on_day(day)
-            clock.advance(timedelta(hours=6))
-            deliver_replies(runtime, inbox, answered)  # they answer during the day
-            clock.advance(timedelta(hours=18))
+            deliver_replies(runtime, inbox, answered)  # they answer before the next batch
+            if clock.now().hour == REP_HOUR_UTC:
+                work_tasks(runtime)  # a rep makes some of the calls the sequences asked for
+            clock.advance(timedelta(hours=24 // BATCHES_PER_DAY))
         with runtime.sessions() as session:
             result.replies = {
                 str(intent): int(count)
@@ -122,6 +134,14 @@ def run_demo(
             result.review_open = _count(
                 session, select(func.count()).where(ReviewItem.resolved_at.is_(None))
             )
+            result.tasks = {
+                str(status): int(count)
+                for status, count in session.execute(
+                    select(Touch.status, func.count())
+                    .where(Touch.kind != "email")
+                    .group_by(Touch.status)
+                )
+            }
             stages = session.execute(select(Lead.stage, func.count()).group_by(Lead.stage)).all()
             statuses = session.execute(
                 select(Lead.status, func.count()).group_by(Lead.status)
@@ -138,6 +158,33 @@ def run_demo(
     finally:
         runtime.close()
         set_runtime(None)
+
+
+def work_tasks(runtime: Runtime) -> int:
+    """The simulated rep: calls the leads of ``REP_CALLS`` when their call task is open and
+    marks it done (``outreach review resolve ID --action done``); other tasks time out."""
+    done = 0
+    with runtime.sessions.begin() as session:
+        items = session.scalars(
+            select(ReviewItem.id)
+            .join(Lead, Lead.id == ReviewItem.lead_id)
+            .where(
+                ReviewItem.resolved_at.is_(None),
+                ReviewItem.reason == "task_call",
+                Lead.email.in_(REP_CALLS),
+            )
+        ).all()
+        for item_id in items:
+            resolve(
+                session,
+                runtime.catalog,
+                item_id,
+                "done",
+                at=runtime.clock.now(),
+                note="called: went through the questions, scan offered (simulated rep)",
+            )
+            done += 1
+    return done
 
 
 def _count(session: Session, query: Select[Any]) -> int:

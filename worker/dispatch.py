@@ -14,12 +14,16 @@ from datetime import timedelta
 from sqlalchemy import and_, literal_column, null, or_, select, update
 
 from . import events
+from .authoring.schema import SequenceSpec
 from .completion import complete_enrollment
 from .dialect import dialect_insert, is_postgres
+from .mailbox_pauses import check_mailboxes
 from .models import Enrollment, Touch
 from .resuming import resume_due
 from .review import flag
 from .runtime import Runtime
+from .tasks import close_stray_tasks, expire_tasks, open_tasks
+from .variants import assign_variants
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,8 @@ class TickResult:
     resumed: int = 0
     unknown: list[int] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    tasks_opened: list[int] = field(default_factory=list)
+    tasks_closed: list[int] = field(default_factory=list)
 
     @property
     def to_enqueue(self) -> list[int]:
@@ -45,8 +51,10 @@ def tick(runtime: Runtime) -> TickResult:
     result = TickResult()
     result.unknown = expire_claims(runtime)
     result.resumed = resume_due(runtime)
+    check_mailboxes(runtime)  # auto-pause mailboxes that fail or bounce too often
+    result.tasks_closed = close_stray_tasks(runtime) + expire_tasks(runtime)
     while True:
-        created, completed, seen = _tick_batch(runtime, result.problems)
+        created, completed, seen = _tick_batch(runtime, result.problems, result.tasks_opened)
         result.created.extend(created)
         result.completed += completed
         if seen < runtime.settings.tick_batch_size:
@@ -55,7 +63,9 @@ def tick(runtime: Runtime) -> TickResult:
     return result
 
 
-def _tick_batch(runtime: Runtime, problems: list[str]) -> tuple[list[int], int, int]:
+def _tick_batch(
+    runtime: Runtime, problems: list[str], tasks: list[int]
+) -> tuple[list[int], int, int]:
     now = runtime.clock.now()
     catalog = runtime.catalog
     with runtime.sessions.begin() as session:
@@ -69,6 +79,7 @@ def _tick_batch(runtime: Runtime, problems: list[str]) -> tuple[list[int], int, 
             query = query.with_for_update(skip_locked=True)
         due = list(session.scalars(query))
         rows = []
+        manual: list[tuple[Enrollment, SequenceSpec]] = []
         completed = 0
         for enrollment in due:
             if enrollment.sequence not in catalog:
@@ -92,6 +103,9 @@ def _tick_batch(runtime: Runtime, problems: list[str]) -> tuple[list[int], int, 
                 complete_enrollment(session, runtime, enrollment, spec, at=now)
                 completed += 1
                 continue
+            if not spec.steps[enrollment.current_step].is_email:
+                manual.append((enrollment, spec))  # a call / LinkedIn task: never enqueued
+                continue
             rows.append(
                 {
                     "enrollment_id": enrollment.id,
@@ -105,9 +119,12 @@ def _tick_batch(runtime: Runtime, problems: list[str]) -> tuple[list[int], int, 
                     "enqueued_at": now,
                     "mailbox": enrollment.mailbox or spec.mailbox,
                     "attempts": 0,
+                    "variant": None,
                 }
             )
             enrollment.next_due_at = None
+        tasks.extend(open_tasks(session, runtime, manual, now))
+        assign_variants(session, catalog, rows)
         created: list[int] = []
         if rows:
             insert = dialect_insert(session, Touch)
@@ -122,6 +139,8 @@ def _tick_batch(runtime: Runtime, problems: list[str]) -> tuple[list[int], int, 
                     "due_at": insert.excluded.due_at,
                     "available_at": insert.excluded.available_at,
                     "enqueued_at": insert.excluded.enqueued_at,
+                    "variant": insert.excluded.variant,
+                    "kind": literal_column("'email'"),
                     "claim_token": null(),
                     "claimed_at": null(),
                 },

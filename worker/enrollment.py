@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from . import events
 from .authoring.schema import SequenceSpec
 from .dialect import dialect_insert
+from .mailbox_pools import choose_mailboxes
 from .models import Enrollment, Lead, Suppression
-from .scheduling import add_wait, lead_zone
+from .schedules import Schedules
+from .windows import due_at
 
 _SUPPRESSED = select(Suppression.value).where(
     Suppression.value.in_(bindparam("keys", expanding=True))
@@ -48,9 +50,19 @@ def suppressed_values(session: Session, emails: Iterable[str]) -> set[str]:
 
 
 def enroll_leads(
-    session: Session, leads: list[Lead], spec: SequenceSpec, *, at: datetime, cause: str
+    session: Session,
+    leads: list[Lead],
+    spec: SequenceSpec,
+    *,
+    at: datetime,
+    cause: str,
+    schedules: Schedules | None = None,
 ) -> EnrollResult:
-    """Enroll ``leads`` into ``spec``; leads already in a sequence or suppressed are skipped."""
+    """Enroll ``leads`` into ``spec``; leads already in a sequence or suppressed are skipped.
+
+    The first step is due in the sequence's send window (``schedules``, the catalog's); without
+    them a touch outside its window is still held back at send time (``worker.windows``).
+    """
     result = EnrollResult()
     if not leads:
         return result
@@ -68,6 +80,7 @@ def enroll_leads(
         )
     }
     blocked = suppressed_values(session, [lead.email for lead in leads])
+    pooled = choose_mailboxes(session, leads, spec.mailbox)  # empty unless it names a pool
     rows = []
     for lead in leads:
         if lead.status in BLOCKING_LEAD_STATUSES or lead.email in blocked:
@@ -79,12 +92,22 @@ def enroll_leads(
                 "already in this sequence" if busy[lead.id] == spec.name else "in another sequence"
             )
         else:
-            first_due = add_wait(at, spec.steps[0].wait, lead_zone(lead.timezone))
+            first_due = due_at(
+                schedules or Schedules(),
+                spec.schedule,
+                at,
+                spec.steps[0].wait,
+                timezone=lead.timezone,
+                country=lead.country,
+                lead_id=lead.id,
+                sequence=spec.name,
+                step_index=0,
+            )
             rows.append(
                 {
                     "lead_id": lead.id,
                     "sequence": spec.name,
-                    "mailbox": spec.mailbox,
+                    "mailbox": pooled.get(lead.id, spec.mailbox),
                     "status": "active",
                     "current_step": 0,
                     "next_due_at": first_due,

@@ -27,6 +27,10 @@ class LeadImportError(OutreachError):
     """Raised when a leads file cannot be read at all (a bad row is reported, not raised)."""
 
 
+class SuppressionError(OutreachError):
+    """Raised when a suppression file cannot be read at all (a bad row is reported, not raised)."""
+
+
 class DeliveryError(OutreachError):
     """Raised when a transport could not hand a message over."""
 

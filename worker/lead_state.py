@@ -11,6 +11,7 @@ from . import events
 from .dialect import dialect_insert
 from .enrollment import OPEN_ENROLLMENT_STATUSES
 from .models import Enrollment, Lead, Suppression, Touch
+from .tasks import TASK_OPEN, close_open_tasks
 
 
 def open_enrollments(session: Session, lead_id: int) -> list[Enrollment]:
@@ -39,6 +40,7 @@ def pause(
         enrollment.status = "paused"
         enrollment.next_due_at = None
         enrollment.resume_at = resume_at
+        close_open_tasks(session, [enrollment], at=at, cause=cause)
         events.record(
             session,
             "paused",
@@ -76,6 +78,7 @@ def stop(session: Session, enrollments: list[Enrollment], *, at: datetime, cause
         enrollment.next_due_at = None
         enrollment.resume_at = None
         enrollment.finished_at = at
+        close_open_tasks(session, [enrollment], at=at, cause=cause)
         events.record(
             session,
             "sequence_stopped",
@@ -88,13 +91,14 @@ def stop(session: Session, enrollments: list[Enrollment], *, at: datetime, cause
 
 
 def touch_outstanding(session: Session, enrollment: Enrollment) -> bool:
-    """Whether the touch of the enrollment's current step is still waiting to go out."""
+    """Whether the touch of the enrollment's current step is still waiting to go out (or, for
+    a manual step, its task is still open)."""
     return (
         session.scalar(
             select(Touch.id).where(
                 Touch.enrollment_id == enrollment.id,
                 Touch.step_index == enrollment.current_step,
-                Touch.status.in_(("queued", "claimed", "sending")),
+                Touch.status.in_(("queued", "claimed", "sending", TASK_OPEN)),
             )
         )
         is not None

@@ -140,6 +140,8 @@ def show_lead(session: Session, email: str) -> dict[str, Any]:
                 "id": t.id,
                 "sequence": t.sequence,
                 "step": t.step_index + 1,
+                "kind": t.kind,
+                "variant": t.variant,
                 "status": t.status,
                 "due_at": iso(t.due_at),
                 "finished_at": iso(t.finished_at),

@@ -22,6 +22,7 @@ from .enrollment import EnrollResult, enroll_leads
 from .errors import LeadImportError
 from .models import LEAD_COLUMNS, Lead
 from .settings import FINAL_STAGES, PIPELINE_STAGES
+from .windows import country_code
 
 BATCH_ROWS = 500
 _EMAIL = re.compile(
@@ -115,10 +116,7 @@ def parse_row(raw: dict[str, str]) -> dict[str, Any]:
     if "deal_value" in values:
         row["deal_value"] = parse_amount(values.pop("deal_value"))
     if "country" in values:
-        country = values["country"].upper()
-        if not re.fullmatch(r"[A-Z]{2}", country):
-            raise ValueError(f"country {values['country']!r} is not a two-letter code such as DE")
-        values["country"] = country
+        values["country"] = country_code(values["country"])
     if "stage" in values:
         stage = values.pop("stage").lower()
         if stage not in PIPELINE_STAGES + FINAL_STAGES:
@@ -324,7 +322,12 @@ def _import_batch(
             return
         leads = list(session.scalars(select(Lead).where(Lead.email.in_(emails))))
         if spec is not None:
-            _merge(report.enrollment, enroll_leads(session, leads, spec, at=now, cause="import"))
+            _merge(
+                report.enrollment,
+                enroll_leads(
+                    session, leads, spec, at=now, cause="import", schedules=catalog.schedules
+                ),
+            )
             return
         by_stage: dict[str, list[Lead]] = {}
         for lead in leads:
@@ -337,7 +340,14 @@ def _import_batch(
                 continue
             _merge(
                 report.enrollment,
-                enroll_leads(session, stage_leads, stage_spec, at=now, cause="import"),
+                enroll_leads(
+                    session,
+                    stage_leads,
+                    stage_spec,
+                    at=now,
+                    cause="import",
+                    schedules=catalog.schedules,
+                ),
             )
 
 

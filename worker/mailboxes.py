@@ -1,15 +1,21 @@
-"""Sending mailboxes from ``mailboxes.yaml``; secrets (transport URLs) come from the environment."""
+"""Sending mailboxes from ``mailboxes.yaml``; secrets (transport URLs) come from the environment.
+
+Besides the mailboxes themselves the file may define ``pools`` (a name for a list of
+mailboxes, usable wherever a sequence names its ``mailbox:``) and a
+``recipient_domain_daily_limit`` shared by every mailbox.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .authoring.yaml_source import YamlSyntaxError, line_for, load_with_lines
+from .authoring.yaml_source import Loc, YamlSyntaxError, line_for, load_with_lines
 from .errors import ConfigError, NotFoundError, did_you_mean
 
 
@@ -26,6 +32,22 @@ class MailboxSpec(BaseModel):
     phone: str | None = None
     transport_env: str | None = None
     inbox_env: str | None = None
+    # At most this many sends per UTC day (None: no limit).
+    daily_limit: int | None = Field(default=None, ge=1)
+    # At least this many seconds between two sends ("90 seconds", "2 minutes" in the file).
+    min_spacing: int | None = None
+    # Multi-line text the layouts print under the email (``sender.signature``).
+    signature: str | None = None
+
+    @property
+    def min_spacing_s(self) -> int:
+        """Seconds between two sends of this mailbox (0: no spacing)."""
+        return self.min_spacing or 0
+
+    @field_validator("min_spacing", mode="before")
+    @classmethod
+    def _spacing(cls, value: object) -> int | None:
+        return None if value is None else parse_spacing(value)
 
     @field_validator("address")
     @classmethod
@@ -42,26 +64,67 @@ class MailboxSpec(BaseModel):
         return value
 
 
+_SPACING = re.compile(
+    r"^\s*(?P<n>\d+)\s*(?P<unit>seconds?|secs?|s|minutes?|mins?|m|hours?|h)\s*$", re.IGNORECASE
+)
+_SPACING_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_spacing(value: object) -> int:
+    """Seconds from "90 seconds", "2 minutes", "1 hour" (or 90s / 2m / 1h)."""
+    match = _SPACING.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(
+            f"min_spacing {value!r} is not understood — write e.g. '90 seconds' or '2 minutes'"
+        )
+    return int(match["n"]) * _SPACING_UNITS[match["unit"][0].lower()]
+
+
 class _MailboxFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     mailboxes: list[MailboxSpec] = Field(min_length=1)
+    pools: dict[str, list[str]] = Field(default_factory=dict)
+    recipient_domain_daily_limit: int | None = Field(default=None, ge=1)
 
 
 @dataclass(frozen=True)
 class Mailboxes:
-    """All configured mailboxes by name."""
+    """All configured mailboxes by name, the pools, and the per-recipient-domain daily cap."""
 
     by_name: Mapping[str, MailboxSpec]
     source: str
+    pools: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    recipient_domain_daily_limit: int | None = None
 
     def get(self, name: str) -> MailboxSpec:
         mailbox = self.by_name.get(name)
         if mailbox is None:
+            known = set(self.by_name) | set(self.pools)
+            hint = (
+                f" ({name!r} is a pool: a touch is sent from one of its mailboxes)"
+                if name in self.pools
+                else did_you_mean(name, known)
+            )
             raise NotFoundError(
-                f"No mailbox named {name!r} in {self.source}{did_you_mean(name, set(self.by_name))}"
+                f"No mailbox named {name!r} in {self.source}{hint}"
                 " — add it there or fix the sequence's 'mailbox:'."
             )
         return mailbox
+
+    def is_pool(self, name: str) -> bool:
+        return name in self.pools
+
+    def members(self, name: str) -> tuple[str, ...]:
+        """The mailboxes ``name`` stands for: a pool's members, or the mailbox itself."""
+        return self.pools.get(name) or (name,)
+
+    def sender_for(self, name: str) -> MailboxSpec:
+        """The mailbox itself, or a pool's first mailbox (for previews and checks)."""
+        return self.get(self.members(name)[0])
+
+    def pools_of(self, mailbox: str) -> list[str]:
+        """The pools ``mailbox`` belongs to."""
+        return sorted(pool for pool, members in self.pools.items() if mailbox in members)
 
     def transport_url(self, name: str, default: str, env: Mapping[str, str] | None = None) -> str:
         """The mailbox's own transport URL (from its environment variable) or ``default``."""
@@ -122,4 +185,41 @@ def load_mailboxes(path: Path) -> Mailboxes:
             line = line_for(lines, ("mailboxes", index, "name"))
             raise ConfigError(f"{path}:{line}: mailbox name {mailbox.name!r} is used twice.")
         by_name[mailbox.name] = mailbox
-    return Mailboxes(by_name=by_name, source=str(path.name))
+    return Mailboxes(
+        by_name=by_name,
+        source=str(path.name),
+        pools=_pools(path, parsed.pools, by_name, lines),
+        recipient_domain_daily_limit=parsed.recipient_domain_daily_limit,
+    )
+
+
+def _pools(
+    path: Path,
+    pools: dict[str, list[str]],
+    by_name: Mapping[str, MailboxSpec],
+    lines: dict[Loc, int],
+) -> dict[str, tuple[str, ...]]:
+    """Check every pool: a new name, at least one mailbox, each a known mailbox once."""
+    checked: dict[str, tuple[str, ...]] = {}
+    for pool, members in pools.items():
+        where = f"{path}:{line_for(lines, ('pools', pool))}"
+        if pool in by_name:
+            raise ConfigError(
+                f"{where}: pool {pool!r} has the name of a mailbox — give the pool its own name."
+            )
+        if not members:
+            raise ConfigError(f"{where}: pool {pool!r} lists no mailboxes — name at least one.")
+        for index, member in enumerate(members):
+            if member not in by_name:
+                raise ConfigError(
+                    f"{path}:{line_for(lines, ('pools', pool, index))}: pool {pool!r} names "
+                    f"unknown mailbox {member!r}"
+                    + (did_you_mean(member, set(by_name)) or " — add it under 'mailboxes:'.")
+                )
+            if member in members[:index]:
+                raise ConfigError(
+                    f"{path}:{line_for(lines, ('pools', pool, index))}: pool {pool!r} lists "
+                    f"mailbox {member!r} twice."
+                )
+        checked[pool] = tuple(members)
+    return checked

@@ -1,8 +1,10 @@
 """Match an inbound message to its lead and touch.
 
-In order: the Message-IDs it refers to (In-Reply-To, References, and for bounces the
-original message quoted inside the report) against the Message-IDs the worker sent; then the
-failed recipient of a delivery report; then the sender's address. A message that matches
+In order: a valid unsubscribe token in the Subject (``unsubscribe TOKEN``, what the mailto
+link of our List-Unsubscribe header writes; whichever address it comes from); the Message-IDs
+it refers to (In-Reply-To, References, and for bounces the original message quoted inside the
+report) against the Message-IDs the worker sent; then the failed recipient of a delivery
+report; then the sender's address. A message that matches
 nothing, or cannot be parsed, goes to the review queue — never dropped.
 """
 
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from . import events
 from .models import InboundMessage, Lead, ReviewItem, Touch
+from .tokens import verify_token
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,8 @@ _MESSAGE_IDS = re.compile(r"<[^<>\s]+@[^<>\s]+>")
 _FINAL_RECIPIENT = re.compile(r"^(?:Final|Original)-Recipient:\s*rfc822;\s*(\S+)", re.I | re.M)
 _EMBEDDED_ID = re.compile(r"(?im)^Message-ID:\s*(<[^<>\s]+>)")
 _EMBEDDED = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers")
+_UNSUBSCRIBE_TOKEN = re.compile(r"\bunsubscribe\s+(\d{1,18}\.[0-9a-f]{32})\b", re.I)
+UNSUBSCRIBE_TOKEN = "unsubscribe_token"  # noqa: S105 (how a message was matched)
 
 
 @dataclass(frozen=True)
@@ -79,8 +84,17 @@ def failed_recipients(message: Message) -> list[str]:
     return [address.strip("<>").lower() for address in found]
 
 
-def match_message(session: Session, message: Message) -> Match:
-    """Find the lead and touch of ``message``."""
+def token_lead(message: Message, secret: bytes) -> int | None:
+    """The lead whose valid unsubscribe token the Subject carries, else None."""
+    found = _UNSUBSCRIBE_TOKEN.search(decoded_header(message.get("Subject")))
+    return verify_token(secret, found.group(1).lower()) if found else None
+
+
+def match_message(session: Session, message: Message, secret: bytes | None = None) -> Match:
+    """Find the lead and touch of ``message`` (with ``secret``: by unsubscribe token first)."""
+    lead_id = token_lead(message, secret) if secret is not None else None
+    if lead_id is not None and session.get(Lead, lead_id) is not None:
+        return Match(lead_id, None, UNSUBSCRIBE_TOKEN)
     ids = referenced_ids(message)
     if ids:
         touch = session.scalars(select(Touch).where(Touch.message_id.in_(ids))).first()
@@ -97,7 +111,9 @@ def match_message(session: Session, message: Message) -> Match:
     return Match(None, None, None)
 
 
-def match_stored(session: Session, inbound: InboundMessage, at: datetime) -> str:
+def match_stored(
+    session: Session, inbound: InboundMessage, at: datetime, secret: bytes | None = None
+) -> str:
     """Parse and match a stored message; returns its new status."""
     if inbound.size > MAX_PARSE_BYTES:
         return _to_review(
@@ -109,7 +125,7 @@ def match_stored(session: Session, inbound: InboundMessage, at: datetime) -> str
             return _to_review(session, inbound, at, "unparseable", "no headers; kept raw")
         inbound.from_address = _first_address(message)
         inbound.subject = decoded_header(message.get("Subject"))[:1000] or None
-        found = match_message(session, message)
+        found = match_message(session, message, secret)
     except Exception as exc:  # malformed MIME must never stop a batch
         log.warning("inbound %r cannot be parsed: %s", inbound.id, exc)
         return _to_review(session, inbound, at, "unparseable", f"{type(exc).__name__}: {exc}")

@@ -36,6 +36,8 @@ LEAD_STATUSES = (
 LEAD_COLUMNS = ("first_name", "last_name", "company", "timezone", "country", "deal_value")
 ENROLLMENT_STATUSES = ("active", "paused", "completed", "stopped")
 TOUCH_STATUSES = ("queued", "claimed", "sending", "sent", "skipped", "failed", "unknown")
+# A manual step's touch (kind "call" / "linkedin"): open, then done, skipped or expired.
+TASK_STATUSES = ("task_open", "done", "skipped", "expired")
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -144,6 +146,10 @@ class Touch(Base):
     message_id: Mapped[str | None] = mapped_column(String(300), unique=True)
     subject: Mapped[str | None] = mapped_column(String(1000))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # "email", or a manual task for a rep: "call", "linkedin".
+    kind: Mapped[str] = mapped_column(String(16), default="email", server_default="email")
+    # The A/B variant of the step this lead got (None when the step has no variants).
+    variant: Mapped[str | None] = mapped_column(String(64))
 
 
 class Event(Base):
@@ -185,6 +191,8 @@ class ReviewItem(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[int] = mapped_column(default=0)
     suggested_action: Mapped[str | None] = mapped_column(String(200))
+    # For a manual task (call, LinkedIn): when it is due.
+    due_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column()
     resolved_at: Mapped[datetime | None] = mapped_column()
     resolution: Mapped[str | None] = mapped_column(String(64))
@@ -239,3 +247,39 @@ class AppState(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class MailboxUsage(Base):
+    """Sends per mailbox and day (the database side of daily limits and spacing)."""
+
+    __tablename__ = "mailbox_usage"
+    __table_args__ = (UniqueConstraint("mailbox", "day", name="uq_mailbox_usage_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(100))
+    day: Mapped[date] = mapped_column(Date)
+    sent: Mapped[int] = mapped_column(default=0)
+    last_sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class DomainUsage(Base):
+    """Sends per recipient domain and day (an optional per-domain daily cap)."""
+
+    __tablename__ = "domain_usage"
+    __table_args__ = (UniqueConstraint("domain", "day", name="uq_domain_usage_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    domain: Mapped[str] = mapped_column(String(255))
+    day: Mapped[date] = mapped_column(Date)
+    sent: Mapped[int] = mapped_column(default=0)
+
+
+class MailboxPause(Base):
+    """A sending mailbox paused (automatically or by a rep) until someone resumes it."""
+
+    __tablename__ = "mailbox_pauses"
+
+    mailbox: Mapped[str] = mapped_column(String(100), primary_key=True)
+    paused_at: Mapped[datetime] = mapped_column()
+    reason: Mapped[str] = mapped_column(Text)
+    resumed_at: Mapped[datetime | None] = mapped_column()

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .matching import match_stored
-from .models import InboundMessage, ReviewItem
+from . import events
+from .matching import UNSUBSCRIBE_TOKEN, match_stored
+from .models import AppState, InboundMessage, ReviewItem
 from .reactions import ReplyPolicy, act_on_reply, store_classification
 from .runtime import Runtime
+from .tokens import _KEY_NAME as TOKEN_SECRET_KEY
 from .understanding import Classification
 
 log = logging.getLogger(__name__)
@@ -29,10 +33,21 @@ def process_stored(
     session: Session, runtime: Runtime, inbound: InboundMessage, at: datetime
 ) -> str:
     """Match, classify and act on ``inbound``; return the intent acted on, or its status."""
-    status = match_stored(session, inbound, at)
+    status = match_stored(session, inbound, at, _token_secret(session, runtime))
     if status not in ("matched", "unmatched"):
         return status
     found = _classify(inbound, runtime)
+    by_token = inbound.matched_by == UNSUBSCRIBE_TOKEN
+    if by_token:  # our own mailto link, token intact: no guessing needed
+        found = replace(
+            found,
+            intent="unsubscribe",
+            confidence=1.0,
+            return_date=None,
+            referral_email=None,
+            bounced_recipients=(),
+            reasons=("mailto unsubscribe token",),
+        )
     store_classification(inbound, found, at)
     if status == "unmatched":
         return status
@@ -44,8 +59,19 @@ def process_stored(
         found,
         at=at,
     )
+    if by_token:
+        events.record(session, "unsubscribed", at=at, lead_id=inbound.lead_id, cause="mailto")
     inbound.status = "processed"
     return found.intent
+
+
+def _token_secret(session: Session, runtime: Runtime) -> bytes | None:
+    """The key unsubscribe tokens are signed with, read in this transaction (loading it in a
+    second one would wait for this one's write lock on SQLite); None while none exists."""
+    if runtime.settings.secret_key:
+        return runtime.settings.secret_key.encode()
+    value = session.scalar(select(AppState.value).where(AppState.key == TOKEN_SECRET_KEY))
+    return value.encode() if value else None
 
 
 def mark_failed(session: Session, inbound_id: int, at: datetime, error: Exception) -> None:

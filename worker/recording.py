@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from . import events
 from .claiming import Outcome, Prepared
+from .mailbox_pauses import after_failure
 from .models import Enrollment, Touch
 from .review import flag
 from .runtime import Runtime
-from .scheduling import add_wait, lead_zone
+from .windows import due_at
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +67,29 @@ def record_sent(runtime: Runtime, token: str, batch: list[Prepared]) -> list[Out
     advance: list[dict[str, Any]] = []
     new_thread: list[dict[str, Any]] = []
     logged: list[dict[str, Any]] = []
+    schedules = runtime.catalog.schedules
     for item in batch:
         spec = runtime.catalog.get(item.sequence)
         step = item.step_index + 1
         wait = spec.steps[step].wait if step < len(spec.steps) else spec.on_complete.after
+        due = due_at(
+            schedules,
+            spec.schedule,
+            now,
+            wait,
+            timezone=item.zone,
+            country=item.country,
+            lead_id=item.lead_id,
+            sequence=item.sequence,
+            step_index=step,
+            sends=step < len(spec.steps),
+        )
         params = {
             "eid": item.enrollment_id,
             "mid": item.built.message_id,
             "subj": item.built.subject,
             "step": step,
-            "due": add_wait(now, wait, lead_zone(item.zone)),
+            "due": due,
         }
         (new_thread if item.starts_thread else advance).append(params)
         logged.append(
@@ -171,6 +185,7 @@ def failed(runtime: Runtime, touch_id: int, token: str, error: str, reason: str)
     _settle(
         runtime, touch_id, token, "failed", kind="failed", cause=reason, reason=reason, error=error
     )
+    after_failure(runtime, touch_id, reason)  # pause the mailbox when it fails too often
     log.warning("touch %r failed: %s", touch_id, error)
     return Outcome(touch_id, "failed", error)
 

@@ -18,8 +18,10 @@ from typing import Any
 
 from .authoring.schema import SequenceSpec
 from .authoring.templates import RenderedEmail, TemplateRenderer, one_line
+from .errors import TemplateRenderError
 from .mailboxes import MailboxSpec
 from .models import LEAD_COLUMNS, Enrollment, Lead
+from .variants import resolve_variant, step_content
 
 RE_PREFIX = "Re: "
 # Bodies as quoted-printable UTF-8 (readable, 7-bit safe), built with the compat32 MIME
@@ -81,6 +83,7 @@ def template_context(
         "title": mailbox.title,
         "company": mailbox.company,
         "phone": mailbox.phone,
+        "signature": mailbox.signature,
     }
     return {
         "lead": SimpleNamespace(**fields),
@@ -98,11 +101,23 @@ def render_touch(
     spec: SequenceSpec,
     step_index: int,
     unsubscribe_url: str,
+    variant: str | None = None,
 ) -> RenderedEmail:
-    """Render one step of ``spec`` for ``lead``; TemplateRenderError on any problem."""
+    """Render one step of ``spec`` for ``lead``; TemplateRenderError on any problem.
+
+    A step with A/B variants renders the variant called ``variant`` (when the step has it),
+    else the one the lead is assigned to.
+    """
     step = spec.steps[step_index]
+    if not step.is_email:
+        raise TemplateRenderError(
+            f"step {step_index + 1} of {spec.name!r} is a {step.type} task for a rep, not an email"
+        )
+    email = lead["email"] if isinstance(lead, dict) else lead.email
+    chosen = resolve_variant(step, str(email), spec.name, step_index, variant)
+    template, subject = step_content(step, chosen)
     context = template_context(lead, mailbox, spec, step_index, unsubscribe_url)
-    return renderer.render(step.template, context, step.subject)
+    return renderer.render(template, context, subject)
 
 
 def build_message(
@@ -150,7 +165,8 @@ def build_message(
         msg["References"] = " ".join(references)
     if list_unsubscribe:
         msg["List-Unsubscribe"] = (
-            f"<{unsubscribe_url}>, <mailto:{mailbox.address}?subject=unsubscribe>"
+            f"<{unsubscribe_url}>, "
+            f"<mailto:{mailbox.address}?subject={mailto_unsubscribe_subject(unsubscribe_url)}>"
         )
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return BuiltMessage(
@@ -160,6 +176,13 @@ def build_message(
         sender=mailbox.address,
         recipient=lead.email,
     )
+
+
+def mailto_unsubscribe_subject(unsubscribe_url: str) -> str:
+    """``unsubscribe%20TOKEN`` (the token of ``…/u/TOKEN``): inbound processing honours a
+    mailto unsubscribe by its token, whichever address it comes from."""
+    _, found, token = unsubscribe_url.rpartition("/u/")
+    return f"unsubscribe%20{token}" if found and token and "/" not in token else "unsubscribe"
 
 
 def _address_header(display_name: str, email: str) -> str:

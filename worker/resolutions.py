@@ -3,8 +3,9 @@
 Actions: ``resume`` (back to its sequence), ``stop``, ``lost``, ``won``, ``unsubscribe``
 (suppress the address for good), ``advance`` (next stage and its sequence),
 ``enroll:SEQUENCE``, ``reclassify:INTENT`` (the rep's reading of a reply, acted on like
-the classifier's), and for a touch whose delivery is unknown ``sent`` (it went out: go on
-with the next step) or ``not-sent`` (send it again).
+the classifier's), for a touch whose delivery is unknown ``sent`` (it went out: go on
+with the next step) or ``not-sent`` (send it again), and for a call or LinkedIn task ``done``
+or ``skip`` (the sequence moves on to its next step after that step's wait).
 """
 
 from __future__ import annotations
@@ -22,11 +23,26 @@ from .errors import NotFoundError, OutreachError
 from .models import Enrollment, InboundMessage, Lead, ReviewItem, Touch
 from .pipeline import change_stage, next_stage
 from .reactions import ReplyPolicy, act_on_reply, store_classification
-from .scheduling import add_wait, lead_zone
+from .tasks import TASK_OPEN, TASK_REASONS, finish_task, is_task_reason
 from .understanding import INTENTS, Classification
+from .windows import due_at
 
-ACTIONS = ("resume", "stop", "lost", "won", "unsubscribe", "advance", "sent", "not-sent")
+ACTIONS = (
+    "resume",
+    "stop",
+    "lost",
+    "won",
+    "unsubscribe",
+    "advance",
+    "sent",
+    "not-sent",
+    "done",
+    "skip",
+)
 RECLASSIFY = "reclassify:"
+TASK_ACTIONS = ("done", "skip")
+# What else a task item accepts: decisions that end the lead's sequence (and so the task).
+_ENDING_ACTIONS = ("stop", "lost", "won", "unsubscribe", "advance")
 
 
 @dataclass(frozen=True)
@@ -59,6 +75,7 @@ def resolve(
             f"Unknown action {action!r} — use one of {', '.join(ACTIONS)}, enroll:SEQUENCE "
             "or reclassify:INTENT."
         )
+    _check_task_action(item, action)
     policy = policy or ReplyPolicy()
     lead = session.get(Lead, item.lead_id) if item.lead_id is not None else None
     if lead is None:
@@ -90,7 +107,9 @@ def _apply(
     at: datetime,
 ) -> None:
     enrollments = lead_state.open_enrollments(session, lead.id)
-    if action in ("sent", "not-sent"):
+    if action in TASK_ACTIONS:
+        _finish_task(session, catalog, item, action, at)
+    elif action in ("sent", "not-sent"):
         _settle_unknown_touch(session, catalog, item, lead, action == "sent", at)
     elif action.startswith(RECLASSIFY):
         _reclassify(session, catalog, policy, item, action[len(RECLASSIFY) :], at)
@@ -115,7 +134,9 @@ def _apply(
         lead.status = "active"
         session.flush()
         if target is not None:
-            result = enroll_leads(session, [lead], target, at=at, cause="rep")
+            result = enroll_leads(
+                session, [lead], target, at=at, cause="rep", schedules=catalog.schedules
+            )
             if not result.enrolled:
                 reasons = ", ".join(result.skipped) or "unknown reason"
                 raise OutreachError(f"{lead.email} was not enrolled in {target.name!r}: {reasons}.")
@@ -157,16 +178,48 @@ def _reclassify(
 
 
 def _other_open_items(session: Session, item: ReviewItem) -> bool:
+    """Whether the lead has other open problems (open tasks are work, not problems)."""
     return (
         session.scalar(
             select(ReviewItem.id).where(
                 ReviewItem.lead_id == item.lead_id,
                 ReviewItem.resolved_at.is_(None),
                 ReviewItem.id != item.id,
+                ReviewItem.reason.not_in(TASK_REASONS),
             )
         )
         is not None
     )
+
+
+def _check_task_action(item: ReviewItem, action: str) -> None:
+    """``done`` / ``skip`` only for tasks; tasks take those or a decision ending the sequence."""
+    if is_task_reason(item.reason):
+        if action in TASK_ACTIONS or action in _ENDING_ACTIONS or action.startswith("enroll:"):
+            return
+        raise OutreachError(
+            f"Review item {item.id} is a {item.reason.removeprefix('task_')} task — resolve it "
+            f"with --action done or skip (or {', '.join(_ENDING_ACTIONS)}, enroll:SEQUENCE)."
+        )
+    if action in TASK_ACTIONS:
+        raise OutreachError(
+            f"Review item {item.id} is not a call or LinkedIn task; 'done' and 'skip' apply "
+            "only to those."
+        )
+
+
+def _finish_task(
+    session: Session, catalog: Catalog, item: ReviewItem, action: str, at: datetime
+) -> None:
+    touch = session.get(Touch, item.touch_id) if item.touch_id is not None else None
+    if touch is None or touch.status != TASK_OPEN:
+        state = touch.status if touch is not None else "gone"
+        raise OutreachError(f"The task of review item {item.id} is no longer open ({state}).")
+    status = "done" if action == "done" else "skipped"
+    if not finish_task(
+        session, touch, status, at=at, cause=f"rep: {action}", resolution=action, advance_in=catalog
+    ):
+        raise OutreachError(f"The task of review item {item.id} was closed meanwhile; try again.")
 
 
 def _settle_unknown_touch(
@@ -200,7 +253,18 @@ def _settle_unknown_touch(
         .values(
             current_step=step,
             last_message_id=touch.message_id,
-            next_due_at=add_wait(at, wait, lead_zone(lead.timezone)),
+            next_due_at=due_at(
+                catalog.schedules,
+                spec.schedule,
+                at,
+                wait,
+                timezone=lead.timezone,
+                country=lead.country,
+                lead_id=lead.id,
+                sequence=spec.name,
+                step_index=step,
+                sends=step < len(spec.steps),
+            ),
         )
     )
     events.record(session, "sent", at=at, lead_id=lead.id, touch_id=touch.id, cause="rep: was sent")

@@ -52,6 +52,8 @@ class BatchSummary:
             "enqueued": self.enqueued,
             "waited": self.waited,
             "completed_sequences": self.tick.completed,
+            "tasks_opened": len(self.tick.tasks_opened),
+            "tasks_closed": len(self.tick.tasks_closed),
             "totals": self.totals(),
             "per_sequence": self.per_sequence,
             "expired_claims": len(self.tick.unknown),

@@ -45,7 +45,9 @@ class Runtime:
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
-        return session_factory(self.engine)
+        factory = session_factory(self.engine)
+        factory.configure(info={"runtime": self})  # e.g. enrollment reads the mailbox pools
+        return factory
 
     @cached_property
     def _loaded(self) -> tuple[Catalog, list[Problem]]:

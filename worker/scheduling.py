@@ -1,13 +1,18 @@
-"""When is a step due: waits in days, business days (Mon-Fri) or hours, in the lead's time zone."""
+"""When is a step due: waits in days, business days (Mon-Fri) or hours, in the lead's time zone.
+
+Send windows, public holidays and blackout dates come on top (``worker.windows``).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, tzinfo
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .authoring.schema import Wait
 
 SATURDAY = 5
+MAX_SKIPPED_DAYS = 2 * 366  # a calendar with no working day at all cannot loop forever
 
 
 def lead_zone(name: str | None) -> tzinfo:
@@ -20,8 +25,17 @@ def lead_zone(name: str | None) -> tzinfo:
         return UTC
 
 
-def add_wait(start: datetime, wait: Wait, zone: tzinfo = UTC) -> datetime:
-    """The moment ``wait`` after ``start``; business days skip weekends in ``zone``."""
+def add_wait(
+    start: datetime,
+    wait: Wait,
+    zone: tzinfo = UTC,
+    is_business_day: Callable[[date], bool] | None = None,
+) -> datetime:
+    """The moment ``wait`` after ``start``; business days skip weekends in ``zone``.
+
+    ``is_business_day`` (a local date → bool) replaces "Monday to Friday" when given, e.g. to
+    skip the lead's public holidays and blackout dates as well (``worker.windows``).
+    """
     if wait.unit == "hours":
         return start + timedelta(hours=wait.amount)
     local = start.astimezone(zone)
@@ -29,12 +43,22 @@ def add_wait(start: datetime, wait: Wait, zone: tzinfo = UTC) -> datetime:
         # Calendar days keep the local wall-clock time across DST changes.
         moved = (local.replace(tzinfo=None) + timedelta(days=wait.amount)).replace(tzinfo=zone)
         return moved.astimezone(UTC)
+    working = is_business_day or _weekday
     naive = local.replace(tzinfo=None)
     remaining = wait.amount
-    while naive.weekday() >= SATURDAY:
+    for _ in range(MAX_SKIPPED_DAYS):
+        if working(naive.date()):
+            break
         naive += timedelta(days=1)
+    idle = 0
     while remaining > 0:
         naive += timedelta(days=1)
-        if naive.weekday() < SATURDAY:
-            remaining -= 1
+        if working(naive.date()) or idle >= MAX_SKIPPED_DAYS:
+            remaining, idle = remaining - 1, 0
+        else:
+            idle += 1
     return naive.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _weekday(day: date) -> bool:
+    return day.weekday() < SATURDAY

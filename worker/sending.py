@@ -18,6 +18,7 @@ from .claiming import (
     Prepared,
     claim_and_prepare,
     mark_sending,
+    postpone_claimed,
     release_unsent,
     skip_claimed,
 )
@@ -29,6 +30,7 @@ from .errors import (
 )
 from .recording import deferred_or_failed, failed, record_sent, unknown
 from .runtime import Runtime
+from .send_gates import first_postponement
 from .transports import SenderRefusedError
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,12 @@ def _send_chunk(runtime: Runtime, touch_ids: list[int]) -> list[Outcome]:
     try:
         for item in prepared:
             started.add(item.touch_id)
+            postponed = first_postponement(runtime, item, runtime.clock.now())
+            if postponed is not None:
+                outcomes.append(
+                    postpone_claimed(runtime, item, token, postponed.until, postponed.reason)
+                )
+                continue
             if not mark_sending(runtime, item, token):
                 outcomes.append(
                     skip_claimed(

@@ -44,6 +44,10 @@ class Settings:
     ooo_fallback_days: int = 7
     soft_bounce_limit: int = 3
     soft_bounce_retry_s: int = 4 * 3600
+    redis_namespace: str = "outreach"
+    mailbox_max_failures_24h: int = 5
+    mailbox_max_bounce_rate: float = 0.05
+    mailbox_min_sample: int = 20
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -57,6 +61,10 @@ class Settings:
     @property
     def mailboxes_file(self) -> Path:
         return self.home / "mailboxes.yaml"
+
+    @property
+    def schedules_file(self) -> Path:
+        return self.home / "schedules.yaml"
 
     @property
     def sample_leads_file(self) -> Path:
@@ -98,6 +106,10 @@ class Settings:
             ooo_fallback_days=_int(env, "OUTREACH_OOO_FALLBACK_DAYS", 7),
             soft_bounce_limit=max(1, _int(env, "OUTREACH_SOFT_BOUNCE_LIMIT", 3)),
             soft_bounce_retry_s=_int(env, "OUTREACH_SOFT_BOUNCE_RETRY_S", 4 * 3600),
+            redis_namespace=env.get("OUTREACH_REDIS_NAMESPACE") or "outreach",
+            mailbox_max_failures_24h=_int(env, "OUTREACH_MAILBOX_MAX_FAILURES_24H", 5),
+            mailbox_max_bounce_rate=_fraction(env, "OUTREACH_MAILBOX_MAX_BOUNCE_RATE", 0.05),
+            mailbox_min_sample=_int(env, "OUTREACH_MAILBOX_MIN_SAMPLE", 20),
         )
 
 

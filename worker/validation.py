@@ -19,12 +19,15 @@ from .authoring.sequences import (
     sequence_files,
 )
 from .authoring.templates import HTML_SUFFIX, TEXT_SUFFIX, TemplateRenderer
+from .authoring.yaml_source import Loc
 from .errors import ConfigError, LeadImportError, TemplateRenderError
 from .leads import RowError, lead_from_row, read_rows
 from .mailboxes import Mailboxes, MailboxSpec, load_mailboxes
 from .rendering import lead_fields, render_touch
 from .reply_rules import enroll_targets
 from .settings import Settings
+from .tasks import render_task
+from .variants import templates_of
 
 _LOCATED = re.compile(r"^(?P<path>[^:\s]+):(?P<line>\d+): (?P<message>.*)$", re.DOTALL)
 _GUARD_FILTERS = {"default", "d"}
@@ -39,6 +42,9 @@ class SampleLead:
 
     where: str
     fields: dict[str, Any]
+
+
+_ONLY_EMAIL = SampleLead("a lead with only an email", {"email": "sample@example.test"})
 
 
 def validate(settings: Settings, paths: list[Path] | None = None) -> list[Problem]:
@@ -63,6 +69,7 @@ def validate(settings: Settings, paths: list[Path] | None = None) -> list[Proble
     renderer = TemplateRenderer(settings.templates_dir)
     problems.extend(_template_syntax(settings, renderer))
     problems.extend(_template_fields(settings, renderer, samples))
+    problems.extend(_unsubscribe_links(settings, renderer))
     for name in catalog.names():
         loaded = catalog.sequences[name]
         problems.extend(
@@ -97,11 +104,16 @@ def _selection(settings: Settings, paths: list[Path]) -> tuple[list[Path] | None
     if templates:
         chosen = {f.resolve() for f in files}
         full_catalog, _ = load_catalog(settings.sequences_dir, settings.home)
-        steps = {step.template for s in full_catalog.sequences.values() for step in s.spec.steps}
+        steps = {
+            name
+            for s in full_catalog.sequences.values()
+            for step in s.spec.steps
+            for name in templates_of(step)
+        }
         if templates - steps:
             return None, True  # a layout or partial: every sequence may use it
         for loaded in full_catalog.sequences.values():
-            uses = any(step.template in templates for step in loaded.spec.steps)
+            uses = any(templates & templates_of(step) for step in loaded.spec.steps)
             if uses and loaded.path.resolve() not in chosen:
                 files.append(loaded.path)
     return files, bool(templates)
@@ -181,18 +193,15 @@ def _check_sequence(
     problems: list[Problem] = []
     mailbox: MailboxSpec | None = None
     if mailboxes is not None:
-        if spec.mailbox in mailboxes.by_name:
-            mailbox = mailboxes.by_name[spec.mailbox]
+        if spec.mailbox in mailboxes.by_name or mailboxes.is_pool(spec.mailbox):
+            mailbox = mailboxes.sender_for(spec.mailbox)  # a pool: its first mailbox
         else:
-            message = f"mailbox {spec.mailbox!r} is not in mailboxes.yaml"
+            message = f"mailbox {spec.mailbox!r} is not a mailbox or pool in mailboxes.yaml"
             from .errors import did_you_mean
 
+            known = set(mailboxes.by_name) | set(mailboxes.pools)
             problems.append(
-                Problem(
-                    shown,
-                    loaded.line("mailbox"),
-                    message + did_you_mean(spec.mailbox, set(mailboxes.by_name)),
-                )
+                Problem(shown, loaded.line("mailbox"), message + did_you_mean(spec.mailbox, known))
             )
     target = spec.on_complete.sequence
     if target and target not in known_names:
@@ -213,31 +222,107 @@ def _check_sequence(
                         f"on_reply.{intent} enrolls into unknown sequence {target!r}",
                     )
                 )
+    sender = mailbox or placeholder_mailbox(spec.mailbox)
     for index, step in enumerate(spec.steps):
-        if not renderer.exists(step.template):
-            problems.append(
-                Problem(
-                    shown,
-                    loaded.line("steps", index, "template"),
-                    f"step {index + 1}: template templates/{step.template}{TEXT_SUFFIX} not found",
-                )
-            )
+        if not step.is_email:
+            problems.extend(_task_problems(renderer, spec, index, sender, samples, shown, loaded))
             continue
-        if step.subject is not None:
-            try:
-                renderer.env.parse(step.subject)
-            except TemplateSyntaxError as exc:
-                problems.append(
-                    Problem(
-                        shown,
-                        loaded.line("steps", index, "subject"),
-                        f"step {index + 1}: subject: {exc.message}",
-                    )
-                )
-                continue
-        sender = mailbox or placeholder_mailbox(spec.mailbox)
-        problems.extend(_render_problems(renderer, spec, index, sender, samples, shown, loaded))
+        problems.extend(_email_problems(renderer, spec, index, sender, samples, shown, loaded))
     return problems
+
+
+def _email_problems(
+    renderer: TemplateRenderer,
+    spec: SequenceSpec,
+    index: int,
+    mailbox: MailboxSpec,
+    samples: list[SampleLead],
+    shown: str,
+    loaded: LoadedSequence,
+) -> list[Problem]:
+    """An email step and each of its A/B variants: template, subject, a render per sample."""
+    step = spec.steps[index]
+    at: Loc = ("steps", index)
+    template_ok, subject_ok, problems = _sources(
+        renderer, shown, loaded, at, f"step {index + 1}", step.template, step.subject
+    )
+    if not step.variants:
+        if template_ok and subject_ok:
+            problems += _render_problems(renderer, spec, index, mailbox, samples, shown, loaded)
+        return problems
+    for number, variant in enumerate(step.variants):
+        where: Loc = (*at, "variants", number)
+        label = f"step {index + 1} variant {variant.name!r}"
+        own_template_ok, own_subject_ok, own = _sources(
+            renderer, shown, loaded, where, label, variant.template, variant.subject
+        )
+        problems += own
+        usable = (own_template_ok if variant.template else template_ok) and (
+            own_subject_ok if variant.subject is not None else subject_ok
+        )
+        if usable:
+            problems += _render_problems(
+                renderer, spec, index, mailbox, samples, shown, loaded, variant.name, where
+            )
+    return problems
+
+
+def _sources(
+    renderer: TemplateRenderer,
+    shown: str,
+    loaded: LoadedSequence,
+    at: Loc,
+    label: str,
+    template: str | None,
+    subject: str | None,
+) -> tuple[bool, bool, list[Problem]]:
+    """Whether a step's (or variant's) own template exists and subject parses, and problems."""
+    problems = []
+    template_ok = template is None or renderer.exists(template)
+    if not template_ok:
+        problems.append(
+            Problem(
+                shown,
+                loaded.line(*at, "template"),
+                f"{label}: template templates/{template}{TEXT_SUFFIX} not found",
+            )
+        )
+    subject_ok = True
+    if subject is not None:
+        try:
+            renderer.env.parse(subject)
+        except TemplateSyntaxError as exc:
+            subject_ok = False
+            problems.append(
+                Problem(shown, loaded.line(*at, "subject"), f"{label}: subject: {exc.message}")
+            )
+    return template_ok, subject_ok, problems
+
+
+def _task_problems(
+    renderer: TemplateRenderer,
+    spec: SequenceSpec,
+    index: int,
+    mailbox: MailboxSpec,
+    samples: list[SampleLead],
+    shown: str,
+    loaded: LoadedSequence,
+) -> list[Problem]:
+    """A manual step's ``task:`` text: its syntax, and that it renders for every sample lead."""
+    step = spec.steps[index]
+    line = loaded.line("steps", index, "task")
+    label = f"step {index + 1} ({step.type} task)"
+    try:
+        renderer.env.parse(step.task or "")
+    except TemplateSyntaxError as exc:
+        return [Problem(shown, line, f"{label}: syntax error: {exc.message}")]
+    for sample in samples or [_ONLY_EMAIL]:
+        try:
+            render_task(renderer, sample.fields, mailbox, spec, index)
+        except TemplateRenderError as exc:
+            message = str(exc).removeprefix(f"task {step.task!r}: ")
+            return [Problem(shown, line, f"{label}: {message}{_SAMPLE_TAG}{sample.where})")]
+    return []
 
 
 def _template_fields(
@@ -275,6 +360,56 @@ def _template_fields(
                     )
                 )
     return problems
+
+
+def _unsubscribe_links(settings: Settings, renderer: TemplateRenderer) -> list[Problem]:
+    """A warning for each text template (one no other template extends or includes) that
+    neither mentions ``unsubscribe_url`` nor reaches a template that does."""
+    root = settings.templates_dir
+    if not root.is_dir():
+        return []
+    parsed: dict[str, tuple[bool, set[str | None]]] = {}
+    for path in sorted(root.rglob("*.j2")):
+        name = path.relative_to(root).as_posix()
+        try:
+            tree = renderer.env.parse(path.read_text(encoding="utf-8"))
+        except (TemplateSyntaxError, UnicodeDecodeError):
+            continue  # reported by the syntax pass
+        mentions = any(n.name == "unsubscribe_url" for n in tree.find_all(nodes.Name))
+        parsed[name] = (mentions, _referenced_templates(tree))
+    used = {ref for _, refs in parsed.values() for ref in refs}
+
+    def links(name: str | None, seen: set[str]) -> bool:
+        if name is None:
+            return True  # a name computed at render time: cannot tell, so do not warn
+        if name in seen or name not in parsed:
+            return False
+        seen.add(name)
+        mentions, refs = parsed[name]
+        return mentions or any(links(ref, seen) for ref in refs)
+
+    return [
+        Problem(
+            f"templates/{name}",
+            1,
+            "no unsubscribe link: neither this template nor a layout it extends or includes "
+            "uses {{ unsubscribe_url }} — add one, e.g. 'Unsubscribe: {{ unsubscribe_url }}'",
+            "warning",
+        )
+        for name in parsed
+        if name.endswith(TEXT_SUFFIX) and name not in used and not links(name, set())
+    ]
+
+
+def _referenced_templates(tree: nodes.Template) -> set[str | None]:
+    """Templates ``tree`` extends, includes or imports (None for a computed name)."""
+    found: set[str | None] = set()
+    for node in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+        target: nodes.Expr = node.template  # type: ignore[attr-defined]
+        items = target.items if isinstance(target, nodes.List | nodes.Tuple) else [target]
+        names = [i.value for i in items if isinstance(i, nodes.Const) and isinstance(i.value, str)]
+        found.update(names if len(names) == len(items) else [None])
+    return found
 
 
 def unguarded_lead_fields(tree: nodes.Template) -> list[tuple[str, int]]:
@@ -319,15 +454,16 @@ def _render_problems(
     samples: list[SampleLead],
     shown: str,
     loaded: LoadedSequence,
+    variant: str | None = None,
+    at: Loc | None = None,
 ) -> list[Problem]:
     problems = []
-    for sample in samples or [
-        SampleLead("a lead with only an email", {"email": "sample@example.test"})
-    ]:
+    at = at or ("steps", index)
+    for sample in samples or [_ONLY_EMAIL]:
         try:
-            render_touch(renderer, sample.fields, mailbox, spec, index, SAMPLE_UNSUBSCRIBE)
+            render_touch(renderer, sample.fields, mailbox, spec, index, SAMPLE_UNSUBSCRIBE, variant)
         except TemplateRenderError as exc:
-            problem = _located(str(exc), shown, loaded.line("steps", index))
+            problem = _located(str(exc), shown, loaded.line(*at))
             problems.append(
                 Problem(
                     problem.path, problem.line, f"{problem.message}{_SAMPLE_TAG}{sample.where})"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .schema import OnComplete, SequenceSpec, StepSpec, Wait
+from .schema import OnComplete, SequenceSpec, StepSpec, VariantSpec, Wait
 from .sequences import Catalog, Problem, load_catalog
 from .templates import RenderedEmail, TemplateRenderer
 
@@ -14,6 +14,7 @@ __all__ = [
     "SequenceSpec",
     "StepSpec",
     "TemplateRenderer",
+    "VariantSpec",
     "Wait",
     "load_catalog",
 ]

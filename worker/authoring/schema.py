@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -57,15 +58,57 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
-class StepSpec(_Strict):
-    """One touch of a sequence."""
+def _single_line(value: str | None) -> str | None:
+    if value is not None and ("\n" in value or "\r" in value):
+        raise ValueError("subject must be a single line")
+    return value
 
-    template: str = Field(min_length=1)
+
+class VariantSpec(_Strict):
+    """One A/B variant of an email step: its own subject and/or template, and a weight."""
+
+    name: str
+    weight: float = 1.0
+    subject: str | None = None
+    template: str | None = Field(default=None, min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("name must be lowercase letters, digits and dashes, e.g. 'short'")
+        return value
+
+    @field_validator("weight")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"weight must be a number greater than 0 (got {value:g})")
+        return value
+
+    @field_validator("subject")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return _single_line(value)
+
+
+STEP_TYPES = ("email", "call", "linkedin")
+
+
+class StepSpec(_Strict):
+    """One touch of a sequence: an email (optionally with A/B variants), or a manual task for
+    a rep (``type: call`` / ``type: linkedin``)."""
+
+    type: Literal["email", "call", "linkedin"] = "email"
+    template: str | None = Field(default=None, min_length=1)
     wait: Wait = Field(default_factory=lambda: Wait(0, "days"))
     subject: str | None = None
     same_thread: bool = False
+    variants: tuple[VariantSpec, ...] | None = None
+    task: str | None = Field(default=None, min_length=1)
+    timeout: Wait | None = None
 
-    @field_validator("wait", mode="before")
+    @field_validator("wait", "timeout", mode="before")
     @classmethod
     def _parse_wait(cls, value: object) -> Wait:
         if isinstance(value, Wait):
@@ -77,9 +120,68 @@ class StepSpec(_Strict):
     @field_validator("subject")
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
-        if value is not None and ("\n" in value or "\r" in value):
-            raise ValueError("subject must be a single line")
+        return _single_line(value)
+
+    @field_validator("variants")
+    @classmethod
+    def _distinct_variants(
+        cls, value: tuple[VariantSpec, ...] | None
+    ) -> tuple[VariantSpec, ...] | None:
+        if value is None:
+            return None
+        if len(value) < 2:
+            raise ValueError("an A/B test needs at least two variants")
+        first: dict[str, int] = {}
+        for number, variant in enumerate(value, start=1):
+            if variant.name in first:
+                raise ValueError(
+                    f"variant name {variant.name!r} is used twice (variants {first[variant.name]} "
+                    f"and {number}) — give each variant its own name"
+                )
+            first[variant.name] = number
         return value
+
+    @model_validator(mode="after")
+    def _fits_its_type(self) -> StepSpec:
+        if self.type == "email":
+            if self.template is None:
+                raise ValueError(
+                    "missing required key 'template' — an email step needs "
+                    "'template: folder/name' (or 'type: call' / 'type: linkedin' with 'task:')"
+                )
+            wrong = [key for key in ("task", "timeout") if getattr(self, key) is not None]
+            if wrong:
+                raise ValueError(
+                    f"{' and '.join(repr(k) for k in wrong)} only "
+                    f"{'apply' if len(wrong) > 1 else 'applies'} to manual steps "
+                    "('type: call' or 'type: linkedin')"
+                )
+            return self
+        if self.task is None:
+            raise ValueError(
+                f"missing required key 'task' — a {self.type} step needs the rep's task, e.g. "
+                'task: "Call {{ first_name }} at {{ company }}"'
+            )
+        wrong = [
+            key for key in ("template", "subject", "variants") if getattr(self, key) is not None
+        ] + (["same_thread"] if self.same_thread else [])
+        if wrong:
+            raise ValueError(
+                f"a {self.type} step sends no email: remove {', '.join(repr(k) for k in wrong)}"
+            )
+        return self
+
+    @property
+    def is_email(self) -> bool:
+        """True for an email step, False for a manual task (call, LinkedIn)."""
+        return self.type == "email"
+
+    def variant(self, name: str) -> VariantSpec | None:
+        """The variant called ``name``, or None."""
+        for variant in self.variants or ():
+            if variant.name == name:
+                return variant
+        return None
 
 
 class OnComplete(_Strict):
@@ -134,6 +236,7 @@ class SequenceSpec(_Strict):
     stage: str
     mailbox: str
     description: str | None = None
+    schedule: str | None = None  # a send window named in schedules.yaml; None: any time
     steps: list[StepSpec] = Field(min_length=1)
     on_complete: OnComplete = Field(default_factory=OnComplete)
     on_reply: OnReply = Field(default_factory=OnReply)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from .. import schedules as send_windows  # a module: the two import each other
 from ..errors import NotFoundError, did_you_mean
 from ..understanding import INTENTS
 from .schema import SequenceSpec
@@ -47,6 +48,8 @@ class Catalog:
 
     sequences: dict[str, LoadedSequence] = field(default_factory=dict)
     invalid_files: list[Path] = field(default_factory=list)
+    # Looked up when a Catalog is made: schedules.py may still be loading at import time.
+    schedules: send_windows.Schedules = field(default_factory=lambda: send_windows.Schedules())  # noqa: PLW0108
 
     def names(self) -> list[str]:
         return sorted(self.sequences)
@@ -133,6 +136,9 @@ def load_catalog(
             )
             continue
         catalog.sequences[name] = loaded
+    send_windows.attach_schedules(
+        catalog, problems, (home or sequences_dir.parent) / send_windows.SCHEDULES_FILE, home
+    )
     return catalog, problems
 
 
@@ -169,8 +175,27 @@ def load_sequence_file(path: Path, shown: str) -> tuple[LoadedSequence | None, l
 
 
 _KNOWN_KEYS: dict[tuple[str, ...], list[str]] = {
-    (): ["name", "stage", "mailbox", "description", "steps", "on_complete", "on_reply"],
-    ("steps",): ["template", "wait", "subject", "same_thread"],
+    (): [
+        "name",
+        "stage",
+        "mailbox",
+        "description",
+        "schedule",
+        "steps",
+        "on_complete",
+        "on_reply",
+    ],
+    ("steps",): [
+        "type",
+        "template",
+        "wait",
+        "subject",
+        "same_thread",
+        "variants",
+        "task",
+        "timeout",
+    ],
+    ("steps", "variants"): ["name", "weight", "subject", "template"],
     ("on_complete",): ["action", "after", "sequence"],
     ("on_reply",): list(INTENTS),
 }

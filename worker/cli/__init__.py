@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from . import authoring, leads, replies, running, understanding  # noqa: F401  (register the commands)
+from . import (  # noqa: F401  (register the commands)
+    authoring,
+    leads,
+    mailboxes,
+    planning,
+    replies,
+    running,
+    suppressions,
+    understanding,
+    variants,
+    web,
+)
 from .root import main
 
 __all__ = ["main"]

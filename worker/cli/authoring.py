@@ -83,19 +83,45 @@ def sequences_list(ctx: click.Context, as_json: bool) -> None:
     "--step", default=1, show_default=True, type=click.IntRange(min=1), help="Step number."
 )
 @click.option("--html", is_flag=True, help="Print the whole MIME message including the HTML part.")
+@click.option("--variant", help="An A/B variant of the step (default: the one this lead gets).")
 @click.pass_context
 @user_errors
-def preview(ctx: click.Context, sequence: str, email: str, step: int, html: bool) -> None:
+def preview(
+    ctx: click.Context, sequence: str, email: str, step: int, html: bool, variant: str | None
+) -> None:
     """Print a touch exactly as it would be sent: headers and text.
+
+    A call or LinkedIn step prints the rep's task text instead.
 
     \b
     Examples:
       outreach preview prospecting --lead ada@northwind.test
       outreach preview prospecting --lead ada@northwind.test --step 2
+      outreach preview prospecting --lead ada@northwind.test --step 4 --variant question
     """
-    from ..preview import preview_touch
+    from ..preview import preview_task, preview_touch, preview_variant
 
-    built = preview_touch(runtime_of(ctx), sequence, email, step)
+    runtime = runtime_of(ctx)
+    spec = runtime.catalog.get(sequence)
+    if 1 <= step <= len(spec.steps) and not spec.steps[step - 1].is_email:
+        kind = spec.steps[step - 1].type
+        timeout = spec.steps[step - 1].timeout
+        text = preview_task(runtime, sequence, email, step)
+        click.echo(
+            f"Task ({kind}) for a rep"
+            + (f", closed by itself after {timeout} if still open" if timeout else "")
+        )
+        click.echo("")
+        click.echo(text)
+        return
+    built = preview_touch(runtime, sequence, email, step, variant)
+    own = preview_variant(runtime, sequence, email, step)
+    if own is not None:
+        shown = variant or own
+        click.echo(
+            f"Variant: {shown}" + (" (this lead's own)" if shown == own else f" (lead gets {own})"),
+            err=True,
+        )
     message = built.message
     if html:
         click.echo(message.as_string())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from .common import out, print_json, print_timeline, runtime_of, user_errors
@@ -122,6 +123,19 @@ def leads_show(ctx: click.Context, email: str, as_json: bool) -> None:
     )
     for key, value in sorted(data["fields"].items()):
         out.print(f"  {key}: {value}")
+    if data["touches"]:
+        touches = Table("touch", "sequence", "step", "kind", "variant", "status", "subject / task")
+        for touch in data["touches"]:
+            touches.add_row(
+                str(touch["id"]),
+                touch["sequence"],
+                str(touch["step"]),
+                touch["kind"],
+                touch["variant"] or "",
+                touch["status"],
+                escape(touch["subject"] or ""),
+            )
+        out.print(touches)
     unknown = [t for t in data["touches"] if t["delivery_unknown"]]
     for touch in unknown:
         out.print(

@@ -104,24 +104,42 @@ def review() -> None:
 
 
 @review.command("list")
+@click.option("--tasks", "tasks_only", is_flag=True, help="Only call and LinkedIn tasks.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 @user_errors
-def review_list(ctx: click.Context, as_json: bool) -> None:
+def review_list(ctx: click.Context, tasks_only: bool, as_json: bool) -> None:
     """List open items, hot leads first, then the oldest.
 
+    Call and LinkedIn tasks of manual steps are listed with their due time; --tasks lists
+    only those, the earliest due first, with the task to do.
+
     \b
-    Example:
+    Examples:
       outreach review list --json
+      outreach review list --tasks
     """
     from ..review_views import list_open
 
     with runtime_of(ctx).sessions() as session:
-        rows = list_open(session)
+        rows = list_open(session, tasks_only=tasks_only)
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "", "lead", "stage", "reason", "since (UTC)", "suggested")
+    if tasks_only:
+        tasks = Table("id", "lead", "task", "due (UTC)", "times out (UTC)", "to do")
+        for row in rows:
+            tasks.add_row(
+                str(row["id"]),
+                row["lead"] or "-",
+                row["task"],
+                _minutes(row["due_at"]),
+                _minutes(row["expires_at"]) or "-",
+                escape(row["detail"] or ""),
+            )
+        out.print(tasks)
+        return
+    table = Table("id", "", "lead", "stage", "reason", "since (UTC)", "due (UTC)", "suggested")
     for row in rows:
         table.add_row(
             str(row["id"]),
@@ -129,10 +147,16 @@ def review_list(ctx: click.Context, as_json: bool) -> None:
             row["lead"] or "-",
             row["stage"] or "-",
             row["reason"],
-            (row["created_at"] or "")[:16].replace("T", " "),
+            _minutes(row["created_at"]),
+            _minutes(row["due_at"]),
             row["suggested_action"] or "",
         )
     out.print(table)
+
+
+def _minutes(value: str | None) -> str:
+    """An ISO time as ``YYYY-MM-DD HH:MM`` (empty for None)."""
+    return (value or "")[:16].replace("T", " ")
 
 
 @review.command("show")
@@ -160,6 +184,12 @@ def review_show(ctx: click.Context, item_id: int, as_json: bool) -> None:
     )
     if data["detail"]:
         out.print(f"  {data['detail']}", markup=False)
+    if data["due_at"]:
+        out.print(
+            f"  due: {data['due_at']}"
+            + (f"  times out: {data['expires_at']}" if data["expires_at"] else ""),
+            markup=False,
+        )
     if data["suggested_action"]:
         out.print(f"  suggested: --action {data['suggested_action']}", markup=False)
     message = data.get("message")
@@ -195,7 +225,7 @@ def review_show(ctx: click.Context, item_id: int, as_json: bool) -> None:
     required=True,
     help=(
         "resume | stop | lost | won | unsubscribe | advance | enroll:SEQUENCE | "
-        "reclassify:INTENT | sent | not-sent"
+        "reclassify:INTENT | sent | not-sent | done | skip (tasks)"
     ),
 )
 @click.option("--note", help="Why; kept with the resolution.")
@@ -209,6 +239,7 @@ def review_resolve(ctx: click.Context, item_id: int, action: str, note: str | No
       outreach review resolve 3 --action advance --note "call booked for Tuesday"
       outreach review resolve 4 --action sent --note "found it in the sent folder"
       outreach review resolve 5 --action reclassify:ooo --note "auto-reply in Dutch"
+      outreach review resolve 6 --action done --note "called, demo on Friday"
     """
     from ..reactions import ReplyPolicy
     from ..resolutions import resolve

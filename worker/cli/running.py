@@ -86,6 +86,12 @@ def run(ctx: click.Context, as_json: bool, wait: bool, timeout: int) -> None:
                 ),
             )
         out.print(table)
+    if summary.tick.tasks_opened or summary.tick.tasks_closed:
+        click.echo(
+            f"tasks for reps: {len(summary.tick.tasks_opened)} opened, "
+            f"{len(summary.tick.tasks_closed)} closed (timed out or no longer due) — "
+            "'outreach review list --tasks'"
+        )
     if not summary.waited:
         click.echo(f"{summary.enqueued} touch(es) enqueued for the workers")
     if summary.unknown_open:
@@ -224,11 +230,13 @@ def demo(ctx: click.Context, weeks: int, folder: Path | None) -> None:
         per = ", ".join(
             f"{name} {c.get('sent', 0)}" for name, c in sorted(day.summary.per_sequence.items())
         )
-        out.print(f"{day.when:%a %Y-%m-%d}  {'; '.join(parts)}" + (f"  ({per})" if per else ""))
+        out.print(
+            f"{day.when:%a %Y-%m-%d %H:%M}  {'; '.join(parts)}" + (f"  ({per})" if per else "")
+        )
 
     out.print(
         f"[bold]Demo:[/] sample leads from {settings.sample_leads_file.name}, "
-        f"{weeks} simulated weeks, one batch a day at 09:00 UTC\n"
+        f"{weeks} simulated weeks, a batch every 3 hours\n"
     )
     result = run_demo(settings, folder=target, weeks=weeks, on_day=on_day)
     out.print(
@@ -247,6 +255,9 @@ def demo(ctx: click.Context, weeks: int, folder: Path | None) -> None:
             f"after out-of-office, {result.suppressed} address(es) suppressed, "
             f"{result.review_open} item(s) waiting in the review queue"
         )
+    if result.tasks:
+        tasks = ", ".join(f"{n} {status}" for status, n in sorted(result.tasks.items()))
+        out.print(f"Call and LinkedIn tasks for reps: {tasks}")
     out.print(f"Emails: {result.outbox}/ ({len(list(result.outbox.glob('*.eml')))} .eml files)")
     command = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "outreach"
     command = ".venv/bin/outreach" if (settings.home / ".venv/bin/outreach").exists() else command

@@ -1,0 +1,7 @@
+"""The web app (``outreach web``): unsubscribe pages today; each area is a blueprint."""
+
+from __future__ import annotations
+
+from .app import MAX_BODY_BYTES, create_app, current_runtime, make_server, stop_server
+
+__all__ = ["MAX_BODY_BYTES", "create_app", "current_runtime", "make_server", "stop_server"]

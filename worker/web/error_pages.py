@@ -1,0 +1,46 @@
+"""Error pages for people and mail providers: a plain page with the status, never a trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+_PAGES = {
+    400: ("Bad request", "The request could not be understood."),
+    404: (
+        "Link not valid",
+        "This link is not valid. If you copied it from an email, check that you copied all of it.",
+    ),
+    405: ("Not allowed", "This page cannot be used that way."),
+    413: ("Request too large", "The request was larger than this page accepts."),
+    500: ("Something went wrong", "Please try again in a few minutes."),
+}
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+
+
+def page(status: int) -> tuple[str, int]:
+    """The error page for ``status``."""
+    title, text = _PAGES.get(status, (f"Error {status}", "The request could not be handled."))
+    return render_template("error.html", title=title, text=text, status=status), status
+
+
+def _http_error(exc: HTTPException) -> ResponseReturnValue:
+    if exc.code is None or exc.code < 400:
+        return exc  # redirects raised by routing
+    body, status = page(exc.code)
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+    return body, status, headers
+
+
+def _unexpected(exc: Exception) -> ResponseReturnValue:
+    log.exception("%s %s failed", request.method, request.path)
+    return page(500)
