@@ -338,23 +338,35 @@ def mark_sending(runtime: Runtime, item: Prepared, token: str) -> bool:
 def skip_claimed(runtime: Runtime, item: Prepared, token: str, reason: str) -> Outcome:
     """Settle a claimed touch as skipped (its lead or enrollment changed since the claim)."""
     now = runtime.clock.now()
+    params = {"tid": item.touch_id, "token": token, "now": now, "err": reason}
+    return _settle_claimed(runtime, item, _SKIP_CLAIMED, params, "skipped", reason)
+
+
+def _settle_claimed(
+    runtime: Runtime,
+    item: Prepared,
+    statement: Any,
+    params: dict[str, Any],
+    kind: str,
+    reason: str,
+    **detail: Any,
+) -> Outcome:
+    """Run a claimed-touch update and, when it was still ours, record the event."""
     with runtime.sessions.begin() as session:
-        done = session.connection().execute(
-            _SKIP_CLAIMED, {"tid": item.touch_id, "token": token, "now": now, "err": reason}
+        if session.connection().execute(statement, params).first() is None:
+            return Outcome(item.touch_id, "not_claimed")
+        events.record(
+            session,
+            kind,
+            at=runtime.clock.now(),
+            lead_id=item.lead_id,
+            touch_id=item.touch_id,
+            sequence=item.sequence,
+            step_index=item.step_index,
+            cause=reason,
+            **detail,
         )
-        if done.first() is not None:
-            events.record(
-                session,
-                "skipped",
-                at=now,
-                lead_id=item.lead_id,
-                touch_id=item.touch_id,
-                sequence=item.sequence,
-                step_index=item.step_index,
-                cause=reason,
-            )
-            return Outcome(item.touch_id, "skipped", reason)
-    return Outcome(item.touch_id, "not_claimed")
+    return Outcome(item.touch_id, kind, reason)
 
 
 _POSTPONE_CLAIMED = (
@@ -381,25 +393,10 @@ def postpone_claimed(
     runtime: Runtime, item: Prepared, token: str, until: datetime, reason: str
 ) -> Outcome:
     """Give a claimed touch back to the queue, not to be sent before ``until``."""
-    now = runtime.clock.now()
-    with runtime.sessions.begin() as session:
-        done = session.connection().execute(
-            _POSTPONE_CLAIMED, {"tid": item.touch_id, "token": token, "until": until, "err": reason}
-        )
-        if done.first() is None:
-            return Outcome(item.touch_id, "not_claimed")
-        events.record(
-            session,
-            "postponed",
-            at=now,
-            lead_id=item.lead_id,
-            touch_id=item.touch_id,
-            sequence=item.sequence,
-            step_index=item.step_index,
-            cause=reason,
-            until=until.isoformat(),
-        )
-    return Outcome(item.touch_id, "postponed", reason)
+    params = {"tid": item.touch_id, "token": token, "until": until, "err": reason}
+    return _settle_claimed(
+        runtime, item, _POSTPONE_CLAIMED, params, "postponed", reason, until=until.isoformat()
+    )
 
 
 def release_unsent(runtime: Runtime, touch_ids: list[int], token: str) -> None:

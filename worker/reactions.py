@@ -252,7 +252,14 @@ def _enroll(reply: _Reply, target: SequenceSpec | None) -> None:
     if reply.lead.status in ("active", "paused", "completed", "stopped"):
         reply.lead.status = "active"
     reply.session.flush()
-    result = enroll_leads(reply.session, [reply.lead], target, at=reply.at, cause=reply.cause)
+    result = enroll_leads(
+        reply.session,
+        [reply.lead],
+        target,
+        at=reply.at,
+        cause=reply.cause,
+        schedules=reply.catalog.schedules,
+    )
     if not result.enrolled:
         lead_state.settle_status(reply.session, reply.lead, reply.at)
 
