@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 
 from tests.cli_support import Invoke, make_invoke, reset_cli_runtime
 from worker.authoring.templates import TemplateRenderer
+from worker.csv_input import RowError
 from worker.errors import LeadImportError, NotFoundError
 from worker.lead_views import list_leads, show_lead
-from worker.leads import ImportReport, RowError, import_leads, read_rows
+from worker.leads import ImportReport, import_leads, read_rows
 from worker.models import Enrollment, Event, Lead
 from worker.rendering import render_touch
 from worker.runtime import Runtime

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from . import events
 from .authoring.sequences import Catalog
 from .clock import Clock
+from .csv_input import RowError, csv_rows
 from .dialect import dialect_insert
 from .enrollment import EnrollResult, enroll_leads
 from .errors import LeadImportError
@@ -46,18 +46,6 @@ _ALIASES = {
     "deal_size": "deal_value",
 }
 MAX_CELL_CHARS = 2000
-
-
-@dataclass(frozen=True)
-class RowError:
-    """A row that was skipped, printable as ``FILE.csv:ROW: message``."""
-
-    file: str
-    row: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.row}: {self.message}"
 
 
 @dataclass
@@ -168,65 +156,33 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     read, so nothing is silently lost.
     """
     shown = path.name
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig", errors="surrogateescape")
-    except OSError as exc:
-        raise LeadImportError(f"{path}: cannot open the leads file ({exc.strerror}).") from None
-    with handle:
-        reader = csv.reader(handle)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise LeadImportError(
-                f"{shown}:1: the file is empty — it needs a header row with 'email'."
-            ) from None
-        except csv.Error as exc:
-            raise LeadImportError(f"{shown}:1: cannot read the header: {exc}") from None
-        if not _is_utf8(header):
-            raise LeadImportError(f"{shown}:1: {NOT_UTF8}")
-        columns = [column_name(h) for h in header]
-        if "email" not in columns:
-            raise LeadImportError(
-                f"{shown}:1: no 'email' column in the header ({', '.join(header)}) — add one."
+    rows = csv_rows(path, LeadImportError, "the leads file", "email")
+    _, header = next(rows)
+    assert not isinstance(header, RowError)
+    columns = [column_name(h) for h in header]
+    if "email" not in columns:
+        raise LeadImportError(
+            f"{shown}:1: no 'email' column in the header ({', '.join(header)}) — add one."
+        )
+    dupes = {c for c in columns if columns.count(c) > 1 and c}
+    if dupes:
+        raise LeadImportError(f"{shown}:1: column(s) {', '.join(sorted(dupes))} appear twice.")
+    for line, cells in rows:
+        if isinstance(cells, RowError):
+            yield line, cells
+            continue
+        if len(cells) != len(columns):
+            yield (
+                line,
+                RowError(
+                    shown, line, f"row has {len(cells)} cells but the header has {len(columns)}"
+                ),
             )
-        dupes = {c for c in columns if columns.count(c) > 1 and c}
-        if dupes:
-            raise LeadImportError(f"{shown}:1: column(s) {', '.join(sorted(dupes))} appear twice.")
-        while True:
-            line = reader.line_num + 1
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                yield line, RowError(shown, line, f"unreadable row: {exc}")
-                continue
-            if not any(cell.strip() for cell in cells):
-                continue
-            if not _is_utf8(cells):
-                yield line, RowError(shown, line, NOT_UTF8)
-                continue
-            if len(cells) != len(columns):
-                yield (
-                    line,
-                    RowError(
-                        shown, line, f"row has {len(cells)} cells but the header has {len(columns)}"
-                    ),
-                )
-                continue
-            try:
-                yield line, parse_row(dict(zip(columns, cells, strict=True)))
-            except ValueError as exc:
-                yield line, RowError(shown, line, str(exc))
-
-
-NOT_UTF8 = "not UTF-8 text — save the file as 'CSV UTF-8' and import it again"
-_UNDECODABLE = re.compile("[\udc80-\udcff]")
-
-
-def _is_utf8(cells: list[str]) -> bool:
-    """False when a cell holds bytes that could not be decoded (kept as lone surrogates)."""
-    return not any(_UNDECODABLE.search(cell) for cell in cells)
+            continue
+        try:
+            yield line, parse_row(dict(zip(columns, cells, strict=True)))
+        except ValueError as exc:
+            yield line, RowError(shown, line, str(exc))
 
 
 def import_leads(

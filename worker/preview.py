@@ -8,8 +8,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from .authoring.schema import SequenceSpec
+from .csv_input import RowError
 from .errors import NotFoundError, did_you_mean
-from .leads import RowError, lead_from_row, normalise_email, read_rows
+from .leads import lead_from_row, normalise_email, read_rows
 from .models import Enrollment, Lead
 from .rendering import BuiltMessage, build_message, render_touch
 from .runtime import Runtime

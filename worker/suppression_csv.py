@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from . import events
 from .clock import Clock, as_utc
+from .csv_input import RowError, csv_rows
 from .errors import SuppressionError
-from .leads import NOT_UTF8, RowError
 from .suppressions import add, entries, normalise_reason, normalise_value
 
 BATCH_ROWS = 500
@@ -60,63 +60,40 @@ class ImportReport:
 def read_entries(path: Path, default_reason: str) -> Iterator[tuple[int, Entry | RowError]]:
     """Stream ``(line, entry or error)`` from a suppression CSV without loading it whole."""
     shown = path.name
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig", errors="surrogateescape")
-    except OSError as exc:
-        raise SuppressionError(f"{path}: cannot open the file ({exc.strerror}).") from None
-    with handle:
-        reader = csv.reader(handle)
+    rows = csv_rows(path, SuppressionError, "the file", "value")
+    _, header = next(rows)
+    assert not isinstance(header, RowError)
+    columns = [h.strip().lower() for h in header]
+    value_at = next((columns.index(n) for n in _VALUE_NAMES if n in columns), None)
+    if value_at is None:
+        raise SuppressionError(
+            f"{shown}:1: no 'value' column in the header ({', '.join(header)}) — "
+            "the first row must name the columns, e.g. 'value,reason'."
+        )
+    reason_at = columns.index("reason") if "reason" in columns else None
+    created_at = columns.index("created_at") if "created_at" in columns else None
+    for line, cells in rows:
+        if isinstance(cells, RowError):
+            yield line, cells
+            continue
+        if len(cells) > len(columns):
+            message = f"row has {len(cells)} cells but the header has {len(columns)}"
+            yield line, RowError(shown, line, message)
+            continue
+        padded = cells + [""] * (len(columns) - len(cells))
         try:
-            header = next(reader)
-        except StopIteration:
-            raise SuppressionError(
-                f"{shown}:1: the file is empty — it needs a header row with 'value'."
-            ) from None
-        except csv.Error as exc:
-            raise SuppressionError(f"{shown}:1: cannot read the header: {exc}") from None
-        if not _is_utf8(header):
-            raise SuppressionError(f"{shown}:1: {NOT_UTF8}")
-        columns = [h.strip().lower() for h in header]
-        value_at = next((columns.index(n) for n in _VALUE_NAMES if n in columns), None)
-        if value_at is None:
-            raise SuppressionError(
-                f"{shown}:1: no 'value' column in the header ({', '.join(header)}) — "
-                "the first row must name the columns, e.g. 'value,reason'."
-            )
-        reason_at = columns.index("reason") if "reason" in columns else None
-        created_at = columns.index("created_at") if "created_at" in columns else None
-        while True:
-            line = reader.line_num + 1
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                yield line, RowError(shown, line, f"unreadable row: {exc}")
-                continue
-            if not any(cell.strip() for cell in cells):
-                continue
-            if not _is_utf8(cells):
-                yield line, RowError(shown, line, NOT_UTF8)
-                continue
-            if len(cells) > len(columns):
-                message = f"row has {len(cells)} cells but the header has {len(columns)}"
-                yield line, RowError(shown, line, message)
-                continue
-            cells += [""] * (len(columns) - len(cells))
-            try:
-                yield (
-                    line,
-                    Entry(
-                        normalise_value(cells[value_at]),
-                        normalise_reason(
-                            cells[reason_at] if reason_at is not None else None, default_reason
-                        ),
-                        _time(cells[created_at]) if created_at is not None else None,
+            yield (
+                line,
+                Entry(
+                    normalise_value(padded[value_at]),
+                    normalise_reason(
+                        padded[reason_at] if reason_at is not None else None, default_reason
                     ),
-                )
-            except ValueError as exc:
-                yield line, RowError(shown, line, str(exc))
+                    _time(padded[created_at]) if created_at is not None else None,
+                ),
+            )
+        except ValueError as exc:
+            yield line, RowError(shown, line, str(exc))
 
 
 def import_file(
@@ -191,14 +168,3 @@ def _time(text: str) -> datetime | None:
         raise ValueError(
             f"created_at {text!r} is not an ISO 8601 time (e.g. 2027-01-04T09:00:00Z)"
         ) from None
-
-
-def _is_utf8(cells: list[str]) -> bool:
-    try:
-        "".join(cells).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-__all__ = ["Entry", "ImportReport", "export", "import_file", "read_entries"]

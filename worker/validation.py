@@ -20,8 +20,9 @@ from .authoring.sequences import (
 )
 from .authoring.templates import HTML_SUFFIX, TEXT_SUFFIX, TemplateRenderer
 from .authoring.yaml_source import Loc
+from .csv_input import RowError
 from .errors import ConfigError, LeadImportError, TemplateRenderError
-from .leads import RowError, lead_from_row, read_rows
+from .leads import lead_from_row, read_rows
 from .mailboxes import Mailboxes, MailboxSpec, load_mailboxes
 from .rendering import lead_fields, render_touch
 from .reply_rules import enroll_targets
