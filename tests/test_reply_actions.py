@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests.reply_support import reply_to
 from worker.authoring.sequences import load_catalog
 from worker.dispatch import tick
 from worker.errors import OutreachError
 from worker.leads import import_leads
 from worker.models import Enrollment, Event, InboundMessage, Lead, ReviewItem, Suppression, Touch
-from worker.reactions import ReplyPolicy, act_on_reply, resume_time, store_classification
+from worker.reactions import ReplyPolicy, resume_time
 from worker.resolutions import resolve
 from worker.review import HOT
 from worker.review_views import list_open
@@ -34,28 +35,6 @@ def _first_touch_sent(runtime, project: Path) -> Touch:
     with runtime.sessions() as session:
         lead = session.scalar(select(Lead).where(Lead.email == ADA))
         return session.scalar(select(Touch).where(Touch.lead_id == lead.id, Touch.status == "sent"))
-
-
-def _reply(runtime, touch: Touch, found: Classification, policy: ReplyPolicy | None = None) -> int:
-    """A stored reply matched to ``touch``, classified as ``found`` and acted on."""
-    now = runtime.clock.now()
-    with runtime.sessions.begin() as session:
-        inbound = InboundMessage(
-            dedupe_key=f"test:{now.isoformat()}:{found.intent}:{touch.id}",
-            source="test",
-            received_at=now,
-            raw=b"Subject: re\r\n\r\nbody",
-            size=20,
-            status="processed",
-            lead_id=touch.lead_id,
-            touch_id=touch.id,
-            matched_by="message_id",
-        )
-        session.add(inbound)
-        session.flush()
-        store_classification(inbound, found, now)
-        act_on_reply(session, runtime.catalog, policy or ReplyPolicy(), inbound, found, at=now)
-        return inbound.id
 
 
 def _lead(runtime, email: str = ADA) -> Lead:
@@ -108,7 +87,7 @@ def test_a_positive_reply_advances_the_lead_and_flags_it_hot_above_everything_el
         session.add(ReviewItem(lead_id=other.id, reason="older", created_at=runtime.clock.now()))
     runtime.clock.advance(timedelta(hours=1))
 
-    _reply(runtime, touch, Classification("positive", 0.9, text="Sounds good, let's talk."))
+    reply_to(runtime, touch, Classification("positive", 0.9, text="Sounds good, let's talk."))
 
     lead = _lead(runtime)
     assert (lead.stage, lead.status) == ("qualification", "needs_review")
@@ -136,7 +115,7 @@ def test_a_reply_stops_a_touch_that_already_sits_in_the_queue(runtime, project: 
     assert waiting is not None
     assert waiting.id in queued
 
-    _reply(runtime, waiting, Classification("question", 0.85, text="What does it cost?"))
+    reply_to(runtime, waiting, Classification("question", 0.85, text="What does it cost?"))
     send_touches(runtime, queued)  # the worker takes the queue message after the reply
 
     with runtime.sessions() as session:
@@ -150,7 +129,7 @@ def test_negative_means_lost_and_unsubscribe_means_suppressed_for_good(
     runtime, project: Path
 ) -> None:
     touch = _first_touch_sent(runtime, project)
-    _reply(runtime, touch, Classification("negative", 0.9))
+    reply_to(runtime, touch, Classification("negative", 0.9))
     lead = _lead(runtime)
     assert (lead.stage, lead.status) == ("lost", "stopped")
     assert [e.status for e in _enrollments(runtime, lead.id)] == ["stopped"]
@@ -159,7 +138,7 @@ def test_negative_means_lost_and_unsubscribe_means_suppressed_for_good(
         second = session.scalar(
             select(Touch).where(Touch.status == "sent", Touch.lead_id != lead.id)
         )
-    _reply(runtime, second, Classification("unsubscribe", 0.95))
+    reply_to(runtime, second, Classification("unsubscribe", 0.95))
     with runtime.sessions() as session:
         unsubscribed = session.get(Lead, second.lead_id)
         suppressed = session.scalar(
@@ -176,7 +155,7 @@ def test_out_of_office_pauses_and_resumes_at_the_same_step_on_the_return_date(
     runtime, project: Path
 ) -> None:
     touch = _first_touch_sent(runtime, project)  # Monday 2027-01-04
-    _reply(runtime, touch, Classification("ooo", 0.95, return_date=date(2027, 1, 18)))
+    reply_to(runtime, touch, Classification("ooo", 0.95, return_date=date(2027, 1, 18)))
 
     lead = _lead(runtime)
     [enrollment] = _enrollments(runtime, lead.id)
@@ -211,7 +190,7 @@ def test_a_hard_bounce_suppresses_the_address_and_marks_the_lead_bounced(
     runtime, project: Path
 ) -> None:
     touch = _first_touch_sent(runtime, project)
-    _reply(runtime, touch, Classification("bounce_hard", 0.98, bounced_recipients=(ADA,)))
+    reply_to(runtime, touch, Classification("bounce_hard", 0.98, bounced_recipients=(ADA,)))
     lead = _lead(runtime)
     assert lead.status == "bounced"
     with runtime.sessions() as session:
@@ -229,7 +208,7 @@ def test_a_soft_bounce_sends_the_touch_again_later_and_repeated_ones_count_as_ha
     policy = ReplyPolicy(soft_bounce_limit=2, soft_bounce_retry_s=3600)
     first_id = touch.message_id
 
-    _reply(runtime, touch, Classification("bounce_soft", 0.95), policy)
+    reply_to(runtime, touch, Classification("bounce_soft", 0.95), policy)
     with runtime.sessions() as session:
         again = session.get(Touch, touch.id)
     assert again.status == "queued"
@@ -245,13 +224,13 @@ def test_a_soft_bounce_sends_the_touch_again_later_and_repeated_ones_count_as_ha
     [enrollment] = _enrollments(runtime, touch.lead_id)
     assert enrollment.current_step == 1
 
-    _reply(runtime, resent, Classification("bounce_soft", 0.95), policy)
+    reply_to(runtime, resent, Classification("bounce_soft", 0.95), policy)
     assert _lead(runtime).status == "bounced"
 
 
 def test_an_auto_reply_is_ignored_and_the_sequence_goes_on(runtime, project: Path) -> None:
     touch = _first_touch_sent(runtime, project)
-    _reply(runtime, touch, Classification("auto_reply", 0.9))
+    reply_to(runtime, touch, Classification("auto_reply", 0.9))
     lead = _lead(runtime)
     assert lead.status == "active"
     assert _open_items(runtime) == []
@@ -261,7 +240,7 @@ def test_an_auto_reply_is_ignored_and_the_sequence_goes_on(runtime, project: Pat
 
 def test_low_confidence_is_flagged_and_a_rep_reclassifies_it(runtime, project: Path) -> None:
     touch = _first_touch_sent(runtime, project)
-    inbound_id = _reply(
+    inbound_id = reply_to(
         runtime,
         touch,
         Classification("ooo", 0.4, return_date=date(2027, 1, 11), reasons=("weak",)),
@@ -299,7 +278,7 @@ def test_low_confidence_is_flagged_and_a_rep_reclassifies_it(runtime, project: P
 
 def test_reclassify_names_a_known_intent(runtime, project: Path) -> None:
     touch = _first_touch_sent(runtime, project)
-    _reply(runtime, touch, Classification("unknown", 0.3))
+    reply_to(runtime, touch, Classification("unknown", 0.3))
     [item] = _open_items(runtime)
     with runtime.sessions.begin() as session, pytest.raises(OutreachError, match="positive"):
         resolve(session, runtime.catalog, item["id"], "reclassify:yes", at=runtime.clock.now())
@@ -315,7 +294,7 @@ def test_on_reply_rules_in_the_sequence_override_the_defaults(runtime, project: 
     runtime.__dict__.pop("_loaded", None)
     touch = _first_touch_sent(runtime, project)
 
-    _reply(runtime, touch, Classification("positive", 0.9))
+    reply_to(runtime, touch, Classification("positive", 0.9))
 
     lead = _lead(runtime)
     assert (lead.stage, lead.status) == ("qualification", "active")

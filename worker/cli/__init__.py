@@ -8,6 +8,7 @@ from . import (  # noqa: F401  (register the commands)
     mailboxes,
     planning,
     replies,
+    reports,
     running,
     suppressions,
     understanding,

@@ -1,0 +1,32 @@
+"""Feeding a classified reply to the reply rules, as processing does after matching."""
+
+from __future__ import annotations
+
+from worker.models import InboundMessage, Touch
+from worker.reactions import ReplyPolicy, act_on_reply, store_classification
+from worker.runtime import Runtime
+from worker.understanding import Classification
+
+
+def reply_to(
+    runtime: Runtime, touch: Touch, found: Classification, policy: ReplyPolicy | None = None
+) -> int:
+    """A stored reply matched to ``touch``, classified as ``found`` and acted on; its id."""
+    now = runtime.clock.now()
+    with runtime.sessions.begin() as session:
+        inbound = InboundMessage(
+            dedupe_key=f"test:{now.isoformat()}:{found.intent}:{touch.id}",
+            source="test",
+            received_at=now,
+            raw=b"Subject: re\r\n\r\nbody",
+            size=20,
+            status="processed",
+            lead_id=touch.lead_id,
+            touch_id=touch.id,
+            matched_by="message_id",
+        )
+        session.add(inbound)
+        session.flush()
+        store_classification(inbound, found, now)
+        act_on_reply(session, runtime.catalog, policy or ReplyPolicy(), inbound, found, at=now)
+        return inbound.id

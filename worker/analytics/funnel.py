@@ -1,0 +1,136 @@
+"""The stage funnel: which leads entered each stage, advanced, were lost, and how long they
+stayed; the pipeline value per stage and the forecast of won value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..settings import FINAL_STAGES, PIPELINE_STAGES
+from .records import EventRow, LeadRow
+from .stats import median, rate
+
+SECONDS_PER_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A lead's stay in one stage: entered at ``entered``, left at ``left`` for ``to``."""
+
+    lead_id: int
+    stage: str
+    entered: datetime
+    left: datetime | None = None
+    to: str | None = None
+
+
+def is_advance(previous: str, stage: str) -> bool:
+    """Whether ``previous → stage`` moves forward: to a later pipeline stage, or to won."""
+    if stage == "won":
+        return previous != "won"
+    if previous in PIPELINE_STAGES and stage in PIPELINE_STAGES:
+        return PIPELINE_STAGES.index(stage) > PIPELINE_STAGES.index(previous)
+    return False
+
+
+def stage_visits(lead: LeadRow, events: list[EventRow]) -> list[Visit]:
+    """The stages ``lead`` went through, oldest first, from its ``stage_changed`` events.
+
+    The first stage is the ``previous`` of the first change (the lead's current stage when it
+    never changed), entered when the lead was created (its ``lead_created`` event, else
+    ``Lead.created_at``). ``events`` are the lead's own, oldest first.
+    """
+    changes = [e for e in events if e.kind == "stage_changed"]
+    created = next((e.at for e in events if e.kind == "lead_created"), lead.created_at)
+    first = str(changes[0].detail.get("previous") or lead.stage) if changes else lead.stage
+    visits: list[Visit] = []
+    current = Visit(lead.id, first, created)
+    for change in changes:
+        stage = str(change.detail.get("stage") or "")
+        visits.append(Visit(lead.id, current.stage, current.entered, change.at, stage))
+        current = Visit(lead.id, stage, change.at)
+    visits.append(current)
+    return visits
+
+
+def all_visits(leads: list[LeadRow], events: list[EventRow]) -> list[Visit]:
+    """Every stage visit of every lead."""
+    by_lead: dict[int, list[EventRow]] = {}
+    for event in events:
+        if event.lead_id is not None:
+            by_lead.setdefault(event.lead_id, []).append(event)
+    return [v for lead in leads for v in stage_visits(lead, by_lead.get(lead.id, []))]
+
+
+def funnel(visits: list[Visit], since: datetime | None = None) -> list[dict[str, Any]]:
+    """One row per pipeline stage over the visits entered at or after ``since``.
+
+    ``entered``: visits into the stage; ``advanced``: of those, left for a later pipeline stage
+    or won (a skipped stage is not entered); ``lost``: left for lost; ``conversion``:
+    advanced / entered (open visits count as not advanced); ``median_days``: median days from
+    entering to leaving over the visits that left (open ones are not counted).
+    """
+    rows = []
+    for stage in PIPELINE_STAGES:
+        mine = [v for v in visits if v.stage == stage and (since is None or v.entered >= since)]
+        advanced = sum(1 for v in mine if v.to is not None and is_advance(stage, v.to))
+        durations = [
+            (v.left - v.entered).total_seconds() / SECONDS_PER_DAY
+            for v in mine
+            if v.left is not None
+        ]
+        rows.append(
+            {
+                "stage": stage,
+                "entered": len(mine),
+                "advanced": advanced,
+                "lost": sum(1 for v in mine if v.to == "lost"),
+                "conversion": rate(advanced, len(mine)),
+                "median_days": median(durations),
+            }
+        )
+    return rows
+
+
+def win_probability(funnel_rows: list[dict[str, Any]], stage: str) -> float | None:
+    """The chance a lead in ``stage`` is won: the product of the conversion rates of
+    ``stage`` and every later pipeline stage (after the last one comes won). None when any of
+    those stages has no history."""
+    conversions = {row["stage"]: row["conversion"] for row in funnel_rows}
+    probability = 1.0
+    for later in PIPELINE_STAGES[PIPELINE_STAGES.index(stage) :]:
+        conversion = conversions.get(later)
+        if conversion is None:
+            return None
+        probability *= conversion
+    return probability
+
+
+def pipeline(leads: list[LeadRow], funnel_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Deal value per stage now, and the forecast of won value.
+
+    Method: each open (pipeline) stage's current value times the historical chance a lead in it
+    is won, which is the product of the stage-to-stage conversion rates (advanced / entered)
+    from that stage through the last pipeline stage (see ``win_probability``). Leads without
+    a deal value count as 0. A stage whose chance is unknown adds nothing and its forecast is
+    None. ``forecast_won`` is the sum over the open stages.
+    """
+    stages = []
+    total = 0.0
+    for stage in PIPELINE_STAGES + FINAL_STAGES:
+        mine = [lead for lead in leads if lead.stage == stage]
+        value = sum(lead.deal_value or 0.0 for lead in mine)
+        probability = win_probability(funnel_rows, stage) if stage in PIPELINE_STAGES else None
+        forecast = value * probability if probability is not None else None
+        total += forecast or 0.0
+        stages.append(
+            {
+                "stage": stage,
+                "leads": len(mine),
+                "value": value,
+                "win_probability": probability,
+                "forecast_won": forecast,
+            }
+        )
+    return {"stages": stages, "forecast_won": total}

@@ -1,0 +1,37 @@
+"""Per sending mailbox: touches sent, hard-bounce rate and reply rate."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from .records import EventRow, TouchRow
+from .stats import rate
+from .touches import intents_by_touch, replied, sent_touch_ids
+
+
+def mailbox_rows(window: list[EventRow], touches: list[TouchRow]) -> list[dict[str, Any]]:
+    """One row per mailbox that sent in ``window``: ``sent``, ``hard_bounce_rate`` (touches
+    with a hard bounce / sent) and ``reply_rate`` (touches a person replied to / sent)."""
+    sent = sent_touch_ids(window)
+    intents = intents_by_touch(window)
+    counts: dict[str, Counter[str]] = {}
+    for touch in touches:
+        if touch.id not in sent:
+            continue
+        row = counts.setdefault(touch.mailbox or "-", Counter())
+        found = intents.get(touch.id, [])
+        row["sent"] += 1
+        row["hard_bounced"] += "bounce_hard" in found
+        row["replied"] += replied(found)
+    return [
+        {
+            "mailbox": mailbox,
+            "sent": row["sent"],
+            "hard_bounced": row["hard_bounced"],
+            "replied": row["replied"],
+            "hard_bounce_rate": rate(row["hard_bounced"], row["sent"]),
+            "reply_rate": rate(row["replied"], row["sent"]),
+        }
+        for mailbox, row in sorted(counts.items())
+    ]

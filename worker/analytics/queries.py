@@ -1,0 +1,55 @@
+"""Reading the rows a report needs; no arithmetic here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Event, Lead, Touch
+from .records import EventRow, LeadRow, TouchRow
+
+
+def load_leads(session: Session) -> list[LeadRow]:
+    """Every lead, as it is now."""
+    rows = session.execute(
+        select(Lead.id, Lead.stage, Lead.status, Lead.deal_value, Lead.created_at)
+    )
+    return [LeadRow(*row) for row in rows]
+
+
+def load_events(session: Session) -> list[EventRow]:
+    """The whole event log about leads, oldest first (the funnel needs history before any
+    ``--since`` date to know which stage a lead was in)."""
+    query = (
+        select(
+            Event.at,
+            Event.lead_id,
+            Event.touch_id,
+            Event.kind,
+            Event.sequence,
+            Event.step_index,
+            Event.cause,
+            Event.detail,
+        )
+        .where(Event.lead_id.is_not(None))
+        .order_by(Event.at, Event.id)
+    )
+    return [
+        EventRow(at, lead_id, touch_id, kind, sequence, step, cause, dict(detail or {}))
+        for at, lead_id, touch_id, kind, sequence, step, cause, detail in session.execute(query)
+    ]
+
+
+def load_touches(session: Session) -> list[TouchRow]:
+    """Every touch of the ledger (its step, mailbox and variant)."""
+    query = select(
+        Touch.id, Touch.lead_id, Touch.sequence, Touch.step_index, Touch.mailbox, Touch.variant
+    )
+    return [TouchRow(*row) for row in session.execute(query)]
+
+
+def since_filter(events: list[EventRow], since: datetime | None) -> list[EventRow]:
+    """The events at or after ``since`` (all of them when None)."""
+    return events if since is None else [e for e in events if e.at >= since]
