@@ -25,13 +25,22 @@ def _num(value: Any, spec: str = ".1f") -> str:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write an HTML page with charts to FILE instead of tables; print its path.",
+    metavar="FILE",
+)
+@click.option(
     "--since",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="Only stage entries, sends and replies from this date (UTC) on.",
 )
 @click.pass_context
 @user_errors
-def report(ctx: click.Context, as_json: bool, since: datetime | None) -> None:
+def report(
+    ctx: click.Context, as_json: bool, html_path: str | None, since: datetime | None
+) -> None:
     """Pipeline analytics from the event log: funnel per stage, sequence steps (replies,
     bounces, drop-off), A/B variants (z-test p-value, sample size needed), pipeline value and
     won forecast, and mailboxes.
@@ -40,6 +49,7 @@ def report(ctx: click.Context, as_json: bool, since: datetime | None) -> None:
     Examples:
       outreach report
       outreach report --since 2027-01-01 --json
+      outreach report --html report.html
     """
     from ..analytics import build_report
 
@@ -47,6 +57,15 @@ def report(ctx: click.Context, as_json: bool, since: datetime | None) -> None:
     runtime = runtime_of(ctx)
     with runtime.sessions() as session:
         data = build_report(session, start)
+    if html_path is not None:
+        from ..analytics.html_report import write_html
+
+        try:
+            written = write_html(data, html_path)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {html_path}: {exc.strerror or exc}") from None
+        click.echo(str(written))
+        return
     if as_json:
         print_json(data)
         return
