@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from worker.understanding import INTENTS
+
 CORPUS = Path(__file__).resolve().parent / "corpus"
 MESSAGES = CORPUS / "messages"
 LABELS = CORPUS / "labels.yaml"
@@ -27,18 +29,6 @@ HOLDOUT_LABELS = HOLDOUT / "labels.yaml"
 HOLDOUT2 = CORPUS / "holdout2"  # a second one, written the same way by another hand
 HOLDOUT2_LABELS = HOLDOUT2 / "labels.yaml"
 
-INTENTS = (
-    "positive",
-    "negative",
-    "unsubscribe",
-    "ooo",
-    "bounce_hard",
-    "bounce_soft",
-    "referral",
-    "question",
-    "auto_reply",
-    "unknown",
-)
 LANGUAGES = ("en", "de")
 STYLES = (
     "outlook",

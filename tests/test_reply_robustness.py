@@ -191,3 +191,31 @@ def test_concurrent_ingestion_processes_each_message_once(
             select(func.count()).select_from(Event).where(Event.kind == "classified")
         )
     assert classified == 12
+
+
+def test_a_delayed_delivery_notice_never_resends_the_touch(
+    runtime, project: Path, tmp_path: Path
+) -> None:
+    touch = _sent_touch(runtime, project)
+    notice = (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.test>\r\n"
+        "To: ada.fischer@northwind-analytics.example\r\n"
+        "Subject: Delayed Mail (still being retried)\r\n"
+        "Message-ID: <delay-1@mx.example.test>\r\nAuto-Submitted: auto-replied\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n\r\n'
+        "--b1\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered for 4 hours."
+        "\r\nIt will be retried until it is 5 days old.\r\n"
+        "--b1\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.test\r\n\r\n"
+        f"Final-Recipient: rfc822; {ADA}\r\nAction: delayed\r\nStatus: 4.4.1\r\n\r\n"
+        "--b1\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {touch.message_id}\r\n\r\n--b1--\r\n"
+    ).encode()
+    (tmp_path / "delay.eml").write_bytes(notice)
+
+    report = ingest(runtime, str(tmp_path / "delay.eml"))
+
+    assert report.statuses == Counter({"bounce_soft": 1})
+    with runtime.sessions() as session:
+        assert session.get(Touch, touch.id).status == "sent"  # the MTA may still deliver it

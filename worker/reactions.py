@@ -27,6 +27,7 @@ from .review import HOT, flag
 from .scheduling import lead_zone
 from .settings import Settings
 from .understanding import HUMAN_INTENTS, Classification
+from .understanding.bounces import is_delay_notice
 
 RESUME_LOCAL_TIME = time(9, 0)
 
@@ -296,6 +297,8 @@ def _retry(reply: _Reply) -> None:
     if (soft or 0) >= reply.policy.soft_bounce_limit:
         _bounce(reply)
         return
+    if is_delay_notice(reply.inbound.raw):
+        return  # the mail system still holds the original: a resend could arrive twice
     touch = reply.touch or _last_sent_touch(reply.session, reply.lead.id)
     if touch is None or touch.status != "sent":
         return

@@ -71,6 +71,15 @@ TEMPORARY = re.compile(
     r"|weiterhin versucht|\bgreylist|" + RETRYING.pattern,
     _I,
 )
+_DELAYED_ACTION = re.compile(r"^Action:\s*delayed", re.I | re.M)
+
+
+def is_delay_notice(raw: bytes) -> bool:
+    """A report that the mail system is still trying to deliver (the original may yet arrive)."""
+    text = raw[:200_000].decode("utf-8", "replace")
+    return bool(_DELAYED_ACTION.search(text) or RETRYING.search(text))
+
+
 HARD = re.compile(
     r"user unknown|unknown (user|recipient|mailbox)|no such (user|recipient|mailbox|address|domain"
     r"|host|person)|(does not|doesn't|did not|does no longer) exist|address not found"
