@@ -150,6 +150,8 @@ class Touch(Base):
     kind: Mapped[str] = mapped_column(String(16), default="email", server_default="email")
     # The A/B variant of the step this lead got (None when the step has no variants).
     variant: Mapped[str | None] = mapped_column(String(64))
+    # The text part exactly as sent (shown on the lead's timeline).
+    body_text: Mapped[str | None] = mapped_column(Text)
 
 
 class Event(Base):
@@ -197,6 +199,8 @@ class ReviewItem(Base):
     resolved_at: Mapped[datetime | None] = mapped_column()
     resolution: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
+    # The rep the item is assigned to (a rep's name), or nobody yet.
+    assignee: Mapped[str | None] = mapped_column(String(100), index=True)
 
 
 class InboundMessage(Base):
@@ -283,3 +287,15 @@ class MailboxPause(Base):
     paused_at: Mapped[datetime] = mapped_column()
     reason: Mapped[str] = mapped_column(Text)
     resumed_at: Mapped[datetime | None] = mapped_column()
+
+
+class Rep(Base):
+    """A person who signs in to the web app; only a hash of the password is kept."""
+
+    __tablename__ = "reps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column()
+    password_changed_at: Mapped[datetime] = mapped_column()

@@ -48,6 +48,8 @@ class Settings:
     mailbox_max_failures_24h: int = 5
     mailbox_max_bounce_rate: float = 0.05
     mailbox_min_sample: int = 20
+    web_session_hours: int = 12
+    web_proxies: int = 0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -110,6 +112,8 @@ class Settings:
             mailbox_max_failures_24h=_int(env, "OUTREACH_MAILBOX_MAX_FAILURES_24H", 5),
             mailbox_max_bounce_rate=_fraction(env, "OUTREACH_MAILBOX_MAX_BOUNCE_RATE", 0.05),
             mailbox_min_sample=_int(env, "OUTREACH_MAILBOX_MIN_SAMPLE", 20),
+            web_session_hours=max(1, _int(env, "OUTREACH_WEB_SESSION_HOURS", 12)),
+            web_proxies=max(0, _int(env, "OUTREACH_WEB_PROXIES", 0)),
         )
 
 

@@ -9,6 +9,7 @@ from . import (  # noqa: F401  (register the commands)
     planning,
     replies,
     reports,
+    reps,
     running,
     suppressions,
     understanding,

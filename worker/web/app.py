@@ -1,18 +1,39 @@
 """Build the Flask app around a Runtime, and the waitress server that serves it.
 
-Each area of the app is a blueprint in its own module (``unsubscribe``, ``health``); pages
-extend ``templates/base.html``. Requests open short database sessions from the runtime.
+Each area of the app is a blueprint in its own module; pages extend ``templates/base.html``.
+Everything but the public blueprints (``auth.PUBLIC``) needs a signed-in rep; every form
+carries a CSRF token, except the unsubscribe POST (RFC 8058 one-click comes without cookies)
+and the lead-capture JSON API (its secret is the credential). Requests open short database
+sessions from the runtime.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from datetime import timedelta
 from typing import Any
 
-from flask import Flask
+from flask import Flask, redirect, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..runtime import Runtime
-from . import error_pages, health, security, unsubscribe
+from . import (
+    auth,
+    board,
+    capture,
+    error_pages,
+    health,
+    leads,
+    queue,
+    reports,
+    security,
+    unsubscribe,
+)
 from .context import current_runtime, install_runtime
+from .limits import init_limiter, limit
 
 MAX_BODY_BYTES = 10 * 1024
 # waitress refuses larger bodies before the app sees them (the app answers above 10 kB).
@@ -22,22 +43,48 @@ MAX_WIRE_BODY_BYTES = 1024 * 1024
 def create_app(runtime: Runtime) -> Flask:
     """The web app serving ``runtime``'s database."""
     app = Flask(__name__)
+    settings = runtime.settings
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES,
         MAX_FORM_PARTS=20,
         PROPAGATE_EXCEPTIONS=False,
         TEMPLATES_AUTO_RELOAD=False,
+        # Engine, migrations and signing key ready before any request.
+        SECRET_KEY=hmac.new(runtime.secret, b"web sessions", hashlib.sha256).hexdigest(),
+        SESSION_COOKIE_NAME="outreach_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.web_session_hours),
+        WTF_CSRF_TIME_LIMIT=None,  # valid as long as the session is
+        WTF_CSRF_SSL_STRICT=True,
     )
+    if settings.web_proxies:
+        proxies = settings.web_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
     install_runtime(app, runtime)
-    runtime.secret  # noqa: B018 (engine, migrations and signing key ready before any request)
     name = _site_name(runtime)
     app.context_processor(lambda: {"site_name": name})
     security.init_app(app)
     error_pages.init_app(app)
-    app.register_blueprint(health.blueprint)
-    app.register_blueprint(unsubscribe.blueprint)
+    auth.init_app(app)
+    csrf = CSRFProtect(app)
+    init_limiter(app, runtime)
+    pages = (queue.blueprint, board.blueprint, leads.blueprint, reports.blueprint)
+    for blueprint in (health.blueprint, unsubscribe.blueprint, auth.blueprint, *pages):
+        app.register_blueprint(blueprint)
+    csrf.exempt(unsubscribe.blueprint)
+    app.add_url_rule("/", "home", _home)
+    limit(app, "auth.login_post", auth.SIGN_IN_LIMIT)
+    capture.init_app(app, runtime)
     return app
+
+
+def _home() -> ResponseReturnValue:
+    return redirect(url_for("queue.index"))
 
 
 def make_server(app: Flask, host: str, port: int, *, threads: int = 4) -> Any:

@@ -6,12 +6,15 @@ import logging
 
 from flask import Flask, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
 _PAGES = {
     400: ("Bad request", "The request could not be understood."),
+    401: ("Please sign in", "Your session has ended. Sign in again and repeat what you did."),
+    429: ("Too many requests", "Too many requests from your address. Wait a minute and retry."),
     404: (
         "Link not valid",
         "This link is not valid. If you copied it from an email, check that you copied all of it.",
@@ -36,6 +39,13 @@ def page(status: int) -> tuple[str, int]:
 def _http_error(exc: HTTPException) -> ResponseReturnValue:
     if exc.code is None or exc.code < 400:
         return exc  # redirects raised by routing
+    if isinstance(exc, CSRFError):
+        log.warning("%s %s refused: %s", request.method, request.path, exc.description)
+        text = (
+            "The form had expired or did not come from this site, so nothing was changed. "
+            "Go back, reload the page and try again."
+        )
+        return render_template("error.html", title="Form expired", text=text, status=400), 400
     body, status = page(exc.code)
     headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
     return body, status, headers

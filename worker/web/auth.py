@@ -1,0 +1,100 @@
+"""Signing in and out, and the rule that every page needs a signed-in rep.
+
+Only the blueprints in ``PUBLIC`` (unsubscribe, lead capture, health, sign-in itself) and
+static files are served without a session. A session remembers the rep's name and a version
+that changes with the password, so changing a password or removing the account ends every
+session of that rep at its next request. Every form carries a CSRF token (Flask-WTF).
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+
+from ..reps import authenticate, current_version
+from .context import current_runtime
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("auth", __name__)
+PUBLIC = frozenset({"auth", "health", "unsubscribe", "capture", "capture_api"})
+SIGN_IN_LIMIT = "10 per minute"
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_require_rep)
+    app.context_processor(lambda: {"rep": g.get("rep")})
+
+
+def current_rep() -> str:
+    """The signed-in rep's name (every non-public view has one)."""
+    rep: str = g.rep
+    return rep
+
+
+def _require_rep() -> ResponseReturnValue | None:
+    endpoint = request.endpoint
+    if endpoint is None or endpoint == "static" or request.blueprint in PUBLIC:
+        return None
+    name, version = session.get("rep"), session.get("v")
+    if isinstance(name, str) and isinstance(version, str):
+        with current_runtime().sessions() as db:
+            if current_version(db, name) == version:
+                g.rep = name
+                return None
+        session.clear()
+    if request.method in ("GET", "HEAD"):
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    abort(401)
+    return None  # unreachable: abort raises
+
+
+@blueprint.get("/login")
+def login() -> ResponseReturnValue:
+    return render_template("auth/login.html", next=_safe_next(request.args.get("next")))
+
+
+@blueprint.post("/login")
+def login_post() -> ResponseReturnValue:
+    name = request.form.get("name", "")[:200]
+    password = request.form.get("password", "")[:1000]
+    target = _safe_next(request.form.get("next"))
+    with current_runtime().sessions() as db:
+        signed_in = authenticate(db, name, password)
+    if signed_in is None:
+        log.warning("failed sign-in for %r from %s", name, request.remote_addr)
+        page = render_template(
+            "auth/login.html", next=target, name=name, error="Wrong name or password."
+        )
+        return page, 401
+    session.clear()
+    session.permanent = True
+    session["rep"], session["v"] = signed_in.name, signed_in.version
+    log.info("rep %r signed in from %s", signed_in.name, request.remote_addr)
+    return redirect(target or url_for("home"))
+
+
+@blueprint.post("/logout")
+def logout() -> ResponseReturnValue:
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+def _safe_next(target: str | None) -> str | None:
+    """A path on this site to return to after signing in; anything else is dropped."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    return None if parts.scheme or parts.netloc else target
