@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start the services the test suite needs when they are not running: Redis, PostgreSQL and a
-# dedicated Dovecot IMAP server on 127.0.0.1:10143 (own config, never the system service).
+# dedicated Dovecot IMAP server on 127.0.0.1:10143 (own config, never the system service);
+# install headless Chromium for the browser tests.
 # Installs them from Debian packages when missing (needs root, as on CI machines).
 set -euo pipefail
 
@@ -95,4 +96,10 @@ port_open "$imap_port" || {
   echo "services: Dovecot did not start on 127.0.0.1:$imap_port — see $imap_home/dovecot.log" >&2
   exit 1
 }
-echo "services: Redis, PostgreSQL and IMAP (127.0.0.1:$imap_port) are up"
+# Headless Chromium for the browser tests (driven by Playwright, which uses this binary).
+[ -x /usr/bin/chromium ] || apt_install chromium
+/usr/bin/chromium --version >/dev/null 2>&1 || {
+  echo "services: /usr/bin/chromium does not run" >&2
+  exit 1
+}
+echo "services: Redis, PostgreSQL, IMAP (127.0.0.1:$imap_port) and Chromium are up"

@@ -27,8 +27,8 @@ def make_invoke(project: Path, database_url: str) -> Invoke:
         "REDIS_URL": None,
     }
 
-    def run(*args: str) -> Result:
-        return runner.invoke(main, list(args), env=env)
+    def run(*args: str, input: str | None = None) -> Result:
+        return runner.invoke(main, list(args), env=env, input=input)
 
     return run
 

@@ -40,7 +40,7 @@ def sign_in(client: FlaskClient, name: str = "rita", password: str = PASSWORD) -
     token = csrf_token(client.get("/login").data)
     response = client.post("/login", data={"name": name, "password": password, "csrf_token": token})
     assert response.status_code == 302, response.data[:500]
-    return token
+    return csrf_token(client.get("/login").data)  # signing in starts a new session
 
 
 def signed_in_client(runtime: Runtime, name: str = "rita") -> tuple[FlaskClient, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,39 +85,64 @@ def column_name(header: str) -> str:
     return _ALIASES.get(name, name)
 
 
-def parse_row(raw: dict[str, str]) -> dict[str, Any]:
+def parse_row(raw: Mapping[str, str]) -> dict[str, Any]:
     """Validate one CSV row (already keyed by column name); ValueError names the field."""
+    row, errors = validate_row(raw)
+    if errors:
+        raise ValueError(next(iter(errors.values())))
+    return row
+
+
+def validate_row(raw: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Check every field of one lead (keyed by column name, e.g. a CSV row or a web form).
+
+    Returns the parsed row (``email``, lead columns, ``stage``, the other values in
+    ``fields``) and a message per invalid field, in the order ``parse_row`` reports them;
+    the row is only usable when there are no messages.
+    """
     values = {k: v.strip() for k, v in raw.items() if v is not None and v.strip() != ""}
+    errors: dict[str, str] = {}
     for key, value in values.items():
         if len(value) > MAX_CELL_CHARS:
-            raise ValueError(f"field {key!r} is longer than {MAX_CELL_CHARS} characters")
-    email = normalise_email(values.pop("email", ""))
-    row: dict[str, Any] = {"email": email}
+            errors[key] = f"field {key!r} is longer than {MAX_CELL_CHARS} characters"
+    row: dict[str, Any] = {}
+    try:
+        row["email"] = normalise_email(values.pop("email", ""))
+    except ValueError as exc:
+        errors.setdefault("email", str(exc))
     if "timezone" in values:
         try:
             ZoneInfo(values["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
+            errors.setdefault(
+                "timezone",
                 f"timezone {values['timezone']!r} is unknown — "
-                "use an IANA name such as Europe/Berlin"
-            ) from None
+                "use an IANA name such as Europe/Berlin",
+            )
     if "deal_value" in values:
-        row["deal_value"] = parse_amount(values.pop("deal_value"))
+        try:
+            row["deal_value"] = parse_amount(values.pop("deal_value"))
+        except ValueError as exc:
+            errors.setdefault("deal_value", str(exc))
     if "country" in values:
-        values["country"] = country_code(values["country"])
+        try:
+            values["country"] = country_code(values["country"])
+        except ValueError as exc:
+            errors.setdefault("country", str(exc))
     if "stage" in values:
         stage = values.pop("stage").lower()
         if stage not in PIPELINE_STAGES + FINAL_STAGES:
-            raise ValueError(
+            errors.setdefault(
+                "stage",
                 f"stage {stage!r} is unknown — use one of "
-                f"{', '.join(PIPELINE_STAGES + FINAL_STAGES)}"
+                f"{', '.join(PIPELINE_STAGES + FINAL_STAGES)}",
             )
         row["stage"] = stage
     for column in ("first_name", "last_name", "company", "timezone", "country"):
         if column in values:
             row[column] = values[column]
     row["fields"] = values
-    return row
+    return row, errors
 
 
 def lead_from_row(row: dict[str, Any]) -> Lead:
@@ -143,7 +168,7 @@ def parse_amount(text: str) -> float:
         raise ValueError(
             f"deal_value {text!r} is not a number — write e.g. 42500 or 42500.50"
         ) from None
-    if value < 0 or math.isnan(value):
+    if value < 0 or not math.isfinite(value):
         raise ValueError(f"deal_value {text!r} must be a positive number")
     return value
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import Table, bindparam, case, select
@@ -36,6 +37,11 @@ _MARK_SENT = (
     )
     .values(status="sent", finished_at=bindparam("now"), last_error=None)
     .returning(_touches.c.id)
+)
+_STORE_TEXT = (
+    _touches.update()
+    .where(_touches.c.id == bindparam("tid"))
+    .values(body_text=bindparam("body", type_=_touches.c.body_text.type))
 )
 _NEXT_DUE = case(
     (_enrollments.c.status == "active", bindparam("due", type_=_enrollments.c.next_due_at.type)),
@@ -109,6 +115,8 @@ def record_sent(runtime: Runtime, token: str, batch: list[Prepared]) -> list[Out
             }
         )
     ids = [item.touch_id for item in batch]
+    # Parsed before the transaction, so it stays as short as before.
+    texts = [{"tid": item.touch_id, "body": sent_text(item.built.message)} for item in batch]
     with runtime.sessions.begin() as session:
         conn = session.connection()
         recorded = set(conn.scalars(_MARK_SENT, {"ids": ids, "token": token, "now": now}))
@@ -121,8 +129,29 @@ def record_sent(runtime: Runtime, token: str, batch: list[Prepared]) -> list[Out
             conn.execute(_ADVANCE, advance)
         if new_thread:
             conn.execute(_ADVANCE_NEW_THREAD, new_thread)
+        texts = [row for row in texts if row["tid"] in recorded]
+        if texts:
+            conn.execute(_STORE_TEXT, texts)
         events.record_many(session, [row for row in logged if row["touch_id"] in recorded])
     return [Outcome(touch_id, "sent") for touch_id in ids if touch_id in recorded]
+
+
+def sent_text(message: EmailMessage) -> str | None:
+    """The text/plain part of a sent message (what the lead's timeline shows); None when it
+    has none. Never raises: a send already happened and must be recorded regardless."""
+    try:
+        part = message.get_body(preferencelist=("plain",))
+        if part is None:
+            return None
+        try:
+            text = part.get_content()
+        except (LookupError, ValueError):  # an unknown charset: keep what can be decoded
+            payload = part.get_payload(decode=True)
+            text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else None
+        return text if isinstance(text, str) else None
+    except Exception:
+        log.exception("could not read the text part of %s", message.get("Message-ID"))
+        return None
 
 
 def release(session: Session, touch_id: int, token: str, **values: object) -> Touch | None:

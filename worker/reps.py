@@ -6,6 +6,7 @@ tell which names are accounts.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from .errors import NotFoundError, OutreachError
 from .models import Rep, ReviewItem
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+RESERVED = frozenset({"me", "unassigned", "nobody"})  # words of the queue's rep filter
 MIN_PASSWORD = 10
 _DUMMY_HASH = generate_password_hash("not-a-password-of-anyone")
 
@@ -40,6 +42,8 @@ def check_name(name: str) -> str:
             f"Rep name {name!r} is not usable — use 1 to 100 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit (e.g. 'rita')."
         )
+    if name in RESERVED:
+        raise OutreachError(f"Rep name {name!r} is reserved by the queue's filter; pick another.")
     return name
 
 
@@ -140,8 +144,10 @@ def current_version(session: Session, name: str) -> str | None:
 
 
 def session_version(rep: Rep) -> str:
-    """Changes whenever the password does, which ends sessions signed in before."""
-    return f"{rep.id}:{rep.password_changed_at.timestamp():.6f}"
+    """Changes whenever the password does (a new salt each time), which ends the sessions
+    signed in before; a new account under an old name gets a new one too."""
+    digest = hashlib.sha256(f"{rep.id}:{rep.password_hash}".encode()).hexdigest()
+    return digest[:32]
 
 
 def _get(session: Session, name: str) -> Rep:

@@ -50,6 +50,10 @@ class Settings:
     mailbox_min_sample: int = 20
     web_session_hours: int = 12
     web_proxies: int = 0
+    capture_sequence: str | None = None
+    capture_api_key: str | None = None
+    capture_form_limit: str = "5 per minute;30 per hour"
+    capture_api_limit: str = "60 per minute"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -114,6 +118,12 @@ class Settings:
             mailbox_min_sample=_int(env, "OUTREACH_MAILBOX_MIN_SAMPLE", 20),
             web_session_hours=max(1, _int(env, "OUTREACH_WEB_SESSION_HOURS", 12)),
             web_proxies=max(0, _int(env, "OUTREACH_WEB_PROXIES", 0)),
+            capture_sequence=(env.get("OUTREACH_CAPTURE_SEQUENCE") or "").strip() or None,
+            capture_api_key=env.get("OUTREACH_CAPTURE_API_KEY") or None,
+            capture_form_limit=_rate_limit(
+                env, "OUTREACH_CAPTURE_FORM_LIMIT", "5 per minute;30 per hour"
+            ),
+            capture_api_limit=_rate_limit(env, "OUTREACH_CAPTURE_API_LIMIT", "60 per minute"),
         )
 
 
@@ -151,3 +161,20 @@ def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0.0 <= value <= 1.0:
         raise ConfigError(f"{name}={raw!r} must be a number from 0 to 1, e.g. {default}.")
     return value
+
+
+def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
+    """A rate limit such as ``"5 per minute;30 per hour"`` (checked, so a typo fails at start)."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name}={raw!r} is not a rate limit — write e.g. {default!r} "
+            "(N per second/minute/hour/day, several separated by ';')."
+        ) from None
+    return raw

@@ -3,7 +3,8 @@ rendered to SVG and embedded inline, with the numbers as tables underneath.
 
 No pyplot: every chart is a ``matplotlib.figure.Figure`` of its own, so rendering is
 thread-safe and needs no GUI backend. Every value reaches the page through Jinja2 with
-autoescape on; the SVG text matplotlib writes is XML-escaped by matplotlib itself.
+autoescape on; the SVG text matplotlib writes is XML-escaped by matplotlib itself. The web
+app's reports page shows the same ``sections`` and serves each ``chart`` as its own SVG.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -91,23 +93,93 @@ def bar_chart(
     return _svg(figure)
 
 
-def _sections(data: dict[str, Any]) -> list[dict[str, Any]]:
-    funnel = data["funnel"]
+CHARTS = ("funnel", "steps", "variants", "pipeline", "mailboxes")
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """What one section's chart draws (``bar_chart``'s arguments)."""
+
+    title: str
+    categories: list[str]
+    series: list[tuple[str, list[Any]]]
+    ylabel: str = ""
+    percent: bool = False
+
+
+def chart_spec(data: dict[str, Any], name: str) -> ChartSpec:
+    """The chart of section ``name`` (one of ``CHARTS``) of the report ``data``."""
+    if name == "funnel":
+        funnel = data["funnel"]
+        return ChartSpec(
+            "Leads per stage",
+            [r["stage"] for r in funnel],
+            [(key, [r[key] for r in funnel]) for key in ("entered", "advanced", "lost")],
+            ylabel="leads",
+        )
+    if name == "steps":
+        steps = data["steps"]
+        return ChartSpec(
+            "Sent and drop-off per step",
+            [f"{r['sequence']} #{r['step']}" for r in steps],
+            [("sent", [r["sent"] for r in steps]), ("drop-off", [r["drop_off"] for r in steps])],
+            ylabel="leads",
+        )
+    if name == "variants":
+        variants = data["variants"]
+        return ChartSpec(
+            "Reply rates per variant",
+            [f"{r['sequence']} #{r['step']} {r['variant']}" for r in variants],
+            [
+                ("reply rate", [r["reply_rate"] for r in variants]),
+                ("positive", [r["positive_rate"] for r in variants]),
+            ],
+            percent=True,
+        )
+    if name == "pipeline":
+        stages = data["pipeline"]["stages"]
+        return ChartSpec(
+            "Value and forecast won per stage",
+            [r["stage"] for r in stages],
+            [
+                ("value", [r["value"] for r in stages]),
+                ("forecast won", [r["forecast_won"] for r in stages]),
+            ],
+            ylabel="value",
+        )
+    if name == "mailboxes":
+        mailboxes = data["mailboxes"]
+        return ChartSpec(
+            "Hard bounce and reply rates per mailbox",
+            [r["mailbox"] for r in mailboxes],
+            [
+                ("hard bounces", [r["hard_bounce_rate"] for r in mailboxes]),
+                ("replies", [r["reply_rate"] for r in mailboxes]),
+            ],
+            percent=True,
+        )
+    raise KeyError(name)
+
+
+def chart(data: dict[str, Any], name: str) -> Markup | None:
+    """Section ``name``'s chart as an ``<svg>`` element; None when it has no data."""
+    spec = chart_spec(data, name)
+    return bar_chart(
+        spec.title, spec.categories, spec.series, ylabel=spec.ylabel, percent=spec.percent
+    )
+
+
+def sections(data: dict[str, Any], *, charts: bool = True) -> list[dict[str, Any]]:
+    """Every section: ``name``, ``title``, ``chart`` (None unless ``charts``), table
+    ``head``, ``rows`` and an optional ``foot``."""
     steps = data["steps"]
     variants = data["variants"]
     stages = data["pipeline"]["stages"]
     mailboxes = data["mailboxes"]
-    step_labels = [f"{r['sequence']} #{r['step']}" for r in steps]
-    variant_labels = [f"{r['sequence']} #{r['step']} {r['variant']}" for r in variants]
-    return [
+    result: list[dict[str, Any]] = [
         {
+            "name": "funnel",
             "title": "Funnel",
-            "chart": bar_chart(
-                "Leads per stage",
-                [r["stage"] for r in funnel],
-                [(key, [r[key] for r in funnel]) for key in ("entered", "advanced", "lost")],
-                ylabel="leads",
-            ),
             "head": ["stage", "entered", "advanced", "lost", "conversion", "median days"],
             "rows": [
                 [
@@ -118,20 +190,12 @@ def _sections(data: dict[str, Any]) -> list[dict[str, Any]]:
                     _pct(r["conversion"]),
                     _num(r["median_days"]),
                 ]
-                for r in funnel
+                for r in data["funnel"]
             ],
         },
         {
+            "name": "steps",
             "title": "Sequence steps",
-            "chart": bar_chart(
-                "Sent and drop-off per step",
-                step_labels,
-                [
-                    ("sent", [r["sent"] for r in steps]),
-                    ("drop-off", [r["drop_off"] for r in steps]),
-                ],
-                ylabel="leads",
-            ),
             "head": ["sequence", "step", "sent", "replies", "bounces", "unsubs", "drop-off"],
             "rows": [
                 [
@@ -154,16 +218,8 @@ def _sections(data: dict[str, Any]) -> list[dict[str, Any]]:
             ],
         },
         {
+            "name": "variants",
             "title": "A/B variants",
-            "chart": bar_chart(
-                "Reply rates per variant",
-                variant_labels,
-                [
-                    ("reply rate", [r["reply_rate"] for r in variants]),
-                    ("positive", [r["positive_rate"] for r in variants]),
-                ],
-                percent=True,
-            ),
             "head": [
                 "sequence",
                 "step",
@@ -191,16 +247,8 @@ def _sections(data: dict[str, Any]) -> list[dict[str, Any]]:
             ],
         },
         {
+            "name": "pipeline",
             "title": "Pipeline value and forecast",
-            "chart": bar_chart(
-                "Value and forecast won per stage",
-                [r["stage"] for r in stages],
-                [
-                    ("value", [r["value"] for r in stages]),
-                    ("forecast won", [r["forecast_won"] for r in stages]),
-                ],
-                ylabel="value",
-            ),
             "head": ["stage", "leads", "value", "P(won)", "forecast won"],
             "rows": [
                 [
@@ -215,16 +263,8 @@ def _sections(data: dict[str, Any]) -> list[dict[str, Any]]:
             "foot": ["total", "", "", "", _num(data["pipeline"]["forecast_won"], ",.2f")],
         },
         {
+            "name": "mailboxes",
             "title": "Mailboxes",
-            "chart": bar_chart(
-                "Hard bounce and reply rates per mailbox",
-                [r["mailbox"] for r in mailboxes],
-                [
-                    ("hard bounces", [r["hard_bounce_rate"] for r in mailboxes]),
-                    ("replies", [r["reply_rate"] for r in mailboxes]),
-                ],
-                percent=True,
-            ),
             "head": ["mailbox", "sent", "hard bounces", "reply rate"],
             "rows": [
                 [r["mailbox"], r["sent"], _pct(r["hard_bounce_rate"]), _pct(r["reply_rate"])]
@@ -232,6 +272,9 @@ def _sections(data: dict[str, Any]) -> list[dict[str, Any]]:
             ],
         },
     ]
+    for section in result:
+        section["chart"] = chart(data, section["name"]) if charts else None
+    return result
 
 
 def _environment() -> Environment:
@@ -251,7 +294,7 @@ def render_html(data: dict[str, Any], generated_at: datetime | None = None) -> s
         title="Outreach pipeline report",
         generated_at=now.strftime("%Y-%m-%d %H:%M:%S %Z").strip(),
         since=data.get("since"),
-        sections=_sections(data),
+        sections=sections(data),
     )
 
 

@@ -105,24 +105,45 @@ def review() -> None:
 
 @review.command("list")
 @click.option("--tasks", "tasks_only", is_flag=True, help="Only call and LinkedIn tasks.")
+@click.option("--reason", help="Only items with this reason (e.g. hot_lead, task_call).")
+@click.option("--stage", help="Only items of leads in this stage.")
+@click.option("--mailbox", help="Only items of this sending mailbox.")
+@click.option("--rep", help="Only items assigned to this rep ('unassigned': to nobody).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 @user_errors
-def review_list(ctx: click.Context, tasks_only: bool, as_json: bool) -> None:
+def review_list(
+    ctx: click.Context,
+    tasks_only: bool,
+    reason: str | None,
+    stage: str | None,
+    mailbox: str | None,
+    rep: str | None,
+    as_json: bool,
+) -> None:
     """List open items, hot leads first, then the oldest.
 
     Call and LinkedIn tasks of manual steps are listed with their due time; --tasks lists
-    only those, the earliest due first, with the task to do.
+    only those, the earliest due first, with the task to do. The filters combine; an item's
+    mailbox is its email's, else that of the lead's current enrollment.
 
     \b
     Examples:
       outreach review list --json
       outreach review list --tasks
+      outreach review list --reason hot_lead --rep unassigned
+      outreach review list --stage qualification --mailbox sales --rep rita
     """
-    from ..review_views import list_open
+    from ..review_views import QueueFilter, list_open
 
+    filters = QueueFilter(
+        reason=reason or None,
+        stage=stage or None,
+        mailbox=mailbox or None,
+        assignee=rep.strip().lower() if rep else None,
+    )
     with runtime_of(ctx).sessions() as session:
-        rows = list_open(session, tasks_only=tasks_only)
+        rows = list_open(session, tasks_only=tasks_only, filters=filters)
     if as_json:
         print_json(rows)
         return
@@ -139,7 +160,9 @@ def review_list(ctx: click.Context, tasks_only: bool, as_json: bool) -> None:
             )
         out.print(tasks)
         return
-    table = Table("id", "", "lead", "stage", "reason", "since (UTC)", "due (UTC)", "suggested")
+    table = Table(
+        "id", "", "lead", "stage", "reason", "since (UTC)", "due (UTC)", "suggested", "rep"
+    )
     for row in rows:
         table.add_row(
             str(row["id"]),
@@ -150,6 +173,7 @@ def review_list(ctx: click.Context, tasks_only: bool, as_json: bool) -> None:
             _minutes(row["created_at"]),
             _minutes(row["due_at"]),
             row["suggested_action"] or "",
+            escape(row["assignee"] or ""),
         )
     out.print(table)
 
@@ -259,3 +283,33 @@ def review_resolve(ctx: click.Context, item_id: int, action: str, note: str | No
         f"resolved #{result.item_id} ({result.action})"
         + (f" for {result.lead_email}" if result.lead_email else "")
     )
+
+
+@review.command("assign")
+@click.argument("item_id", type=int)
+@click.argument("rep", required=False)
+@click.option("--unassign", is_flag=True, help="Give the item back to nobody.")
+@click.pass_context
+@user_errors
+def review_assign(ctx: click.Context, item_id: int, rep: str | None, unassign: bool) -> None:
+    """Assign an open item to a rep (an account of 'outreach reps list'), or --unassign it.
+
+    \b
+    Examples:
+      outreach review assign 3 rita
+      outreach review assign 3 --unassign
+    """
+    from ..assignment import assign
+    from ..errors import OutreachError
+
+    if (rep is None) == (not unassign):
+        raise OutreachError("Name a rep (outreach review assign ID REP) or use --unassign.")
+    runtime = runtime_of(ctx)
+    with runtime.sessions.begin() as session:
+        done = assign(session, item_id, None if unassign else rep, at=runtime.clock.now())
+    if done.assignee is None:
+        click.echo(
+            f"#{done.item_id} unassigned" + (f" (was {done.previous})" if done.previous else "")
+        )
+    else:
+        click.echo(f"#{done.item_id} assigned to {done.assignee}")

@@ -1,6 +1,8 @@
-"""``outreach web``: serve the web app (unsubscribe pages) with waitress."""
+"""``outreach web``: serve the web app (reps' pages, unsubscribe, lead capture) with waitress."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -15,13 +17,18 @@ from .root import main
 @click.pass_context
 @user_errors
 def web(ctx: click.Context, host: str, port: int, threads: int) -> None:
-    """Serve the web app: the unsubscribe pages (and RFC 8058 one-click) and /healthz.
+    """Serve the web app: review queue, lead timelines, pipeline board and reports for
+    signed-in reps (accounts: 'outreach reps add NAME'); the public unsubscribe pages (and
+    RFC 8058 one-click), lead capture (/capture, /api/leads) and /healthz.
 
     OUTREACH_PUBLIC_URL must be the address people and mail providers reach this server at
-    (behind a TLS proxy: https://…): it is the base of every unsubscribe link.
+    (behind a TLS proxy: https://…, which also makes the session cookie Secure): it is the
+    base of every unsubscribe link. Behind N proxies set OUTREACH_WEB_PROXIES=N so rate
+    limits see the client's address.
 
     \b
     Examples:
+      outreach reps add rita
       outreach web
       outreach web --host 0.0.0.0 --port 8080
     """
@@ -41,9 +48,22 @@ def web(ctx: click.Context, host: str, port: int, threads: int) -> None:
         f"{runtime.settings.public_url}/u/… (OUTREACH_PUBLIC_URL)",
         err=True,
     )
+    if not _has_reps(runtime):
+        click.echo(
+            "warning: no rep accounts yet, so nobody can sign in — add one with "
+            "'outreach reps add NAME'",
+            err=True,
+        )
     try:
         server.run()
     except KeyboardInterrupt:  # pragma: no cover (Ctrl-C)
         pass
     finally:
         server.close()
+
+
+def _has_reps(runtime: Any) -> bool:
+    from ..reps import rep_names
+
+    with runtime.sessions() as session:
+        return bool(rep_names(session))

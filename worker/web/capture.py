@@ -1,13 +1,46 @@
-"""Placeholder: lead capture (website form and JSON API)."""
+"""Lead capture from the website: a public form (``GET``/``POST /capture``) and a JSON API
+(``POST /api/leads``) that create a lead and enroll it in ``OUTREACH_CAPTURE_SEQUENCE``.
+
+Capture is off (404) until that setting names a sequence; the API also needs
+``OUTREACH_CAPTURE_API_KEY``, sent as ``Authorization: Bearer <key>``. Both are rate-limited
+per client address (``OUTREACH_CAPTURE_FORM_LIMIT``, ``OUTREACH_CAPTURE_API_LIMIT``). The form
+carries a CSRF token and a honeypot field that people leave empty; a filled honeypot gets the
+thank-you page and nothing is stored. The API answers in JSON only, errors included. Known,
+enrolled and suppressed addresses get the same answer as new ones (see ``worker.capture``).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any
 
+from flask import Blueprint, Flask, abort, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from ..capture import CaptureResult, capture_lead, check_fields, text_fields
 from ..runtime import Runtime
+from .context import current_runtime
+from .limits import limit
 
+log = logging.getLogger(__name__)
 blueprint = Blueprint("capture", __name__)
 api_blueprint = Blueprint("capture_api", __name__)
+FORM_FIELDS = ("email", "first_name", "last_name", "company", "country", "timezone")
+HONEYPOT = "website"
+_API_ERRORS = {
+    400: "The request could not be understood.",
+    401: "Send the capture API key as 'Authorization: Bearer <key>'.",
+    404: "Not found.",
+    405: "Use POST.",
+    413: "The body is larger than 10 kB.",
+    415: "Send the lead as JSON with 'Content-Type: application/json'.",
+    429: "Too many requests from your address; wait a minute and retry.",
+    500: "Something went wrong; try again in a few minutes.",
+}
 
 
 def init_app(app: Flask, runtime: Runtime) -> None:
@@ -15,3 +48,133 @@ def init_app(app: Flask, runtime: Runtime) -> None:
     app.register_blueprint(blueprint)
     app.register_blueprint(api_blueprint)
     app.extensions["csrf"].exempt(api_blueprint)
+    settings = runtime.settings
+    limit(app, "capture.form_post", settings.capture_form_limit)
+    limit(app, "capture_api.create_lead", settings.capture_api_limit)
+
+
+# --- the form ---------------------------------------------------------------------------
+
+
+@blueprint.get("/capture")
+def form() -> ResponseReturnValue:
+    _sequence()
+    return render_template("capture/form.html", values={}, errors={}, honeypot=HONEYPOT)
+
+
+@blueprint.post("/capture")
+def form_post() -> ResponseReturnValue:
+    sequence = _sequence()
+    if request.form.get(HONEYPOT, "").strip():
+        log.info("capture form: honeypot filled from %s; nothing stored", request.remote_addr)
+        return render_template("capture/thanks.html")
+    values = {name: request.form.get(name, "")[:1000] for name in FORM_FIELDS}
+    result = _capture(values, sequence, "form")
+    if result.errors:
+        page = render_template(
+            "capture/form.html", values=values, errors=result.errors, honeypot=HONEYPOT
+        )
+        return page, 400
+    return render_template("capture/thanks.html")
+
+
+# --- the JSON API -----------------------------------------------------------------------
+
+
+@api_blueprint.route("/api/leads", methods=["POST", "GET", "PUT", "PATCH", "DELETE"])
+def create_lead() -> ResponseReturnValue:
+    sequence = _sequence()
+    key = current_runtime().settings.capture_api_key
+    if not key:
+        abort(404)
+    if request.method != "POST":
+        abort(405, valid_methods=["POST"])
+    if not _authorized(key):
+        log.warning("capture API: missing or wrong key from %s", request.remote_addr)
+        return _json_error(401, headers={"WWW-Authenticate": 'Bearer realm="capture"'})
+    if request.mimetype != "application/json":
+        return _json_error(415)
+    try:
+        body = json.loads(request.get_data(cache=False))
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return _json_error(400, f"The body is not valid JSON: {exc}.")
+    except RecursionError:
+        return _json_error(400, "The body is nested too deeply to be a lead.")
+    if not isinstance(body, dict):
+        return _json_error(400, "The body must be a JSON object of lead fields.")
+    values, errors = text_fields(body)
+    if errors:
+        _, more = check_fields(values)
+        return jsonify(errors={**more, **errors}), 422
+    result = _capture(values, sequence, "api")
+    if result.errors:
+        return jsonify(errors=result.errors), 422
+    return jsonify(status="accepted"), 201
+
+
+@api_blueprint.errorhandler(HTTPException)
+def _api_http_error(exc: HTTPException) -> ResponseReturnValue:
+    code = exc.code or 500
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    return _json_error(code, headers=headers)
+
+
+@api_blueprint.errorhandler(Exception)
+def _api_unexpected(exc: Exception) -> ResponseReturnValue:
+    log.exception("%s %s failed", request.method, request.path)
+    return _json_error(500)
+
+
+def _json_error(
+    status: int, message: str | None = None, headers: dict[str, str] | None = None
+) -> ResponseReturnValue:
+    text = message or _API_ERRORS.get(status, "The request could not be handled.")
+    return jsonify(error=text), status, headers or {}
+
+
+def _authorized(key: str) -> bool:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    given = token.strip() if scheme.lower() == "bearer" else ""
+    expected = hashlib.sha256(key.encode()).digest()
+    return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), expected) and bool(given)
+
+
+# --- shared -----------------------------------------------------------------------------
+
+
+def _sequence() -> str:
+    """The sequence captured leads join; 404 while capture is off (or misconfigured)."""
+    runtime = current_runtime()
+    name = runtime.settings.capture_sequence
+    if not name:
+        abort(404)
+    if name not in runtime.catalog:
+        log.error(
+            "OUTREACH_CAPTURE_SEQUENCE=%r is not a valid sequence in sequences/ — lead capture "
+            "is off until it is fixed (run 'outreach validate')",
+            name,
+        )
+        abort(404)
+    return name
+
+
+def _capture(values: dict[str, Any], sequence: str, source: str) -> CaptureResult:
+    runtime = current_runtime()
+    with runtime.sessions.begin() as session:
+        result = capture_lead(
+            session,
+            runtime.catalog,
+            values,
+            sequence=sequence,
+            at=runtime.clock.now(),
+            source=source,
+        )
+    if result.accepted:
+        log.info(
+            "captured lead %s via %s (%s, %s)",
+            result.lead_id,
+            source,
+            "new" if result.created else "existing",
+            "enrolled" if result.enrolled else "not enrolled",
+        )
+    return result

@@ -1,13 +1,64 @@
-"""Placeholder: the leads pages."""
+"""The leads pages: a filterable, paginated list and each lead's whole timeline."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
+from ..board_views import BOARD_STAGES, format_value
+from ..errors import NotFoundError
+from ..lead_views import lead_page, leads_page
+from ..models import LEAD_STATUSES
+from .context import current_runtime
+
 blueprint = Blueprint("leads", __name__, url_prefix="/leads")
+_MAX_SEARCH = 200
+
+
+@blueprint.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"money": format_value, "when": when}
+
+
+def when(value: str | None) -> str:
+    """An ISO 8601 UTC time as "2027-01-04 09:00 UTC" ("" for none)."""
+    if not value:
+        return ""
+    return value[:16].replace("T", " ") + " UTC"
 
 
 @blueprint.get("")
 def index() -> ResponseReturnValue:
-    return "leads"
+    stage = request.args.get("stage", "").strip()
+    status = request.args.get("status", "").strip()
+    search = request.args.get("q", "").strip()[:_MAX_SEARCH]
+    page = request.args.get("page", 1, type=int) or 1
+    with current_runtime().sessions() as session:
+        found = leads_page(
+            session,
+            stage=stage if stage in BOARD_STAGES else None,
+            status=status if status in LEAD_STATUSES else None,
+            search=search or None,
+            page=page,
+        )
+    filters = {"stage": stage, "status": status, "q": search}
+    return render_template(
+        "leads/index.html",
+        found=found,
+        filters=filters,
+        query={k: v for k, v in filters.items() if v},
+        stages=BOARD_STAGES,
+        statuses=LEAD_STATUSES,
+    )
+
+
+@blueprint.get("/<int:lead_id>")
+def show(lead_id: int) -> ResponseReturnValue:
+    with current_runtime().sessions() as session:
+        try:
+            lead = lead_page(session, lead_id)
+        except NotFoundError:
+            abort(404)
+    return render_template("leads/show.html", lead=lead)

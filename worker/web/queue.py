@@ -1,13 +1,214 @@
-"""Placeholder: the queue pages."""
+"""The review queue: flagged leads and tasks for reps, hot first, with one-click resolving.
+
+``GET /queue`` lists the open items (filters: reason, stage, mailbox, rep — a name, ``me``
+or ``unassigned``); ``GET /queue/<id>`` shows one with the lead's recent timeline.
+``POST /queue/<id>/resolve`` applies an action as ``outreach review resolve`` does and
+``POST /queue/<id>/assign`` gives the item to a rep (or to nobody); both record the rep who
+did it, flash the outcome and return to the queue page they came from.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.routing import BuildError
+
+from ..assignment import assign
+from ..clock import as_utc
+from ..errors import NotFoundError, OutreachError
+from ..models import ReviewItem
+from ..reactions import ReplyPolicy
+from ..reps import rep_names
+from ..resolutions import RECLASSIFY, resolve
+from ..review_views import UNASSIGNED, QueueFilter, filter_choices, queue_item, queue_rows
+from ..understanding import INTENTS
+from .auth import current_rep
+from .context import current_runtime
 
 blueprint = Blueprint("queue", __name__, url_prefix="/queue")
+
+ME = "me"
+MAX_ROWS = 200
+MAX_ACTION = 100
+MAX_NOTE = 2000
+MAX_FILTER = 100
+TIMELINE_EVENTS = 30
+_ENDING = ("advance", "stop", "lost", "won", "unsubscribe")
 
 
 @blueprint.get("")
 def index() -> ResponseReturnValue:
-    return "queue"
+    runtime = current_runtime()
+    rep = current_rep()
+    asked = {key: request.args.get(key, "").strip()[:MAX_FILTER] for key in _FILTER_KEYS}
+    filters = QueueFilter(
+        reason=asked["reason"] or None,
+        stage=asked["stage"] or None,
+        mailbox=asked["mailbox"] or None,
+        assignee=rep if asked["rep"] == ME else (asked["rep"] or None),
+    )
+    with runtime.sessions() as session:
+        rows = queue_rows(session, filters, limit=MAX_ROWS + 1)
+        choices = filter_choices(session)
+        reps = rep_names(session)
+    for key, values in (("reason", "reasons"), ("stage", "stages"), ("mailbox", "mailboxes")):
+        if asked[key] and asked[key] not in choices[values]:
+            choices[values].append(asked[key])  # keep the chosen value selectable
+    now = runtime.clock.now()
+    sequences = sorted(runtime.catalog.sequences)
+    for row in rows:
+        _decorate(row, now, sequences)
+    return render_template(
+        "queue/index.html",
+        rows=rows[:MAX_ROWS],
+        more=len(rows) > MAX_ROWS,
+        asked=asked,
+        filtered=filters.active,
+        choices=choices,
+        reps=reps,
+        me=ME,
+        unassigned=UNASSIGNED,
+        back=request.full_path.rstrip("?"),
+        lead_url=_lead_url,
+    )
+
+
+@blueprint.get("/<int:item_id>")
+def show(item_id: int) -> ResponseReturnValue:
+    runtime = current_runtime()
+    with runtime.sessions() as session:
+        try:
+            row = queue_item(session, item_id)
+        except NotFoundError:
+            abort(404)
+        reps = rep_names(session)
+    _decorate(row, runtime.clock.now(), sorted(runtime.catalog.sequences))
+    record = row.get("lead_record") or {}
+    timeline = list(reversed(record.get("timeline", [])))[:TIMELINE_EVENTS]
+    back = _back(request.args.get("back")) if request.args.get("back") else url_for(".index")
+    return render_template(
+        "queue/item.html",
+        row=row,
+        timeline=timeline,
+        reps=reps,
+        back=back,
+        here=request.full_path.rstrip("?"),
+        lead_url=_lead_url,
+    )
+
+
+@blueprint.post("/<int:item_id>/resolve")
+def resolve_item(item_id: int) -> ResponseReturnValue:
+    form = request.form
+    # The select of other actions wins when something is chosen in it: Enter in the note
+    # field submits the form with its first button, the suggested action's.
+    action = (form.get("choice") or form.get("action") or "").strip()
+    note = form.get("note", "").strip()
+    if not action or len(action) > MAX_ACTION or len(note) > MAX_NOTE:
+        abort(400)
+    back = _back(form.get("back"))
+    runtime = current_runtime()
+    rep = current_rep()
+    signed = f"{note} — by {rep}" if note else f"by {rep}"
+    try:
+        with runtime.sessions.begin() as session:
+            if session.get(ReviewItem, item_id) is None:
+                abort(404)
+            result = resolve(
+                session,
+                runtime.catalog,
+                item_id,
+                action,
+                at=runtime.clock.now(),
+                note=signed,
+                policy=ReplyPolicy.from_settings(runtime.settings),
+            )
+    except OutreachError as exc:
+        flash(f"#{item_id} not resolved: {exc}", "error")
+        return redirect(back)
+    who = f" for {result.lead_email}" if result.lead_email else ""
+    flash(f"Resolved #{result.item_id}: {result.action}{who}.")
+    return redirect(back)
+
+
+@blueprint.post("/<int:item_id>/assign")
+def assign_item(item_id: int) -> ResponseReturnValue:
+    name = request.form.get("rep", "").strip()
+    if len(name) > MAX_FILTER:
+        abort(400)
+    back = _back(request.form.get("back"))
+    runtime = current_runtime()
+    try:
+        with runtime.sessions.begin() as session:
+            if session.get(ReviewItem, item_id) is None:
+                abort(404)
+            done = assign(session, item_id, name, at=runtime.clock.now(), by=current_rep())
+    except OutreachError as exc:
+        flash(f"#{item_id} not assigned: {exc}", "error")
+        return redirect(back)
+    if done.assignee is None:
+        flash(f"#{item_id} is unassigned.")
+    else:
+        flash(f"Assigned #{item_id} to {done.assignee}.")
+    return redirect(back)
+
+
+_FILTER_KEYS = ("reason", "stage", "mailbox", "rep")
+
+
+def _decorate(row: dict[str, Any], now: datetime, sequences: list[str]) -> None:
+    """Add what the page shows but the read model does not know: age and the actions."""
+    created = datetime.fromisoformat(row["created_at"].replace("Z", "+00:00"))
+    row["age"] = _age(now - as_utc(created))
+    row["other_actions"] = [a for a in _actions(row, sequences) if a != row["suggested_action"]]
+
+
+def _actions(row: dict[str, Any], sequences: list[str]) -> list[str]:
+    """The actions that can apply to the item (those of ``outreach review resolve``)."""
+    if row["lead_id"] is None:
+        return ["stop"]
+    enroll = [f"enroll:{name}" for name in sequences]
+    if row["task"]:
+        return ["done", "skip", *_ENDING, *enroll]
+    actions = ["resume", *_ENDING]
+    if row["touch_status"] == "unknown":
+        actions += ["sent", "not-sent"]
+    actions += enroll
+    if row["inbound_id"] is not None:
+        actions += [f"{RECLASSIFY}{intent}" for intent in INTENTS]
+    return actions
+
+
+def _age(delta: timedelta) -> str:
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} d"
+
+
+def _back(target: str | None) -> str:
+    """A queue page to return to; anything not a local /queue path gives the queue."""
+    if target and not any(c in target for c in "\\\r\n\t") and not target.startswith("//"):
+        parts = urlsplit(target)
+        path = parts.path
+        if (
+            not parts.scheme
+            and not parts.netloc
+            and (path == "/queue" or path.startswith("/queue/"))
+        ):
+            return target
+    return url_for(".index")
+
+
+def _lead_url(lead_id: int) -> str:
+    """The lead's timeline page (served by the leads pages)."""
+    try:
+        return url_for("leads.show", lead_id=lead_id)
+    except BuildError:  # the leads pages do not have it (yet)
+        return f"/leads/{lead_id}"

@@ -1,0 +1,107 @@
+"""The reps' web app in headless Chromium over real HTTP: sign in, resolve a flagged lead,
+see it leave the queue and the lead's stage change, open the funnel report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.browser_support import chromium, live_server
+from tests.conftest import make_settings
+from tests.reply_support import reply_to
+from tests.web_support import PASSWORD, add_test_rep
+from worker.clock import VirtualClock
+from worker.leads import import_leads
+from worker.models import Lead, ReviewItem, Touch
+from worker.runner import run_batch
+from worker.runtime import Runtime, set_runtime
+from worker.understanding import Classification
+
+ADA = "ada@northwind.test"
+QUESTION = "Does it work with SAP? We run S/4HANA."
+
+
+@pytest.fixture
+def flagged(project: Path, sqlite_url: str, clock: VirtualClock, stub_broker: Any) -> Any:
+    """A runtime whose review queue holds Ada's question (and the sample leads' first sends)."""
+    runtime = Runtime.from_settings(make_settings(project, sqlite_url), clock)
+    set_runtime(runtime)
+    import_leads(runtime.sessions, project / "examples" / "leads.csv", clock, runtime.catalog)
+    run_batch(runtime)
+    with runtime.sessions() as session:
+        lead = session.scalar(select(Lead).where(Lead.email == ADA))
+        assert lead is not None
+        touch = session.scalar(select(Touch).where(Touch.lead_id == lead.id))
+        assert touch is not None
+    reply_to(runtime, touch, Classification("question", 0.82, text=QUESTION))
+    add_test_rep(runtime)
+    yield runtime
+    set_runtime(None)
+    runtime.close()
+
+
+def _item(runtime: Runtime) -> ReviewItem:
+    with runtime.sessions() as session:
+        item = session.scalar(
+            select(ReviewItem).join(Lead, Lead.id == ReviewItem.lead_id).where(Lead.email == ADA)
+        )
+        assert item is not None
+        return item
+
+
+def test_a_rep_signs_in_resolves_a_flagged_lead_and_opens_the_funnel(flagged: Runtime) -> None:
+    item = _item(flagged)
+    with live_server(flagged) as base, chromium() as browser:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+        page.goto(base + "/")
+        assert page.url.startswith(base + "/login")
+        page.fill("#name", "rita")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(base + "/queue")
+
+        card = page.locator(f"#item-{item.id}")
+        assert ADA in card.inner_text()
+        assert QUESTION in card.locator("blockquote.reply").inner_text()
+        assert "question" in card.inner_text()
+        assert "82% confident" in card.inner_text()
+
+        card.locator("select[name=choice]").select_option("advance")
+        card.locator("input[name=note]").fill("asked about SAP; call booked")
+        card.get_by_role("button", name="Apply").click()
+        page.wait_for_load_state()
+        assert f"Resolved #{item.id}: advance" in page.locator(".flash").inner_text()
+        assert page.locator(f"#item-{item.id}").count() == 0
+
+        page.goto(base + "/leads")
+        page.get_by_role("link", name=ADA).first.click()
+        page.wait_for_load_state()
+        text = page.locator("main").inner_text()
+        assert "qualification" in text
+        assert "asked about SAP; call booked" in text
+
+        page.get_by_role("link", name="Reports").click()
+        page.wait_for_load_state("networkidle")
+        funnel = page.locator("#funnel")
+        assert funnel.is_visible()
+        charts = page.locator("img[src*='/reports/charts/']")
+        assert charts.count() >= 1
+        widths = charts.evaluate_all("imgs => imgs.map(i => i.complete && i.naturalWidth)")
+        assert all(widths), widths  # every chart loaded and decoded
+        assert not errors, errors  # no CSP violations or script errors
+
+    with flagged.sessions() as session:
+        lead = session.scalar(select(Lead).where(Lead.email == ADA))
+        assert lead is not None
+        assert (lead.stage, lead.status) == ("qualification", "active")
+        resolved = session.get(ReviewItem, item.id)
+        assert resolved is not None
+        assert resolved.resolution == "advance"
+        assert resolved.note is not None
+        assert "rita" in resolved.note

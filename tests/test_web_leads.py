@@ -1,0 +1,258 @@
+"""The leads list, a lead's timeline and the pipeline board of the web app, and the text of
+each sent email stored on its touch."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from tests.web_support import signed_in_client, web_app
+from worker.ingest import ingest
+from worker.lead_views import event_summary
+from worker.leads import import_leads
+from worker.models import InboundMessage, Lead, Touch
+from worker.runner import run_batch
+
+ADA = "ada@northwind.test"  # prospecting, first name Ada, deal value 24000
+
+
+def _import(runtime, project: Path) -> None:
+    import_leads(
+        runtime.sessions, project / "examples" / "leads.csv", runtime.clock, runtime.catalog
+    )
+
+
+def _add_leads(runtime, stage: str, values: list[float | None], prefix: str = "") -> None:
+    now = runtime.clock.now()
+    with runtime.sessions.begin() as session:
+        for number, value in enumerate(values):
+            session.add(
+                Lead(
+                    email=f"{prefix}{stage}{number}@example.test",
+                    first_name=f"{stage.capitalize()}{number}",
+                    company=f"{stage} co {number}",
+                    stage=stage,
+                    deal_value=value,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+
+
+def _column(page: str, stage: str) -> str:
+    found = re.search(rf'<section class="column stage-{stage}".*?</section>', page, re.S)
+    assert found, f"no column for {stage}"
+    return found.group(0)
+
+
+def _lead_id(runtime, email: str) -> int:
+    with runtime.sessions() as session:
+        lead_id = session.scalar(select(Lead.id).where(Lead.email == email))
+    assert lead_id is not None
+    return lead_id
+
+
+def _quoted_reply(touch: Touch, sent: EmailMessage, body: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Ada Winter <{ADA}>"
+    msg["To"] = str(sent["From"])
+    msg["Subject"] = f"Re: {sent['Subject']}"
+    msg["Message-ID"] = "<reply-ada-1@northwind.test>"
+    msg["In-Reply-To"] = touch.message_id
+    msg["References"] = touch.message_id
+    original = sent.get_body(("plain",))
+    assert original is not None
+    quoted = "\n".join("> " + line for line in str(original.get_content()).splitlines())
+    msg.set_content(f"{body}\n\nOn Mon, 4 Jan 2027, {sent['From']} wrote:\n{quoted}\n")
+    return msg.as_bytes()
+
+
+def test_every_page_needs_a_signed_in_rep(runtime) -> None:
+    client = web_app(runtime).test_client()
+    for path in ("/board", "/leads", "/leads?stage=won", "/leads/1"):
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response.headers["Location"].startswith("/login"), path
+
+
+def test_the_board_counts_and_sums_each_stage_and_links_to_the_rest(runtime) -> None:
+    _add_leads(runtime, "prospecting", [1000, 2000, None])
+    _add_leads(runtime, "qualification", [float(n * 100) for n in range(1, 16)])
+    _add_leads(runtime, "won", [1234.5])
+    client, _ = signed_in_client(runtime)
+
+    response = client.get("/board")
+
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    prospecting = _column(page, "prospecting")
+    assert '<data value="3">3</data>' in prospecting
+    assert ">3,000</data>" in prospecting
+    names = re.findall(r'class="who">([^<]+)<', prospecting)
+    assert names == ["Prospecting1", "Prospecting0", "Prospecting2"]  # highest value first
+    assert "more</a>" not in prospecting
+    assert 'href="/leads?stage=prospecting"' in prospecting
+
+    qualification = _column(page, "qualification")
+    assert '<data value="15">15</data>' in qualification
+    assert ">12,000</data>" in qualification
+    assert len(re.findall(r'<li class="deal">', qualification)) == 12
+    assert re.search(r'<a href="/leads\?stage=qualification">\+3 more</a>', qualification)
+    assert "Qualification14<" in qualification
+    assert "Qualification3<" in qualification
+    assert "Qualification2<" not in qualification
+
+    assert ">1,234.50</data>" in _column(page, "won")
+    lost = _column(page, "lost")
+    assert '<data value="0">0</data>' in lost
+    assert "No leads." in lost
+    for stage in ("consideration", "decision", "delivery"):
+        assert '<data value="0">0</data>' in _column(page, stage)
+    assert "19 leads" in page
+    assert 'style="' not in page
+    assert "<script" not in page
+
+
+def test_the_leads_list_filters_by_stage_status_and_search_and_pages(runtime) -> None:
+    _add_leads(runtime, "prospecting", [None] * 55)
+    _add_leads(runtime, "decision", [5000, 7000])
+    with runtime.sessions.begin() as session:
+        session.execute(
+            update(Lead).where(Lead.email == "decision1@example.test").values(status="paused")
+        )
+    client, _ = signed_in_client(runtime)
+
+    decision = client.get("/leads?stage=decision").get_data(as_text=True)
+    assert "decision0@example.test" in decision
+    assert "decision1@example.test" in decision
+    assert "prospecting0@example.test" not in decision
+    assert "2 leads" in decision
+    assert "7,000" in decision
+    lead_id = _lead_id(runtime, "decision0@example.test")
+    assert f'href="/leads/{lead_id}"' in decision
+
+    paused = client.get("/leads?status=paused").get_data(as_text=True)
+    assert "decision1@example.test" in paused
+    assert "decision0@example.test" not in paused
+
+    searched = client.get("/leads?q=DECISION+CO+1").get_data(as_text=True)
+    assert "1 lead" in searched
+    assert "decision1@example.test" in searched
+
+    first = client.get("/leads").get_data(as_text=True)
+    assert "57 leads, page 1 of 2" in first
+    assert first.count('<tr>\n      <td><a href="/leads/') == 50
+    assert 'href="/leads?page=2"' in first
+    second = client.get("/leads?stage=prospecting&page=2").get_data(as_text=True)
+    assert "prospecting54@example.test" in second
+    assert "prospecting0@" not in second
+    assert "page=1&amp;stage=prospecting" in second  # the filter stays on the other pages
+
+    assert "No leads match." in client.get("/leads?q=nobody-here").get_data(as_text=True)
+    assert client.get("/leads?page=abc&stage=nonsense").status_code == 200
+
+
+def test_the_timeline_shows_the_sent_email_the_reply_and_what_followed(
+    runtime, project: Path, tmp_path: Path
+) -> None:
+    _import(runtime, project)
+    run_batch(runtime)
+    ada = _lead_id(runtime, ADA)
+    with runtime.sessions() as session:
+        sent = list(session.scalars(select(Touch).where(Touch.status == "sent")))
+        [touch] = [t for t in sent if t.lead_id == ada]
+    assert sent
+    assert all(t.body_text for t in sent)
+    assert touch.body_text is not None
+    assert "Hi Ada," in touch.body_text
+    assert "Would 20 minutes be worth it" in touch.body_text
+    outbox = sorted((project / "outbox").rglob("*.eml"))
+    sent_mail = next(
+        m
+        for m in (message_from_bytes(p.read_bytes(), policy=default) for p in outbox)
+        if isinstance(m, EmailMessage) and m["Message-ID"] == touch.message_id
+    )
+    runtime.clock.advance(timedelta(hours=2))
+    folder = tmp_path / "replies"
+    folder.mkdir()
+    reply = "Sounds good, let's talk next week. Tuesday works for me."
+    (folder / "reply.eml").write_bytes(_quoted_reply(touch, sent_mail, reply))
+    assert ingest(runtime, str(folder)).stored == 1
+    with runtime.sessions() as session:
+        inbound = session.scalar(select(InboundMessage))
+    assert inbound is not None
+    assert inbound.intent == "positive"
+    client, _ = signed_in_client(runtime)
+
+    response = client.get(f"/leads/{ada}")
+
+    assert response.status_code == 200
+    page = html.unescape(response.get_data(as_text=True))
+    assert "Northwind Traders" in page
+    assert "Europe/London" in page
+    assert "24,000" in page
+    assert "Head of Sales" in page  # a custom field
+    mail = re.search(r"<details>.*?<pre class=\"mail\">(.*?)</pre>", page, re.S)
+    assert mail, "no sent email on the timeline"
+    assert "Hi Ada," in mail.group(1)
+    assert "Would 20 minutes be worth it" in mail.group(1)
+    assert touch.subject
+    assert touch.subject in page
+    quote = re.search(r'<blockquote class="reply">(.*?)</blockquote>', page, re.S)
+    assert quote, "no reply on the timeline"
+    assert quote.group(1).strip() == reply  # without the quoted original
+    confidence = round(inbound.confidence * 100)
+    assert re.search(rf"positive · {confidence}%", page)
+    assert "prospecting → qualification" in page
+    assert "Sequence stopped" in page
+    assert "Flagged" in page
+    assert "hot lead" in page
+    assert 'href="/queue"' in page
+    # chronological: the email, then the reply, then the stage change
+    assert page.index('<pre class="mail">') < page.index('<blockquote class="reply">')
+    assert page.index('<blockquote class="reply">') < page.index("prospecting → qualification")
+
+
+def test_a_touch_sent_before_texts_were_stored_says_so(runtime, project: Path) -> None:
+    _import(runtime, project)
+    run_batch(runtime)
+    ada = _lead_id(runtime, ADA)
+    with runtime.sessions.begin() as session:
+        session.execute(update(Touch).where(Touch.lead_id == ada).values(body_text=None))
+    client, _ = signed_in_client(runtime)
+
+    page = client.get(f"/leads/{ada}").get_data(as_text=True)
+
+    assert "Text not recorded" in page
+    assert '<pre class="mail">' not in page
+
+
+def test_an_unknown_lead_is_not_found(runtime) -> None:
+    client, _ = signed_in_client(runtime)
+    assert client.get("/leads/999999").status_code == 404
+    assert client.get("/leads/abc").status_code == 404
+
+
+def test_event_details_read_as_one_line() -> None:
+    assert event_summary("stage_changed", "reply", {"previous": "decision", "stage": "won"}) == (
+        "decision → won"
+    )
+    assert event_summary("assigned", "rep: rita", {"previous": None, "assignee": "sam"}) == (
+        "nobody → sam"
+    )
+    paused = event_summary("paused", "ooo", {"resume_at": "2027-01-12T09:00:00+00:00"})
+    assert paused == "until 2027-01-12 09:00 UTC"
+    classified = event_summary(
+        "classified", "referral", {"confidence": 0.8, "referral_email": "bo@x.test"}
+    )
+    assert classified == "referral (80%); referral email: bo@x.test"
+    assert event_summary("resolved", "dismiss", {"item": 3, "note": "spoke on the phone"}) == (
+        "note: spoke on the phone"
+    )
