@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint services bench clean
+.PHONY: demo test lint services bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ test: $(VENV)/.test-installed services lint
 
 bench: $(VENV)/.test-installed services
 	$(BIN)/python bench/throughput.py
+
+screenshots: $(VENV)/.test-installed services
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) demo outbox outreach.db*

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from worker.clock import SystemClock
+from worker.clock import VirtualClock
 from worker.demo import run_demo
 from worker.reps import add_rep
 from worker.runtime import Runtime, set_runtime
@@ -25,7 +25,12 @@ from worker.web import create_app, make_server, stop_server
 
 REPO = Path(__file__).resolve().parent.parent
 PASSWORD = secrets.token_urlsafe(16)  # this run only
-PAGES = (("queue", "/queue"), ("board", "/board"), ("funnel", "/reports#funnel"))
+PAGES = (
+    ("queue", "/queue"),
+    ("board", "/board"),
+    ("funnel", "/reports#funnel"),
+    ("timeline", "/leads?q=ada%40northwind.test"),
+)
 
 
 def main() -> None:
@@ -39,7 +44,8 @@ def main() -> None:
         settings = Settings.from_env(home=REPO).with_changes(
             database_url=result.database_url, redis_url=None
         )
-        runtime = Runtime.from_settings(settings, SystemClock())
+        # The pages' clock stands where the simulated weeks ended, so ages read as in use.
+        runtime = Runtime.from_settings(settings, VirtualClock(result.days[-1].when))
         set_runtime(runtime)
         with runtime.sessions.begin() as session:
             add_rep(session, "rita", PASSWORD, at=runtime.clock.now())
@@ -65,6 +71,8 @@ def _photograph(base: str, out: Path, chromium: str) -> None:
         page.click("button[type=submit]")
         for name, path in PAGES:
             page.goto(base + path)
+            if name == "timeline":  # the lead's own page, from the search result
+                page.get_by_role("link", name="ada@northwind.test").first.click()
             page.wait_for_load_state("networkidle")
             target = out / f"{name}.png"
             if "#" in path:

@@ -104,3 +104,19 @@ def test_inboxes_are_checked_with_a_real_imap_login(
         line.startswith("FAIL  inbox[success]") and "SUCCESS_INBOX" in line for line in lines
     )
     assert "wrong-secret" not in result.output
+
+
+def test_the_capture_sequence_must_exist(project: Path, sqlite_url: str) -> None:
+    base = {"DATABASE_URL": sqlite_url, "REDIS_URL": None}
+    wrong = _check(project, {**base, "OUTREACH_CAPTURE_SEQUENCE": "prospectin"}, "--json")
+    assert wrong.exit_code == 1
+    parts = {row["part"]: row for row in json.loads(wrong.output)}
+    assert not parts["capture"]["ok"]
+    assert "'prospectin' is not a sequence" in parts["capture"]["detail"]
+    right = _check(project, {**base, "OUTREACH_CAPTURE_SEQUENCE": "prospecting"}, "--json")
+    parts = {row["part"]: row for row in json.loads(right.output)}
+    assert parts["capture"] == {
+        "part": "capture",
+        "ok": True,
+        "detail": "form only (no API key), enrolling into 'prospecting'",
+    }

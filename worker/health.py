@@ -28,6 +28,8 @@ class Check:
 def run_checks(settings: Settings) -> list[Check]:
     """Check the database, the broker, sequences, mailboxes, transports and inboxes."""
     checks = [_database(settings), _broker(settings), _sequences(settings)]
+    if settings.capture_sequence:
+        checks.append(_capture(settings))
     try:
         mailboxes = load_mailboxes(settings.mailboxes_file)
     except OutreachError as exc:
@@ -102,6 +104,21 @@ def _sequences(settings: Settings) -> Check:
     if errors:
         return Check("sequences", False, f"{len(errors)} error(s) — run 'outreach validate'")
     return Check("sequences", True, f"{len(catalog.names())} valid: {', '.join(catalog.names())}")
+
+
+def _capture(settings: Settings) -> Check:
+    """The sequence lead capture enrolls into must exist."""
+    catalog, _ = load_catalog(settings.sequences_dir, settings.home)
+    name = settings.capture_sequence
+    if name not in catalog.sequences:
+        return Check(
+            "capture",
+            False,
+            f"OUTREACH_CAPTURE_SEQUENCE={name!r} is not a sequence — use one of "
+            f"{', '.join(catalog.names())}",
+        )
+    api = "form and JSON API" if settings.capture_api_key else "form only (no API key)"
+    return Check("capture", True, f"{api}, enrolling into {name!r}")
 
 
 def _transport(name: str, url_of: object, settings: Settings) -> Check:

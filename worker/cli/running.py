@@ -266,3 +266,8 @@ def demo(ctx: click.Context, weeks: int, folder: Path | None) -> None:
         soft_wrap=True,
     )
     out.print(f"         DATABASE_URL={result.database_url} {command} review list", soft_wrap=True)
+    out.print(
+        f"Web app: DATABASE_URL={result.database_url} {command} reps add NAME, then "
+        f"DATABASE_URL={result.database_url} {command} web",
+        soft_wrap=True,
+    )
