@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -26,6 +27,9 @@ from .reactions import ReplyPolicy, act_on_reply, store_classification
 from .tasks import TASK_OPEN, TASK_REASONS, finish_task, is_task_reason
 from .understanding import INTENTS, Classification
 from .windows import due_at
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 ACTIONS = (
     "resume",
@@ -52,6 +56,22 @@ class Resolution:
     item_id: int
     action: str
     lead_email: str | None
+
+
+def resolve_now(
+    runtime: Runtime, item_id: int, action: str, *, note: str | None = None
+) -> Resolution:
+    """``resolve`` in its own transaction, now, with the runtime's sequences and reply policy."""
+    with runtime.sessions.begin() as session:
+        return resolve(
+            session,
+            runtime.catalog,
+            item_id,
+            action,
+            at=runtime.clock.now(),
+            note=note,
+            policy=ReplyPolicy.from_settings(runtime.settings),
+        )
 
 
 def resolve(

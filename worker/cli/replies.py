@@ -265,20 +265,9 @@ def review_resolve(ctx: click.Context, item_id: int, action: str, note: str | No
       outreach review resolve 5 --action reclassify:ooo --note "auto-reply in Dutch"
       outreach review resolve 6 --action done --note "called, demo on Friday"
     """
-    from ..reactions import ReplyPolicy
-    from ..resolutions import resolve
+    from ..resolutions import resolve_now
 
-    runtime = runtime_of(ctx)
-    with runtime.sessions.begin() as session:
-        result = resolve(
-            session,
-            runtime.catalog,
-            item_id,
-            action,
-            at=runtime.clock.now(),
-            note=note,
-            policy=ReplyPolicy.from_settings(runtime.settings),
-        )
+    result = resolve_now(runtime_of(ctx), item_id, action, note=note)
     click.echo(
         f"resolved #{result.item_id} ({result.action})"
         + (f" for {result.lead_email}" if result.lead_email else "")

@@ -21,9 +21,8 @@ from ..assignment import assign
 from ..clock import as_utc
 from ..errors import NotFoundError, OutreachError
 from ..models import ReviewItem
-from ..reactions import ReplyPolicy
 from ..reps import rep_names
-from ..resolutions import RECLASSIFY, resolve
+from ..resolutions import RECLASSIFY, resolve_now
 from ..review_views import UNASSIGNED, QueueFilter, filter_choices, queue_item, queue_rows
 from ..understanding import INTENTS
 from .auth import current_rep
@@ -114,19 +113,11 @@ def resolve_item(item_id: int) -> ResponseReturnValue:
     runtime = current_runtime()
     rep = current_rep()
     signed = f"{note} — by {rep}" if note else f"by {rep}"
+    with runtime.sessions() as session:
+        if session.get(ReviewItem, item_id) is None:
+            abort(404)
     try:
-        with runtime.sessions.begin() as session:
-            if session.get(ReviewItem, item_id) is None:
-                abort(404)
-            result = resolve(
-                session,
-                runtime.catalog,
-                item_id,
-                action,
-                at=runtime.clock.now(),
-                note=signed,
-                policy=ReplyPolicy.from_settings(runtime.settings),
-            )
+        result = resolve_now(runtime, item_id, action, note=signed)
     except OutreachError as exc:
         flash(f"#{item_id} not resolved: {exc}", "error")
         return redirect(back)
