@@ -72,6 +72,8 @@ def test_phrases_decide_the_intent(body: str, intent: str) -> None:
         ("Sounds good, but not right now.", "negative"),
         ("Not interested. Why do you keep writing?", "negative"),
         ("Interested, but what does it cost?", "positive"),  # clear interest beats a question
+        ("We are compiling a list of analytics vendors. Interested?", "question"),  # a pitch
+        ("Interested. Does Thursday work?", "positive"),
         ("Gerne, aber was kostet das?", "question"),  # a mere hint does not
         ("Not interested, and please remove me from your list.", "unsubscribe"),
     ],

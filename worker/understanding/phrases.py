@@ -215,7 +215,8 @@ POSITIVE: tuple[tuple[str, float], ...] = (
         r"|know more|get a demo|schedule)\b",
         r"\b(i am|i'm|we are|we're|i'd be|we'd be|would be|am|are) "
         r"(very |definitely |quite |really |certainly |genuinely |potentially )?interested\b",
-        r"(^|[.!?]\s+)\W*(very |definitely |quite |really |yes,? )?interested\b",
+        # "Interested." opens a reply; "Interested?" asks the reader (a pitch, not an answer).
+        r"(^|[.!?]\s+)\W*(very |definitely |quite |really |yes,? )?interested\b(?!\s*\?)",
         r"\binterested in (a |learning|hearing|seeing|a demo|a call|trying|exploring|your|this"
         r"|the)\b",
         r"\b(tell|show) (me|us) more\b|\blearn more\b|\bmore (info|information|details)\b",
