@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/web_pages.py [--leads N] [--items N] [--database-url URL]
 
-Builds N leads spread over the seven stages (with deal values), each with an enrollment and
-a stage-change event for the report, plus open review items, then times each page through the
+Builds N leads spread over the seven stages (with deal values), each with an enrollment, six
+events (created, enrolled, two scheduled, two sent) and a stage change past prospecting,
+plus open review items, then times each page through the
 real app (Flask test client, a signed-in rep): median of 5 requests after one warm-up.
 Default database: a fresh PostgreSQL schema on 127.0.0.1 (dropped afterwards).
 """
@@ -30,6 +31,14 @@ from worker.settings import FINAL_STAGES, PIPELINE_STAGES, Settings
 from worker.web import create_app
 
 STAGES = (*PIPELINE_STAGES, *FINAL_STAGES)
+NOISE = (
+    ("lead_created", 0),
+    ("enrolled", 0),
+    ("scheduled", 0),
+    ("sent", 0),
+    ("scheduled", 3),
+    ("sent", 3),
+)
 PAGES = (
     "/board",
     "/leads",
@@ -121,6 +130,12 @@ def _spread(runtime: Runtime, leads: int, items: int, now: datetime) -> None:
         events = []
         for lead_id in range(1, leads + 1):
             stage = STAGES[lead_id % 7]
+            start = now - timedelta(days=60)
+            for kind, days in NOISE:  # what a lead's log holds besides stage changes
+                at = start + timedelta(days=days)
+                events.append(
+                    {"at": at, "lead_id": lead_id, "kind": kind, "cause": "due", "detail": {}}
+                )
             if stage != "prospecting":
                 events.append(
                     {

@@ -70,7 +70,7 @@ def store_scenario(session: Session) -> None:
                 sequence=event.sequence,
                 step_index=event.step_index,
                 cause=event.cause,
-                detail=event.detail,
+                detail=dict(event.detail),
             )
         )
 

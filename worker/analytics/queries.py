@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from ..models import Event, Lead, Touch
-from .records import EventRow, LeadRow, TouchRow
+from .records import NO_DETAIL, EventRow, LeadRow, TouchRow
 
 
 def load_leads(session: Session) -> list[LeadRow]:
@@ -19,9 +19,23 @@ def load_leads(session: Session) -> list[LeadRow]:
     return [LeadRow(*row) for row in rows]
 
 
+# The kinds of event the report counts; the rest of the log (scheduled, enrolled, paused,
+# flagged, …) is not read. Only stage changes need their details (previous and new stage).
+REPORT_KINDS = (
+    "lead_created",
+    "stage_changed",
+    "sent",
+    "classified",
+    "unsubscribed",
+    "suppressed",
+    "sequence_completed",
+    "sequence_stopped",
+)
+
+
 def load_events(session: Session) -> list[EventRow]:
-    """The whole event log about leads, oldest first (the funnel needs history before any
-    ``--since`` date to know which stage a lead was in)."""
+    """The events about leads the report counts, oldest first (the funnel needs history
+    before any ``--since`` date to know which stage a lead was in)."""
     query = (
         select(
             Event.at,
@@ -31,14 +45,15 @@ def load_events(session: Session) -> list[EventRow]:
             Event.sequence,
             Event.step_index,
             Event.cause,
-            Event.detail,
+            case((Event.kind == "stage_changed", Event.detail), else_=None),
         )
-        .where(Event.lead_id.is_not(None))
+        .where(Event.lead_id.is_not(None), Event.kind.in_(REPORT_KINDS))
         .order_by(Event.at, Event.id)
     )
+    rows = session.connection().execute(query)  # Core rows: no ORM loading per row
     return [
-        EventRow(at, lead_id, touch_id, kind, sequence, step, cause, dict(detail or {}))
-        for at, lead_id, touch_id, kind, sequence, step, cause, detail in session.execute(query)
+        EventRow(at, lead_id, touch_id, kind, sequence, step, cause, detail or NO_DETAIL)
+        for at, lead_id, touch_id, kind, sequence, step, cause, detail in rows
     ]
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+NO_DETAIL: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -18,9 +22,8 @@ class LeadRow:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class EventRow:
-    """One event of the log."""
+class EventRow(NamedTuple):
+    """One event of the log (a tuple: hundreds of thousands are read for one report)."""
 
     at: datetime
     lead_id: int | None
@@ -29,7 +32,7 @@ class EventRow:
     sequence: str | None = None
     step_index: int | None = None
     cause: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: Mapping[str, Any] = NO_DETAIL
 
 
 @dataclass(frozen=True)
