@@ -96,6 +96,7 @@ def resolve(
             "or reclassify:INTENT."
         )
     _check_task_action(item, action)
+    _claim(session, item, at)
     policy = policy or ReplyPolicy()
     lead = session.get(Lead, item.lead_id) if item.lead_id is not None else None
     if lead is None:
@@ -115,6 +116,19 @@ def resolve(
         if lead.status == "needs_review" and not _other_open_items(session, item):
             lead_state.settle_status(session, lead, at)
     return Resolution(item_id, action, lead.email if lead is not None else None)
+
+
+def _claim(session: Session, item: ReviewItem, at: datetime) -> None:
+    """Mark the item resolved before acting, atomically: of two reps resolving it at once
+    (two browser tabs, the web and the command line), one acts and the other is told."""
+    claimed = session.execute(
+        update(ReviewItem)
+        .where(ReviewItem.id == item.id, ReviewItem.resolved_at.is_(None))
+        .values(resolved_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise OutreachError(f"Review item {item.id} was already resolved by someone else.")
 
 
 def _apply(
