@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from sqlalchemy import select
 
 from tests.cli_support import make_invoke, reset_cli_runtime
@@ -208,3 +209,33 @@ def test_reps_commands(project: Path, sqlite_url: str) -> None:
         assert json.loads(invoke("reps", "list", "--json").output) == []
     finally:
         reset_cli_runtime()
+
+
+@pytest.mark.redis
+def test_sign_in_limits_are_shared_by_every_web_process_through_redis(
+    project: Path, sqlite_url: str, clock: Any, stub_broker: Any, redis_namespace: str
+) -> None:
+    from tests.conftest import REDIS_URL
+
+    settings = make_settings(
+        project, sqlite_url, redis_url=REDIS_URL, redis_namespace=redis_namespace
+    )
+    runtime = Runtime.from_settings(settings, clock)
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        add_test_rep(runtime)
+        first, second = web_app(runtime).test_client(), web_app(runtime).test_client()
+
+        def guess(web: Any) -> int:
+            token = csrf_token(web.get("/login").data)
+            form = {"name": "rita", "password": "guess number x", "csrf_token": token}
+            return int(web.post("/login", data=form).status_code)
+
+        statuses = [guess(first) for _ in range(6)] + [guess(second) for _ in range(5)]
+        assert statuses == [401] * 10 + [429]
+        keys = list(client.scan_iter(f"*{redis_namespace}:web-limits*"))
+        assert keys  # the counts live in Redis, not in either app
+    finally:
+        for key in client.scan_iter(f"*{redis_namespace}:web-limits*"):
+            client.delete(key)
+        runtime.close()
