@@ -56,6 +56,7 @@ def test_a_rep_signs_in_resolves_a_flagged_lead_and_opens_the_funnel(flagged: Ru
     item = _item(flagged)
     with live_server(flagged) as base, chromium() as browser:
         page = browser.new_page()
+        page.set_default_timeout(10_000)
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
 
@@ -72,7 +73,7 @@ def test_a_rep_signs_in_resolves_a_flagged_lead_and_opens_the_funnel(flagged: Ru
         assert "question" in card.inner_text()
         assert "82% confident" in card.inner_text()
 
-        card.locator("select[name=choice]").select_option("advance")
+        card.get_by_label(f"Action for #{item.id}").select_option("advance")
         card.locator("input[name=note]").fill("asked about SAP; call booked")
         card.get_by_role("button", name="Apply").click()
         page.wait_for_load_state()

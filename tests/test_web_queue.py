@@ -255,14 +255,13 @@ def test_advance_resolves_the_item_moves_the_lead_on_and_keeps_the_filters(
         assert event.detail["note"] == "call booked — by rita"
 
 
-def test_the_other_action_select_resolves_and_the_rep_is_recorded_without_a_note(
+def test_the_action_menu_resolves_and_the_rep_is_recorded_without_a_note(
     runtime: Runtime, project: Path
 ) -> None:
     items = _flagged(runtime, project)
     client, token = signed_in_client(runtime)
 
-    # Enter in the note field sends the first button (the suggested action) too.
-    chosen = {"action": "resume", "choice": "lost", "note": "", "back": "/queue"}
+    chosen = {"action": "lost", "note": "", "back": "/queue"}
     response = client.post(
         f"/queue/{items[DENIZ]}/resolve",
         data={**chosen, "csrf_token": token},

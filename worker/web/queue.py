@@ -103,9 +103,9 @@ def show(item_id: int) -> ResponseReturnValue:
 @blueprint.post("/<int:item_id>/resolve")
 def resolve_item(item_id: int) -> ResponseReturnValue:
     form = request.form
-    # The select of other actions wins when something is chosen in it: Enter in the note
-    # field submits the form with its first button, the suggested action's.
-    action = (form.get("choice") or form.get("action") or "").strip()
+    # The suggested action's one-click button and the menu of actions (with a note) are
+    # separate forms, so a click does what its label says.
+    action = form.get("action", "").strip()
     note = form.get("note", "").strip()
     if not action or len(action) > MAX_ACTION or len(note) > MAX_NOTE:
         abort(400)
@@ -155,7 +155,7 @@ def _decorate(row: dict[str, Any], now: datetime, sequences: list[str]) -> None:
     """Add what the page shows but the read model does not know: age and the actions."""
     created = datetime.fromisoformat(row["created_at"].replace("Z", "+00:00"))
     row["age"] = _age(now - as_utc(created))
-    row["other_actions"] = [a for a in _actions(row, sequences) if a != row["suggested_action"]]
+    row["actions"] = _actions(row, sequences)
 
 
 def _actions(row: dict[str, Any], sequences: list[str]) -> list[str]:
