@@ -33,7 +33,7 @@ MAX_CUSTOM_KEY_CHARS = 40
 MAX_CUSTOM_VALUE_CHARS = 500
 _CUSTOM_KEY = re.compile(rf"^[a-z0-9_]{{1,{MAX_CUSTOM_KEY_CHARS}}}$")
 _RESERVED = frozenset({"stage", "status", "id", "fields", "created_at", "updated_at"})
-SOURCES = ("form", "api")
+SOURCES = ("form", "api", "referral")
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,8 @@ def _suggestion(reply: _Reply, hot: bool) -> tuple[str, str]:
     if found.intent == "question":
         return "resume", f"{said}; answer it, then resume"
     if found.intent == "referral":
+        if found.referral_email:
+            return "add-referral", f"{said}; add them as a lead and stop this sequence"
         return "stop", f"{said}; add them as a lead, then stop"
     return "resume", f"{said}; read the reply and decide"
 

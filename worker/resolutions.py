@@ -5,7 +5,9 @@ Actions: ``resume`` (back to its sequence), ``stop``, ``lost``, ``won``, ``unsub
 ``enroll:SEQUENCE``, ``reclassify:INTENT`` (the rep's reading of a reply, acted on like
 the classifier's), for a touch whose delivery is unknown ``sent`` (it went out: go on
 with the next step) or ``not-sent`` (send it again), and for a call or LinkedIn task ``done``
-or ``skip`` (the sequence moves on to its next step after that step's wait).
+or ``skip`` (the sequence moves on to its next step after that step's wait), and for a
+referral ``add-referral`` (the referred address becomes a lead of the same company, enrolled
+in the first stage's sequence; the referrer's sequence stops).
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from sqlalchemy.orm import Session
 
 from . import events, lead_state
 from .authoring.sequences import Catalog
+from .capture import capture_lead
 from .enrollment import enroll_leads
 from .errors import NotFoundError, OutreachError
 from .models import Enrollment, InboundMessage, Lead, ReviewItem, Touch
 from .pipeline import change_stage, next_stage
 from .reactions import ReplyPolicy, act_on_reply, store_classification
+from .settings import PIPELINE_STAGES
 from .tasks import TASK_OPEN, TASK_REASONS, finish_task, is_task_reason
 from .understanding import INTENTS, Classification
 from .windows import due_at
@@ -42,6 +46,7 @@ ACTIONS = (
     "not-sent",
     "done",
     "skip",
+    "add-referral",
 )
 RECLASSIFY = "reclassify:"
 TASK_ACTIONS = ("done", "skip")
@@ -143,6 +148,8 @@ def _apply(
     enrollments = lead_state.open_enrollments(session, lead.id)
     if action in TASK_ACTIONS:
         _finish_task(session, catalog, item, action, at)
+    elif action == "add-referral":
+        _add_referral(session, catalog, item, lead, enrollments, at)
     elif action in ("sent", "not-sent"):
         _settle_unknown_touch(session, catalog, item, lead, action == "sent", at)
     elif action.startswith(RECLASSIFY):
@@ -174,6 +181,53 @@ def _apply(
             if not result.enrolled:
                 reasons = ", ".join(result.skipped) or "unknown reason"
                 raise OutreachError(f"{lead.email} was not enrolled in {target.name!r}: {reasons}.")
+
+
+def _add_referral(
+    session: Session,
+    catalog: Catalog,
+    item: ReviewItem,
+    lead: Lead,
+    enrollments: list[Enrollment],
+    at: datetime,
+) -> None:
+    """Make the address a reply referred us to a lead (company, time zone and country of the
+    referrer, ``referred_by`` = the referrer), enrolled in the first stage's sequence; stop
+    the referrer's sequence. A suppressed address is created but never enrolled."""
+    inbound = session.get(InboundMessage, item.inbound_id) if item.inbound_id else None
+    referred = inbound.referral_email if inbound is not None else None
+    if not referred:
+        raise OutreachError(
+            f"Review item {item.id} names no referred address; import the person with "
+            "'outreach leads import', then resolve with stop."
+        )
+    target = catalog.for_stage(PIPELINE_STAGES[0])
+    if target is None:
+        raise OutreachError(f"No sequence for stage {PIPELINE_STAGES[0]!r} to enroll {referred}.")
+    data = {
+        "email": referred,
+        "company": lead.company or "",
+        "timezone": lead.timezone or "",
+        "country": lead.country or "",
+        "referred_by": lead.email,
+    }
+    result = capture_lead(session, catalog, data, sequence=target.name, at=at, source="referral")
+    if result.errors:
+        problems = "; ".join(f"{k}: {v}" for k, v in result.errors.items())
+        raise OutreachError(f"{referred} cannot be added as a lead: {problems}.")
+    lead_state.stop(session, enrollments, at=at, cause="rep: add-referral")
+    lead.status = "stopped"
+    events.record(
+        session,
+        "referral_added",
+        at=at,
+        lead_id=lead.id,
+        cause="rep",
+        referred=referred,
+        referred_lead=result.lead_id,
+        new=result.created,
+        enrolled=result.enrolled,
+    )
 
 
 def _reclassify(

@@ -249,7 +249,8 @@ def review_show(ctx: click.Context, item_id: int, as_json: bool) -> None:
     required=True,
     help=(
         "resume | stop | lost | won | unsubscribe | advance | enroll:SEQUENCE | "
-        "reclassify:INTENT | sent | not-sent | done | skip (tasks)"
+        "reclassify:INTENT | sent | not-sent | done | skip (tasks) | "
+        "add-referral (the referred address becomes a lead)"
     ),
 )
 @click.option("--note", help="Why; kept with the resolution.")
@@ -264,6 +265,7 @@ def review_resolve(ctx: click.Context, item_id: int, action: str, note: str | No
       outreach review resolve 4 --action sent --note "found it in the sent folder"
       outreach review resolve 5 --action reclassify:ooo --note "auto-reply in Dutch"
       outreach review resolve 6 --action done --note "called, demo on Friday"
+      outreach review resolve 7 --action add-referral
     """
     from ..resolutions import resolve_now
 

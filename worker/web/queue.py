@@ -169,6 +169,8 @@ def _actions(row: dict[str, Any], sequences: list[str]) -> list[str]:
     if row["touch_status"] == "unknown":
         actions += ["sent", "not-sent"]
     actions += enroll
+    if (row.get("message") or {}).get("referral_email"):
+        actions.append("add-referral")
     if row["inbound_id"] is not None:
         actions += [f"{RECLASSIFY}{intent}" for intent in INTENTS]
     return actions
