@@ -104,6 +104,29 @@ def test_maildir_and_mbox_sources_deliver_every_message(
     assert dict(from_maildir.statuses) == {"unmatched": 3}
 
 
+def test_a_maildir_is_not_read_again_only_its_new_mail(
+    runtime, project: Path, tmp_path: Path
+) -> None:
+    _sent_touch(runtime, project)
+    maildir = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    keys = [maildir.add(_reply(None, f"unknown{n}@nowhere.test")) for n in range(3)]
+
+    first = ingest(runtime, str(tmp_path / "Maildir"))
+    # The client marks one message read (new/ → cur/ with flags): same key, not new mail.
+    message = maildir.get_message(keys[0])
+    message.set_subdir("cur")
+    message.add_flag("S")
+    maildir[keys[0]] = message
+    maildir.add(_reply(None, "late@nowhere.test"))
+    second = ingest(runtime, str(tmp_path / "Maildir"))
+    third = ingest(runtime, str(tmp_path / "Maildir"))
+
+    assert (first.read, first.stored) == (3, 3)
+    assert (second.read, second.stored, second.duplicates) == (1, 1, 0)
+    assert (third.read, third.stored) == (0, 0)
+    assert len(_inbound(runtime)) == 4
+
+
 def test_unmatched_and_unparseable_messages_go_to_the_review_queue(
     runtime, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import mailbox
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from dataclasses import dataclass
 from datetime import datetime
 from email.parser import BytesHeaderParser
@@ -19,6 +19,7 @@ from email.policy import compat32
 from pathlib import Path
 from typing import BinaryIO
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .dialect import dialect_insert
@@ -38,8 +39,14 @@ class RawMessage:
     data: bytes
 
 
-def read_source(path: str, stdin: BinaryIO | None = None) -> Iterator[RawMessage]:
-    """Every message of ``path`` (``-`` for standard input)."""
+def read_source(
+    path: str, stdin: BinaryIO | None = None, stored: Set[str] = frozenset()
+) -> Iterator[RawMessage]:
+    """Every message of ``path`` (``-`` for standard input).
+
+    A maildir's messages whose source name is in ``stored`` are not read again: a maildir key
+    names one message for as long as it is in the maildir, so a re-run reads only new mail.
+    """
     if path == "-":
         if stdin is None:
             raise OutreachError("no standard input to read a message from")
@@ -54,7 +61,9 @@ def read_source(path: str, stdin: BinaryIO | None = None) -> Iterator[RawMessage
         if all((target / sub).is_dir() for sub in ("cur", "new", "tmp")):
             box = mailbox.Maildir(str(target), factory=None, create=False)
             for key in sorted(box.iterkeys()):
-                yield RawMessage(f"maildir:{target}/{key}", box.get_bytes(key))
+                name = maildir_source(target, key)
+                if name not in stored:
+                    yield RawMessage(name, box.get_bytes(key))
             return
         for file in sorted(p for p in target.iterdir() if p.is_file() and p.suffix == ".eml"):
             yield RawMessage(str(file), file.read_bytes())
@@ -67,6 +76,20 @@ def read_source(path: str, stdin: BinaryIO | None = None) -> Iterator[RawMessage
     box_file = mailbox.mbox(str(target), factory=None, create=False)
     for index, key in enumerate(box_file.iterkeys()):
         yield RawMessage(f"mbox:{target}#{index + 1}", box_file.get_bytes(key))
+
+
+def maildir_source(folder: Path, key: str) -> str:
+    """The source name a maildir message is stored under."""
+    return f"maildir:{folder}/{key}"
+
+
+def stored_maildir_sources(session: Session, path: str) -> set[str]:
+    """The source names of the messages already stored from the maildir at ``path``."""
+    prefix = maildir_source(Path(path), "")
+    query = select(InboundMessage.source).where(
+        InboundMessage.source.startswith(prefix, autoescape=True)
+    )
+    return set(session.scalars(query))
 
 
 def header_message_id(data: bytes) -> str | None:

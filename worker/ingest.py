@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from .errors import OutreachError
 from .imap_inbox import ImapFetch, fetch_imap, is_imap_url
-from .inbox import read_source, store
+from .inbox import read_source, store, stored_maildir_sources
 from .inbox_config import FetchReport, InboxResult, configured_inboxes
 from .models import InboundMessage
 from .processing import mark_failed, process_stored
@@ -64,7 +65,11 @@ def store_from(
         return report
     if source.startswith("file://"):
         source = unquote(urlsplit(source).path)
-    for raw in read_source(source, stdin):
+    stored: set[str] = set()
+    if source != "-" and Path(source).is_dir():
+        with runtime.sessions() as session:
+            stored = stored_maildir_sources(session, source)
+    for raw in read_source(source, stdin, stored):
         report.read += 1
         with runtime.sessions.begin() as session:
             inbound_id = store(session, raw, runtime.clock.now())
