@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from tests.web_support import signed_in_client, web_app
 from worker.ingest import ingest
-from worker.lead_views import event_summary
+from worker.lead_pages import event_summary
 from worker.leads import import_leads
 from worker.models import InboundMessage, Lead, Touch
 from worker.runner import run_batch

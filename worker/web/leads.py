@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from ..board_views import BOARD_STAGES, format_value
 from ..errors import NotFoundError
-from ..lead_views import lead_page, leads_page
+from ..lead_pages import lead_page, leads_page
 from ..models import LEAD_STATUSES
 from .context import current_runtime
 
