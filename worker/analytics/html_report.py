@@ -81,12 +81,22 @@ def bar_chart(
             label=label,
             color=COLORS[index % len(COLORS)],
         )
-    axes.set_xticks(list(positions), list(categories), rotation=20 if len(categories) > 4 else 0)
+    many = len(categories) > 12
+    axes.set_xticks(
+        list(positions),
+        list(categories),
+        rotation=90 if many else 20 if len(categories) > 4 else 0,
+        fontsize=8 if many else None,
+    )
+    axes.set_xlim(-0.6, len(categories) - 0.4)
+    axes.set_ylim(bottom=0)
     axes.set_title(title)
     if ylabel:
         axes.set_ylabel(ylabel)
     if percent:
         axes.yaxis.set_major_formatter(PercentFormatter(1.0))
+        if not any(_number(v) for _, values in series for v in values):
+            axes.set_ylim(0, 1)  # nothing yet: show the scale, not a band around zero
     if len(series) > 1:
         axes.legend(frameon=False)
     axes.spines[["top", "right"]].set_visible(False)
