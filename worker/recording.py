@@ -8,19 +8,20 @@ is never recorded (a crash) stays ``sending`` until its lease expires and become
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import Table, bindparam, case, select
 from sqlalchemy.orm import Session
 
-from . import events
+from . import events, lead_state
 from .claiming import Outcome, Prepared
 from .mailbox_pauses import after_failure
-from .models import Enrollment, Touch
+from .models import Enrollment, Lead, ReviewItem, Touch
 from .review import flag
 from .runtime import Runtime
+from .tasks import other_open_items
 from .windows import due_at
 
 log = logging.getLogger(__name__)
@@ -29,14 +30,22 @@ RETRY_BACKOFF_S = (60, 300, 900, 3600, 3 * 3600, 6 * 3600)
 
 _touches: Table = Touch.__table__  # type: ignore[assignment]
 _enrollments: Table = Enrollment.__table__  # type: ignore[assignment]
+# A claim's own touches whose outcome is still open: ``sending``, or ``unknown`` when the
+# lease ran out before the transport answered (never one a rep already decided on).
 _MARK_SENT = (
     _touches.update()
     .where(
         _touches.c.id.in_(bindparam("ids", expanding=True)),
         _touches.c.claim_token == bindparam("token"),
+        _touches.c.status.in_(("sending", "unknown")),
     )
     .values(status="sent", finished_at=bindparam("now"), last_error=None)
     .returning(_touches.c.id)
+)
+_LATE = select(_touches.c.id).where(
+    _touches.c.id.in_(bindparam("ids", expanding=True)),
+    _touches.c.claim_token == bindparam("token"),
+    _touches.c.status == "unknown",
 )
 _STORE_TEXT = (
     _touches.update()
@@ -119,7 +128,10 @@ def record_sent(runtime: Runtime, token: str, batch: list[Prepared]) -> list[Out
     texts = [{"tid": item.touch_id, "body": sent_text(item.built.message)} for item in batch]
     with runtime.sessions.begin() as session:
         conn = session.connection()
+        late = set(conn.scalars(_LATE, {"ids": ids, "token": token}))
         recorded = set(conn.scalars(_MARK_SENT, {"ids": ids, "token": token, "now": now}))
+        if late & recorded:
+            confirm_late_sends(session, late & recorded, now)
         for touch_id in set(ids) - recorded:
             log.error("touch %r was sent but its claim is gone; not recording twice", touch_id)
         keep = {item.enrollment_id for item in batch if item.touch_id in recorded}
@@ -152,6 +164,30 @@ def sent_text(message: EmailMessage) -> str | None:
     except Exception:
         log.exception("could not read the text part of %s", message.get("Message-ID"))
         return None
+
+
+def confirm_late_sends(session: Session, touch_ids: set[int], now: datetime) -> None:
+    """The transport confirmed touches whose lease had run out: close their open
+    ``delivery_unknown`` items as ``sent`` (nobody has to guess any more)."""
+    note = "the transport confirmed the send after its lease had run out"
+    items = session.scalars(
+        select(ReviewItem).where(
+            ReviewItem.touch_id.in_(touch_ids),
+            ReviewItem.reason == "delivery_unknown",
+            ReviewItem.resolved_at.is_(None),
+        )
+    )
+    for item in items:
+        item.resolved_at, item.resolution, item.note = now, "sent", note
+        lead = session.get(Lead, item.lead_id) if item.lead_id is not None else None
+        if lead is None:
+            continue
+        events.record(
+            session, "resolved", at=now, lead_id=lead.id, cause="sent", item=item.id, note=note
+        )
+        if lead.status == "needs_review" and not other_open_items(session, item):
+            lead_state.settle_status(session, lead, now)
+        log.info("touch %r: delivery confirmed late; review item %r closed", item.touch_id, item.id)
 
 
 def release(session: Session, touch_id: int, token: str, **values: object) -> Touch | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from . import events, lead_state
@@ -28,7 +28,7 @@ from .models import Enrollment, InboundMessage, Lead, ReviewItem, Touch
 from .pipeline import change_stage, next_stage
 from .reactions import ReplyPolicy, act_on_reply, store_classification
 from .settings import PIPELINE_STAGES
-from .tasks import TASK_OPEN, TASK_REASONS, finish_task, is_task_reason
+from .tasks import TASK_OPEN, finish_task, is_task_reason, other_open_items
 from .understanding import INTENTS, Classification
 from .windows import due_at
 
@@ -118,7 +118,7 @@ def resolve(
         events.record(
             session, "resolved", at=at, lead_id=lead.id, cause=action, item=item_id, note=note
         )
-        if lead.status == "needs_review" and not _other_open_items(session, item):
+        if lead.status == "needs_review" and not other_open_items(session, item):
             lead_state.settle_status(session, lead, at)
     return Resolution(item_id, action, lead.email if lead is not None else None)
 
@@ -259,25 +259,10 @@ def _reclassify(
     # This item is closed by the resolution; a flag for the new intent opens its own item,
     # and the new intent's actions decide the lead's state.
     lead = session.get(Lead, inbound.lead_id)
-    if lead is not None and lead.status == "needs_review" and not _other_open_items(session, item):
+    if lead is not None and lead.status == "needs_review" and not other_open_items(session, item):
         lead.status = "active"
     store_classification(inbound, found, at)
     act_on_reply(session, catalog, policy, inbound, found, at=at)
-
-
-def _other_open_items(session: Session, item: ReviewItem) -> bool:
-    """Whether the lead has other open problems (open tasks are work, not problems)."""
-    return (
-        session.scalar(
-            select(ReviewItem.id).where(
-                ReviewItem.lead_id == item.lead_id,
-                ReviewItem.resolved_at.is_(None),
-                ReviewItem.id != item.id,
-                ReviewItem.reason.not_in(TASK_REASONS),
-            )
-        )
-        is not None
-    )
 
 
 def _check_task_action(item: ReviewItem, action: str) -> None:

@@ -417,3 +417,18 @@ __all__ = [
     "open_tasks",
     "render_task",
 ]
+
+
+def other_open_items(session: Session, item: ReviewItem) -> bool:
+    """Whether the lead has other open problems (open tasks are work, not problems)."""
+    return (
+        session.scalar(
+            select(ReviewItem.id).where(
+                ReviewItem.lead_id == item.lead_id,
+                ReviewItem.resolved_at.is_(None),
+                ReviewItem.id != item.id,
+                ReviewItem.reason.not_in(TASK_REASONS),
+            )
+        )
+        is not None
+    )
