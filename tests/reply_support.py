@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from worker.models import InboundMessage, Touch
+from pathlib import Path
+
+from sqlalchemy import select
+
+from worker.leads import import_leads
+from worker.models import InboundMessage, Lead, Touch
 from worker.reactions import ReplyPolicy, act_on_reply, store_classification
+from worker.runner import run_batch
 from worker.runtime import Runtime
 from worker.understanding import Classification
 
@@ -30,3 +36,17 @@ def reply_to(
         store_classification(inbound, found, now)
         act_on_reply(session, runtime.catalog, policy or ReplyPolicy(), inbound, found, at=now)
         return inbound.id
+
+
+def first_touch_after_a_batch(runtime: Runtime, project: Path, email: str) -> Touch:
+    """Import the sample leads, run one batch, and return ``email``'s first touch."""
+    import_leads(
+        runtime.sessions, project / "examples" / "leads.csv", runtime.clock, runtime.catalog
+    )
+    run_batch(runtime)
+    with runtime.sessions() as session:
+        touch = session.scalar(
+            select(Touch).join(Lead, Lead.id == Touch.lead_id).where(Lead.email == email)
+        )
+        assert touch is not None, f"no touch for {email}"
+        return touch

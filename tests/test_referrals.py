@@ -7,12 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.reply_support import reply_to
+from tests.reply_support import first_touch_after_a_batch, reply_to
 from worker.errors import OutreachError
-from worker.leads import import_leads
-from worker.models import Enrollment, Event, Lead, ReviewItem, Suppression, Touch
+from worker.models import Enrollment, Event, Lead, ReviewItem, Suppression
 from worker.resolutions import resolve_now
-from worker.runner import run_batch
 from worker.runtime import Runtime
 from worker.understanding import Classification
 
@@ -21,21 +19,13 @@ RAJ = "raj.patel@northwind.test"
 
 
 def _referral(runtime: Runtime, project: Path, referred: str | None = RAJ) -> int:
-    import_leads(
-        runtime.sessions, project / "examples" / "leads.csv", runtime.clock, runtime.catalog
-    )
-    run_batch(runtime)
-    with runtime.sessions() as session:
-        lead = session.scalar(select(Lead).where(Lead.email == ADA))
-        assert lead is not None
-        touch = session.scalar(select(Touch).where(Touch.lead_id == lead.id))
-        assert touch is not None
+    touch = first_touch_after_a_batch(runtime, project, ADA)
     found = Classification(
         "referral", 0.9, referral_email=referred, text="Please talk to my colleague Raj."
     )
     reply_to(runtime, touch, found)
     with runtime.sessions() as session:
-        item = session.scalar(select(ReviewItem).where(ReviewItem.lead_id == lead.id))
+        item = session.scalar(select(ReviewItem).where(ReviewItem.lead_id == touch.lead_id))
         assert item is not None
         if referred:
             assert item.suggested_action == "add-referral"

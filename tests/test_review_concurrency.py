@@ -7,12 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tests.reply_support import reply_to
+from tests.reply_support import first_touch_after_a_batch, reply_to
 from worker.errors import OutreachError
-from worker.leads import import_leads
-from worker.models import Enrollment, Event, Lead, ReviewItem, Touch
+from worker.models import Enrollment, Event, Lead, ReviewItem
 from worker.resolutions import resolve_now
-from worker.runner import run_batch
 from worker.runtime import Runtime
 from worker.understanding import Classification
 
@@ -21,20 +19,12 @@ RACERS = 4
 
 
 def _flagged_question(runtime: Runtime, project: Path) -> tuple[int, int]:
-    import_leads(
-        runtime.sessions, project / "examples" / "leads.csv", runtime.clock, runtime.catalog
-    )
-    run_batch(runtime)
-    with runtime.sessions() as session:
-        lead = session.scalar(select(Lead).where(Lead.email == ADA))
-        assert lead is not None
-        touch = session.scalar(select(Touch).where(Touch.lead_id == lead.id))
-        assert touch is not None
+    touch = first_touch_after_a_batch(runtime, project, ADA)
     reply_to(runtime, touch, Classification("question", 0.8, text="Does it work with SAP?"))
     with runtime.sessions() as session:
-        item = session.scalar(select(ReviewItem.id).where(ReviewItem.lead_id == lead.id))
+        item = session.scalar(select(ReviewItem.id).where(ReviewItem.lead_id == touch.lead_id))
         assert item is not None
-        return lead.id, item
+        return touch.lead_id, item
 
 
 def test_concurrent_resolutions_apply_one_decision(runtime: Runtime, project: Path) -> None:

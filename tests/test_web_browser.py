@@ -11,12 +11,10 @@ from sqlalchemy import select
 
 from tests.browser_support import chromium, live_server
 from tests.conftest import make_settings
-from tests.reply_support import reply_to
+from tests.reply_support import first_touch_after_a_batch, reply_to
 from tests.web_support import PASSWORD, add_test_rep
 from worker.clock import VirtualClock
-from worker.leads import import_leads
-from worker.models import Lead, ReviewItem, Touch
-from worker.runner import run_batch
+from worker.models import Lead, ReviewItem
 from worker.runtime import Runtime, set_runtime
 from worker.understanding import Classification
 
@@ -29,13 +27,7 @@ def flagged(project: Path, sqlite_url: str, clock: VirtualClock, stub_broker: An
     """A runtime whose review queue holds Ada's question (and the sample leads' first sends)."""
     runtime = Runtime.from_settings(make_settings(project, sqlite_url), clock)
     set_runtime(runtime)
-    import_leads(runtime.sessions, project / "examples" / "leads.csv", clock, runtime.catalog)
-    run_batch(runtime)
-    with runtime.sessions() as session:
-        lead = session.scalar(select(Lead).where(Lead.email == ADA))
-        assert lead is not None
-        touch = session.scalar(select(Touch).where(Touch.lead_id == lead.id))
-        assert touch is not None
+    touch = first_touch_after_a_batch(runtime, project, ADA)
     reply_to(runtime, touch, Classification("question", 0.82, text=QUESTION))
     add_test_rep(runtime)
     yield runtime
