@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -54,6 +55,7 @@ class Settings:
     capture_api_key: str | None = None
     capture_form_limit: str = "5 per minute;30 per hour"
     capture_api_limit: str = "60 per minute"
+    capture_origins: tuple[str, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -124,6 +126,7 @@ class Settings:
                 env, "OUTREACH_CAPTURE_FORM_LIMIT", "5 per minute;30 per hour"
             ),
             capture_api_limit=_rate_limit(env, "OUTREACH_CAPTURE_API_LIMIT", "60 per minute"),
+            capture_origins=_origins(env, "OUTREACH_CAPTURE_ORIGINS"),
         )
 
 
@@ -161,6 +164,23 @@ def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0.0 <= value <= 1.0:
         raise ConfigError(f"{name}={raw!r} must be a number from 0 to 1, e.g. {default}.")
     return value
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Web origins (``https://www.example.com``), separated by commas or spaces."""
+    found = []
+    for raw in (env.get(name) or "").replace(",", " ").split():
+        origin = raw.rstrip("/").lower()
+        if not _ORIGIN.match(origin):
+            raise ConfigError(
+                f"{name}: {raw!r} is not a web origin — write scheme and host (and port), "
+                "e.g. https://www.example.com, separated by commas."
+            )
+        found.append(origin)
+    return tuple(found)
+
+
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$")
 
 
 def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:

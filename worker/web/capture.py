@@ -1,5 +1,8 @@
 """Lead capture from the website: a public form (``GET``/``POST /capture``) and a JSON API
 (``POST /api/leads``) that create a lead and enroll it in ``OUTREACH_CAPTURE_SEQUENCE``.
+A form on the company's own website may post straight to ``/capture`` when its origin is
+listed in ``OUTREACH_CAPTURE_ORIGINS`` (the browser's ``Origin`` header); any other post needs
+the CSRF token of this app's own form page.
 
 Capture is off (404) until that setting names a sequence; the API also needs
 ``OUTREACH_CAPTURE_API_KEY``, sent as ``Authorization: Bearer <key>``. Both are rate-limited
@@ -17,7 +20,7 @@ import json
 import logging
 from typing import Any
 
-from flask import Blueprint, Flask, abort, jsonify, render_template, request
+from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
@@ -47,7 +50,10 @@ def init_app(app: Flask, runtime: Runtime) -> None:
     """Register the capture blueprints, their CSRF exemption and rate limits."""
     app.register_blueprint(blueprint)
     app.register_blueprint(api_blueprint)
-    app.extensions["csrf"].exempt(api_blueprint)
+    csrf = app.extensions["csrf"]
+    csrf.exempt(api_blueprint)
+    # The form checks its CSRF token itself: a post from an allowed website carries none.
+    csrf.exempt(f"{__name__}.form_post")
     settings = runtime.settings
     limit(app, "capture.form_post", settings.capture_form_limit)
     limit(app, "capture_api.create_lead", settings.capture_api_limit)
@@ -65,6 +71,8 @@ def form() -> ResponseReturnValue:
 @blueprint.post("/capture")
 def form_post() -> ResponseReturnValue:
     sequence = _sequence()
+    if not _from_allowed_site():
+        current_app.extensions["csrf"].protect()  # our own page's form: its token must match
     if request.form.get(HONEYPOT, "").strip():
         log.info("capture form: honeypot filled from %s; nothing stored", request.remote_addr)
         return render_template("capture/thanks.html")
@@ -130,6 +138,13 @@ def _json_error(
 ) -> ResponseReturnValue:
     text = message or _API_ERRORS.get(status, "The request could not be handled.")
     return jsonify(error=text), status, headers or {}
+
+
+def _from_allowed_site() -> bool:
+    """Whether the browser says the form was posted from a page of an allowed website
+    (``OUTREACH_CAPTURE_ORIGINS``); such a form has no token of ours to carry."""
+    origin = request.headers.get("Origin", "").rstrip("/").lower()
+    return bool(origin) and origin in current_runtime().settings.capture_origins
 
 
 def _authorized(key: str) -> bool:
