@@ -162,6 +162,26 @@ def test_steps_count_sends_replies_bounces_unsubscribes_and_drop_off_by_reason()
     assert qualification["drop_off_reasons"] == {"unsubscribed": 1}
 
 
+def test_step_rows_follow_the_given_sequence_order_then_names() -> None:
+    keys = lambda rows: [(r["sequence"], r["step"]) for r in rows]  # noqa: E731
+    plain = compute_report(LEADS, EVENTS, TOUCHES)["steps"]
+    assert keys(plain) == [(P, 1), (P, 2), (Q, 1)]  # by name
+    ordered = compute_report(LEADS, EVENTS, TOUCHES, sequence_order=[Q, P])["steps"]
+    assert keys(ordered) == [(Q, 1), (P, 1), (P, 2)]
+
+
+def test_the_catalog_lists_sequences_in_pipeline_order(project: Path) -> None:
+    from worker.authoring.sequences import load_catalog
+
+    catalog, _ = load_catalog(project / "sequences", project)
+    order = catalog.in_pipeline_order()
+    stages = [catalog.get(name).stage for name in order]
+    assert stages == sorted(
+        stages, key=["prospecting", "qualification", "consideration", "decision", "delivery"].index
+    )
+    assert order[0] == "prospecting"
+
+
 def test_pipeline_value_and_forecast_multiply_value_by_the_remaining_conversions() -> None:
     pipeline = compute_report(LEADS, EVENTS, TOUCHES)["pipeline"]
     stages = {r["stage"]: r for r in pipeline["stages"]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,24 +21,30 @@ def compute_report(
     events: list[EventRow],
     touches: list[TouchRow],
     since: datetime | None = None,
+    sequence_order: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Every section from plain rows: funnel, steps, variants, pipeline, mailboxes.
 
     ``since`` limits the funnel to stage visits entered from then on, and sends, replies and
     drop-offs to events from then on; pipeline values are always the current ones.
+    ``sequence_order``: how the step rows list sequences (the rest follow by name).
     """
     window = since_filter(events, since)
     funnel_rows = funnel(all_visits(leads, events), since)
     return {
         "since": since.isoformat() if since else None,
         "funnel": funnel_rows,
-        "steps": step_rows(events, window, touches),
+        "steps": step_rows(events, window, touches, sequence_order),
         "variants": variant_rows(window, touches),
         "pipeline": pipeline(leads, funnel_rows),
         "mailboxes": mailbox_rows(window, touches),
     }
 
 
-def build_report(session: Session, since: datetime | None = None) -> dict[str, Any]:
+def build_report(
+    session: Session, since: datetime | None = None, sequence_order: Sequence[str] = ()
+) -> dict[str, Any]:
     """The report for the database ``session`` reads (see ``compute_report``)."""
-    return compute_report(load_leads(session), load_events(session), load_touches(session), since)
+    return compute_report(
+        load_leads(session), load_events(session), load_touches(session), since, sequence_order
+    )

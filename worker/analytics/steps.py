@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -69,9 +70,13 @@ def drop_offs(
 
 
 def step_rows(
-    events: list[EventRow], window: list[EventRow], touches: list[TouchRow]
+    events: list[EventRow],
+    window: list[EventRow],
+    touches: list[TouchRow],
+    sequence_order: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """One row per sequence step that sent something in ``window`` (step is 1-based).
+    """One row per sequence step that sent something in ``window`` (step is 1-based), the
+    sequences in ``sequence_order`` first and in that order, then the others by name.
 
     ``sent``: touches with a ``sent`` event; ``replies``: classified events pointing at the
     step's touches, by intent (every intent, raw); ``bounces``: hard and soft bounces among
@@ -95,7 +100,9 @@ def step_rows(
             link_unsubscribes[(touch.sequence, touch.step_index)] += 1
     drops = drop_offs(events, window, index)
     rows = []
-    for key in sorted(set(sent) | set(replies) | set(drops)):
+    place = {name: n for n, name in enumerate(sequence_order)}
+    keys = set(sent) | set(replies) | set(drops)
+    for key in sorted(keys, key=lambda k: (place.get(k[0], len(place)), k)):
         by_intent = replies.get(key, Counter())
         reasons = drops.get(key, Counter())
         rows.append(

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from .. import schedules as send_windows  # a module: the two import each other
 from ..errors import NotFoundError, did_you_mean
+from ..settings import PIPELINE_STAGES
 from ..understanding import INTENTS
 from .schema import SequenceSpec
 from .yaml_source import Loc, YamlSyntaxError, line_for, load_with_lines
@@ -77,6 +78,14 @@ class Catalog:
         raise NotFoundError(
             f"No sequence named {name!r} in sequences/{did_you_mean(name, set(self.sequences))}"
             f" (known: {', '.join(self.names()) or 'none'}{left_out})."
+        )
+
+    def in_pipeline_order(self) -> list[str]:
+        """Sequence names by their stage's place in the pipeline, then by name."""
+        order = {stage: n for n, stage in enumerate(PIPELINE_STAGES)}
+        return sorted(
+            self.sequences,
+            key=lambda name: (order.get(self.sequences[name].spec.stage, len(order)), name),
         )
 
     def for_stage(self, stage: str) -> SequenceSpec | None:

@@ -56,7 +56,7 @@ def report(
     start = since.replace(tzinfo=UTC) if since else None
     runtime = runtime_of(ctx)
     with runtime.sessions() as session:
-        data = build_report(session, start)
+        data = build_report(session, start, runtime.catalog.in_pipeline_order())
     if html_path is not None:
         from ..analytics.html_report import write_html
 

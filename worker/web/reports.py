@@ -131,7 +131,7 @@ def _report(since: datetime | None, *, fresh: bool) -> dict[str, Any]:
         if kept is not None and now - kept[0] < CACHE_S:
             return kept[1]
     with current_runtime().sessions() as session:
-        data = build_report(session, since)
+        data = build_report(session, since, current_runtime().catalog.in_pipeline_order())
     with cache.lock:
         cache.entries.pop(key, None)
         cache.entries[key] = (now, data)
