@@ -98,3 +98,27 @@ def test_a_rep_signs_in_resolves_a_flagged_lead_and_opens_the_funnel(flagged: Ru
         assert resolved.resolution == "advance"
         assert resolved.note is not None
         assert "rita" in resolved.note
+
+
+def test_the_board_clicks_through_to_a_stage_and_a_leads_email_as_sent(flagged: Runtime) -> None:
+    with live_server(flagged) as base, chromium() as browser:
+        page = browser.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(base + "/login?next=/board")
+        page.fill("#name", "rita")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(base + "/board")
+
+        column = page.locator("#stage-prospecting")
+        assert column.is_visible()
+        column.get_by_role("link", name="Prospecting").click()
+        page.wait_for_url("**/leads?stage=prospecting")
+        page.get_by_role("link", name=ADA).click()
+        page.wait_for_load_state()
+
+        email = page.get_by_text("Email as sent").first
+        email.click()  # opens the <details>
+        sent_text = page.locator("details[open] pre.mail").first.inner_text()
+        assert "Ada" in sent_text  # rendered for this lead
+        assert "{{" not in sent_text  # no template syntax left
