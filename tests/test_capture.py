@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import Select, event, false, func, select
+from sqlalchemy.orm import ORMExecuteState
 from werkzeug.test import TestResponse
 
 from tests.conftest import make_settings
@@ -367,3 +368,41 @@ def test_capture_settings_come_from_the_environment(tmp_path: Path) -> None:
     assert off.capture_form_limit == "5 per minute;30 per hour"
     with pytest.raises(ConfigError, match="OUTREACH_CAPTURE_API_LIMIT='lots' is not a rate limit"):
         Settings.from_env({"OUTREACH_CAPTURE_API_LIMIT": "lots"}, home=tmp_path)
+
+
+def test_a_capture_racing_another_for_a_new_address_makes_one_lead_and_one_enrollment(
+    runtime: Runtime,
+) -> None:
+    """Another capture stores the address between this one's lookup and its insert: the
+    insert yields to it, and the lead is neither duplicated nor enrolled twice."""
+    at = runtime.clock.now()
+    data = {"email": "race@example.test", "first_name": "First"}
+
+    def capture(session: Any, values: dict[str, str]) -> Any:
+        return capture_lead(
+            session, runtime.catalog, values, sequence=SEQUENCE, at=at, source="api"
+        )
+
+    with runtime.sessions.begin() as session:
+        missed: list[bool] = []
+
+        @event.listens_for(session, "do_orm_execute")
+        def _other_capture_in_between(state: ORMExecuteState) -> Any:
+            statement = state.statement
+            if missed or not isinstance(statement, Select):
+                return None
+            if [d.get("entity") for d in statement.column_descriptions] != [Lead]:
+                return None
+            missed.append(True)
+            with runtime.sessions.begin() as other:
+                assert capture(other, data).created
+            return state.invoke_statement(statement=statement.where(false()))
+
+        result = capture(session, {**data, "first_name": "Second"})
+    assert missed == [True]
+    assert (result.accepted, result.created, result.enrolled) == (True, False, False)
+    now = stored(runtime)
+    lead = now["leads"]["race@example.test"]
+    assert lead.first_name == "First"
+    assert now["enrollments"] == [(lead.id, SEQUENCE)]
+    assert now["captured"] == [(lead.id, "api", "api"), (lead.id, "existing", "api")]

@@ -186,6 +186,28 @@ def test_a_message_the_server_returns_without_a_body_is_still_stored(
     assert sorted(len(m.raw) == 0 for m in _inbound(runtime)) == [False, True]
 
 
+def test_messages_the_server_returns_without_a_body_are_each_kept(
+    runtime: Runtime, imap: ImapAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    imap.append(message(1), message(2), message(3))
+    real_fetch = IMAPClient.fetch
+
+    def bodies_missing(self: IMAPClient, *args: Any, **kwargs: Any) -> Any:
+        response = real_fetch(self, *args, **kwargs)
+        for uid in sorted(response)[:2]:
+            response[uid][b"BODY[]"] = None
+        return response
+
+    monkeypatch.setattr(IMAPClient, "fetch", bodies_missing)
+
+    report = ingest(runtime, imap.url())
+
+    assert (report.read, report.stored, report.duplicates) == (3, 3, 0)
+    empty = [m for m in _inbound(runtime) if not m.raw]
+    assert len(empty) == 2
+    assert len({m.source for m in empty}) == 2  # each names its own UID for the rep
+
+
 # --- errors -------------------------------------------------------------------------------
 
 

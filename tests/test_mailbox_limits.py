@@ -602,3 +602,19 @@ def _settled(runtime: Runtime) -> bool:
     sent = sum(t.status == "sent" for t in touches)
     later = sum(t.status == "queued" and t.available_at > START for t in touches)
     return sent + later == len(touches) and sent > 0
+
+
+def test_a_touch_postponed_by_an_earlier_gate_uses_no_capacity(
+    build: Any, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import worker.windows
+
+    runtime = build(database_url, sales="daily_limit: 10")
+    assert import_emails(runtime, addresses(3)) == 3
+
+    def closed(runtime: Runtime, item: Prepared, now: datetime) -> Postpone:
+        return Postpone(now + timedelta(hours=1), "outside send window")
+
+    monkeypatch.setattr(worker.windows, "window_gate", closed)
+    assert run_batch(runtime).totals() == {"deferred": 3}
+    assert usage_on(runtime, ["sales"], DAY1)["sales"].sent == 0

@@ -11,23 +11,16 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from tests.reply_support import first_touch_after_a_batch
 from worker import processing
 from worker.ingest import ingest, match_pending, store_from
-from worker.leads import import_leads
-from worker.models import Event, InboundMessage, Lead, ReviewItem, Touch
-from worker.runner import run_batch
+from worker.models import Enrollment, Event, InboundMessage, Lead, ReviewItem, Touch
 
 ADA = "ada@northwind.test"
 
 
 def _sent_touch(runtime, project: Path, email: str = ADA) -> Touch:
-    import_leads(
-        runtime.sessions, project / "examples" / "leads.csv", runtime.clock, runtime.catalog
-    )
-    run_batch(runtime)
-    with runtime.sessions() as session:
-        lead = session.scalar(select(Lead).where(Lead.email == email))
-        return session.scalar(select(Touch).where(Touch.lead_id == lead.id))
+    return first_touch_after_a_batch(runtime, project, email)
 
 
 def _headers(touch: Touch, n: int, extra: str = "") -> str:
@@ -219,3 +212,27 @@ def test_a_delayed_delivery_notice_never_resends_the_touch(
     assert report.statuses == Counter({"bounce_soft": 1})
     with runtime.sessions() as session:
         assert session.get(Touch, touch.id).status == "sent"  # the MTA may still deliver it
+
+
+def test_a_reply_whose_processing_fails_still_pauses_the_leads_sequence(
+    runtime, project: Path, tmp_path: Path, monkeypatch
+) -> None:
+    touch = _sent_touch(runtime, project)
+    path = tmp_path / "reply.eml"
+    path.write_bytes((_headers(touch, 7) + "\r\nPlease stop emailing me.\r\n").encode())
+
+    def broken(session, catalog, policy, inbound, found, *, at):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(processing, "act_on_reply", broken)
+
+    assert ingest(runtime, str(path)).statuses == Counter({"failed": 1})
+    with runtime.sessions() as session:
+        lead = session.scalar(select(Lead).where(Lead.email == ADA))
+        item = session.scalar(select(ReviewItem).where(ReviewItem.reason == "inbound_failed"))
+        statuses = set(
+            session.scalars(select(Enrollment.status).where(Enrollment.lead_id == lead.id))
+        )
+    assert item is not None
+    assert item.lead_id == lead.id  # the rep sees whose reply it is
+    assert statuses == {"paused"}  # a reply nobody could read yet never gets a follow-up

@@ -205,3 +205,25 @@ def test_show_includes_the_message_an_unmatched_item_is_about(runtime, tmp_path:
         _resolve(runtime, row["id"], "advance")
     _resolve(runtime, row["id"], "stop", note="spam")
     assert list_open_for(runtime) == []
+
+
+@pytest.mark.parametrize("action", ["resume", "not-sent", "stop", "lost"])
+def test_resolving_an_older_item_never_undoes_an_unsubscribe(
+    runtime, project: Path, action: str
+) -> None:
+    from worker.suppressions import unsubscribe
+
+    touch = _with_unknown_delivery(runtime, project)
+    with runtime.sessions.begin() as session:  # the lead unsubscribes while the item waits
+        unsubscribe(session, touch.lead_id, at=runtime.clock.now(), cause="web")
+
+    _resolve(runtime, _item_for(runtime, touch), action)
+
+    with runtime.sessions() as session:
+        assert session.get(Lead, touch.lead_id).status == "unsubscribed"
+    run_batch(runtime)
+    with runtime.sessions() as session:
+        sent = session.scalars(
+            select(Touch.id).where(Touch.lead_id == touch.lead_id, Touch.status == "sent")
+        ).all()
+    assert sent == []

@@ -92,3 +92,98 @@ def test_an_address_suppressed_after_the_claim_is_not_sent(runtime, project: Pat
 
     assert mark_sending(runtime, prepared[0], "token-2") is False
     assert mark_sending(runtime, prepared[1], "token-2") is False
+
+
+def test_a_lead_resumed_while_its_touch_was_being_skipped_is_not_left_stuck(
+    runtime, project: Path
+) -> None:
+    from worker import lead_state
+
+    _import(runtime, project)
+    ids = tick(runtime).to_enqueue
+    prepared, _ = claim_and_prepare(runtime, ids[:1], "token-1")
+    item = prepared[0]
+    now = runtime.clock.now()
+    with runtime.sessions.begin() as session:
+        enrollment = session.get(Enrollment, item.enrollment_id)
+        lead_state.pause(session, [enrollment], at=now, cause="out of office")
+    assert mark_sending(runtime, item, "token-1") is False
+    # The lead comes back before the sender writes its skip: the touch still looks claimed.
+    with runtime.sessions.begin() as session:
+        enrollment = session.get(Enrollment, item.enrollment_id)
+        lead_state.resume(session, [enrollment], at=now, cause="return date reached")
+    assert skip_claimed(runtime, item, "token-1", "enrollment paused").result == "skipped"
+
+    again = tick(runtime).to_enqueue
+    assert item.touch_id in again
+    assert [o.result for o in send_touches(runtime, [item.touch_id])] == ["sent"]
+
+
+def test_a_lead_resumed_while_the_claim_skips_its_touch_is_not_left_stuck(
+    runtime, project: Path, monkeypatch
+) -> None:
+    from worker import claiming, lead_state
+
+    _import(runtime, project)
+    ids = tick(runtime).to_enqueue
+    now = runtime.clock.now()
+    with runtime.sessions.begin() as session:
+        enrollment = session.scalars(
+            select(Enrollment)
+            .join(Touch, Touch.enrollment_id == Enrollment.id)
+            .where(Touch.id == ids[0])
+        ).one()
+        lead_state.pause(session, [enrollment], at=now, cause="out of office")
+    checked = claiming.why_not
+
+    def resumed_meanwhile(lead, enrollment, step_index, blocked):  # type: ignore[no-untyped-def]
+        reason = checked(lead, enrollment, step_index, blocked)
+        with runtime.sessions.begin() as session:
+            fresh = session.get(Enrollment, enrollment.id)
+            lead_state.resume(session, [fresh], at=now, cause="return date reached")
+        return reason
+
+    monkeypatch.setattr(claiming, "why_not", resumed_meanwhile)
+    assert [o.result for o in send_touches(runtime, ids[:1])] == ["skipped"]
+    monkeypatch.setattr(claiming, "why_not", checked)
+
+    assert ids[0] in tick(runtime).to_enqueue
+    assert [o.result for o in send_touches(runtime, ids[:1])] == ["sent"]
+
+
+def test_a_skip_for_a_lead_still_paused_does_not_reschedule_the_step(
+    runtime, project: Path
+) -> None:
+    _import(runtime, project)
+    ids = tick(runtime).to_enqueue
+    prepared, _ = claim_and_prepare(runtime, ids[:1], "token-1")
+    with runtime.sessions.begin() as session:
+        session.execute(
+            update(Lead).where(Lead.id == prepared[0].lead_id).values(status="needs_review")
+        )
+    assert mark_sending(runtime, prepared[0], "token-1") is False
+    skip_claimed(runtime, prepared[0], "token-1", "lead changed")
+    with runtime.sessions() as session:
+        enrollment = session.get(Enrollment, prepared[0].enrollment_id)
+        assert enrollment.next_due_at is None
+
+
+def test_the_delivery_lease_starts_at_the_hand_over_not_at_the_chunk_claim(
+    runtime, project: Path, clock
+) -> None:
+    from datetime import timedelta
+
+    from worker.dispatch import expire_claims
+
+    _import(runtime, project)
+    ids = tick(runtime).to_enqueue
+    prepared, _ = claim_and_prepare(runtime, ids[:2], "token-1")
+    lease = timedelta(seconds=runtime.settings.delivery_lease_s)
+    clock.advance(lease - timedelta(seconds=5))  # a slow chunk: its last touch goes out late
+    assert mark_sending(runtime, prepared[1], "token-1") is True
+    clock.advance(timedelta(seconds=10))  # the transport answers ten seconds later
+
+    assert expire_claims(runtime) == []  # in flight for ten seconds: not "delivery unknown"
+    with runtime.sessions() as session:
+        assert session.get(Touch, prepared[1].touch_id).status == "sending"
+        assert session.get(Touch, prepared[0].touch_id).status == "queued"  # never handed over

@@ -87,6 +87,15 @@ def test_sign_in_returns_to_the_page_asked_for_but_only_on_this_site(client: Any
         assert response.headers["Location"] == "/", evil
 
 
+def test_sign_in_ignores_a_next_that_browsers_would_read_as_another_site(client: Any) -> None:
+    """Browsers drop tabs and line breaks from a URL, so "/\t/evil" means "//evil"."""
+    form = {"name": "rita", "password": PASSWORD}
+    for evil in ("/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "http:evil"):
+        form["csrf_token"] = csrf_token(client.get("/login").data)
+        response = client.post("/login", data={**form, "next": evil})
+        assert response.headers["Location"] == "/", evil
+
+
 def test_forms_without_a_csrf_token_are_refused(client: Any) -> None:
     response = client.post("/login", data={"name": "rita", "password": PASSWORD})
     assert response.status_code == 400

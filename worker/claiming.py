@@ -94,30 +94,44 @@ _NOT_SUPPRESSED = ~(
 _LEAD_ACTIVE = (
     select(_leads.c.id).where(_leads.c.id == bindparam("lid"), _leads.c.status == "active").exists()
 )
+# A touch whose claim is still ours (``claimed``, not yet handed over).
+_OURS = (
+    _touches.c.id == bindparam("tid"),
+    _touches.c.claim_token == bindparam("token"),
+    _touches.c.status == "claimed",
+)
 # The last check, atomic with the move to ``sending``: a reply, pause, stop or suppression
 # that arrived after the chunk was claimed still stops the email.
 _MARK_SENDING = (
     _touches.update()
-    .where(
-        _touches.c.id == bindparam("tid"),
-        _touches.c.claim_token == bindparam("token"),
-        _touches.c.status == "claimed",
-        _ENROLLMENT_AT_STEP,
-        _LEAD_ACTIVE,
-        _NOT_SUPPRESSED,
-    )
-    .values(status="sending")
+    .where(*_OURS, _ENROLLMENT_AT_STEP, _LEAD_ACTIVE, _NOT_SUPPRESSED)
+    # The delivery lease (``dispatch.expire_claims``) runs from the hand-over, not from the
+    # chunk's claim: a touch late in a slow chunk is not "unknown" seconds after it went out.
+    .values(status="sending", claimed_at=bindparam("now"))
     .returning(_touches.c.id)
 )
 _SKIP_CLAIMED = (
     _touches.update()
-    .where(
-        _touches.c.id == bindparam("tid"),
-        _touches.c.claim_token == bindparam("token"),
-        _touches.c.status == "claimed",
-    )
+    .where(*_OURS)
     .values(status="skipped", finished_at=bindparam("now"), last_error=bindparam("err"))
     .returning(_touches.c.id)
+)
+# Run after a skip, in its transaction: when whatever stopped the touch is gone again (the
+# lead was resumed while the skip was being decided, so ``lead_state.resume`` still saw the
+# touch outstanding and left the step undue), make the step due again. The tick then revives
+# the skipped touch (the same row: never a second email). Same conditions as ``_MARK_SENDING``,
+# so a lead still paused or suppressed is not rescheduled over and over.
+_REDUE_SKIPPED = (
+    _enrollments.update()
+    .where(
+        _enrollments.c.id == bindparam("eid"),
+        _enrollments.c.status == "active",
+        _enrollments.c.current_step == bindparam("step"),
+        _enrollments.c.next_due_at.is_(None),
+        _LEAD_ACTIVE,
+        _NOT_SUPPRESSED,
+    )
+    .values(next_due_at=bindparam("now"))
 )
 _RELEASE_UNSENT = (
     _touches.update()
@@ -161,6 +175,7 @@ class _Checked:
     """What the check-and-render step decided, to be written in one transaction."""
 
     finished: list[dict[str, Any]] = field(default_factory=list)
+    redue: list[dict[str, Any]] = field(default_factory=list)
     stamps: list[dict[str, Any]] = field(default_factory=list)
     logged: list[dict[str, Any]] = field(default_factory=list)
     flags: list[dict[str, Any]] = field(default_factory=list)
@@ -206,6 +221,8 @@ def claim_and_prepare(
         conn = session.connection()
         if checked.finished:
             conn.execute(_FINISH, checked.finished)
+        if checked.redue:
+            conn.execute(_REDUE_SKIPPED, checked.redue)
         if checked.stamps:
             conn.execute(_STAMP, checked.stamps)
         events.record_many(session, checked.logged)
@@ -235,6 +252,8 @@ def _check_and_render(
     reason = why_not(lead, enrollment, row.step_index, blocked)
     if reason is not None:
         checked.finished.append({"tid": tid, "st": "skipped", "now": now, "err": reason})
+        params = _lead_params(row.enrollment_id, row.step_index, lead.id, lead.email)
+        checked.redue.append({**params, "now": now})
         checked.logged.append({**base, "kind": "skipped", "cause": reason})
         outcomes.append(Outcome(tid, "skipped", reason))
         return None
@@ -320,12 +339,8 @@ def mark_sending(runtime: Runtime, item: Prepared, token: str) -> bool:
     params = {
         "tid": item.touch_id,
         "token": token,
-        "eid": item.enrollment_id,
-        "step": item.step_index,
-        "lid": item.lead_id,
-        "email": item.built.recipient,
-        "domain": domain_of(item.built.recipient),
-        "at_domain": "@" + domain_of(item.built.recipient),
+        "now": runtime.clock.now(),
+        **_recheck_params(item),
     }
     engine = runtime.engine
     if engine.dialect.name == "postgresql":
@@ -335,11 +350,29 @@ def mark_sending(runtime: Runtime, item: Prepared, token: str) -> bool:
         return session.connection().execute(_MARK_SENDING, params).first() is not None
 
 
+def _recheck_params(item: Prepared) -> dict[str, Any]:
+    """What ``_MARK_SENDING`` and ``_REDUE_SKIPPED`` check the touch's lead and step with."""
+    return _lead_params(item.enrollment_id, item.step_index, item.lead_id, item.built.recipient)
+
+
+def _lead_params(enrollment_id: int, step_index: int, lead_id: int, email: str) -> dict[str, Any]:
+    domain = domain_of(email)
+    return {
+        "eid": enrollment_id,
+        "step": step_index,
+        "lid": lead_id,
+        "email": email,
+        "domain": domain,
+        "at_domain": "@" + domain,
+    }
+
+
 def skip_claimed(runtime: Runtime, item: Prepared, token: str, reason: str) -> Outcome:
     """Settle a claimed touch as skipped (its lead or enrollment changed since the claim)."""
     now = runtime.clock.now()
     params = {"tid": item.touch_id, "token": token, "now": now, "err": reason}
-    return _settle_claimed(runtime, item, _SKIP_CLAIMED, params, "skipped", reason)
+    redue = {**_recheck_params(item), "now": now}
+    return _settle_claimed(runtime, item, _SKIP_CLAIMED, params, "skipped", reason, redue=redue)
 
 
 def _settle_claimed(
@@ -349,12 +382,17 @@ def _settle_claimed(
     params: dict[str, Any],
     kind: str,
     reason: str,
+    redue: dict[str, Any] | None = None,
     **detail: Any,
 ) -> Outcome:
-    """Run a claimed-touch update and, when it was still ours, record the event."""
+    """Run a claimed-touch update and, when it was still ours, record the event (and, for a
+    skip, make the step due again when its lead is back: ``redue``)."""
     with runtime.sessions.begin() as session:
-        if session.connection().execute(statement, params).first() is None:
+        conn = session.connection()
+        if conn.execute(statement, params).first() is None:
             return Outcome(item.touch_id, "not_claimed")
+        if redue is not None:
+            conn.execute(_REDUE_SKIPPED, redue)
         events.record(
             session,
             kind,
@@ -371,11 +409,7 @@ def _settle_claimed(
 
 _POSTPONE_CLAIMED = (
     _touches.update()
-    .where(
-        _touches.c.id == bindparam("tid"),
-        _touches.c.claim_token == bindparam("token"),
-        _touches.c.status == "claimed",
-    )
+    .where(*_OURS)
     .values(
         status="queued",
         claim_token=None,

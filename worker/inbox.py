@@ -114,8 +114,12 @@ def dedupe_key(data: bytes) -> tuple[str, str | None]:
 
 
 def store(session: Session, raw: RawMessage, at: datetime) -> int | None:
-    """Store the raw message; return its id, or None when it was stored before."""
-    key, message_id = dedupe_key(raw.data)
+    """Store the raw message; return its id, or None when it was stored before.
+
+    An empty message (an IMAP server that returned no body) is told apart by where it came
+    from, so a second one is never taken for a duplicate of the first.
+    """
+    key, message_id = dedupe_key(raw.data) if raw.data else (f"empty:{raw.source[:380]}", None)
     stmt = (
         dialect_insert(session, InboundMessage)
         .values(

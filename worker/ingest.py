@@ -128,6 +128,6 @@ def match_pending(runtime: Runtime) -> Counter[str]:
         except Exception as exc:  # one bad message never stops the rest
             log.exception("inbound %r could not be processed", inbound_id)
             with runtime.sessions.begin() as session:
-                mark_failed(session, inbound_id, runtime.clock.now(), exc)
+                mark_failed(session, runtime, inbound_id, runtime.clock.now(), exc)
             statuses["failed"] += 1
     return statuses

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,13 +42,11 @@ def pause(
         enrollment.next_due_at = None
         enrollment.resume_at = resume_at
         close_open_tasks(session, [enrollment], at=at, cause=cause)
-        events.record(
+        _record(
             session,
+            enrollment,
             "paused",
             at=at,
-            lead_id=enrollment.lead_id,
-            sequence=enrollment.sequence,
-            step_index=enrollment.current_step,
             cause=cause,
             resume_at=resume_at.isoformat() if resume_at else None,
         )
@@ -60,15 +59,7 @@ def resume(session: Session, enrollments: list[Enrollment], *, at: datetime, cau
         enrollment.resume_at = None
         if enrollment.next_due_at is None and not touch_outstanding(session, enrollment):
             enrollment.next_due_at = at
-        events.record(
-            session,
-            "resumed",
-            at=at,
-            lead_id=enrollment.lead_id,
-            sequence=enrollment.sequence,
-            step_index=enrollment.current_step,
-            cause=cause,
-        )
+        _record(session, enrollment, "resumed", at=at, cause=cause)
 
 
 def stop(session: Session, enrollments: list[Enrollment], *, at: datetime, cause: str) -> None:
@@ -79,15 +70,23 @@ def stop(session: Session, enrollments: list[Enrollment], *, at: datetime, cause
         enrollment.resume_at = None
         enrollment.finished_at = at
         close_open_tasks(session, [enrollment], at=at, cause=cause)
-        events.record(
-            session,
-            "sequence_stopped",
-            at=at,
-            lead_id=enrollment.lead_id,
-            sequence=enrollment.sequence,
-            step_index=enrollment.current_step,
-            cause=cause,
-        )
+        _record(session, enrollment, "sequence_stopped", at=at, cause=cause)
+
+
+def _record(
+    session: Session, enrollment: Enrollment, kind: str, *, at: datetime, cause: str, **detail: Any
+) -> None:
+    """Record an event about the enrollment at its current step."""
+    events.record(
+        session,
+        kind,
+        at=at,
+        lead_id=enrollment.lead_id,
+        sequence=enrollment.sequence,
+        step_index=enrollment.current_step,
+        cause=cause,
+        **detail,
+    )
 
 
 def touch_outstanding(session: Session, enrollment: Enrollment) -> bool:

@@ -112,15 +112,20 @@ def match_message(session: Session, message: Message, secret: bytes | None = Non
 
 
 def match_stored(
-    session: Session, inbound: InboundMessage, at: datetime, secret: bytes | None = None
+    session: Session,
+    inbound: InboundMessage,
+    at: datetime,
+    secret: bytes | None = None,
+    message: Message | None = None,
 ) -> str:
-    """Parse and match a stored message; returns its new status."""
+    """Match a stored message (parsed here unless ``message`` is given); its new status."""
     if inbound.size > MAX_PARSE_BYTES:
         return _to_review(
             session, inbound, at, "unparseable", f"larger than {MAX_PARSE_BYTES} bytes; kept raw"
         )
     try:
-        message = message_from_bytes(inbound.raw, policy=compat32)
+        if message is None:
+            message = message_from_bytes(inbound.raw, policy=compat32)
         if not message.keys():
             return _to_review(session, inbound, at, "unparseable", "no headers; kept raw")
         inbound.from_address = _first_address(message)

@@ -5,17 +5,19 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime
+from email.message import Message
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import events
-from .matching import UNSUBSCRIBE_TOKEN, match_stored
+from . import events, lead_state
+from .matching import MAX_PARSE_BYTES, UNSUBSCRIBE_TOKEN, match_message, match_stored
 from .models import AppState, InboundMessage, ReviewItem
 from .reactions import ReplyPolicy, act_on_reply, store_classification
 from .runtime import Runtime
 from .tokens import _KEY_NAME as TOKEN_SECRET_KEY
 from .understanding import Classification
+from .understanding.mime import parse
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +35,11 @@ def process_stored(
     session: Session, runtime: Runtime, inbound: InboundMessage, at: datetime
 ) -> str:
     """Match, classify and act on ``inbound``; return the intent acted on, or its status."""
-    status = match_stored(session, inbound, at, _token_secret(session, runtime))
-    if status not in ("matched", "unmatched"):
+    message = parse(inbound.raw) if inbound.size <= MAX_PARSE_BYTES else None
+    status = match_stored(session, inbound, at, _token_secret(session, runtime), message)
+    if message is None or status not in ("matched", "unmatched"):
         return status
-    found = _classify(inbound, runtime)
+    found = _classify(inbound, message, runtime)
     by_token = inbound.matched_by == UNSUBSCRIBE_TOKEN
     if by_token:  # our own mailto link, token intact: no guessing needed
         found = replace(
@@ -74,14 +77,22 @@ def _token_secret(session: Session, runtime: Runtime) -> bytes | None:
     return value.encode() if value else None
 
 
-def mark_failed(session: Session, inbound_id: int, at: datetime, error: Exception) -> None:
-    """Keep a message whose processing failed, and put it in front of a rep."""
+def mark_failed(
+    session: Session, runtime: Runtime, inbound_id: int, at: datetime, error: Exception
+) -> None:
+    """Keep a message whose processing failed and put it in front of a rep; the sequence of
+    the lead it belongs to (when that can still be told) is paused, so no follow-up goes out
+    before someone has read the reply."""
     inbound = session.get(InboundMessage, inbound_id)
     if inbound is None:
         return
     detail = f"processing failed: {type(error).__name__}: {error}"[:2000]
     inbound.status = "failed"
     inbound.error = detail
+    inbound.lead_id = _lead_of(session, runtime, inbound)
+    if inbound.lead_id is not None:
+        enrollments = lead_state.open_enrollments(session, inbound.lead_id)
+        lead_state.pause(session, enrollments, at=at, cause="reply could not be processed")
     session.add(
         ReviewItem(
             lead_id=inbound.lead_id,
@@ -93,12 +104,25 @@ def mark_failed(session: Session, inbound_id: int, at: datetime, error: Exceptio
     )
 
 
-def _classify(inbound: InboundMessage, runtime: Runtime) -> Classification:
-    from .understanding import classify  # loads the language data on first use
+def _lead_of(session: Session, runtime: Runtime, inbound: InboundMessage) -> int | None:
+    """Best effort: the lead a message whose processing failed belongs to, else None."""
+    if inbound.size > MAX_PARSE_BYTES:
+        return None
+    try:
+        with session.begin_nested():
+            secret = _token_secret(session, runtime)
+            return match_message(session, parse(inbound.raw), secret).lead_id
+    except Exception as exc:  # the failure itself may lie here: keep the message all the same
+        log.warning("inbound %r: no lead found after the failure: %s", inbound.id, exc)
+        return None
+
+
+def _classify(inbound: InboundMessage, message: Message, runtime: Runtime) -> Classification:
+    from .understanding import classify_message  # loads the language data on first use
 
     try:
-        return classify(
-            inbound.raw, received_at=inbound.received_at, own_addresses=own_addresses(runtime)
+        return classify_message(
+            message, received_at=inbound.received_at, own_addresses=own_addresses(runtime)
         )
     except Exception as exc:  # the classifier must never lose a message
         log.warning("inbound %r could not be classified: %s", inbound.id, exc)

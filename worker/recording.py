@@ -22,7 +22,7 @@ from .models import Enrollment, Lead, ReviewItem, Touch
 from .review import flag
 from .runtime import Runtime
 from .tasks import other_open_items
-from .windows import due_at
+from .windows import due_after
 
 log = logging.getLogger(__name__)
 
@@ -85,25 +85,20 @@ def record_sent(runtime: Runtime, token: str, batch: list[Prepared]) -> list[Out
     schedules = runtime.catalog.schedules
     for item in batch:
         spec = runtime.catalog.get(item.sequence)
-        step = item.step_index + 1
-        wait = spec.steps[step].wait if step < len(spec.steps) else spec.on_complete.after
-        due = due_at(
+        due = due_after(
             schedules,
-            spec.schedule,
+            spec,
+            item.step_index,
             now,
-            wait,
             timezone=item.zone,
             country=item.country,
             lead_id=item.lead_id,
-            sequence=item.sequence,
-            step_index=step,
-            sends=step < len(spec.steps),
         )
         params = {
             "eid": item.enrollment_id,
             "mid": item.built.message_id,
             "subj": item.built.subject,
-            "step": step,
+            "step": item.step_index + 1,
             "due": due,
         }
         (new_thread if item.starts_thread else advance).append(params)
@@ -206,11 +201,10 @@ def deferred_or_failed(runtime: Runtime, touch_id: int, token: str, error: str) 
         touch = session.get(Touch, touch_id)
         if touch is None:
             return Outcome(touch_id, "error", "touch vanished")
+        attempts = touch.attempts
         too_old = now - touch.created_at > timedelta(seconds=settings.retry_max_age_s)
-        if touch.attempts >= settings.retry_max_attempts or too_old:
-            pass
-        else:
-            delay = RETRY_BACKOFF_S[min(touch.attempts - 1, len(RETRY_BACKOFF_S) - 1)]
+        if attempts < settings.retry_max_attempts and not too_old:
+            delay = RETRY_BACKOFF_S[min(attempts - 1, len(RETRY_BACKOFF_S) - 1)]
             released = release(
                 session,
                 touch_id,
@@ -241,7 +235,7 @@ def deferred_or_failed(runtime: Runtime, touch_id: int, token: str, error: str) 
         runtime,
         touch_id,
         token,
-        f"gave up after {touch.attempts} attempts: {error}",
+        f"gave up after {attempts} attempts: {error}",
         "delivery_failed",
     )
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -100,22 +100,19 @@ def remove_rep(session: Session, name: str) -> int:
 
 def list_reps(session: Session) -> list[dict[str, Any]]:
     """Every account with its creation time and open assigned items."""
-    rows = []
-    for rep in session.scalars(select(Rep).order_by(Rep.name)):
-        assigned = session.scalars(
-            select(ReviewItem.id).where(
-                ReviewItem.assignee == rep.name, ReviewItem.resolved_at.is_(None)
-            )
-        ).all()
-        rows.append(
-            {
-                "name": rep.name,
-                "created_at": iso(rep.created_at),
-                "password_changed_at": iso(rep.password_changed_at),
-                "open_items": len(assigned),
-            }
-        )
-    return rows
+    counts = select(ReviewItem.assignee, func.count(ReviewItem.id)).where(
+        ReviewItem.assignee.is_not(None), ReviewItem.resolved_at.is_(None)
+    )
+    open_items = dict(session.execute(counts.group_by(ReviewItem.assignee)).all())
+    return [
+        {
+            "name": rep.name,
+            "created_at": iso(rep.created_at),
+            "password_changed_at": iso(rep.password_changed_at),
+            "open_items": open_items.get(rep.name, 0),
+        }
+        for rep in session.scalars(select(Rep).order_by(Rep.name))
+    ]
 
 
 def rep_names(session: Session) -> list[str]:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from . import events, lead_state
 from .authoring.sequences import Catalog
 from .capture import capture_lead
-from .enrollment import enroll_leads
+from .enrollment import BLOCKING_LEAD_STATUSES, enroll_leads
 from .errors import NotFoundError, OutreachError
 from .models import Enrollment, InboundMessage, Lead, ReviewItem, Touch
 from .pipeline import change_stage, next_stage
@@ -30,7 +30,7 @@ from .reactions import ReplyPolicy, act_on_reply, store_classification
 from .settings import PIPELINE_STAGES
 from .tasks import TASK_OPEN, finish_task, is_task_reason, other_open_items
 from .understanding import INTENTS, Classification
-from .windows import due_at
+from .windows import due_after
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -156,10 +156,10 @@ def _apply(
         _reclassify(session, catalog, policy, item, action[len(RECLASSIFY) :], at)
     elif action == "resume":
         lead_state.resume(session, enrollments, at=at, cause="rep")
-        lead.status = "active"
+        _set_status(lead, "active")
     elif action in ("stop", "lost", "won", "unsubscribe"):
         lead_state.stop(session, enrollments, at=at, cause=f"rep: {action}")
-        lead.status = {"unsubscribe": "unsubscribed"}.get(action, "stopped")
+        _set_status(lead, {"unsubscribe": "unsubscribed"}.get(action, "stopped"))
         if action in ("lost", "won"):
             change_stage(session, lead, action, at=at, cause="rep")
         if action == "unsubscribe":
@@ -172,7 +172,7 @@ def _apply(
         else:
             target = catalog.get(action.split(":", 1)[1])
         lead_state.stop(session, enrollments, at=at, cause=f"rep: {action}")
-        lead.status = "active"
+        _set_status(lead, "active")
         session.flush()
         if target is not None:
             result = enroll_leads(
@@ -181,6 +181,12 @@ def _apply(
             if not result.enrolled:
                 reasons = ", ".join(result.skipped) or "unknown reason"
                 raise OutreachError(f"{lead.email} was not enrolled in {target.name!r}: {reasons}.")
+
+
+def _set_status(lead: Lead, status: str) -> None:
+    """A rep's decision never lifts an unsubscribe or a bounce (those stay for good)."""
+    if lead.status not in BLOCKING_LEAD_STATUSES:
+        lead.status = status
 
 
 def _add_referral(
@@ -216,7 +222,7 @@ def _add_referral(
         problems = "; ".join(f"{k}: {v}" for k, v in result.errors.items())
         raise OutreachError(f"{referred} cannot be added as a lead: {problems}.")
     lead_state.stop(session, enrollments, at=at, cause="rep: add-referral")
-    lead.status = "stopped"
+    _set_status(lead, "stopped")
     events.record(
         session,
         "referral_added",
@@ -306,7 +312,7 @@ def _settle_unknown_touch(
         )
     enrollment = session.get(Enrollment, touch.enrollment_id)
     assert enrollment is not None
-    lead.status = "active"
+    _set_status(lead, "active")
     if not was_sent:
         touch.status = "queued"
         touch.available_at = at
@@ -318,25 +324,20 @@ def _settle_unknown_touch(
         return
     touch.status = "sent"
     spec = catalog.get(touch.sequence)
-    step = touch.step_index + 1
-    wait = spec.steps[step].wait if step < len(spec.steps) else spec.on_complete.after
     session.execute(
         update(Enrollment)
         .where(Enrollment.id == enrollment.id, Enrollment.current_step == touch.step_index)
         .values(
-            current_step=step,
+            current_step=touch.step_index + 1,
             last_message_id=touch.message_id,
-            next_due_at=due_at(
+            next_due_at=due_after(
                 catalog.schedules,
-                spec.schedule,
+                spec,
+                touch.step_index,
                 at,
-                wait,
                 timezone=lead.timezone,
                 country=lead.country,
                 lead_id=lead.id,
-                sequence=spec.name,
-                step_index=step,
-                sends=step < len(spec.steps),
             ),
         )
     )

@@ -35,6 +35,7 @@ from . import events
 from .authoring.schema import SequenceSpec
 from .authoring.sequences import Catalog
 from .authoring.templates import TemplateRenderer, one_line
+from .claiming import why_not
 from .dialect import dialect_insert, is_postgres
 from .enrollment import suppressed_values
 from .errors import OutreachError, TemplateRenderError
@@ -42,7 +43,7 @@ from .mailboxes import MailboxSpec
 from .models import Enrollment, Lead, ReviewItem, Touch
 from .rendering import lead_fields, template_context
 from .runtime import Runtime
-from .windows import due_at
+from .windows import due_after, due_at
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ def open_tasks(
         mailbox_name = enrollment.mailbox or spec.mailbox
         due_at_ = enrollment.next_due_at or now
         text, error = _task_text(runtime, lead, mailbox_name, spec, enrollment.current_step)
-        why_not = _why_not(lead, enrollment, blocked)
+        reason = why_not(lead, enrollment, enrollment.current_step, blocked)
         expires = NEVER
         if step.timeout is not None:
             expires = due_at(
@@ -147,16 +148,16 @@ def open_tasks(
                 "sequence": enrollment.sequence,
                 "step_index": enrollment.current_step,
                 "kind": step.type,
-                "status": "skipped" if why_not else TASK_OPEN,
+                "status": "skipped" if reason else TASK_OPEN,
                 "due_at": due_at_,
                 "created_at": now,
                 "available_at": expires,
                 "enqueued_at": None,
-                "finished_at": now if why_not else None,
+                "finished_at": now if reason else None,
                 "mailbox": mailbox_name,
                 "attempts": 0,
                 "subject": text[:1000],
-                "last_error": why_not or error,
+                "last_error": reason or error,
             }
         )
         texts[enrollment.id] = text
@@ -244,16 +245,6 @@ def _task_text(
         return f"{one_line(source)} [could not fill in: {exc}]", str(exc)
 
 
-def _why_not(lead: Lead, enrollment: Enrollment, blocked: set[str]) -> str | None:
-    if enrollment.status != "active":
-        return f"enrollment {enrollment.status}"
-    if lead.status != "active":
-        return f"lead {lead.status}"
-    if lead.email in blocked:
-        return "suppressed"
-    return None
-
-
 # ---- closing ---------------------------------------------------------------------------------
 
 
@@ -314,22 +305,16 @@ def _advance(session: Session, catalog: Catalog, touch: Touch, at: datetime) -> 
     if loaded is None:
         enrollment.next_due_at = at  # the tick flags the missing sequence
         return
-    spec = loaded.spec
-    step = touch.step_index + 1
-    wait = spec.steps[step].wait if step < len(spec.steps) else spec.on_complete.after
     lead = session.get(Lead, touch.lead_id)
     # As after a sent email (worker.recording): the wait, then the send window.
-    enrollment.next_due_at = due_at(
+    enrollment.next_due_at = due_after(
         catalog.schedules,
-        spec.schedule,
+        loaded.spec,
+        touch.step_index,
         at,
-        wait,
         timezone=lead.timezone if lead else None,
         country=lead.country if lead else None,
         lead_id=touch.lead_id,
-        sequence=touch.sequence,
-        step_index=step,
-        sends=step < len(spec.steps),
     )
 
 

@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from .authoring.schema import Wait
+from .authoring.schema import SequenceSpec, Wait
 from .errors import ConfigError
 from .schedules import Schedules, ScheduleSpec
 from .scheduling import SATURDAY, add_wait
@@ -202,6 +202,34 @@ def due_at(
     )
 
 
+def due_after(
+    schedules: Schedules,
+    spec: SequenceSpec,
+    done_step: int,
+    at: datetime,
+    *,
+    timezone: str | None,
+    country: str | None,
+    lead_id: int,
+) -> datetime:
+    """When the step after ``done_step`` (sent, or a task done at ``at``) is due: its wait, then
+    the send window. After the last step: when the enrollment completes."""
+    step = done_step + 1
+    more = step < len(spec.steps)
+    return due_at(
+        schedules,
+        spec.schedule,
+        at,
+        spec.steps[step].wait if more else spec.on_complete.after,
+        timezone=timezone,
+        country=country,
+        lead_id=lead_id,
+        sequence=spec.name,
+        step_index=step,
+        sends=more,
+    )
+
+
 def window_gate(runtime: Runtime, item: Prepared, now: datetime) -> Postpone | None:
     """Send-time gate: postpone a touch whose send window is closed to its next opening."""
     from .send_gates import Postpone
@@ -213,25 +241,19 @@ def window_gate(runtime: Runtime, item: Prepared, now: datetime) -> Postpone | N
     if schedule is None:
         return None
     zone = schedules.zone(item.zone)
-    opening, _ = current_window(now, schedule, zone, item.country)
+    opening, end = current_window(now, schedule, zone, item.country)
     if opening <= now:
         return None
-    until = jittered_opening(
-        opening,
-        schedule,
-        zone,
-        item.country,
-        lead_id=item.lead_id,
-        sequence=item.sequence,
-        step_index=item.step_index,
-    )
-    return Postpone(until, f"outside send window {name} ({zone})")
+    limit = min(schedule.jitter, end - opening)
+    until = opening + jitter_offset(item.lead_id, item.sequence, item.step_index, limit)
+    return Postpone(until.astimezone(UTC), f"outside send window {name} ({zone})")
 
 
 __all__ = [
     "business_days",
     "country_code",
     "current_window",
+    "due_after",
     "due_at",
     "is_holiday",
     "is_open_day",

@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from werkzeug.routing import BuildError
 
 from ..assignment import assign
 from ..clock import as_utc
@@ -200,8 +199,5 @@ def _back(target: str | None) -> str:
 
 
 def _lead_url(lead_id: int) -> str:
-    """The lead's timeline page (served by the leads pages)."""
-    try:
-        return url_for("leads.show", lead_id=lead_id)
-    except BuildError:  # the leads pages do not have it (yet)
-        return f"/leads/{lead_id}"
+    """The lead's timeline page."""
+    return url_for("leads.show", lead_id=lead_id)
