@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert
 
-from worker.models import Enrollment, Lead
+from worker.store.models import Enrollment, Lead
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from worker.clock import SystemClock
-from worker.leads import import_leads
+from worker.leads.importing import import_leads
 from worker.runtime import Runtime
 from worker.settings import Settings
 

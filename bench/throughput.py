@@ -43,17 +43,17 @@ from profiling import CpuMeter, child_pids, py_spy
 from smtp_sink import SinkProcess
 from sqlalchemy import event
 
-from worker import runner as runner_module
 from worker.broker import build_broker, install
 from worker.clock import SystemClock
-from worker.dispatch import tick
-from worker.leads import import_leads, parse_row
-from worker.models import Enrollment, Event, Lead, Touch
-from worker.rendering import build_message, render_touch
-from worker.runner import enqueue, run_batch, stop_embedded_workers
+from worker.delivery.rendering import build_message, render_touch
+from worker.delivery.tick import tick
+from worker.leads.importing import import_leads, parse_row
+from worker.processes import batch as runner_module
+from worker.processes.batch import enqueue, run_batch, stop_embedded_workers
 from worker.runtime import Runtime, set_runtime
 from worker.settings import Settings
-from worker.transports import SmtpTransport
+from worker.store.models import Enrollment, Event, Lead, Touch
+from worker.transports.smtp import SmtpTransport
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent

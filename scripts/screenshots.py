@@ -17,8 +17,8 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from worker.clock import VirtualClock
-from worker.demo import run_demo
-from worker.reps import add_rep
+from worker.rehearsal.demo import run_demo
+from worker.review.reps import add_rep
 from worker.runtime import Runtime, set_runtime
 from worker.settings import Settings
 from worker.web import create_app, make_server, stop_server

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from worker.cli import main
-from worker.runner import stop_embedded_workers
+from worker.processes.batch import stop_embedded_workers
 from worker.runtime import set_runtime
 
 Invoke = Callable[..., Result]

@@ -30,7 +30,7 @@ from aiosmtpd.controller import Controller
 from tests.imap_support import imap  # noqa: F401 (a fixture for every test module)
 from worker.broker import build_broker, install
 from worker.clock import VirtualClock
-from worker.runner import stop_embedded_workers
+from worker.processes.batch import stop_embedded_workers
 from worker.runtime import Runtime, set_runtime
 from worker.settings import Settings
 

@@ -33,11 +33,11 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select
 
 from worker.clock import Clock, iso
-from worker.leads import import_leads
-from worker.models import Touch
-from worker.runner import stop_embedded_workers
+from worker.leads.importing import import_leads
+from worker.processes.batch import stop_embedded_workers
 from worker.runtime import Runtime, set_runtime
 from worker.settings import Settings
+from worker.store.models import Touch
 
 BIN = Path(sys.executable).parent
 OUTREACH = str(BIN / "outreach")
@@ -368,7 +368,7 @@ def stop_all(procs: list[subprocess.Popen[str]], grace_s: float = 20.0) -> list[
 _LAUNCH = """
 import sys, time
 from pathlib import Path
-import alembic.command, worker.cli, worker.db, worker.runner  # imports out of the way
+import alembic.command, worker.cli, worker.store.db, worker.processes.batch  # imports first
 Path(sys.argv[1] + ".ready").touch()
 deadline = time.monotonic() + 30
 while not Path(sys.argv[1]).exists() and time.monotonic() < deadline:

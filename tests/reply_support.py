@@ -6,11 +6,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from worker.leads import import_leads
-from worker.models import InboundMessage, Lead, Touch
-from worker.reactions import ReplyPolicy, act_on_reply, store_classification
-from worker.runner import run_batch
+from worker.inbound.reactions import ReplyPolicy, act_on_reply, store_classification
+from worker.leads.importing import import_leads
+from worker.processes.batch import run_batch
 from worker.runtime import Runtime
+from worker.store.models import InboundMessage, Lead, Touch
 from worker.understanding import Classification
 
 

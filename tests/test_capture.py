@@ -17,12 +17,12 @@ from werkzeug.test import TestResponse
 
 from tests.conftest import make_settings
 from tests.web_support import csrf_token, web_app
-from worker import suppressions
-from worker.capture import capture_lead, check_fields
 from worker.errors import ConfigError
-from worker.models import Enrollment, Event, Lead
+from worker.leads import suppressions
+from worker.leads.capture import capture_lead, check_fields
 from worker.runtime import Runtime
 from worker.settings import Settings
+from worker.store.models import Enrollment, Event, Lead
 
 KEY = "capture-key-0123456789"
 SEQUENCE = "qualification"  # a stage other than the import default (prospecting)

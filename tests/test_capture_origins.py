@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from tests.conftest import make_settings
 from tests.web_support import csrf_token, web_app
 from worker.errors import ConfigError
-from worker.models import Enrollment, Lead
 from worker.runtime import Runtime
 from worker.settings import Settings
+from worker.store.models import Enrollment, Lead
 
 SITE = "https://www.northwind-analytics.example"
 FORM = {"email": "lena@example.com", "first_name": "Lena", "company": "Example GmbH"}

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import make_settings
-from worker.leads import import_leads
-from worker.models import Enrollment, Lead, ReviewItem
-from worker.runner import run_batch
+from worker.leads.importing import import_leads
+from worker.processes.batch import run_batch
 from worker.runtime import Runtime, set_runtime
+from worker.store.models import Enrollment, Lead, ReviewItem
 
 
 def _short_sequence(project: Path, on_complete: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.cli_support import reset_cli_runtime
-from worker.demo import run_demo
+from worker.rehearsal.demo import run_demo
 from worker.settings import Settings
 
 
@@ -49,7 +49,7 @@ def test_the_demo_command_prints_what_happened(project: Path) -> None:
 def test_simulated_replies_go_through_the_real_ingestion_and_rules(project: Path) -> None:
     from sqlalchemy import create_engine, select
 
-    from worker.models import Enrollment, Event, Lead, ReviewItem, Suppression
+    from worker.store.models import Enrollment, Event, Lead, ReviewItem, Suppression
 
     settings = Settings.from_env({}, home=project)
     try:

@@ -43,15 +43,15 @@ from delivery_support import (
 )
 from sqlalchemy import select, update
 
-from worker import sending
 from worker.actors import send_touches
 from worker.broker import QUEUE, build_broker, install
 from worker.clock import VirtualClock
-from worker.dispatch import tick
-from worker.models import Enrollment, Event, Lead, ReviewItem, Suppression, Touch
-from worker.runner import embedded_worker_for, enqueue, summarise
+from worker.delivery import sending
+from worker.delivery.tick import tick
+from worker.processes.batch import embedded_worker_for, enqueue, summarise
+from worker.processes.scheduler import tick_and_enqueue
 from worker.runtime import Runtime
-from worker.scheduler import tick_and_enqueue
+from worker.store.models import Enrollment, Event, Lead, ReviewItem, Suppression, Touch
 
 ADA = "ada@northwind.test"
 

@@ -19,16 +19,16 @@ from sqlalchemy import func, select
 from tests.cli_support import make_invoke, reset_cli_runtime
 from tests.conftest import free_port, make_settings
 from tests.imap_support import ImapAccount, message, new_account
-from worker import imap_inbox
 from worker.clock import VirtualClock
 from worker.errors import ConfigError, OutreachError
-from worker.imap_inbox import parse_imap_url
-from worker.ingest import fetch_inboxes, ingest
-from worker.leads import import_leads
-from worker.models import AppState, InboundMessage, Lead, Touch
-from worker.runner import run_batch
+from worker.inbound import imap as imap_inbox
+from worker.inbound.imap import parse_imap_url
+from worker.inbound.ingest import fetch_inboxes, ingest
+from worker.leads.importing import import_leads
+from worker.processes.batch import run_batch
+from worker.processes.scheduler import build_scheduler, fetch_inboxes_job
 from worker.runtime import Runtime, set_runtime
-from worker.scheduler import build_scheduler, fetch_inboxes_job
+from worker.store.models import AppState, InboundMessage, Lead, Touch
 
 ADA = "ada@northwind.test"
 MakeRuntime = Callable[..., Runtime]
@@ -386,7 +386,7 @@ def test_inbox_fetch_without_any_inbox_says_how_to_configure_one(
 
 
 def test_a_mailbox_whose_inbox_env_is_unset_is_a_config_error_naming_it(project: Path) -> None:
-    from worker.mailboxes import load_mailboxes
+    from worker.authoring.mailboxes import load_mailboxes
 
     _with_inbox_env(project, "sales", "OUTREACH_INBOX_SALES")
     mailboxes = load_mailboxes(project / "mailboxes.yaml")
@@ -446,7 +446,7 @@ def test_a_batch_reads_the_inboxes_before_it_sends(
     )
     clock.advance(timedelta(days=7))  # step 2 is due for everyone
     seen_at_tick: list[int] = []
-    import worker.runner as runner
+    import worker.processes.batch as runner
 
     real_tick = runner.tick
 

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from tests.cli_support import make_invoke, reset_cli_runtime
-from worker import matching
-from worker.ingest import ingest
-from worker.leads import import_leads
-from worker.models import Event, InboundMessage, ReviewItem, Touch
-from worker.runner import run_batch
+from worker.inbound import matching
+from worker.inbound.ingest import ingest
+from worker.leads.importing import import_leads
+from worker.processes.batch import run_batch
+from worker.store.models import Event, InboundMessage, ReviewItem, Touch
 
 ADA = "ada@northwind.test"
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from worker.dispatch import expire_claims, tick
-from worker.leads import import_leads
-from worker.models import Enrollment, Event, Lead, ReviewItem, Touch
-from worker.rendering import BuiltMessage
-from worker.resolutions import resolve_now
+from worker.delivery.sending import send_touches
+from worker.delivery.tick import expire_claims, tick
+from worker.leads.importing import import_leads
+from worker.review.resolutions import resolve_now
 from worker.runtime import Runtime
-from worker.sending import send_touches
+from worker.store.models import Enrollment, Event, Lead, ReviewItem, Touch
+from worker.transports.message import BuiltMessage
 
 
 class SlowTransport:

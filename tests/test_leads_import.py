@@ -17,13 +17,13 @@ from sqlalchemy import func, select
 
 from tests.cli_support import Invoke, make_invoke, reset_cli_runtime
 from worker.authoring.templates import TemplateRenderer
-from worker.csv_input import RowError
+from worker.delivery.rendering import render_touch
 from worker.errors import LeadImportError, NotFoundError
-from worker.lead_views import list_leads, show_lead
-from worker.leads import ImportReport, import_leads, read_rows
-from worker.models import Enrollment, Event, Lead
-from worker.rendering import render_touch
+from worker.leads.csv_input import RowError
+from worker.leads.importing import ImportReport, import_leads, read_rows
+from worker.queries.leads import list_leads, show_lead
 from worker.runtime import Runtime
+from worker.store.models import Enrollment, Event, Lead
 
 HEADER = "email,first_name,last_name,company,stage,timezone,deal_value,industry"
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")

@@ -20,22 +20,32 @@ import redis
 from sqlalchemy import select, update
 
 from tests.conftest import REDIS_URL, START, make_settings
-from worker import events
 from worker.broker import build_broker, install
-from worker.claiming import Prepared
 from worker.clock import VirtualClock
-from worker.dispatch import tick
-from worker.enrollment import enroll_leads
+from worker.delivery.claiming import Prepared
+from worker.delivery.gates import gates, mailbox_gate
+from worker.delivery.tick import tick
 from worker.errors import PermanentDeliveryError
-from worker.leads import import_leads
-from worker.mailbox_limits import mailbox_gate, next_day_start, usage_on
-from worker.mailbox_pauses import check_mailboxes, pause_mailbox, resume_mailbox
-from worker.mailbox_pools import rendezvous
-from worker.models import Enrollment, Event, Lead, MailboxPause, MailboxUsage, ReviewItem, Touch
-from worker.rendering import BuiltMessage
-from worker.runner import enqueue, run_batch, stop_embedded_workers
+from worker.leads.enrollment import enroll_leads
+from worker.leads.importing import import_leads
+from worker.mailboxes.capacity import usage_on
+from worker.mailboxes.limits import next_day_start
+from worker.mailboxes.pauses import check_mailboxes, pause_mailbox, resume_mailbox
+from worker.mailboxes.pools import rendezvous
+from worker.processes.batch import enqueue, run_batch, stop_embedded_workers
 from worker.runtime import Runtime, set_runtime
-from worker.send_gates import Postpone, gates
+from worker.store import events
+from worker.store.models import (
+    Enrollment,
+    Event,
+    Lead,
+    MailboxPause,
+    MailboxUsage,
+    ReviewItem,
+    Touch,
+)
+from worker.timing.postpone import Postpone
+from worker.transports.message import BuiltMessage
 
 TEMPLATE = """\
 {% if false %}{% block subject %}A note for {{ lead.first_name | default("you") }}{% endblock %}\
@@ -607,7 +617,7 @@ def _settled(runtime: Runtime) -> bool:
 def test_a_touch_postponed_by_an_earlier_gate_uses_no_capacity(
     build: Any, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import worker.windows
+    import worker.delivery.gates
 
     runtime = build(database_url, sales="daily_limit: 10")
     assert import_emails(runtime, addresses(3)) == 3
@@ -615,6 +625,6 @@ def test_a_touch_postponed_by_an_earlier_gate_uses_no_capacity(
     def closed(runtime: Runtime, item: Prepared, now: datetime) -> Postpone:
         return Postpone(now + timedelta(hours=1), "outside send window")
 
-    monkeypatch.setattr(worker.windows, "window_gate", closed)
+    monkeypatch.setattr(worker.delivery.gates, "window_gate", closed)
     assert run_batch(runtime).totals() == {"deferred": 3}
     assert usage_on(runtime, ["sales"], DAY1)["sales"].sent == 0

@@ -22,14 +22,14 @@ from tests.test_mailbox_limits import (
     runtime_builder,
     write_project,
 )
+from worker.authoring.mailboxes import load_mailboxes, parse_spacing
 from worker.authoring.sequences import load_catalog
 from worker.authoring.templates import TemplateRenderer
 from worker.cli import main
 from worker.clock import VirtualClock
-from worker.mailboxes import load_mailboxes, parse_spacing
-from worker.models import MailboxPause, ReviewItem
-from worker.rendering import render_touch
-from worker.runner import run_batch
+from worker.delivery.rendering import render_touch
+from worker.processes.batch import run_batch
+from worker.store.models import MailboxPause, ReviewItem
 
 
 @pytest.fixture

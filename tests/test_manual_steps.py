@@ -17,14 +17,14 @@ from tests.cli_support import make_invoke, reset_cli_runtime
 from tests.conftest import START
 from worker.cli import main
 from worker.errors import OutreachError
-from worker.ingest import ingest
-from worker.leads import import_leads
-from worker.models import Enrollment, Event, Lead, ReviewItem, Touch
-from worker.resolutions import resolve
-from worker.review import flag
-from worker.review_views import list_open
-from worker.runner import run_batch
+from worker.inbound.ingest import ingest
+from worker.leads.flags import flag
+from worker.leads.importing import import_leads
+from worker.processes.batch import run_batch
+from worker.queries.review_queue import list_open
+from worker.review.resolutions import resolve
 from worker.runtime import Runtime
+from worker.store.models import Enrollment, Event, Lead, ReviewItem, Touch
 
 ADA = "ada@northwind.test"
 BO = "bo@bergwerk.test"
@@ -448,7 +448,7 @@ def test_preview_prints_the_task_of_a_manual_step(project: Path, sqlite_url: str
 
 
 def test_the_demo_opens_call_tasks_a_rep_does_some_and_the_rest_time_out(project: Path) -> None:
-    from worker.demo import run_demo
+    from worker.rehearsal.demo import run_demo
     from worker.settings import Settings
 
     try:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from worker.authoring.mailboxes import MailboxSpec
 from worker.authoring.templates import RenderedEmail
-from worker.mailboxes import MailboxSpec
-from worker.models import Enrollment, Lead
-from worker.rendering import build_message
+from worker.delivery.rendering import build_message
+from worker.store.models import Enrollment, Lead
 
 MAILBOX = MailboxSpec(name="sales", address="ada@sender.example", display_name="Ada Fischer")
 

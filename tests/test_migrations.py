@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from alembic import command
 from sqlalchemy import text
 
-from worker.db import alembic_config, make_engine, migrate, schema_is_current
+from worker.store.db import alembic_config, make_engine, migrate, schema_is_current
 
 
 def test_upgrading_from_the_first_revision_keeps_existing_rows(database_url: str) -> None:

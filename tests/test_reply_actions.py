@@ -12,16 +12,24 @@ from sqlalchemy import select
 
 from tests.reply_support import reply_to
 from worker.authoring.sequences import load_catalog
-from worker.dispatch import tick
+from worker.delivery.sending import send_touches
+from worker.delivery.tick import tick
 from worker.errors import OutreachError
-from worker.leads import import_leads
-from worker.models import Enrollment, Event, InboundMessage, Lead, ReviewItem, Suppression, Touch
-from worker.reactions import ReplyPolicy, resume_time
-from worker.resolutions import resolve
-from worker.review import HOT
-from worker.review_views import list_open
-from worker.runner import run_batch
-from worker.sending import send_touches
+from worker.inbound.reactions import ReplyPolicy, resume_time
+from worker.leads.flags import HOT
+from worker.leads.importing import import_leads
+from worker.processes.batch import run_batch
+from worker.queries.review_queue import list_open
+from worker.review.resolutions import resolve
+from worker.store.models import (
+    Enrollment,
+    Event,
+    InboundMessage,
+    Lead,
+    ReviewItem,
+    Suppression,
+    Touch,
+)
 from worker.understanding import Classification
 
 ADA = "ada@northwind.test"  # prospecting, Europe/London
@@ -320,7 +328,7 @@ def test_bad_on_reply_rules_are_reported_with_file_and_line(
     project: Path, rule: str, message: str
 ) -> None:
     from tests.conftest import make_settings
-    from worker.validation import validate
+    from worker.rehearsal.validation import validate
 
     path = project / "sequences" / "prospecting.yaml"
     text = path.read_text(encoding="utf-8") + "on_reply:\n" + rule

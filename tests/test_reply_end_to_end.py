@@ -25,7 +25,7 @@ from tests.delivery_support import (
     wait_until,
 )
 from tests.imap_support import ImapAccount
-from worker.models import Lead, Touch
+from worker.store.models import Lead, Touch
 
 pytestmark = pytest.mark.slow
 

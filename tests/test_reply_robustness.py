@@ -12,9 +12,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from tests.reply_support import first_touch_after_a_batch
-from worker import processing
-from worker.ingest import ingest, match_pending, store_from
-from worker.models import Enrollment, Event, InboundMessage, Lead, ReviewItem, Touch
+from worker.inbound import processing
+from worker.inbound.ingest import ingest, match_pending, store_from
+from worker.store.models import Enrollment, Event, InboundMessage, Lead, ReviewItem, Touch
 
 ADA = "ada@northwind.test"
 

@@ -18,10 +18,10 @@ from tests.reply_support import reply_to
 from worker.analytics import build_report, compute_report
 from worker.analytics.records import EventRow, LeadRow, TouchRow
 from worker.clock import VirtualClock
-from worker.leads import import_leads
-from worker.models import Lead, Touch
-from worker.runner import run_batch
+from worker.leads.importing import import_leads
+from worker.processes.batch import run_batch
 from worker.runtime import Runtime
+from worker.store.models import Lead, Touch
 from worker.understanding import Classification
 
 T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)

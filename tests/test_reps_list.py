@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from worker.models import ReviewItem
-from worker.reps import add_rep, list_reps
+from worker.review.reps import add_rep, list_reps
 from worker.runtime import Runtime
+from worker.store.models import ReviewItem
 
 PASSWORD = "long enough password"
 

@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.cli_support import make_invoke, reset_cli_runtime
-from worker.dispatch import tick
+from worker.delivery.tick import tick
 from worker.errors import OutreachError
-from worker.leads import import_leads
-from worker.models import Enrollment, Event, Lead, ReviewItem, Suppression, Touch
-from worker.resolutions import resolve
-from worker.review import HOT, flag
-from worker.review_views import list_open, show_item
-from worker.runner import run_batch
+from worker.leads.flags import HOT, flag
+from worker.leads.importing import import_leads
+from worker.processes.batch import run_batch
+from worker.queries.review_queue import list_open, show_item
+from worker.review.resolutions import resolve
+from worker.store.models import Enrollment, Event, Lead, ReviewItem, Suppression, Touch
 
 
 def _with_unknown_delivery(runtime, project: Path) -> Touch:
@@ -189,7 +189,7 @@ def test_the_review_commands_list_show_and_resolve(project: Path, sqlite_url: st
 
 
 def test_show_includes_the_message_an_unmatched_item_is_about(runtime, tmp_path: Path) -> None:
-    from worker.ingest import ingest
+    from worker.inbound.ingest import ingest
 
     (tmp_path / "m.eml").write_bytes(
         b"From: Stranger <stranger@nowhere.test>\r\nSubject: who are you?\r\n"
@@ -211,7 +211,7 @@ def test_show_includes_the_message_an_unmatched_item_is_about(runtime, tmp_path:
 def test_resolving_an_older_item_never_undoes_an_unsubscribe(
     runtime, project: Path, action: str
 ) -> None:
-    from worker.suppressions import unsubscribe
+    from worker.leads.suppressions import unsubscribe
 
     touch = _with_unknown_delivery(runtime, project)
     with runtime.sessions.begin() as session:  # the lead unsubscribes while the item waits

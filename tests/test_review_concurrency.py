@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from tests.reply_support import first_touch_after_a_batch, reply_to
 from worker.errors import OutreachError
-from worker.models import Enrollment, Event, Lead, ReviewItem
-from worker.resolutions import resolve_now
+from worker.review.resolutions import resolve_now
 from worker.runtime import Runtime
+from worker.store.models import Enrollment, Event, Lead, ReviewItem
 from worker.understanding import Classification
 
 ADA = "ada@northwind.test"

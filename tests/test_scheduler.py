@@ -8,9 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from worker.leads import import_leads
-from worker.models import Touch
-from worker.scheduler import build_scheduler, run_scheduler, tick_and_enqueue
+from worker.leads.importing import import_leads
+from worker.processes.scheduler import build_scheduler, run_scheduler, tick_and_enqueue
+from worker.store.models import Touch
 
 
 def test_the_tick_job_is_coalesced_single_instance_with_a_generous_misfire_grace(runtime) -> None:

@@ -13,11 +13,11 @@ import pytest
 from tests.cli_support import Invoke, make_invoke, reset_cli_runtime
 from tests.conftest import REPO, copy_project
 from worker.authoring import load_catalog
-from worker.csv_input import RowError
+from worker.authoring.schedules import Schedules, Span, load_schedules
 from worker.errors import ConfigError, NotFoundError
-from worker.leads import import_leads, read_rows
+from worker.leads.csv_input import RowError
+from worker.leads.importing import import_leads, read_rows
 from worker.runtime import Runtime
-from worker.schedules import Schedules, Span, load_schedules
 from worker.settings import Settings
 
 GOOD = """\

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from worker.authoring.schema import Wait
-from worker.scheduling import add_wait, lead_zone
+from worker.timing.waits import add_wait, lead_zone
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

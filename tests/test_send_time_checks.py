@@ -7,12 +7,12 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from worker.claiming import claim_and_prepare, mark_sending, skip_claimed
-from worker.dispatch import tick
-from worker.leads import import_leads
-from worker.models import Enrollment, Lead, Touch
-from worker.runner import run_batch
-from worker.sending import send_touches
+from worker.delivery.claiming import claim_and_prepare, mark_sending, skip_claimed
+from worker.delivery.sending import send_touches
+from worker.delivery.tick import tick
+from worker.leads.importing import import_leads
+from worker.processes.batch import run_batch
+from worker.store.models import Enrollment, Lead, Touch
 
 
 def _import(runtime, project: Path) -> None:
@@ -74,7 +74,7 @@ def test_a_sent_step_is_never_scheduled_again(runtime, project: Path) -> None:
 
 
 def test_an_address_suppressed_after_the_claim_is_not_sent(runtime, project: Path) -> None:
-    from worker.models import Suppression
+    from worker.store.models import Suppression
 
     _import(runtime, project)
     ids = tick(runtime).to_enqueue
@@ -97,7 +97,7 @@ def test_an_address_suppressed_after_the_claim_is_not_sent(runtime, project: Pat
 def test_a_lead_resumed_while_its_touch_was_being_skipped_is_not_left_stuck(
     runtime, project: Path
 ) -> None:
-    from worker import lead_state
+    from worker.leads import lifecycle as lead_state
 
     _import(runtime, project)
     ids = tick(runtime).to_enqueue
@@ -122,7 +122,8 @@ def test_a_lead_resumed_while_its_touch_was_being_skipped_is_not_left_stuck(
 def test_a_lead_resumed_while_the_claim_skips_its_touch_is_not_left_stuck(
     runtime, project: Path, monkeypatch
 ) -> None:
-    from worker import claiming, lead_state
+    from worker.delivery import claiming
+    from worker.leads import lifecycle as lead_state
 
     _import(runtime, project)
     ids = tick(runtime).to_enqueue
@@ -173,7 +174,7 @@ def test_the_delivery_lease_starts_at_the_hand_over_not_at_the_chunk_claim(
 ) -> None:
     from datetime import timedelta
 
-    from worker.dispatch import expire_claims
+    from worker.delivery.tick import expire_claims
 
     _import(runtime, project)
     ids = tick(runtime).to_enqueue

@@ -9,10 +9,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from tests.conftest import make_settings
-from worker.leads import import_leads
-from worker.models import ReviewItem
-from worker.runner import run_batch
+from worker.leads.importing import import_leads
+from worker.processes.batch import run_batch
 from worker.runtime import Runtime, set_runtime
+from worker.store.models import ReviewItem
 
 
 def test_a_refused_sender_defers_touches_and_they_go_out_once_fixed(

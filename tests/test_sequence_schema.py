@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from worker.authoring import load_catalog
-from worker.authoring.sequences import Problem
+from worker.authoring.problems import Problem
 from worker.errors import NotFoundError
 
 STEPS_7 = "".join(

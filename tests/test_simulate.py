@@ -12,10 +12,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from tests.cli_support import make_invoke, reset_cli_runtime
-from worker.leads import import_leads
-from worker.models import Lead, Touch
-from worker.runner import run_batch
-from worker.simulation import simulate
+from worker.leads.importing import import_leads
+from worker.processes.batch import run_batch
+from worker.rehearsal.simulation import simulate
+from worker.store.models import Lead, Touch
 
 STEP = timedelta(hours=1)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from worker.leads import import_leads
-from worker.runner import run_batch
+from worker.leads.importing import import_leads
+from worker.processes.batch import run_batch
 
 
 def test_a_batch_sends_every_due_first_touch_once(runtime, project: Path) -> None:

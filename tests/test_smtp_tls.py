@@ -17,8 +17,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.conftest import free_port
 from worker.errors import PermanentDeliveryError, TemporaryDeliveryError
-from worker.rendering import BuiltMessage
-from worker.transports import transport_from_url
+from worker.transports.message import BuiltMessage
+from worker.transports.urls import transport_from_url
 
 
 @dataclass

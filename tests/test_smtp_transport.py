@@ -28,18 +28,15 @@ from delivery_support import (
 from sqlalchemy import select
 
 from worker.clock import VirtualClock
+from worker.delivery.recording import RETRY_BACKOFF_S
 from worker.errors import ConfigError, TemporaryDeliveryError
-from worker.models import Event, Lead, ReviewItem, Touch
-from worker.recording import RETRY_BACKOFF_S
-from worker.rendering import BuiltMessage
-from worker.runner import run_batch
+from worker.processes.batch import run_batch
 from worker.runtime import Runtime
-from worker.transports import (
-    ConsoleTransport,
-    OutboxTransport,
-    SmtpTransport,
-    transport_from_url,
-)
+from worker.store.models import Event, Lead, ReviewItem, Touch
+from worker.transports.local import ConsoleTransport, OutboxTransport
+from worker.transports.message import BuiltMessage
+from worker.transports.smtp import SmtpTransport
+from worker.transports.urls import transport_from_url
 
 ADA = "ada@northwind.test"  # prospecting: step 1 is text only
 WEBER = "m.weber@weber-kuehltechnik.test"  # consideration: step 1 has an HTML part

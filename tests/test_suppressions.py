@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import select
 
 from tests.cli_support import Invoke, make_invoke, reset_cli_runtime
-from worker.dispatch import tick
-from worker.leads import import_leads
-from worker.models import Enrollment, Event, Lead, Suppression, Touch
-from worker.runner import run_batch
-from worker.sending import send_touches
-from worker.suppressions import normalise_value
+from worker.delivery.sending import send_touches
+from worker.delivery.tick import tick
+from worker.leads.importing import import_leads
+from worker.leads.suppressions import normalise_value
+from worker.processes.batch import run_batch
+from worker.store.models import Enrollment, Event, Lead, Suppression, Touch
 
 ACME = ["ana@acme.test", "bo@acme.test", "cy@acme.test"]
 OTHERS = ["dee@other.test", "eve@sub.acme.test"]
@@ -94,7 +94,7 @@ def test_add_list_and_remove_from_the_command_line(cli: Invoke) -> None:
 
 
 def test_removal_is_recorded(runtime) -> None:
-    from worker.suppressions import add, remove
+    from worker.leads.suppressions import add, remove
 
     at = runtime.clock.now()
     with runtime.sessions.begin() as session:
@@ -144,7 +144,7 @@ def test_commands_have_help_with_examples(cli: Invoke) -> None:
 def test_adding_a_domain_stops_every_lead_of_it_and_the_batch_mails_only_the_others(
     runtime, tmp_path: Path
 ) -> None:
-    from worker.suppressions import add
+    from worker.leads.suppressions import add
 
     import_leads(
         runtime.sessions,
@@ -196,7 +196,7 @@ def test_a_domain_suppressed_after_scheduling_blocks_every_lead_of_it_at_send_ti
 
 
 def test_an_unsubscribe_reason_marks_the_lead_unsubscribed(runtime, tmp_path: Path) -> None:
-    from worker.suppressions import add
+    from worker.leads.suppressions import add
 
     import_leads(
         runtime.sessions, write_leads(tmp_path / "l.csv", ACME), runtime.clock, runtime.catalog

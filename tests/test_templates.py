@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
+from worker.authoring.mailboxes import MailboxSpec
 from worker.authoring.schema import SequenceSpec
 from worker.authoring.templates import RenderedEmail, TemplateRenderer
+from worker.delivery.rendering import build_message, render_touch, template_context
 from worker.errors import TemplateRenderError
-from worker.mailboxes import MailboxSpec
-from worker.models import Enrollment, Lead
-from worker.rendering import build_message, render_touch, template_context
+from worker.store.models import Enrollment, Lead
 
 REPO = Path(__file__).resolve().parent.parent
 UNSUBSCRIBE = "https://outreach.example.test/u/7.abc"

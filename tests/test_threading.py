@@ -10,9 +10,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from worker.leads import import_leads
-from worker.models import Lead, Touch
-from worker.runner import run_batch
+from worker.leads.importing import import_leads
+from worker.processes.batch import run_batch
+from worker.store.models import Lead, Touch
 
 ADA = "ada@northwind.test"
 

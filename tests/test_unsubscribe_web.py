@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from tests.cli_support import make_invoke, reset_cli_runtime
-from worker.leads import import_leads
-from worker.models import Enrollment, Event, Lead, Suppression
-from worker.rendering import mailto_unsubscribe_subject
-from worker.runner import run_batch
-from worker.tokens import lead_token
+from worker.delivery.rendering import mailto_unsubscribe_subject
+from worker.leads.importing import import_leads
+from worker.processes.batch import run_batch
+from worker.store.models import Enrollment, Event, Lead, Suppression
+from worker.store.tokens import lead_token
 from worker.web import MAX_BODY_BYTES, create_app, make_server, stop_server
 
 ADA = "ada@northwind.test"

@@ -12,16 +12,16 @@ import pytest
 from click.testing import CliRunner, Result
 
 from worker.authoring import load_catalog
+from worker.authoring.mailboxes import load_mailboxes
 from worker.authoring.templates import HTML_SUFFIX, TEXT_SUFFIX, TemplateRenderer
 from worker.cli import main
-from worker.leads import read_rows
-from worker.mailboxes import load_mailboxes
-from worker.models import Lead
-from worker.rendering import render_touch
-from worker.runner import stop_embedded_workers
+from worker.delivery.rendering import render_touch
+from worker.leads.importing import read_rows
+from worker.processes.batch import stop_embedded_workers
+from worker.rehearsal.validation import validate
 from worker.runtime import set_runtime
 from worker.settings import Settings
-from worker.validation import validate
+from worker.store.models import Lead
 
 REPO = Path(__file__).resolve().parent.parent
 LOCATED = re.compile(r"^(?P<path>[^:\s]+):(?P<line>\d+): (?P<message>.+)$")

@@ -19,16 +19,16 @@ from sqlalchemy import select
 
 from tests.cli_support import Invoke, make_invoke, reset_cli_runtime
 from tests.conftest import REPO, make_settings
+from worker.analytics.variant_counts import variant_counts
 from worker.authoring.schema import StepSpec
-from worker.dispatch import tick
-from worker.ingest import ingest
-from worker.leads import import_leads
-from worker.models import Lead, Touch
-from worker.runner import run_batch
+from worker.delivery.sending import send_touches
+from worker.delivery.tick import tick
+from worker.delivery.variants import assign_variant, bucket
+from worker.inbound.ingest import ingest
+from worker.leads.importing import import_leads
+from worker.processes.batch import run_batch
 from worker.runtime import Runtime
-from worker.sending import send_touches
-from worker.variant_stats import variant_counts
-from worker.variants import assign_variant, bucket
+from worker.store.models import Lead, Touch
 
 ADA = "ada@northwind.test"
 AB_SEQUENCE = """\
@@ -97,7 +97,7 @@ def test_the_assignment_is_the_same_in_another_process_with_another_hash_seed() 
         f"""
         import json
         from worker.authoring.schema import StepSpec
-        from worker.variants import assign_variant
+        from worker.delivery.variants import assign_variant
         step = StepSpec.model_validate({spec!r})
         emails = {emails!r}
         print(json.dumps([assign_variant(step, e, "prospecting", 3).name for e in emails]))

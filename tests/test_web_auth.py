@@ -13,9 +13,9 @@ from sqlalchemy import select
 from tests.cli_support import make_invoke, reset_cli_runtime
 from tests.conftest import make_settings
 from tests.web_support import PASSWORD, add_test_rep, csrf_token, sign_in, web_app
-from worker.models import Rep
-from worker.reps import set_password
+from worker.review.reps import set_password
 from worker.runtime import Runtime
+from worker.store.models import Rep
 
 PRIVATE_PAGES = ("/queue", "/board", "/leads", "/reports", "/leads/1", "/")
 

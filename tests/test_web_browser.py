@@ -14,8 +14,8 @@ from tests.conftest import make_settings
 from tests.reply_support import first_touch_after_a_batch, reply_to
 from tests.web_support import PASSWORD, add_test_rep
 from worker.clock import VirtualClock
-from worker.models import Lead, ReviewItem
 from worker.runtime import Runtime, set_runtime
+from worker.store.models import Lead, ReviewItem
 from worker.understanding import Classification
 
 ADA = "ada@northwind.test"

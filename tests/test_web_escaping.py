@@ -8,10 +8,10 @@ from sqlalchemy import select, update
 
 from tests.reply_support import reply_to
 from tests.web_support import signed_in_client
-from worker.leads import import_leads
-from worker.models import Lead, Touch
-from worker.runner import run_batch
+from worker.leads.importing import import_leads
+from worker.processes.batch import run_batch
 from worker.runtime import Runtime
+from worker.store.models import Lead, Touch
 from worker.understanding import Classification
 
 ADA = "ada@northwind.test"

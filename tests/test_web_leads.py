@@ -14,11 +14,11 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from tests.web_support import signed_in_client, web_app
-from worker.ingest import ingest
-from worker.lead_pages import event_summary
-from worker.leads import import_leads
-from worker.models import InboundMessage, Lead, Touch
-from worker.runner import run_batch
+from worker.inbound.ingest import ingest
+from worker.leads.importing import import_leads
+from worker.processes.batch import run_batch
+from worker.queries.lead_pages import event_summary
+from worker.store.models import InboundMessage, Lead, Touch
 
 ADA = "ada@northwind.test"  # prospecting, first name Ada, deal value 24000
 

@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from tests.cli_support import make_invoke, reset_cli_runtime
 from tests.web_support import add_test_rep, signed_in_client, web_app
-from worker.leads import import_leads
-from worker.models import Event, InboundMessage, Lead, ReviewItem, Touch
-from worker.reactions import ReplyPolicy, act_on_reply, store_classification
-from worker.runner import run_batch
+from worker.inbound.reactions import ReplyPolicy, act_on_reply, store_classification
+from worker.leads.importing import import_leads
+from worker.processes.batch import run_batch
 from worker.runtime import Runtime
+from worker.store.models import Event, InboundMessage, Lead, ReviewItem, Touch
 from worker.understanding import Classification, classify
 
 ADA = "ada@northwind.test"  # prospecting, mailbox sales

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from tests.test_report import EVENTS, LEADS, T0, TOUCHES
 from tests.web_support import signed_in_client, web_app
-from worker.models import Enrollment, Event, Lead, Touch
 from worker.runtime import Runtime
+from worker.store.models import Enrollment, Event, Lead, Touch
 from worker.web.reports import CHART_CSP
 
 CHARTS = ("funnel", "steps", "pipeline", "mailboxes")  # no variants in this scenario

@@ -17,17 +17,16 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import REPO, copy_project
+from worker.authoring.schedules import Schedules, ScheduleSpec, load_schedules
 from worker.authoring.schema import Wait
 from worker.clock import VirtualClock
-from worker.leads import import_leads
-from worker.models import Enrollment, Event, Lead, Touch
-from worker.rendering import BuiltMessage
-from worker.runner import run_batch
+from worker.delivery.gates import window_gate
+from worker.leads.importing import import_leads
+from worker.processes.batch import run_batch
 from worker.runtime import Runtime
-from worker.schedules import Schedules, ScheduleSpec, load_schedules
-from worker.scheduling import add_wait
-from worker.transports import OutboxTransport
-from worker.windows import (
+from worker.store.models import Enrollment, Event, Lead, Touch
+from worker.timing.waits import add_wait
+from worker.timing.windows import (
     business_days,
     current_window,
     due_at,
@@ -35,8 +34,9 @@ from worker.windows import (
     jitter_offset,
     local_instant,
     next_opening,
-    window_gate,
 )
+from worker.transports.local import OutboxTransport
+from worker.transports.message import BuiltMessage
 
 BERLIN = ZoneInfo("Europe/Berlin")
 LONDON = ZoneInfo("Europe/London")
@@ -467,8 +467,8 @@ def test_a_touch_claimed_in_the_window_but_handed_over_after_it_closed_waits(
 
 
 def _tick_and_claim(runtime: Runtime) -> list[Any]:
-    from worker.claiming import claim_and_prepare
-    from worker.dispatch import tick
+    from worker.delivery.claiming import claim_and_prepare
+    from worker.delivery.tick import tick
 
     created = tick(runtime).created
     prepared, _ = claim_and_prepare(runtime, created, "test-token")
@@ -547,8 +547,8 @@ def test_sequences_without_a_schedule_still_send_at_any_hour(
 def test_a_rep_confirming_a_send_schedules_the_next_step_in_the_window(
     runtime: Runtime, clock: VirtualClock, tmp_path: Path
 ) -> None:
-    from worker.resolutions import resolve
-    from worker.review import flag
+    from worker.leads.flags import flag
+    from worker.review.resolutions import resolve
 
     clock.set(local(BERLIN, 2027, 1, 4, 10, 0))
     leads = write_leads(tmp_path, ["crash@berlin.test,Crash,Crash Co,Europe/Berlin,DE"])

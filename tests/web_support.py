@@ -7,7 +7,7 @@ import re
 from flask import Flask
 from flask.testing import FlaskClient
 
-from worker.reps import add_rep
+from worker.review.reps import add_rep
 from worker.runtime import Runtime
 from worker.web import create_app
 
@@ -47,7 +47,7 @@ def signed_in_client(runtime: Runtime, name: str = "rita") -> tuple[FlaskClient,
     """A client of a new app with ``name`` (created when missing) signed in, and its token."""
     from sqlalchemy import select
 
-    from worker.models import Rep
+    from worker.store.models import Rep
 
     with runtime.sessions() as session:
         exists = session.scalar(select(Rep.id).where(Rep.name == name)) is not None

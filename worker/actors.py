@@ -11,10 +11,10 @@ import logging
 
 import dramatiq
 
-from . import broker as _broker  # noqa: F401  (builds the broker before actors are declared)
-from .broker import QUEUE
-from .runtime import get_runtime
-from .sending import send_touches as send_touches_service
+from worker import broker as _broker  # noqa: F401  (builds the broker before actors are declared)
+from worker.broker import QUEUE
+from worker.delivery.sending import send_touches as send_touches_service
+from worker.runtime import get_runtime
 
 log = logging.getLogger(__name__)
 

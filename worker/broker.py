@@ -6,8 +6,6 @@ Imported by ``worker.actors`` before any actor is declared, so dramatiq's implic
 
 from __future__ import annotations
 
-import os
-
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import (
@@ -18,6 +16,8 @@ from dramatiq.middleware import (
     ShutdownNotifications,
     TimeLimit,
 )
+
+from worker.settings import Settings
 
 QUEUE = "outreach"
 
@@ -64,13 +64,9 @@ def _has_global() -> bool:
 
 
 def install_from_env() -> dramatiq.Broker:
-    """The broker the environment asks for (``REDIS_URL``, ``OUTREACH_REDIS_NAMESPACE``)."""
-    return install(
-        build_broker(
-            os.environ.get("REDIS_URL") or None,
-            os.environ.get("OUTREACH_REDIS_NAMESPACE") or "outreach",
-        )
-    )
+    """The broker the settings ask for (``REDIS_URL``, ``OUTREACH_REDIS_NAMESPACE``)."""
+    settings = Settings.from_env()
+    return install(build_broker(settings.redis_url, settings.redis_namespace))
 
 
 if not _has_global():

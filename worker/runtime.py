@@ -11,14 +11,16 @@ from functools import cached_property
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from .authoring.sequences import Catalog, Problem, load_catalog
-from .authoring.templates import TemplateRenderer
-from .clock import Clock, clock_from_text
-from .db import make_engine, migrate, session_factory
-from .mailboxes import Mailboxes, load_mailboxes
-from .settings import Settings
-from .tokens import lead_token, load_secret
-from .transports import Transport, transport_from_url
+from worker.authoring.mailboxes import Mailboxes, load_mailboxes
+from worker.authoring.problems import Problem
+from worker.authoring.sequences import Catalog, load_catalog
+from worker.authoring.templates import TemplateRenderer
+from worker.clock import Clock, clock_from_text
+from worker.settings import Settings
+from worker.store.db import make_engine, migrate, session_factory
+from worker.store.tokens import lead_token, load_secret
+from worker.transports.base import Transport
+from worker.transports.urls import transport_from_url
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,9 @@ class Runtime:
         """The transport of ``mailbox`` (its own URL from the environment, else the default)."""
         if self.transport_override is not None:
             return self.transport_override
-        url = self.mailboxes.transport_url(mailbox, self.settings.transport_url)
+        url = self.mailboxes.transport_url(
+            mailbox, self.settings.transport_url, self.settings.environ
+        )
         with self._lock:
             transport = self._transports.get(url)
             if transport is None:

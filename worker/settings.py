@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import ConfigError
+from worker.errors import ConfigError
 
 PIPELINE_STAGES: tuple[str, ...] = (
     "prospecting",
@@ -57,6 +57,11 @@ class Settings:
     capture_api_limit: str = "60 per minute"
     capture_origins: tuple[str, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict)
+    # Where mailboxes' secrets (``transport_env``, ``inbox_env``) are looked up: the process
+    # environment, read when a mailbox needs its URL (never stored in a file).
+    environ: Mapping[str, str] = field(
+        default_factory=lambda: os.environ, repr=False, compare=False
+    )
 
     @property
     def sequences_dir(self) -> Path:

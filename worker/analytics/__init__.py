@@ -3,7 +3,7 @@ forecast, mailboxes. Queries live in ``queries``; everything else is pure arithm
 
 from __future__ import annotations
 
-from .report import build_report, compute_report
-from .stats import sample_size_per_group, two_proportion_p_value
+from worker.analytics.report import build_report, compute_report
+from worker.analytics.stats import sample_size_per_group, two_proportion_p_value
 
 __all__ = ["build_report", "compute_report", "sample_size_per_group", "two_proportion_p_value"]

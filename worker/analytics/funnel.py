@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..settings import FINAL_STAGES, PIPELINE_STAGES
-from .records import EventRow, LeadRow
-from .stats import median, rate
+from worker.analytics.records import EventRow, LeadRow
+from worker.analytics.stats import median, rate
+from worker.settings import FINAL_STAGES, PIPELINE_STAGES
 
 SECONDS_PER_DAY = 86400.0
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from .records import EventRow, TouchRow
-from .stats import rate
-from .touches import intents_by_touch, replied, sent_touch_ids
+from worker.analytics.records import EventRow, TouchRow
+from worker.analytics.stats import rate
+from worker.analytics.touches import intents_by_touch, replied, sent_touch_ids
 
 
 def mailbox_rows(window: list[EventRow], touches: list[TouchRow]) -> list[dict[str, Any]]:

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from ..models import Event, Lead, Touch
-from .records import NO_DETAIL, EventRow, LeadRow, TouchRow
+from worker.analytics.records import NO_DETAIL, EventRow, LeadRow, TouchRow
+from worker.store.models import Event, Lead, Touch
 
 
 def load_leads(session: Session) -> list[LeadRow]:

@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from .funnel import all_visits, funnel, pipeline
-from .mailboxes import mailbox_rows
-from .queries import load_events, load_leads, load_touches, since_filter
-from .records import EventRow, LeadRow, TouchRow
-from .steps import step_rows
-from .variants import variant_rows
+from worker.analytics.funnel import all_visits, funnel, pipeline
+from worker.analytics.mailboxes import mailbox_rows
+from worker.analytics.queries import load_events, load_leads, load_touches, since_filter
+from worker.analytics.records import EventRow, LeadRow, TouchRow
+from worker.analytics.steps import step_rows
+from worker.analytics.variants import variant_rows
 
 
 def compute_report(

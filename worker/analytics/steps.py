@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from .funnel import is_advance
-from .records import EventRow, TouchRow
-from .touches import BOUNCE_INTENTS, intents_by_touch, sent_touch_ids, touch_index
+from worker.analytics.funnel import is_advance
+from worker.analytics.records import EventRow, TouchRow
+from worker.analytics.touches import BOUNCE_INTENTS, intents_by_touch, sent_touch_ids, touch_index
 
 StepKey = tuple[str, int]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..understanding import HUMAN_INTENTS
-from .records import EventRow, TouchRow
+from worker.analytics.records import EventRow, TouchRow
+from worker.understanding import HUMAN_INTENTS
 
 BOUNCE_INTENTS = ("bounce_hard", "bounce_soft")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .records import EventRow, TouchRow
-from .stats import rate, sample_size_per_group, two_proportion_p_value
-from .touches import intents_by_touch, replied, sent_touch_ids
+from worker.analytics.records import EventRow, TouchRow
+from worker.analytics.stats import rate, sample_size_per_group, two_proportion_p_value
+from worker.analytics.touches import intents_by_touch, replied, sent_touch_ids
 
 NA = "n/a"
 

@@ -7,28 +7,15 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .. import schedules as send_windows  # a module: the two import each other
-from ..errors import NotFoundError, did_you_mean
-from ..settings import PIPELINE_STAGES
-from ..understanding import INTENTS
-from .schema import SequenceSpec
-from .yaml_source import Loc, YamlSyntaxError, line_for, load_with_lines
+from worker.authoring.problems import Problem, display_path
+from worker.authoring.schedules import SCHEDULES_FILE, ScheduleFileError, Schedules, read_schedules
+from worker.authoring.schema import SequenceSpec
+from worker.authoring.yaml_source import Loc, YamlSyntaxError, line_for, load_with_lines
+from worker.errors import NotFoundError, did_you_mean
+from worker.settings import PIPELINE_STAGES
+from worker.understanding import INTENTS
 
 RECOMMENDED_TOUCHES = (6, 8)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One finding of validation, printable as ``path:line: message``."""
-
-    path: str
-    line: int
-    message: str
-    severity: str = "error"
-
-    def __str__(self) -> str:
-        prefix = "warning: " if self.severity == "warning" else ""
-        return f"{self.path}:{self.line}: {prefix}{self.message}"
 
 
 @dataclass
@@ -49,8 +36,7 @@ class Catalog:
 
     sequences: dict[str, LoadedSequence] = field(default_factory=dict)
     invalid_files: list[Path] = field(default_factory=list)
-    # Looked up when a Catalog is made: schedules.py may still be loading at import time.
-    schedules: send_windows.Schedules = field(default_factory=lambda: send_windows.Schedules())  # noqa: PLW0108
+    schedules: Schedules = field(default_factory=Schedules)
 
     def names(self) -> list[str]:
         return sorted(self.sequences)
@@ -101,16 +87,6 @@ class Catalog:
         return name in self.sequences
 
 
-def display_path(path: Path, home: Path | None = None) -> str:
-    """A path relative to the project home where possible."""
-    if home is not None:
-        try:
-            return str(path.resolve().relative_to(home.resolve()))
-        except ValueError:
-            pass
-    return str(path)
-
-
 def sequence_files(paths: list[Path]) -> list[Path]:
     """Every ``*.yaml`` / ``*.yml`` file named or inside the named folders, sorted."""
     found: list[Path] = []
@@ -145,9 +121,7 @@ def load_catalog(
             )
             continue
         catalog.sequences[name] = loaded
-    send_windows.attach_schedules(
-        catalog, problems, (home or sequences_dir.parent) / send_windows.SCHEDULES_FILE, home
-    )
+    attach_schedules(catalog, problems, (home or sequences_dir.parent) / SCHEDULES_FILE, home)
     return catalog, problems
 
 
@@ -225,3 +199,31 @@ def _problem_from(shown: str, lines: dict[Loc, int], error: object) -> Problem:
         return Problem(shown, line_for(lines, loc[:-1]), f"missing required key {where!r}")
     message = str(err["msg"]).removeprefix("Value error, ")  # type: ignore[index]
     return Problem(shown, line_for(lines, loc), f"{where or 'file'}: {message}")
+
+
+def attach_schedules(
+    catalog: Catalog, problems: list[Problem], path: Path, home: Path | None
+) -> None:
+    """Give ``catalog`` the schedules of ``path``; a sequence naming an unusable schedule is
+    reported at its ``schedule:`` line and left out, like an invalid file: its leads wait
+    (flagged for a rep) instead of being mailed outside the intended window."""
+    shown = display_path(path, home)
+    broken = False
+    try:
+        schedules = read_schedules(path, shown)
+    except ScheduleFileError as exc:
+        problems.append(Problem(shown, exc.line, exc.message))
+        schedules, broken = Schedules(source=shown, found=True), True
+    catalog.schedules = schedules
+    for name, loaded in list(catalog.sequences.items()):
+        wanted = loaded.spec.schedule
+        if wanted is None or wanted in schedules.by_name:
+            continue
+        message = (
+            f"schedule {wanted!r} cannot be used while {shown} is invalid"
+            if broken
+            else schedules.unknown(wanted)
+        )
+        problems.append(Problem(display_path(loaded.path, home), loaded.line("schedule"), message))
+        del catalog.sequences[name]
+        catalog.invalid_files.append(loaded.path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import (  # noqa: F401  (register the commands)
+from worker.cli import (  # noqa: F401  (register the commands)
     authoring,
     leads,
     mailboxes,
@@ -16,7 +16,7 @@ from . import (  # noqa: F401  (register the commands)
     variants,
     web,
 )
-from .root import main
+from worker.cli.root import main
 
 __all__ = ["main"]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .common import err, out, print_json, runtime_of, settings_of, user_errors
-from .root import main
+from worker.cli.common import err, out, print_json, runtime_of, settings_of, user_errors
+from worker.cli.root import main
 
 
 @main.command()
@@ -23,7 +23,7 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
       outreach validate
       outreach validate sequences/prospecting.yaml
     """
-    from ..validation import validate as run_validation
+    from worker.rehearsal.validation import validate as run_validation
 
     problems = run_validation(settings_of(ctx), list(paths) or None)
     errors = [p for p in problems if p.severity == "error"]
@@ -52,7 +52,7 @@ def sequences_list(ctx: click.Context, as_json: bool) -> None:
     Example:
       outreach sequences list --json
     """
-    from ..authoring.sequences import load_catalog
+    from worker.authoring.sequences import load_catalog
 
     settings = settings_of(ctx)
     catalog, problems = load_catalog(settings.sequences_dir, settings.home)
@@ -99,7 +99,7 @@ def preview(
       outreach preview prospecting --lead ada@northwind.test --step 2
       outreach preview prospecting --lead ada@northwind.test --step 4 --variant question
     """
-    from ..preview import preview_task, preview_touch, preview_variant
+    from worker.rehearsal.preview import preview_task, preview_touch, preview_variant
 
     runtime = runtime_of(ctx)
     spec = runtime.catalog.get(sequence)

@@ -15,8 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import OutreachError
-from ..settings import Settings
+from worker.errors import OutreachError
+from worker.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Piped output (a file, a pager, cron mail) gets wide tables instead of 80 wrapped columns.
@@ -29,7 +29,7 @@ def settings_of(ctx: click.Context) -> Settings:
 
 
 def runtime_of(ctx: click.Context) -> Any:
-    from ..runtime import Runtime, set_runtime
+    from worker.runtime import Runtime, set_runtime
 
     obj = ctx.ensure_object(dict)
     if "runtime" not in obj:

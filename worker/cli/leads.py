@@ -8,8 +8,8 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from .common import out, print_json, print_timeline, runtime_of, user_errors
-from .root import main
+from worker.cli.common import out, print_json, print_timeline, runtime_of, user_errors
+from worker.cli.root import main
 
 
 @main.group()
@@ -36,7 +36,7 @@ def leads_import(
       outreach leads import examples/leads.csv
       outreach leads import new.csv --sequence prospecting
     """
-    from ..leads import import_leads
+    from worker.leads.importing import import_leads
 
     runtime = runtime_of(ctx)
     report = import_leads(
@@ -77,7 +77,7 @@ def leads_list(
       outreach leads list
       outreach leads list --stage prospecting --json
     """
-    from ..lead_views import list_leads
+    from worker.queries.leads import list_leads
 
     with runtime_of(ctx).sessions() as session:
         rows = list_leads(session, stage=stage, status=status, limit=limit)
@@ -109,7 +109,7 @@ def leads_show(ctx: click.Context, email: str, as_json: bool) -> None:
     Example:
       outreach leads show ada@northwind.test
     """
-    from ..lead_views import show_lead
+    from worker.queries.leads import show_lead
 
     with runtime_of(ctx).sessions() as session:
         data = show_lead(session, email)

@@ -8,8 +8,8 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from .common import out, print_json, runtime_of, user_errors
-from .root import main
+from worker.cli.common import out, print_json, runtime_of, user_errors
+from worker.cli.root import main
 
 
 @main.group(invoke_without_command=True)
@@ -49,7 +49,7 @@ def mailboxes_list(ctx: click.Context, as_json: bool) -> None:
 
 
 def _show(ctx: click.Context, as_json: bool) -> None:
-    from ..mailbox_views import mailbox_rows
+    from worker.queries.mailboxes import mailbox_rows
 
     rows = mailbox_rows(runtime_of(ctx))
     if as_json:
@@ -94,7 +94,7 @@ def mailboxes_pause(ctx: click.Context, name: str, reason: str) -> None:
     Examples:
       outreach mailboxes pause sales --reason "provider warning"
     """
-    from ..mailbox_pauses import pause_mailbox, pause_states
+    from worker.mailboxes.pauses import pause_mailbox, pause_states
 
     runtime = runtime_of(ctx)
     runtime.mailboxes.get(name)  # NotFoundError with a suggestion
@@ -121,7 +121,7 @@ def mailboxes_resume(ctx: click.Context, name: str, note: str | None) -> None:
     Examples:
       outreach mailboxes resume sales
     """
-    from ..mailbox_pauses import resume_mailbox
+    from worker.mailboxes.pauses import resume_mailbox
 
     runtime = runtime_of(ctx)
     runtime.mailboxes.get(name)

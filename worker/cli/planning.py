@@ -8,8 +8,8 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from .common import out, print_json, runtime_of, user_errors
-from .root import main
+from worker.cli.common import out, print_json, runtime_of, user_errors
+from worker.cli.root import main
 
 
 @main.command()
@@ -30,7 +30,7 @@ def simulate(ctx: click.Context, days: int, lead_email: str | None, as_json: boo
       outreach simulate --days 7
       outreach simulate --lead ada@northwind.test --json
     """
-    from ..simulation import simulate as plan_touches
+    from worker.rehearsal.simulation import simulate as plan_touches
 
     plan = plan_touches(runtime_of(ctx), days, lead_email)
     if as_json:

@@ -8,8 +8,8 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from .common import out, print_json, print_timeline, runtime_of, user_errors
-from .root import main
+from worker.cli.common import out, print_json, print_timeline, runtime_of, user_errors
+from worker.cli.root import main
 
 
 @main.group()
@@ -37,7 +37,7 @@ def inbox_ingest(ctx: click.Context, path: str, as_json: bool) -> None:
       outreach inbox ingest - < message.eml     # one message from an MTA pipe
       outreach inbox ingest "imaps://ada%40example.com:$PASS@imap.example.com/INBOX"
     """
-    from ..ingest import ingest as ingest_messages
+    from worker.inbound.ingest import ingest as ingest_messages
 
     stdin = sys.stdin.buffer if path == "-" else None
     report = ingest_messages(runtime_of(ctx), path, stdin)
@@ -69,8 +69,8 @@ def inbox_fetch(ctx: click.Context, as_json: bool) -> None:
       outreach inbox fetch --json
     """
 
-    from ..errors import ConfigError
-    from ..ingest import fetch_inboxes
+    from worker.errors import ConfigError
+    from worker.inbound.ingest import fetch_inboxes
 
     report = fetch_inboxes(runtime_of(ctx))
     if not report.inboxes:
@@ -134,7 +134,7 @@ def review_list(
       outreach review list --reason hot_lead --rep unassigned
       outreach review list --stage qualification --mailbox sales --rep rita
     """
-    from ..review_views import QueueFilter, list_open
+    from worker.queries.review_queue import QueueFilter, list_open
 
     filters = QueueFilter(
         reason=reason or None,
@@ -195,7 +195,7 @@ def review_show(ctx: click.Context, item_id: int, as_json: bool) -> None:
     Example:
       outreach review show 3
     """
-    from ..review_views import show_item
+    from worker.queries.review_queue import show_item
 
     with runtime_of(ctx).sessions() as session:
         data = show_item(session, item_id)
@@ -267,7 +267,7 @@ def review_resolve(ctx: click.Context, item_id: int, action: str, note: str | No
       outreach review resolve 6 --action done --note "called, demo on Friday"
       outreach review resolve 7 --action add-referral
     """
-    from ..resolutions import resolve_now
+    from worker.review.resolutions import resolve_now
 
     result = resolve_now(runtime_of(ctx), item_id, action, note=note)
     click.echo(
@@ -290,8 +290,8 @@ def review_assign(ctx: click.Context, item_id: int, rep: str | None, unassign: b
       outreach review assign 3 rita
       outreach review assign 3 --unassign
     """
-    from ..assignment import assign
-    from ..errors import OutreachError
+    from worker.errors import OutreachError
+    from worker.review.assignment import assign
 
     if (rep is None) == (not unassign):
         raise OutreachError("Name a rep (outreach review assign ID REP) or use --unassign.")

@@ -8,8 +8,8 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .common import out, print_json, runtime_of, user_errors
-from .root import main
+from worker.cli.common import out, print_json, runtime_of, user_errors
+from worker.cli.root import main
 
 
 @main.command()
@@ -41,14 +41,14 @@ def report(
       outreach report --since 2027-01-01 --json
       outreach report --html report.html
     """
-    from ..analytics import build_report
+    from worker.analytics import build_report
 
     start = since.replace(tzinfo=UTC) if since else None
     runtime = runtime_of(ctx)
     with runtime.sessions() as session:
         data = build_report(session, start, runtime.catalog.in_pipeline_order())
     if html_path is not None:
-        from ..analytics.html_report import write_html
+        from worker.analytics.html_report import write_html
 
         try:
             written = write_html(data, html_path)
@@ -64,7 +64,7 @@ def report(
 
 def _print(data: dict[str, Any]) -> None:
     """The report's sections (the HTML page's tables, without charts) as tables."""
-    from ..analytics.html_report import sections
+    from worker.analytics.html_report import sections
 
     for section in sections(data, charts=False):
         table = Table(*section["head"], title=section["title"])

@@ -7,8 +7,8 @@ import sys
 import click
 from rich.table import Table
 
-from .common import out, print_json, runtime_of, user_errors
-from .root import main
+from worker.cli.common import out, print_json, runtime_of, user_errors
+from worker.cli.root import main
 
 
 @main.group()
@@ -46,7 +46,7 @@ def reps_add(ctx: click.Context, name: str, password_stdin: bool) -> None:
     Examples:
       outreach reps add rita
     """
-    from ..reps import add_rep, check_name, check_password
+    from worker.review.reps import add_rep, check_name, check_password
 
     name = check_name(name)
     password = _password(password_stdin)
@@ -69,7 +69,7 @@ def reps_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
     Examples:
       outreach reps passwd rita
     """
-    from ..reps import check_password, set_password
+    from worker.review.reps import check_password, set_password
 
     password = _password(password_stdin)
     check_password(password)
@@ -90,7 +90,7 @@ def reps_remove(ctx: click.Context, name: str) -> None:
     Examples:
       outreach reps remove rita
     """
-    from ..reps import remove_rep
+    from worker.review.reps import remove_rep
 
     runtime = runtime_of(ctx)
     with runtime.sessions.begin() as session:
@@ -109,7 +109,7 @@ def reps_list(ctx: click.Context, as_json: bool) -> None:
     Examples:
       outreach reps list --json
     """
-    from ..reps import list_reps
+    from worker.review.reps import list_reps
 
     runtime = runtime_of(ctx)
     with runtime.sessions() as session:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from .. import __version__
-from ..errors import OutreachError
-from ..settings import Settings
+from worker import __version__
+from worker.errors import OutreachError
+from worker.settings import Settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

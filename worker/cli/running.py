@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .common import err, out, print_json, runtime_of, settings_of, user_errors
-from .root import main
+from worker.cli.common import err, out, print_json, runtime_of, settings_of, user_errors
+from worker.cli.root import main
 
 
 @main.command()
@@ -38,7 +38,7 @@ def run(ctx: click.Context, as_json: bool, wait: bool, timeout: int) -> None:
       outreach run
       REDIS_URL=redis://127.0.0.1:6379/0 outreach run --wait --json
     """
-    from ..runner import run_batch
+    from worker.processes.batch import run_batch
 
     runtime = runtime_of(ctx)
     show_bar = not as_json and sys.stderr.isatty()
@@ -113,7 +113,7 @@ def scheduler(ctx: click.Context, every: int) -> None:
     Example:
       REDIS_URL=redis://127.0.0.1:6379/0 outreach scheduler
     """
-    from ..scheduler import run_scheduler
+    from worker.processes.scheduler import run_scheduler
 
     runtime = runtime_of(ctx)
     runtime.engine  # migrate before the loop starts  # noqa: B018
@@ -163,7 +163,7 @@ def check(ctx: click.Context, as_json: bool) -> None:
     Example:
       OUTREACH_TRANSPORT_URL=smtp+starttls://ada:secret@mail.example.com:587 outreach check
     """
-    from ..health import run_checks
+    from worker.processes.health import run_checks
 
     results = run_checks(settings_of(ctx))
     if as_json:
@@ -185,7 +185,7 @@ def db() -> None:
 @user_errors
 def db_upgrade(ctx: click.Context) -> None:
     """Apply schema migrations (commands also do this automatically)."""
-    from ..db import make_engine, migrate
+    from worker.store.db import make_engine, migrate
 
     engine = make_engine(settings_of(ctx).database_url)
     migrate(engine)
@@ -215,7 +215,7 @@ def demo(ctx: click.Context, weeks: int, folder: Path | None) -> None:
     Example:
       outreach demo --weeks 4
     """
-    from ..demo import DemoDay, run_demo
+    from worker.rehearsal.demo import DemoDay, run_demo
 
     settings = settings_of(ctx)
     target = folder or settings.home / "demo"

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .common import out, print_json, runtime_of, user_errors
-from .root import main
+from worker.cli.common import out, print_json, runtime_of, user_errors
+from worker.cli.root import main
 
 
 @main.group()
@@ -18,7 +18,7 @@ def suppressions() -> None:
 
 
 def _value(raw: str) -> str:
-    from ..suppressions import normalise_value
+    from worker.leads.suppressions import normalise_value
 
     try:
         return normalise_value(raw)
@@ -27,7 +27,7 @@ def _value(raw: str) -> str:
 
 
 def _reason(raw: str | None, default: str) -> str:
-    from ..suppressions import normalise_reason
+    from worker.leads.suppressions import normalise_reason
 
     try:
         return normalise_reason(raw, default)
@@ -47,7 +47,7 @@ def suppressions_list(ctx: click.Context, as_json: bool) -> None:
       outreach suppressions list
       outreach suppressions list --json
     """
-    from ..suppressions import entries
+    from worker.leads.suppressions import entries
 
     with runtime_of(ctx).sessions() as session:
         rows = list(entries(session))
@@ -76,7 +76,7 @@ def suppressions_add(ctx: click.Context, value: str, reason: str | None, as_json
       outreach suppressions add northwind.test
       outreach suppressions add @northwind.test --reason competitor
     """
-    from ..suppressions import DEFAULT_REASON, add
+    from worker.leads.suppressions import DEFAULT_REASON, add
 
     normalised = _value(value)
     why = _reason(reason, DEFAULT_REASON)
@@ -102,7 +102,7 @@ def suppressions_remove(ctx: click.Context, value: str, note: str | None) -> Non
     Example:
       outreach suppressions remove ada@northwind.test --note "typo, meant ada@northwind.example"
     """
-    from ..suppressions import remove
+    from worker.leads.suppressions import remove
 
     normalised = _value(value)
     runtime = runtime_of(ctx)
@@ -128,7 +128,7 @@ def suppressions_import(ctx: click.Context, file: Path, reason: str | None, as_j
       outreach suppressions import do-not-contact.csv
       outreach suppressions import bounces.csv --reason bounce --json
     """
-    from ..suppression_csv import import_file
+    from worker.leads.suppression_csv import import_file
 
     why = _reason(reason, "import")
     runtime = runtime_of(ctx)
@@ -156,7 +156,7 @@ def suppressions_export(ctx: click.Context, file: str) -> None:
       outreach suppressions export suppressions.csv
       outreach suppressions export - > backup.csv
     """
-    from ..suppression_csv import export
+    from worker.leads.suppression_csv import export
 
     with runtime_of(ctx).sessions() as session:
         if file == "-":

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from ..errors import OutreachError
-from .common import print_json, settings_of, user_errors
-from .root import main
+from worker.cli.common import print_json, settings_of, user_errors
+from worker.cli.root import main
+from worker.errors import OutreachError
 
 MAX_BYTES = 50_000_000
 
@@ -38,7 +38,7 @@ def _read(path: str) -> bytes:
 
 def _own_addresses(ctx: click.Context, extra: tuple[str, ...]) -> tuple[str, ...]:
     """Our mailboxes' addresses and domains (when mailboxes.yaml loads), plus --own values."""
-    from ..mailboxes import load_mailboxes
+    from worker.authoring.mailboxes import load_mailboxes
 
     found = list(extra)
     try:
@@ -74,7 +74,7 @@ def replies_classify(ctx: click.Context, file: str, as_json: bool, own: tuple[st
       outreach replies classify bounce.eml --json
       outreach replies classify - --json < message.eml
     """
-    from ..understanding import classify
+    from worker.understanding import classify
 
     raw = _read(file)
     found = classify(raw, own_addresses=_own_addresses(ctx, own))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from .common import out, print_json, runtime_of, user_errors
-from .root import main
+from worker.cli.common import out, print_json, runtime_of, user_errors
+from worker.cli.root import main
 
 
 @main.command()
@@ -25,7 +25,7 @@ def variants(ctx: click.Context, sequence: str | None, as_json: bool) -> None:
       outreach variants
       outreach variants prospecting --json
     """
-    from ..variant_stats import variant_counts
+    from worker.analytics.variant_counts import variant_counts
 
     runtime = runtime_of(ctx)
     with runtime.sessions() as session:

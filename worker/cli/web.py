@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from .common import runtime_of, user_errors
-from .root import main
+from worker.cli.common import runtime_of, user_errors
+from worker.cli.root import main
 
 
 @main.command()
@@ -32,7 +32,7 @@ def web(ctx: click.Context, host: str, port: int, threads: int) -> None:
       outreach web
       outreach web --host 0.0.0.0 --port 8080
     """
-    from ..web import create_app, make_server
+    from worker.web import create_app, make_server
 
     runtime = runtime_of(ctx)
     app = create_app(runtime)
@@ -63,7 +63,7 @@ def web(ctx: click.Context, host: str, port: int, threads: int) -> None:
 
 
 def _has_reps(runtime: Any) -> bool:
-    from ..reps import rep_names
+    from worker.review.reps import rep_names
 
     with runtime.sessions() as session:
         return bool(rep_names(session))

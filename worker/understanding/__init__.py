@@ -4,7 +4,7 @@
 in which evidence is weighed and ``model`` for what comes back.
 """
 
-from .classifier import classify, classify_message
-from .model import HUMAN_INTENTS, INTENTS, Classification, Intent
+from worker.understanding.classifier import classify, classify_message
+from worker.understanding.model import HUMAN_INTENTS, INTENTS, Classification, Intent
 
 __all__ = ["HUMAN_INTENTS", "INTENTS", "Classification", "Intent", "classify", "classify_message"]

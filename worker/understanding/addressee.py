@@ -15,7 +15,7 @@ import re
 from collections.abc import Collection, Iterable
 from email.utils import getaddresses
 
-from .mime import is_own
+from worker.understanding.mime import is_own
 
 _I = re.IGNORECASE
 

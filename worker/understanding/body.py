@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.message import Message
 
-from .html_text import html_to_text
-from .mime import content_type, part_text
+from worker.understanding.html_text import html_to_text
+from worker.understanding.mime import content_type, part_text
 
 TEXT_LIMIT = 100_000  # characters analysed; the rest of a huge message is ignored
 PART_LIMIT = 1_000_000  # bytes decoded per part

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Literal
 
-from .headers import HeaderSignals
-from .mime import (
+from worker.understanding.headers import HeaderSignals
+from worker.understanding.mime import (
     ADDRESS,
     addresses,
     content_type,

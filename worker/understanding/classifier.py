@@ -16,24 +16,29 @@ from datetime import UTC, date, datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
-from .addressee import someone_else
-from .auto_replies import (
+from worker.understanding.addressee import someone_else
+from worker.understanding.auto_replies import (
     auto_reply_phrases,
     departure_phrases,
     machine_statements,
     ooo_phrases,
     reads_like_a_machine,
 )
-from .body import TEXT_LIMIT, extract_body
-from .bounces import Bounce, read_bounce
-from .headers import HeaderSignals, addresses_in, read_headers, strip_reply_prefix
-from .intents import TextVerdict, decide
-from .language import detect_language
-from .mime import addresses, header, parse, sender
-from .model import Classification, Intent
-from .quotes import strip_quotes
-from .referrals import referred_address
-from .return_dates import return_date
+from worker.understanding.body import TEXT_LIMIT, extract_body
+from worker.understanding.bounces import Bounce, read_bounce
+from worker.understanding.headers import (
+    HeaderSignals,
+    addresses_in,
+    read_headers,
+    strip_reply_prefix,
+)
+from worker.understanding.intents import TextVerdict, decide
+from worker.understanding.language import detect_language
+from worker.understanding.mime import addresses, header, parse, sender
+from worker.understanding.model import Classification, Intent
+from worker.understanding.quotes import strip_quotes
+from worker.understanding.referrals import referred_address
+from worker.understanding.return_dates import return_date
 
 log = logging.getLogger(__name__)
 STRONG_HUMAN: frozenset[Intent] = frozenset({"positive", "negative", "unsubscribe"})

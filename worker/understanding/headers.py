@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from email.message import Message
 
-from .mime import content_type, header, headers, param, sender
+from worker.understanding.mime import content_type, header, headers, param, sender
 
 _I = re.IGNORECASE
 

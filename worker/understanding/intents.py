@@ -24,8 +24,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .model import Intent
-from .phrases import NEGATORS, PHRASES, TextIntent
+from worker.understanding.model import Intent
+from worker.understanding.phrases import NEGATORS, PHRASES, TextIntent
 
 _FLAGS = re.IGNORECASE | re.MULTILINE
 _TABLES = {

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-from .mime import ADDRESS, emails_in, is_own
+from worker.understanding.mime import ADDRESS, emails_in, is_own
 
 CC_WORDS = re.compile(
     r"\b(cc'?ing|cc-ing|cc'?d|cc|copied|copying|looping in|looped in|added|adding|in kopie"

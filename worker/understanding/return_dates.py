@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
-from .date_mentions import DateMention, find_dates
+from worker.understanding.date_mentions import DateMention, find_dates
 
 _I = re.IGNORECASE
 Kind = Literal["return", "until", "until_inclusive", "after", "start", "absent", "none"]

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .app import MAX_BODY_BYTES, create_app, current_runtime, make_server, stop_server
+from worker.web.app import MAX_BODY_BYTES, create_app, current_runtime, make_server, stop_server
 
 __all__ = ["MAX_BODY_BYTES", "create_app", "current_runtime", "make_server", "stop_server"]

@@ -19,8 +19,8 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ..runtime import Runtime
-from . import (
+from worker.runtime import Runtime
+from worker.web import (
     auth,
     board,
     capture,
@@ -32,8 +32,8 @@ from . import (
     security,
     unsubscribe,
 )
-from .context import current_runtime, install_runtime
-from .limits import init_limiter, limit
+from worker.web.context import current_runtime, install_runtime
+from worker.web.limits import init_limiter, limit
 
 MAX_BODY_BYTES = 10 * 1024
 # waitress refuses larger bodies before the app sees them (the app answers above 10 kB).

@@ -24,8 +24,8 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from ..reps import authenticate, current_version
-from .context import current_runtime
+from worker.review.reps import authenticate, current_version
+from worker.web.context import current_runtime
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("auth", __name__)

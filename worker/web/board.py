@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 
-from ..board_views import board, format_value
-from .context import current_runtime
+from worker.queries.board import board, format_value
+from worker.web.context import current_runtime
 
 blueprint = Blueprint("board", __name__, url_prefix="/board")
 

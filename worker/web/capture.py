@@ -24,10 +24,10 @@ from flask import Blueprint, Flask, abort, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from ..capture import CaptureResult, capture_lead, check_fields, text_fields
-from ..runtime import Runtime
-from .context import current_runtime
-from .limits import limit
+from worker.leads.capture import CaptureResult, capture_lead, check_fields, text_fields
+from worker.runtime import Runtime
+from worker.web.context import current_runtime
+from worker.web.limits import limit
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("capture", __name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
-from ..runtime import Runtime
+from worker.runtime import Runtime
 
 _EXTENSION = "outreach"
 

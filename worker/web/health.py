@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, Response
 from sqlalchemy import text
 
-from .context import current_runtime
+from worker.web.context import current_runtime
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("health", __name__)

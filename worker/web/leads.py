@@ -7,11 +7,11 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
-from ..board_views import BOARD_STAGES, format_value
-from ..errors import NotFoundError
-from ..lead_pages import lead_page, leads_page
-from ..models import LEAD_STATUSES
-from .context import current_runtime
+from worker.errors import NotFoundError
+from worker.queries.board import BOARD_STAGES, format_value
+from worker.queries.lead_pages import lead_page, leads_page
+from worker.store.models import LEAD_STATUSES
+from worker.web.context import current_runtime
 
 blueprint = Blueprint("leads", __name__, url_prefix="/leads")
 _MAX_SEARCH = 200

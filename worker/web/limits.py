@@ -10,7 +10,7 @@ from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from ..runtime import Runtime
+from worker.runtime import Runtime
 
 _EXTENSION = "outreach_limiter"
 

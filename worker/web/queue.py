@@ -16,16 +16,22 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ..assignment import assign
-from ..clock import as_utc
-from ..errors import NotFoundError, OutreachError
-from ..models import ReviewItem
-from ..reps import rep_names
-from ..resolutions import RECLASSIFY, resolve_now
-from ..review_views import UNASSIGNED, QueueFilter, filter_choices, queue_item, queue_rows
-from ..understanding import INTENTS
-from .auth import current_rep
-from .context import current_runtime
+from worker.clock import as_utc
+from worker.errors import NotFoundError, OutreachError
+from worker.queries.review_queue import (
+    UNASSIGNED,
+    QueueFilter,
+    filter_choices,
+    queue_item,
+    queue_rows,
+)
+from worker.review.assignment import assign
+from worker.review.reps import rep_names
+from worker.review.resolutions import RECLASSIFY, resolve_now
+from worker.store.models import ReviewItem
+from worker.understanding import INTENTS
+from worker.web.auth import current_rep
+from worker.web.context import current_runtime
 
 blueprint = Blueprint("queue", __name__, url_prefix="/queue")
 

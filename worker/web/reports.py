@@ -22,9 +22,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ..analytics import build_report
-from ..analytics.html_report import CHARTS, chart, chart_spec, sections
-from .context import current_runtime
+from worker.analytics import build_report
+from worker.analytics.html_report import CHARTS, chart, chart_spec, sections
+from worker.web.context import current_runtime
 
 blueprint = Blueprint("reports", __name__, url_prefix="/reports")
 CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"

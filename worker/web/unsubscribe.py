@@ -15,10 +15,10 @@ import re
 from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
-from ..models import Lead
-from ..suppressions import masked, unsubscribe
-from ..tokens import verify_token
-from .context import current_runtime
+from worker.leads.suppressions import masked, unsubscribe
+from worker.store.models import Lead
+from worker.store.tokens import verify_token
+from worker.web.context import current_runtime
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("unsubscribe", __name__)

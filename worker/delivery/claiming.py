@@ -1,0 +1,466 @@
+"""Claim a chunk of touches atomically, re-check each at send time, and render it.
+
+The claim is one conditional UPDATE (``queued`` → ``claimed``) over the chunk, so a duplicated
+or redelivered queue message, or two overlapping runs, can claim each touch only once.
+Everything that could make an email wrong is checked inside the same transaction. Just before
+its hand-over each touch moves ``claimed`` → ``sending`` on its own (``mark_sending``): a crash
+then leaves only the touch in flight in doubt; the rest of the chunk is safely requeued.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, select
+
+from worker.delivery.rendering import build_message, render_touch
+from worker.delivery.variants import resolve_variant
+from worker.errors import NotFoundError, OutreachError, TemplateRenderError
+from worker.leads.addresses import suppressed_values, suppression_keys
+from worker.leads.flags import flag
+from worker.runtime import Runtime
+from worker.store import events
+from worker.store.models import Enrollment, Lead, Suppression, Touch
+from worker.transports.message import BuiltMessage
+
+log = logging.getLogger(__name__)
+
+_touches: Table = Touch.__table__  # type: ignore[assignment]
+_CLAIM = (
+    _touches.update()
+    .where(
+        _touches.c.id.in_(bindparam("ids", expanding=True)),
+        _touches.c.status == "queued",
+        _touches.c.available_at <= bindparam("now"),
+    )
+    .values(
+        status="claimed",
+        claimed_at=bindparam("now"),
+        claim_token=bindparam("token"),
+        attempts=_touches.c.attempts + 1,
+    )
+    .returning(
+        _touches.c.id,
+        _touches.c.enrollment_id,
+        _touches.c.sequence,
+        _touches.c.step_index,
+        _touches.c.mailbox,
+        _touches.c.variant,
+    )
+)
+_LEADS_AND_ENROLLMENTS = (
+    select(Lead, Enrollment)
+    .join(Enrollment, Enrollment.lead_id == Lead.id)
+    .where(Enrollment.id.in_(bindparam("eids", expanding=True)))
+)
+_FINISH = (
+    _touches.update()
+    .where(_touches.c.id == bindparam("tid"))
+    .values(status=bindparam("st"), finished_at=bindparam("now"), last_error=bindparam("err"))
+)
+_STAMP = (
+    _touches.update()
+    .where(_touches.c.id == bindparam("tid"))
+    .values(
+        message_id=bindparam("mid"),
+        subject=bindparam("subj"),
+        mailbox=bindparam("mbox"),
+        variant=bindparam("var"),
+    )
+)
+
+
+_leads: Table = Lead.__table__  # type: ignore[assignment]
+_enrollments: Table = Enrollment.__table__  # type: ignore[assignment]
+_ENROLLMENT_AT_STEP = (
+    select(_enrollments.c.id)
+    .where(
+        _enrollments.c.id == bindparam("eid"),
+        _enrollments.c.status == "active",
+        _enrollments.c.current_step == bindparam("step"),
+    )
+    .exists()
+)
+_suppressions: Table = Suppression.__table__  # type: ignore[assignment]
+_NOT_SUPPRESSED = ~(
+    select(_suppressions.c.id)
+    .where(
+        _suppressions.c.value.in_((bindparam("email"), bindparam("domain"), bindparam("at_domain")))
+    )
+    .exists()
+)
+_LEAD_ACTIVE = (
+    select(_leads.c.id).where(_leads.c.id == bindparam("lid"), _leads.c.status == "active").exists()
+)
+# A touch whose claim is still ours (``claimed``, not yet handed over).
+_OURS = (
+    _touches.c.id == bindparam("tid"),
+    _touches.c.claim_token == bindparam("token"),
+    _touches.c.status == "claimed",
+)
+# The last check, atomic with the move to ``sending``: a reply, pause, stop or suppression
+# that arrived after the chunk was claimed still stops the email.
+_MARK_SENDING = (
+    _touches.update()
+    .where(*_OURS, _ENROLLMENT_AT_STEP, _LEAD_ACTIVE, _NOT_SUPPRESSED)
+    # The delivery lease (``dispatch.expire_claims``) runs from the hand-over, not from the
+    # chunk's claim: a touch late in a slow chunk is not "unknown" seconds after it went out.
+    .values(status="sending", claimed_at=bindparam("now"))
+    .returning(_touches.c.id)
+)
+_SKIP_CLAIMED = (
+    _touches.update()
+    .where(*_OURS)
+    .values(status="skipped", finished_at=bindparam("now"), last_error=bindparam("err"))
+    .returning(_touches.c.id)
+)
+# Run after a skip, in its transaction: when whatever stopped the touch is gone again (the
+# lead was resumed while the skip was being decided, so ``lead_state.resume`` still saw the
+# touch outstanding and left the step undue), make the step due again. The tick then revives
+# the skipped touch (the same row: never a second email). Same conditions as ``_MARK_SENDING``,
+# so a lead still paused or suppressed is not rescheduled over and over.
+_REDUE_SKIPPED = (
+    _enrollments.update()
+    .where(
+        _enrollments.c.id == bindparam("eid"),
+        _enrollments.c.status == "active",
+        _enrollments.c.current_step == bindparam("step"),
+        _enrollments.c.next_due_at.is_(None),
+        _LEAD_ACTIVE,
+        _NOT_SUPPRESSED,
+    )
+    .values(next_due_at=bindparam("now"))
+)
+_RELEASE_UNSENT = (
+    _touches.update()
+    .where(
+        _touches.c.id.in_(bindparam("ids", expanding=True)),
+        _touches.c.claim_token == bindparam("token"),
+        _touches.c.status == "claimed",
+    )
+    .values(status="queued", claim_token=None, claimed_at=None, enqueued_at=None)
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one touch: sent, skipped, failed, deferred, unknown or not_claimed."""
+
+    touch_id: int
+    result: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A claimed, checked and rendered touch, with what recording its send needs."""
+
+    touch_id: int
+    built: BuiltMessage
+    mailbox: str
+    enrollment_id: int
+    lead_id: int
+    sequence: str
+    step_index: int
+    starts_thread: bool
+    zone: str | None
+    country: str | None = None
+    variant: str | None = None
+
+
+@dataclass
+class _Checked:
+    """What the check-and-render step decided, to be written in one transaction."""
+
+    finished: list[dict[str, Any]] = field(default_factory=list)
+    redue: list[dict[str, Any]] = field(default_factory=list)
+    stamps: list[dict[str, Any]] = field(default_factory=list)
+    logged: list[dict[str, Any]] = field(default_factory=list)
+    flags: list[dict[str, Any]] = field(default_factory=list)
+
+
+def claim_and_prepare(
+    runtime: Runtime, touch_ids: list[int], token: str
+) -> tuple[list[Prepared], list[Outcome]]:
+    """Claim ``touch_ids``; return the ones ready to send and the outcomes of the others.
+
+    Three short steps, so no write lock is held while templates render: claim and read (one
+    transaction), check and render (none), then record skips, failures and stamps (one).
+    """
+    runtime.secret  # noqa: B018  (load before the claim: never open a second transaction inside it)
+    now = runtime.clock.now()
+    outcomes: list[Outcome] = []
+    with runtime.sessions.begin() as session:
+        conn = session.connection()
+        claimed = {
+            row.id: row
+            for row in conn.execute(_CLAIM, {"ids": list(touch_ids), "now": now, "token": token})
+        }
+        outcomes.extend(Outcome(tid, "not_claimed") for tid in touch_ids if tid not in claimed)
+        if not claimed:
+            return [], outcomes
+        eids = sorted({row.enrollment_id for row in claimed.values()})
+        pairs = {
+            enrollment.id: (lead, enrollment)
+            for lead, enrollment in session.execute(_LEADS_AND_ENROLLMENTS, {"eids": eids})
+        }
+        blocked = suppressed_values(session, [lead.email for lead, _ in pairs.values()])
+        session.expunge_all()
+    checked = _Checked()
+    prepared = [
+        item
+        for tid in touch_ids
+        if tid in claimed
+        and (
+            item := _check_and_render(runtime, claimed[tid], pairs, blocked, now, checked, outcomes)
+        )
+    ]
+    with runtime.sessions.begin() as session:
+        conn = session.connection()
+        if checked.finished:
+            conn.execute(_FINISH, checked.finished)
+        if checked.redue:
+            conn.execute(_REDUE_SKIPPED, checked.redue)
+        if checked.stamps:
+            conn.execute(_STAMP, checked.stamps)
+        events.record_many(session, checked.logged)
+        for raised in checked.flags:
+            flag(session, at=now, **raised)
+    return prepared, outcomes
+
+
+def _check_and_render(
+    runtime: Runtime,
+    row: Any,
+    pairs: dict[int, tuple[Lead, Enrollment]],
+    blocked: set[str],
+    now: datetime,
+    checked: _Checked,
+    outcomes: list[Outcome],
+) -> Prepared | None:
+    tid = row.id
+    lead, enrollment = pairs[row.enrollment_id]
+    base = {
+        "at": now,
+        "lead_id": lead.id,
+        "touch_id": tid,
+        "sequence": row.sequence,
+        "step_index": row.step_index,
+    }
+    reason = why_not(lead, enrollment, row.step_index, blocked)
+    if reason is not None:
+        checked.finished.append({"tid": tid, "st": "skipped", "now": now, "err": reason})
+        params = _lead_params(row.enrollment_id, row.step_index, lead.id, lead.email)
+        checked.redue.append({**params, "now": now})
+        checked.logged.append({**base, "kind": "skipped", "cause": reason})
+        outcomes.append(Outcome(tid, "skipped", reason))
+        return None
+    try:
+        item = _prepare(runtime, tid, row, lead, enrollment, now)
+    except (OutreachError, ValueError) as exc:
+        cause = "template_error" if isinstance(exc, TemplateRenderError) else "config_error"
+        error = str(exc)
+        checked.finished.append({"tid": tid, "st": "failed", "now": now, "err": error})
+        checked.logged.append(
+            {**base, "kind": "failed", "cause": cause, "detail": {"error": error}}
+        )
+        checked.flags.append(
+            {
+                "lead_id": lead.id,
+                "reason": cause,
+                "touch_id": tid,
+                "detail": error,
+                "sequence": row.sequence,
+                "step_index": row.step_index,
+            }
+        )
+        log.warning("touch %r not sent: %s", tid, exc)
+        outcomes.append(Outcome(tid, "failed", error))
+        return None
+    checked.stamps.append(
+        {
+            "tid": tid,
+            "mid": item.built.message_id,
+            "subj": item.built.subject,
+            "mbox": item.mailbox,
+            "var": item.variant,
+        }
+    )
+    return item
+
+
+def _prepare(
+    runtime: Runtime, tid: int, row: Any, lead: Lead, enrollment: Enrollment, now: Any
+) -> Prepared:
+    spec = runtime.catalog.get(row.sequence)
+    step_index = row.step_index
+    if step_index >= len(spec.steps):
+        raise NotFoundError(f"sequence {spec.name!r} has no step {step_index + 1} any more")
+    mailbox_name = row.mailbox or spec.mailbox
+    mailbox = runtime.mailboxes.get(mailbox_name)
+    unsubscribe_url = runtime.unsubscribe_url(lead.id)
+    chosen = resolve_variant(spec.steps[step_index], lead.email, spec.name, step_index, row.variant)
+    variant = chosen.name if chosen is not None else None
+    rendered = render_touch(
+        runtime.renderer, lead, mailbox, spec, step_index, unsubscribe_url, variant
+    )
+    same_thread = spec.steps[step_index].same_thread
+    built = build_message(
+        rendered,
+        lead=lead,
+        mailbox=mailbox,
+        enrollment=enrollment,
+        same_thread=same_thread,
+        sent_at=now,
+        unsubscribe_url=unsubscribe_url,
+    )
+    return Prepared(
+        touch_id=tid,
+        built=built,
+        mailbox=mailbox_name,
+        enrollment_id=enrollment.id,
+        lead_id=lead.id,
+        sequence=row.sequence,
+        step_index=step_index,
+        starts_thread=step_index == 0 or not same_thread or not enrollment.thread_message_id,
+        zone=lead.timezone,
+        country=lead.country,
+        variant=variant,
+    )
+
+
+def mark_sending(runtime: Runtime, item: Prepared, token: str) -> bool:
+    """Move one claimed touch to ``sending`` right before its hand-over; False if not ours.
+
+    One statement; on PostgreSQL it runs in autocommit (one round trip instead of three).
+    """
+    params = {
+        "tid": item.touch_id,
+        "token": token,
+        "now": runtime.clock.now(),
+        **_recheck_params(item),
+    }
+    engine = runtime.engine
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            return conn.execute(_MARK_SENDING, params).first() is not None
+    with runtime.sessions.begin() as session:
+        return session.connection().execute(_MARK_SENDING, params).first() is not None
+
+
+def _recheck_params(item: Prepared) -> dict[str, Any]:
+    """What ``_MARK_SENDING`` and ``_REDUE_SKIPPED`` check the touch's lead and step with."""
+    return _lead_params(item.enrollment_id, item.step_index, item.lead_id, item.built.recipient)
+
+
+def _lead_params(enrollment_id: int, step_index: int, lead_id: int, email: str) -> dict[str, Any]:
+    address, domain, at_domain = suppression_keys(email)
+    return {
+        "eid": enrollment_id,
+        "step": step_index,
+        "lid": lead_id,
+        "email": address,
+        "domain": domain,
+        "at_domain": at_domain,
+    }
+
+
+def skip_claimed(runtime: Runtime, item: Prepared, token: str, reason: str) -> Outcome:
+    """Settle a claimed touch as skipped (its lead or enrollment changed since the claim)."""
+    now = runtime.clock.now()
+    params = {"tid": item.touch_id, "token": token, "now": now, "err": reason}
+    redue = {**_recheck_params(item), "now": now}
+    return _settle_claimed(runtime, item, _SKIP_CLAIMED, params, "skipped", reason, redue=redue)
+
+
+def _settle_claimed(
+    runtime: Runtime,
+    item: Prepared,
+    statement: Any,
+    params: dict[str, Any],
+    kind: str,
+    reason: str,
+    redue: dict[str, Any] | None = None,
+    **detail: Any,
+) -> Outcome:
+    """Run a claimed-touch update and, when it was still ours, record the event (and, for a
+    skip, make the step due again when its lead is back: ``redue``)."""
+    with runtime.sessions.begin() as session:
+        conn = session.connection()
+        if conn.execute(statement, params).first() is None:
+            return Outcome(item.touch_id, "not_claimed")
+        if redue is not None:
+            conn.execute(_REDUE_SKIPPED, redue)
+        events.record(
+            session,
+            kind,
+            at=runtime.clock.now(),
+            lead_id=item.lead_id,
+            touch_id=item.touch_id,
+            sequence=item.sequence,
+            step_index=item.step_index,
+            cause=reason,
+            **detail,
+        )
+    return Outcome(item.touch_id, kind, reason)
+
+
+_POSTPONE_CLAIMED = (
+    _touches.update()
+    .where(*_OURS)
+    .values(
+        status="queued",
+        claim_token=None,
+        claimed_at=None,
+        enqueued_at=None,
+        available_at=bindparam("until"),
+        attempts=_touches.c.attempts - 1,  # a postponement is not a delivery attempt
+        last_error=bindparam("err"),
+    )
+    .returning(_touches.c.id)
+)
+
+
+def postpone_claimed(
+    runtime: Runtime, item: Prepared, token: str, until: datetime, reason: str
+) -> Outcome:
+    """Give a claimed touch back to the queue, not to be sent before ``until``."""
+    params = {"tid": item.touch_id, "token": token, "until": until, "err": reason}
+    return _settle_claimed(
+        runtime, item, _POSTPONE_CLAIMED, params, "postponed", reason, until=until.isoformat()
+    )
+
+
+def release_unsent(runtime: Runtime, touch_ids: list[int], token: str) -> None:
+    """Give back claimed touches that were never handed over (they are queued again)."""
+    if touch_ids:
+        with runtime.sessions.begin() as session:
+            session.connection().execute(_RELEASE_UNSENT, {"ids": touch_ids, "token": token})
+
+
+def why_not(lead: Lead, enrollment: Enrollment, step_index: int, blocked: set[str]) -> str | None:
+    """Why this touch must not go out now, or None when it may."""
+    if enrollment.status != "active":
+        return f"enrollment {enrollment.status}"
+    if lead.status != "active":
+        return f"lead {lead.status}"
+    if enrollment.current_step != step_index:
+        return "step out of date"
+    if lead.email in blocked:
+        return "suppressed"
+    return None
+
+
+__all__ = [
+    "Outcome",
+    "Prepared",
+    "claim_and_prepare",
+    "mark_sending",
+    "postpone_claimed",
+    "release_unsent",
+    "skip_claimed",
+    "why_not",
+]

@@ -1,0 +1,171 @@
+"""Turn a touch into a finished MIME message: template context, headers, threading."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import format_datetime, formataddr
+from types import SimpleNamespace
+from typing import Any
+
+from worker.authoring.mailboxes import MailboxSpec
+from worker.authoring.schema import SequenceSpec
+from worker.authoring.templates import RenderedEmail, TemplateRenderer, one_line
+from worker.delivery.variants import resolve_variant, step_content
+from worker.errors import TemplateRenderError
+from worker.store.models import LEAD_COLUMNS, Enrollment, Lead
+from worker.transports.message import BuiltMessage
+
+RE_PREFIX = "Re: "
+# Bodies as quoted-printable UTF-8 (readable, 7-bit safe), built with the compat32 MIME
+# classes: about three times faster than EmailMessage with the modern policy.
+_UTF8 = Charset("utf-8")
+_UTF8.body_encoding = QP
+# The wire format: CRLF line ends (smtplib sends bytes as they are), headers on one line up
+# to RFC 5322's hard limit, so ids and links are never split.
+_WIRE = compat32.clone(max_line_length=998, linesep="\r\n")
+
+
+def new_message_id(domain: str) -> str:
+    """A unique, unguessable Message-ID short enough to stay on one header line."""
+    return f"<{secrets.token_hex(12)}@{domain}>"
+
+
+def lead_fields(lead: Lead) -> dict[str, Any]:
+    """Every known field of a lead (absent ones left out, so templates see them undefined)."""
+    values: dict[str, Any] = dict(lead.fields or {})
+    for name in LEAD_COLUMNS:
+        value = getattr(lead, name)
+        if value is not None and value != "":
+            values[name] = value
+    values["email"] = lead.email
+    values["stage"] = lead.stage
+    return values
+
+
+def template_context(
+    lead: Lead | dict[str, Any],
+    mailbox: MailboxSpec,
+    spec: SequenceSpec,
+    step_index: int,
+    unsubscribe_url: str,
+) -> dict[str, Any]:
+    """The variables a touch template sees."""
+    fields = lead if isinstance(lead, dict) else lead_fields(lead)
+    sender = {
+        "name": mailbox.display_name or mailbox.address,
+        "address": mailbox.address,
+        "title": mailbox.title,
+        "company": mailbox.company,
+        "phone": mailbox.phone,
+        "signature": mailbox.signature,
+    }
+    return {
+        "lead": SimpleNamespace(**fields),
+        "sender": SimpleNamespace(**{k: v for k, v in sender.items() if v is not None}),
+        "sequence": SimpleNamespace(name=spec.name, stage=spec.stage),
+        "step": SimpleNamespace(number=step_index + 1, total=len(spec.steps)),
+        "unsubscribe_url": unsubscribe_url,
+    }
+
+
+def render_touch(
+    renderer: TemplateRenderer,
+    lead: Lead | dict[str, Any],
+    mailbox: MailboxSpec,
+    spec: SequenceSpec,
+    step_index: int,
+    unsubscribe_url: str,
+    variant: str | None = None,
+) -> RenderedEmail:
+    """Render one step of ``spec`` for ``lead``; TemplateRenderError on any problem.
+
+    A step with A/B variants renders the variant called ``variant`` (when the step has it),
+    else the one the lead is assigned to.
+    """
+    step = spec.steps[step_index]
+    if not step.is_email:
+        raise TemplateRenderError(
+            f"step {step_index + 1} of {spec.name!r} is a {step.type} task for a rep, not an email"
+        )
+    email = lead["email"] if isinstance(lead, dict) else lead.email
+    chosen = resolve_variant(step, str(email), spec.name, step_index, variant)
+    template, subject = step_content(step, chosen)
+    context = template_context(lead, mailbox, spec, step_index, unsubscribe_url)
+    return renderer.render(template, context, subject)
+
+
+def build_message(
+    rendered: RenderedEmail,
+    *,
+    lead: Lead,
+    mailbox: MailboxSpec,
+    enrollment: Enrollment,
+    same_thread: bool,
+    sent_at: datetime,
+    unsubscribe_url: str,
+    list_unsubscribe: bool = True,
+) -> BuiltMessage:
+    """Build the message as bytes; names and subjects are folded to one line first, so lead
+    data can never inject a header."""
+    subject = rendered.subject
+    in_reply_to = None
+    references: list[str] = []
+    if same_thread and enrollment.thread_message_id and enrollment.thread_subject:
+        base = enrollment.thread_subject
+        subject = base if base.lower().startswith("re:") else RE_PREFIX + base
+        in_reply_to = enrollment.last_message_id or enrollment.thread_message_id
+        references = [enrollment.thread_message_id]
+        if in_reply_to != enrollment.thread_message_id:
+            references.append(in_reply_to)
+    subject = one_line(subject)
+    domain = mailbox.address.rsplit("@", 1)[-1]
+    message_id = new_message_id(domain)
+    to_name = one_line(" ".join(filter(None, [lead.first_name, lead.last_name])))
+    text = MIMEText(rendered.text, "plain", _UTF8)  # type: ignore[arg-type]
+    msg: Message
+    if rendered.html:
+        msg = MIMEMultipart("alternative")
+        msg.attach(text)
+        msg.attach(MIMEText(rendered.html, "html", _UTF8))  # type: ignore[arg-type]
+    else:
+        msg = text
+    msg["From"] = _address_header(one_line(mailbox.display_name or ""), mailbox.address)
+    msg["To"] = _address_header(to_name, lead.email)
+    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
+    msg["Date"] = format_datetime(sent_at)
+    msg["Message-ID"] = message_id
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = " ".join(references)
+    if list_unsubscribe:
+        msg["List-Unsubscribe"] = (
+            f"<{unsubscribe_url}>, "
+            f"<mailto:{mailbox.address}?subject={mailto_unsubscribe_subject(unsubscribe_url)}>"
+        )
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return BuiltMessage(
+        data=msg.as_bytes(policy=_WIRE),
+        message_id=message_id,
+        subject=subject,
+        sender=mailbox.address,
+        recipient=lead.email,
+    )
+
+
+def mailto_unsubscribe_subject(unsubscribe_url: str) -> str:
+    """``unsubscribe%20TOKEN`` (the token of ``…/u/TOKEN``): inbound processing honours a
+    mailto unsubscribe by its token, whichever address it comes from."""
+    _, found, token = unsubscribe_url.rpartition("/u/")
+    return f"unsubscribe%20{token}" if found and token and "/" not in token else "unsubscribe"
+
+
+def _address_header(display_name: str, email: str) -> str:
+    """``Name <addr>``, the name RFC 2047-encoded when it is not plain ASCII."""
+    return formataddr((display_name, email), charset="utf-8") if display_name else email

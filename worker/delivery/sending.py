@@ -1,0 +1,129 @@
+"""Send touches: claim a chunk, hand each message over, record confirmed sends in batches.
+
+Touch states: ``queued`` → ``claimed`` (the chunk, atomically) → ``sending`` (one touch, just
+before its hand-over) → ``sent``; or ``skipped`` / ``failed`` / ``unknown``, or back to
+``queued`` for a retry.
+
+One bad touch never stops the others. A failure of one hand-over is recorded for that touch
+alone (deferred, failed or unknown); the sends confirmed before it are recorded first.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from worker.delivery.claiming import (
+    Outcome,
+    Prepared,
+    claim_and_prepare,
+    mark_sending,
+    postpone_claimed,
+    release_unsent,
+    skip_claimed,
+)
+from worker.delivery.gates import first_postponement
+from worker.delivery.recording import deferred_or_failed, failed, record_sent, unknown
+from worker.errors import (
+    DeliveryUnknownError,
+    OutreachError,
+    PermanentDeliveryError,
+    TemporaryDeliveryError,
+)
+from worker.runtime import Runtime
+from worker.transports.base import SenderRefusedError
+
+log = logging.getLogger(__name__)
+
+CLAIM_CHUNK = 25
+RECORD_EVERY = 10
+
+
+def send_touches(runtime: Runtime, touch_ids: list[int]) -> list[Outcome]:
+    """Send each touch at most once, claiming them in chunks of ``CLAIM_CHUNK``."""
+    outcomes: list[Outcome] = []
+    for start in range(0, len(touch_ids), CLAIM_CHUNK):
+        chunk = touch_ids[start : start + CLAIM_CHUNK]
+        try:
+            outcomes.extend(_send_chunk(runtime, chunk))
+        except OutreachError as exc:
+            log.error("touches %r: %s", chunk, exc)
+            outcomes.extend(Outcome(touch_id, "error", str(exc)) for touch_id in chunk)
+    return outcomes
+
+
+def send_touch(runtime: Runtime, touch_id: int) -> Outcome:
+    """Send one touch (see ``send_touches``)."""
+    return send_touches(runtime, [touch_id])[0]
+
+
+def _send_chunk(runtime: Runtime, touch_ids: list[int]) -> list[Outcome]:
+    token = uuid.uuid4().hex
+    prepared, outcomes = claim_and_prepare(runtime, touch_ids, token)
+    confirmed: list[Prepared] = []
+    started: set[int] = set()
+    try:
+        for item in prepared:
+            started.add(item.touch_id)
+            postponed = first_postponement(runtime, item, runtime.clock.now())
+            if postponed is not None:
+                outcomes.append(
+                    postpone_claimed(runtime, item, token, postponed.until, postponed.reason)
+                )
+                continue
+            if not mark_sending(runtime, item, token):
+                outcomes.append(
+                    skip_claimed(
+                        runtime,
+                        item,
+                        token,
+                        "lead, enrollment or suppression changed since claimed",
+                    )
+                )
+                continue
+            problem = _hand_over(runtime, item, token)
+            if problem is not None:
+                outcomes.extend(record_sent(runtime, token, confirmed))
+                confirmed = []
+                outcomes.append(problem)
+                continue
+            confirmed.append(item)
+            if len(confirmed) >= RECORD_EVERY:
+                outcomes.extend(record_sent(runtime, token, confirmed))
+                confirmed = []
+    finally:
+        # Whatever happens, what the transport confirmed is recorded as sent, and what was
+        # never handed over goes back to the queue.
+        outcomes.extend(record_sent(runtime, token, confirmed))
+        release_unsent(runtime, [p.touch_id for p in prepared if p.touch_id not in started], token)
+    return outcomes
+
+
+def _hand_over(runtime: Runtime, item: Prepared, token: str) -> Outcome | None:
+    """Send one prepared message; None when the transport confirmed it, else the outcome.
+
+    A problem of the sending mailbox (transport URL unset or invalid, login or sender address
+    refused) defers
+    the touch like a temporary refusal: nothing was handed over and the lead is not to blame.
+    """
+    touch_id = item.touch_id
+    try:
+        transport = runtime.transport_for(item.mailbox)
+    except OutreachError as exc:  # e.g. the mailbox's transport URL is unset: nothing was sent
+        log.error("touch %r: no transport for mailbox %r: %s", touch_id, item.mailbox, exc)
+        return deferred_or_failed(runtime, touch_id, token, str(exc))
+    try:
+        transport.send(item.built, touch_id)
+    except (TemporaryDeliveryError, SenderRefusedError) as exc:
+        return deferred_or_failed(runtime, touch_id, token, str(exc))
+    except PermanentDeliveryError as exc:
+        return failed(runtime, touch_id, token, str(exc), reason="delivery_failed")
+    except DeliveryUnknownError as exc:
+        return unknown(runtime, touch_id, token, str(exc))
+    except Exception as exc:  # a transport bug must not look like "not sent"
+        log.exception("touch %r: transport crashed", touch_id)
+        return unknown(runtime, touch_id, token, f"{type(exc).__name__}: {exc}")
+    return None
+
+
+__all__ = ["CLAIM_CHUNK", "RECORD_EVERY", "Outcome", "send_touch", "send_touches"]

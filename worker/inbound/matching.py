@@ -1,0 +1,179 @@
+"""Match an inbound message to its lead and touch.
+
+In order: a valid unsubscribe token in the Subject (``unsubscribe TOKEN``, what the mailto
+link of our List-Unsubscribe header writes; whichever address it comes from); the Message-IDs
+it refers to (In-Reply-To, References, and for bounces the original message quoted inside the
+report) against the Message-IDs the worker sent; then the failed recipient of a delivery
+report; then the sender's address. A message that matches
+nothing, or cannot be parsed, goes to the review queue — never dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from email.message import Message
+from email.policy import compat32
+from email.utils import getaddresses
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from worker.store import events
+from worker.store.models import InboundMessage, Lead, ReviewItem, Touch
+from worker.store.tokens import verify_token
+
+log = logging.getLogger(__name__)
+
+MAX_PARSE_BYTES = 10 * 1024 * 1024
+_MESSAGE_IDS = re.compile(r"<[^<>\s]+@[^<>\s]+>")
+_FINAL_RECIPIENT = re.compile(r"^(?:Final|Original)-Recipient:\s*rfc822;\s*(\S+)", re.I | re.M)
+_EMBEDDED_ID = re.compile(r"(?im)^Message-ID:\s*(<[^<>\s]+>)")
+_EMBEDDED = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers")
+_UNSUBSCRIBE_TOKEN = re.compile(r"\bunsubscribe\s+(\d{1,18}\.[0-9a-f]{32})\b", re.I)
+UNSUBSCRIBE_TOKEN = "unsubscribe_token"  # noqa: S105 (how a message was matched)
+
+
+@dataclass(frozen=True)
+class Match:
+    """Who an inbound message belongs to, and how that was decided."""
+
+    lead_id: int | None
+    touch_id: int | None
+    matched_by: str | None
+
+
+def referenced_ids(message: Message) -> list[str]:
+    """Message-IDs the message refers to, most specific first (duplicates removed)."""
+    found: list[str] = []
+    for header in ("In-Reply-To", "References"):
+        for value in message.get_all(header) or []:
+            found.extend(_MESSAGE_IDS.findall(str(value)))
+    for part in message.walk():
+        if part.get_content_type() in _EMBEDDED:
+            found.extend(_embedded_ids(part))
+    return list(dict.fromkeys(found))
+
+
+def _embedded_ids(part: Message) -> list[str]:
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        ids: list[str] = []
+        for inner in payload:
+            if isinstance(inner, Message):
+                ids.extend(_MESSAGE_IDS.findall(str(inner.get("Message-ID", ""))))
+        return ids
+    raw = part.get_payload(decode=True) or b""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    return _EMBEDDED_ID.findall(text)
+
+
+def failed_recipients(message: Message) -> list[str]:
+    """Addresses a delivery status report says could not be delivered to."""
+    found: list[str] = []
+    for part in message.walk():
+        if part.get_content_type() == "message/delivery-status":
+            payload = part.get_payload()
+            chunks = payload if isinstance(payload, list) else [payload]
+            for chunk in chunks:
+                found.extend(_FINAL_RECIPIENT.findall(str(chunk)))
+    return [address.strip("<>").lower() for address in found]
+
+
+def token_lead(message: Message, secret: bytes) -> int | None:
+    """The lead whose valid unsubscribe token the Subject carries, else None."""
+    found = _UNSUBSCRIBE_TOKEN.search(decoded_header(message.get("Subject")))
+    return verify_token(secret, found.group(1).lower()) if found else None
+
+
+def match_message(session: Session, message: Message, secret: bytes | None = None) -> Match:
+    """Find the lead and touch of ``message`` (with ``secret``: by unsubscribe token first)."""
+    lead_id = token_lead(message, secret) if secret is not None else None
+    if lead_id is not None and session.get(Lead, lead_id) is not None:
+        return Match(lead_id, None, UNSUBSCRIBE_TOKEN)
+    ids = referenced_ids(message)
+    if ids:
+        touch = session.scalars(select(Touch).where(Touch.message_id.in_(ids))).first()
+        if touch is not None:
+            return Match(touch.lead_id, touch.id, "message_id")
+    for address in failed_recipients(message):
+        lead = session.scalar(select(Lead).where(Lead.email == address))
+        if lead is not None:
+            return Match(lead.id, None, "failed_recipient")
+    for _name, address in getaddresses([str(v) for v in message.get_all("From") or []]):
+        lead = session.scalar(select(Lead).where(Lead.email == address.strip().lower()))
+        if lead is not None:
+            return Match(lead.id, None, "sender")
+    return Match(None, None, None)
+
+
+def match_stored(
+    session: Session,
+    inbound: InboundMessage,
+    at: datetime,
+    secret: bytes | None = None,
+    message: Message | None = None,
+) -> str:
+    """Match a stored message (parsed here unless ``message`` is given); its new status."""
+    if inbound.size > MAX_PARSE_BYTES:
+        return _to_review(
+            session, inbound, at, "unparseable", f"larger than {MAX_PARSE_BYTES} bytes; kept raw"
+        )
+    try:
+        if message is None:
+            message = message_from_bytes(inbound.raw, policy=compat32)
+        if not message.keys():
+            return _to_review(session, inbound, at, "unparseable", "no headers; kept raw")
+        inbound.from_address = _first_address(message)
+        inbound.subject = decoded_header(message.get("Subject"))[:1000] or None
+        found = match_message(session, message, secret)
+    except Exception as exc:  # malformed MIME must never stop a batch
+        log.warning("inbound %r cannot be parsed: %s", inbound.id, exc)
+        return _to_review(session, inbound, at, "unparseable", f"{type(exc).__name__}: {exc}")
+    if found.lead_id is None:
+        return _to_review(session, inbound, at, "unmatched", "matches no lead or sent email")
+    inbound.lead_id = found.lead_id
+    inbound.touch_id = found.touch_id
+    inbound.matched_by = found.matched_by
+    inbound.status = "matched"
+    events.record(
+        session,
+        "reply_received",
+        at=at,
+        lead_id=found.lead_id,
+        touch_id=found.touch_id,
+        cause=found.matched_by,
+        inbound_id=inbound.id,
+        subject=inbound.subject,
+    )
+    return inbound.status
+
+
+def decoded_header(value: object) -> str:
+    """A header as readable text (RFC 2047 encoded words decoded; never raises)."""
+    if value is None:
+        return ""
+    try:
+        return str(make_header(decode_header(str(value))))
+    except Exception:  # unknown charset or broken encoded word: show it as it came
+        return str(value)
+
+
+def _first_address(message: Message) -> str | None:
+    pairs = getaddresses([str(v) for v in message.get_all("From") or []])
+    return pairs[0][1].lower()[:320] if pairs and pairs[0][1] else None
+
+
+def _to_review(
+    session: Session, inbound: InboundMessage, at: datetime, status: str, detail: str
+) -> str:
+    inbound.status = status
+    inbound.error = detail
+    session.add(
+        ReviewItem(inbound_id=inbound.id, reason=f"inbound_{status}", detail=detail, created_at=at)
+    )
+    return status

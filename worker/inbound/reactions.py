@@ -1,0 +1,396 @@
+"""Act on a classified reply: stop the sequence at once, then apply the ``on_reply`` rules.
+
+A person's reply pauses every open sequence of the lead before anything else, so a touch
+already queued is skipped when it comes up for sending. Then the rules of the sequence the
+reply belongs to (or the defaults) decide: advance, flag, pause, stop, lost, won, suppress,
+bounce, retry a soft-bounced touch, wait for an out-of-office return date, or continue.
+A classification below the confidence threshold is always flagged for a rep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from worker.authoring.reply_rules import ENROLL_PREFIX, rules_for
+from worker.authoring.schema import SequenceSpec
+from worker.authoring.sequences import Catalog
+from worker.leads import lifecycle
+from worker.leads.enrollment import enroll_leads
+from worker.leads.flags import HOT, flag
+from worker.leads.stages import change_stage, next_stage
+from worker.settings import Settings
+from worker.store import events
+from worker.store.models import Enrollment, Event, InboundMessage, Lead, Touch
+from worker.timing.waits import lead_zone
+from worker.understanding import HUMAN_INTENTS, Classification
+from worker.understanding.bounces import is_delay_notice
+
+RESUME_LOCAL_TIME = time(9, 0)
+
+
+@dataclass(frozen=True)
+class ReplyPolicy:
+    """The thresholds of reply handling (from Settings)."""
+
+    min_confidence: float = 0.6
+    ooo_fallback_days: int = 7
+    soft_bounce_limit: int = 3
+    soft_bounce_retry_s: int = 4 * 3600
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ReplyPolicy:
+        return cls(
+            min_confidence=settings.min_confidence,
+            ooo_fallback_days=settings.ooo_fallback_days,
+            soft_bounce_limit=settings.soft_bounce_limit,
+            soft_bounce_retry_s=settings.soft_bounce_retry_s,
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What was done about one reply."""
+
+    intent: str
+    actions: tuple[str, ...]
+    low_confidence: bool
+
+
+@dataclass
+class _Reply:
+    session: Session
+    catalog: Catalog
+    policy: ReplyPolicy
+    lead: Lead
+    inbound: InboundMessage
+    found: Classification
+    touch: Touch | None
+    spec: SequenceSpec | None
+    at: datetime
+    low_confidence: bool
+
+    @property
+    def cause(self) -> str:
+        return f"reply: {self.found.intent}"
+
+    def open_enrollments(self) -> list[Enrollment]:
+        return lifecycle.open_enrollments(self.session, self.lead.id)
+
+
+def act_on_reply(
+    session: Session,
+    catalog: Catalog,
+    policy: ReplyPolicy,
+    inbound: InboundMessage,
+    found: Classification,
+    *,
+    at: datetime,
+) -> Outcome:
+    """Record the classification of a matched message and apply the rules."""
+    assert inbound.lead_id is not None
+    lead = session.get(Lead, inbound.lead_id)
+    assert lead is not None
+    touch = session.get(Touch, inbound.touch_id) if inbound.touch_id is not None else None
+    spec = _sequence_of(session, catalog, lead, touch)
+    low = found.confidence < policy.min_confidence
+    actions = ("flag",) if low else rules_for(spec.on_reply.rules() if spec else None)[found.intent]
+    events.record(
+        session,
+        "classified",
+        at=at,
+        lead_id=lead.id,
+        touch_id=touch.id if touch else None,
+        sequence=spec.name if spec else None,
+        step_index=touch.step_index if touch else None,
+        cause=found.intent,
+        confidence=round(found.confidence, 2),
+        return_date=found.return_date.isoformat() if found.return_date else None,
+        referral_email=found.referral_email,
+        inbound_id=inbound.id,
+        low_confidence=low,
+        actions=list(actions),
+    )
+    reply = _Reply(session, catalog, policy, lead, inbound, found, touch, spec, at, low)
+    if found.intent in HUMAN_INTENTS or low:
+        lifecycle.pause(session, reply.open_enrollments(), at=at, cause=reply.cause)
+    for action in actions:
+        handler = _HANDLERS.get(action)
+        if handler is not None:
+            handler(reply)
+        elif action.startswith(ENROLL_PREFIX):
+            _enroll(reply, catalog.get(action[len(ENROLL_PREFIX) :]))
+        session.flush()
+    return Outcome(found.intent, actions, low)
+
+
+def store_classification(inbound: InboundMessage, found: Classification, at: datetime) -> None:
+    """Keep the classification on the stored message."""
+    inbound.intent = found.intent
+    inbound.confidence = round(found.confidence, 3)
+    inbound.return_date = found.return_date
+    inbound.referral_email = found.referral_email
+    inbound.reply_text = found.text[:20000]
+    inbound.classification = {key: value for key, value in found.as_json().items() if key != "text"}
+    inbound.processed_at = at
+
+
+def _sequence_of(
+    session: Session, catalog: Catalog, lead: Lead, touch: Touch | None
+) -> SequenceSpec | None:
+    name = touch.sequence if touch is not None else None
+    if name is None:
+        name = session.scalar(
+            select(Enrollment.sequence)
+            .where(Enrollment.lead_id == lead.id)
+            .order_by(Enrollment.enrolled_at.desc(), Enrollment.id.desc())
+            .limit(1)
+        )
+    loaded = catalog.sequences.get(name) if name else None
+    return loaded.spec if loaded is not None else None
+
+
+# ---- actions ---------------------------------------------------------------------------------
+
+
+def _flag(reply: _Reply, *, hot: bool = False) -> None:
+    found = reply.found
+    lifecycle.pause(reply.session, reply.open_enrollments(), at=reply.at, cause=reply.cause)
+    reason = "hot_lead" if hot else f"reply_{found.intent}"
+    if reply.low_confidence and not hot:
+        reason = "reply_low_confidence"
+    suggestion, advice = _suggestion(reply, hot)
+    flag(
+        reply.session,
+        reply.lead.id,
+        reason,
+        at=reply.at,
+        detail=advice,
+        touch_id=reply.touch.id if reply.touch else None,
+        priority=HOT if hot else 0,
+        sequence=reply.spec.name if reply.spec else None,
+        inbound_id=reply.inbound.id,
+        suggested_action=suggestion,
+    )
+
+
+def _suggestion(reply: _Reply, hot: bool) -> tuple[str, str]:
+    """The resolve action a rep most likely wants, and one line of advice."""
+    found = reply.found
+    said = f"{_SAYS.get(found.intent, found.intent)} ({found.intent}, {found.confidence:.0%})"
+    if found.intent == "referral" and found.referral_email:
+        said = f"refers us to {found.referral_email} ({found.confidence:.0%})"
+    if reply.low_confidence and not hot:
+        return f"reclassify:{found.intent}", f"unsure: best guess {said} — read it and reclassify"
+    if hot:
+        target = reply.catalog.for_stage(reply.lead.stage)
+        if reply.open_enrollments():
+            action = "resume"
+        else:
+            action = f"enroll:{target.name}" if target is not None else "won"
+        return action, f"hot lead: {said}; get in touch now, then {action}"
+    if found.intent == "question":
+        return "resume", f"{said}; answer it, then resume"
+    if found.intent == "referral":
+        if found.referral_email:
+            return "add-referral", f"{said}; add them as a lead and stop this sequence"
+        return "stop", f"{said}; add them as a lead, then stop"
+    return "resume", f"{said}; read the reply and decide"
+
+
+_SAYS = {
+    "positive": "interested",
+    "negative": "not interested",
+    "question": "asks a question",
+    "referral": "refers us to someone else",
+    "unknown": "unclear reply",
+    "ooo": "out of office",
+    "auto_reply": "automatic reply",
+    "unsubscribe": "asks to unsubscribe",
+    "bounce_hard": "bounced",
+    "bounce_soft": "bounced for now",
+}
+
+
+def _pause_only(reply: _Reply) -> None:
+    lifecycle.pause(reply.session, reply.open_enrollments(), at=reply.at, cause=reply.cause)
+    if reply.lead.status == "active":
+        reply.lead.status = "paused"
+
+
+def _stop(reply: _Reply, *, lead_status: str = "stopped") -> None:
+    lifecycle.stop(reply.session, reply.open_enrollments(), at=reply.at, cause=reply.cause)
+    if reply.lead.status not in ("unsubscribed", "bounced"):
+        reply.lead.status = lead_status
+    reply.lead.updated_at = reply.at
+
+
+def _final_stage(stage: str) -> Callable[[_Reply], None]:
+    def apply(reply: _Reply) -> None:
+        _stop(reply)
+        change_stage(reply.session, reply.lead, stage, at=reply.at, cause=reply.cause)
+
+    return apply
+
+
+def _advance(reply: _Reply) -> None:
+    lifecycle.stop(reply.session, reply.open_enrollments(), at=reply.at, cause=reply.cause)
+    stage = next_stage(reply.lead.stage)
+    change_stage(reply.session, reply.lead, stage, at=reply.at, cause=reply.cause)
+    if reply.lead.status in ("active", "paused"):
+        lifecycle.settle_status(reply.session, reply.lead, reply.at)
+
+
+def _enroll_next(reply: _Reply) -> None:
+    _enroll(reply, reply.catalog.for_stage(reply.lead.stage))
+
+
+def _enroll(reply: _Reply, target: SequenceSpec | None) -> None:
+    lifecycle.stop(reply.session, reply.open_enrollments(), at=reply.at, cause=reply.cause)
+    if target is None:
+        return
+    if reply.lead.status in ("active", "paused", "completed", "stopped"):
+        reply.lead.status = "active"
+    reply.session.flush()
+    result = enroll_leads(
+        reply.session,
+        [reply.lead],
+        target,
+        at=reply.at,
+        cause=reply.cause,
+        schedules=reply.catalog.schedules,
+    )
+    if not result.enrolled:
+        lifecycle.settle_status(reply.session, reply.lead, reply.at)
+
+
+def _suppress(reply: _Reply) -> None:
+    lifecycle.suppress(reply.session, reply.lead.email, reason="unsubscribe", at=reply.at)
+    _stop(reply, lead_status="unsubscribed")
+    reply.lead.status = "unsubscribed"
+    events.record(
+        reply.session, "suppressed", at=reply.at, lead_id=reply.lead.id, cause="unsubscribe"
+    )
+
+
+def _bounce(reply: _Reply) -> None:
+    lifecycle.suppress(reply.session, reply.lead.email, reason="bounce", at=reply.at)
+    _stop(reply, lead_status="bounced")
+    reply.lead.status = "bounced"
+    events.record(
+        reply.session,
+        "suppressed",
+        at=reply.at,
+        lead_id=reply.lead.id,
+        cause="bounce",
+        recipients=list(reply.found.bounced_recipients),
+    )
+
+
+def _retry(reply: _Reply) -> None:
+    soft = reply.session.scalar(
+        select(func.count(Event.id)).where(
+            Event.lead_id == reply.lead.id, Event.kind == "classified", Event.cause == "bounce_soft"
+        )
+    )
+    if (soft or 0) >= reply.policy.soft_bounce_limit:
+        _bounce(reply)
+        return
+    if is_delay_notice(reply.inbound.raw):
+        return  # the mail system still holds the original: a resend could arrive twice
+    touch = reply.touch or _last_sent_touch(reply.session, reply.lead.id)
+    if touch is None or touch.status != "sent":
+        return
+    enrollment = reply.session.get(Enrollment, touch.enrollment_id)
+    if enrollment is None or enrollment.status != "active":
+        return
+    if enrollment.current_step != touch.step_index + 1 or _later_touch(reply.session, touch):
+        return  # the sequence has moved on: its next touch is the retry
+    touch.status = "queued"
+    touch.available_at = reply.at + timedelta(seconds=reply.policy.soft_bounce_retry_s)
+    touch.enqueued_at = None
+    touch.claim_token = None
+    touch.claimed_at = None
+    touch.finished_at = None
+    touch.last_error = "soft bounce: sending again"
+    enrollment.current_step = touch.step_index
+    enrollment.next_due_at = None
+    events.record(
+        reply.session,
+        "requeued",
+        at=reply.at,
+        lead_id=reply.lead.id,
+        touch_id=touch.id,
+        sequence=touch.sequence,
+        step_index=touch.step_index,
+        cause="bounce_soft",
+        available_at=touch.available_at.isoformat(),
+    )
+
+
+def _last_sent_touch(session: Session, lead_id: int) -> Touch | None:
+    return session.scalar(
+        select(Touch)
+        .where(Touch.lead_id == lead_id, Touch.status == "sent")
+        .order_by(Touch.finished_at.desc(), Touch.id.desc())
+        .limit(1)
+    )
+
+
+def _later_touch(session: Session, touch: Touch) -> bool:
+    return (
+        session.scalar(
+            select(Touch.id).where(
+                Touch.enrollment_id == touch.enrollment_id,
+                Touch.step_index > touch.step_index,
+                Touch.status != "skipped",
+            )
+        )
+        is not None
+    )
+
+
+def _wait_for_return(reply: _Reply) -> None:
+    resume_at = resume_time(
+        reply.found.return_date, reply.lead.timezone, reply.at, reply.policy.ooo_fallback_days
+    )
+    lifecycle.pause(
+        reply.session,
+        reply.open_enrollments(),
+        at=reply.at,
+        cause="out of office",
+        resume_at=resume_at,
+    )
+    if reply.lead.status == "active":
+        reply.lead.status = "paused"
+
+
+def resume_time(
+    return_date: date | None, timezone: str | None, at: datetime, fallback_days: int
+) -> datetime:
+    """9:00 in the lead's time zone on the return date (now if already past), else a fallback."""
+    if return_date is None:
+        return at + timedelta(days=fallback_days)
+    local = datetime.combine(return_date, RESUME_LOCAL_TIME, tzinfo=lead_zone(timezone))
+    return max(local.astimezone(UTC), at)
+
+
+_HANDLERS: dict[str, Callable[[_Reply], None]] = {
+    "advance": _advance,
+    "enroll_next": _enroll_next,
+    "flag": _flag,
+    "flag_hot": lambda reply: _flag(reply, hot=True),
+    "pause": _pause_only,
+    "stop": _stop,
+    "lost": _final_stage("lost"),
+    "won": _final_stage("won"),
+    "suppress": _suppress,
+    "bounce": _bounce,
+    "retry": _retry,
+    "wait_for_return": _wait_for_return,
+    "continue": lambda reply: None,
+}

@@ -1,0 +1,326 @@
+"""Importing leads from CSV: upsert by normalised email, report bad rows, enroll the rest."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from worker.authoring.sequences import Catalog
+from worker.clock import Clock
+from worker.errors import LeadImportError
+from worker.leads.addresses import normalise_email
+from worker.leads.csv_input import RowError, csv_rows
+from worker.leads.enrollment import EnrollResult, enroll_leads
+from worker.settings import FINAL_STAGES, PIPELINE_STAGES
+from worker.store import events
+from worker.store.dialect import dialect_insert
+from worker.store.models import LEAD_COLUMNS, Lead
+from worker.timing.windows import country_code
+
+BATCH_ROWS = 500
+_COLUMN = re.compile(r"[^a-z0-9]+")
+_ALIASES = {
+    "e_mail": "email",
+    "email_address": "email",
+    "mail": "email",
+    "firstname": "first_name",
+    "given_name": "first_name",
+    "lastname": "last_name",
+    "surname": "last_name",
+    "family_name": "last_name",
+    "organisation": "company",
+    "organization": "company",
+    "tz": "timezone",
+    "time_zone": "timezone",
+    "value": "deal_value",
+    "deal_size": "deal_value",
+}
+MAX_CELL_CHARS = 2000
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    enrollment: EnrollResult = field(default_factory=EnrollResult)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "created": self.created,
+            "updated": self.updated,
+            "enrolled": self.enrollment.enrolled,
+            "not_enrolled": self.enrollment.skipped,
+            "errors": [str(e) for e in self.errors],
+        }
+
+
+def column_name(header: str) -> str:
+    """``"First Name"`` → ``first_name`` (with common aliases folded)."""
+    name = _COLUMN.sub("_", header.strip().lower()).strip("_")
+    return _ALIASES.get(name, name)
+
+
+def parse_row(raw: Mapping[str, str]) -> dict[str, Any]:
+    """Validate one CSV row (already keyed by column name); ValueError names the field."""
+    row, errors = validate_row(raw)
+    if errors:
+        raise ValueError(next(iter(errors.values())))
+    return row
+
+
+def validate_row(raw: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Check every field of one lead (keyed by column name, e.g. a CSV row or a web form).
+
+    Returns the parsed row (``email``, lead columns, ``stage``, the other values in
+    ``fields``) and a message per invalid field, in the order ``parse_row`` reports them;
+    the row is only usable when there are no messages.
+    """
+    values = {k: v.strip() for k, v in raw.items() if v is not None and v.strip() != ""}
+    errors: dict[str, str] = {}
+    for key, value in values.items():
+        if len(value) > MAX_CELL_CHARS:
+            errors[key] = f"field {key!r} is longer than {MAX_CELL_CHARS} characters"
+    row: dict[str, Any] = {}
+    try:
+        row["email"] = normalise_email(values.pop("email", ""))
+    except ValueError as exc:
+        errors.setdefault("email", str(exc))
+    if "timezone" in values:
+        try:
+            ZoneInfo(values["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            errors.setdefault(
+                "timezone",
+                f"timezone {values['timezone']!r} is unknown — "
+                "use an IANA name such as Europe/Berlin",
+            )
+    if "deal_value" in values:
+        try:
+            row["deal_value"] = parse_amount(values.pop("deal_value"))
+        except ValueError as exc:
+            errors.setdefault("deal_value", str(exc))
+    if "country" in values:
+        try:
+            values["country"] = country_code(values["country"])
+        except ValueError as exc:
+            errors.setdefault("country", str(exc))
+    if "stage" in values:
+        stage = values.pop("stage").lower()
+        if stage not in PIPELINE_STAGES + FINAL_STAGES:
+            errors.setdefault(
+                "stage",
+                f"stage {stage!r} is unknown — use one of "
+                f"{', '.join(PIPELINE_STAGES + FINAL_STAGES)}",
+            )
+        row["stage"] = stage
+    for column in ("first_name", "last_name", "company", "timezone", "country"):
+        if column in values:
+            row[column] = values[column]
+    row["fields"] = values
+    return row, errors
+
+
+def lead_from_row(row: dict[str, Any]) -> Lead:
+    """An unsaved Lead from a parsed row (for previews and validation of sample leads)."""
+    return Lead(
+        id=0,
+        email=row["email"],
+        stage=row.get("stage", "prospecting"),
+        status="active",
+        fields=row["fields"],
+        **{column: row.get(column) for column in LEAD_COLUMNS},
+    )
+
+
+def parse_amount(text: str) -> float:
+    """``"42500"``, ``"42,500.50"`` or ``"42500.5"`` → float; ValueError otherwise."""
+    cleaned = text.replace("_", "")
+    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", cleaned):
+        cleaned = cleaned.replace(",", "")
+    try:
+        value = float(cleaned)
+    except ValueError:
+        raise ValueError(
+            f"deal_value {text!r} is not a number — write e.g. 42500 or 42500.50"
+        ) from None
+    if value < 0 or not math.isfinite(value):
+        raise ValueError(f"deal_value {text!r} must be a positive number")
+    return value
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    """Stream ``(line, row or error)`` from a CSV file without loading it whole.
+
+    ``line`` is the line where the row starts. Bytes that are not UTF-8 (a file saved as
+    Latin-1 by a spreadsheet) make only their own row an error; the rows after it are still
+    read, so nothing is silently lost.
+    """
+    shown = path.name
+    rows = csv_rows(path, LeadImportError, "the leads file", "email")
+    _, header = next(rows)
+    assert not isinstance(header, RowError)
+    columns = [column_name(h) for h in header]
+    if "email" not in columns:
+        raise LeadImportError(
+            f"{shown}:1: no 'email' column in the header ({', '.join(header)}) — add one."
+        )
+    dupes = {c for c in columns if columns.count(c) > 1 and c}
+    if dupes:
+        raise LeadImportError(f"{shown}:1: column(s) {', '.join(sorted(dupes))} appear twice.")
+    for line, cells in rows:
+        if isinstance(cells, RowError):
+            yield line, cells
+            continue
+        if len(cells) != len(columns):
+            yield (
+                line,
+                RowError(
+                    shown, line, f"row has {len(cells)} cells but the header has {len(columns)}"
+                ),
+            )
+            continue
+        try:
+            yield line, parse_row(dict(zip(columns, cells, strict=True)))
+        except ValueError as exc:
+            yield line, RowError(shown, line, str(exc))
+
+
+def import_leads(
+    factory: sessionmaker[Session],
+    path: Path,
+    clock: Clock,
+    catalog: Catalog,
+    *,
+    sequence: str | None = None,
+    enroll: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Upsert every good row, enroll leads, and report bad rows; batches commit as they go."""
+    spec = catalog.get(sequence) if sequence else None
+    report = ImportReport()
+    batch: dict[str, dict[str, Any]] = {}
+    for _line, item in read_rows(path):
+        report.rows += 1
+        if isinstance(item, RowError):
+            report.errors.append(item)
+            continue
+        batch[item["email"]] = item
+        if len(batch) >= BATCH_ROWS:
+            _import_batch(factory, list(batch.values()), clock, catalog, spec, enroll, report)
+            if progress:
+                progress(report.rows)
+            batch = {}
+    if batch:
+        _import_batch(factory, list(batch.values()), clock, catalog, spec, enroll, report)
+    if progress:
+        progress(report.rows)
+    return report
+
+
+def _import_batch(
+    factory: sessionmaker[Session],
+    rows: list[dict[str, Any]],
+    clock: Clock,
+    catalog: Catalog,
+    spec: Any,
+    enroll: bool,
+    report: ImportReport,
+) -> None:
+    now = clock.now()
+    with factory.begin() as session:
+        emails = [r["email"] for r in rows]
+        existing = {
+            lead.email: lead for lead in session.scalars(select(Lead).where(Lead.email.in_(emails)))
+        }
+        new_rows = [
+            {
+                "email": r["email"],
+                "stage": r.get("stage", "prospecting"),
+                "status": "active",
+                "fields": r["fields"],
+                "created_at": now,
+                "updated_at": now,
+                **{c: r.get(c) for c in LEAD_COLUMNS},
+            }
+            for r in rows
+            if r["email"] not in existing
+        ]
+        if new_rows:
+            stmt = (
+                dialect_insert(session, Lead)
+                .on_conflict_do_nothing(index_elements=["email"])
+                .returning(Lead.id)
+            )
+            created_ids = list(session.scalars(stmt, new_rows))
+            report.created += len(created_ids)
+            events.record_many(
+                session,
+                [
+                    {"kind": "lead_created", "at": now, "lead_id": i, "cause": "import"}
+                    for i in created_ids
+                ],
+            )
+        updates = []
+        for r in rows:
+            lead = existing.get(r["email"])
+            if lead is None:
+                continue
+            merged = {**(lead.fields or {}), **r["fields"]}
+            changes: dict[str, Any] = {"id": lead.id, "fields": merged, "updated_at": now}
+            for column in LEAD_COLUMNS:
+                if r.get(column) is not None:
+                    changes[column] = r[column]
+            updates.append(changes)
+        if updates:
+            session.execute(update(Lead), updates)
+            report.updated += len(updates)
+        if not enroll:
+            return
+        leads = list(session.scalars(select(Lead).where(Lead.email.in_(emails))))
+        if spec is not None:
+            _merge(
+                report.enrollment,
+                enroll_leads(
+                    session, leads, spec, at=now, cause="import", schedules=catalog.schedules
+                ),
+            )
+            return
+        by_stage: dict[str, list[Lead]] = {}
+        for lead in leads:
+            by_stage.setdefault(lead.stage, []).append(lead)
+        for stage, stage_leads in by_stage.items():
+            stage_spec = catalog.for_stage(stage)
+            if stage_spec is None:
+                for _ in stage_leads:
+                    report.enrollment.skip(f"no sequence for stage {stage}")
+                continue
+            _merge(
+                report.enrollment,
+                enroll_leads(
+                    session,
+                    stage_leads,
+                    stage_spec,
+                    at=now,
+                    cause="import",
+                    schedules=catalog.schedules,
+                ),
+            )
+
+
+def _merge(total: EnrollResult, part: EnrollResult) -> None:
+    total.enrolled += part.enrolled
+    for reason, count in part.skipped.items():
+        total.skipped[reason] = total.skipped.get(reason, 0) + count

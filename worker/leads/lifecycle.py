@@ -1,0 +1,116 @@
+"""Pausing, resuming and stopping a lead's sequences, and suppressing its address."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from worker.leads.enrollment import OPEN_ENROLLMENT_STATUSES
+from worker.leads.rep_tasks import TASK_OPEN, close_open_tasks
+from worker.store import events
+from worker.store.dialect import dialect_insert
+from worker.store.models import Enrollment, Lead, Suppression, Touch
+
+
+def open_enrollments(session: Session, lead_id: int) -> list[Enrollment]:
+    """The lead's active and paused enrollments."""
+    return list(
+        session.scalars(
+            select(Enrollment)
+            .where(Enrollment.lead_id == lead_id, Enrollment.status.in_(OPEN_ENROLLMENT_STATUSES))
+            .order_by(Enrollment.id)
+        )
+    )
+
+
+def pause(
+    session: Session,
+    enrollments: list[Enrollment],
+    *,
+    at: datetime,
+    cause: str,
+    resume_at: datetime | None = None,
+) -> None:
+    """Pause each enrollment (a touch already queued is skipped at send time)."""
+    for enrollment in enrollments:
+        if enrollment.status == "paused" and enrollment.resume_at == resume_at:
+            continue
+        enrollment.status = "paused"
+        enrollment.next_due_at = None
+        enrollment.resume_at = resume_at
+        close_open_tasks(session, [enrollment], at=at, cause=cause)
+        _record(
+            session,
+            enrollment,
+            "paused",
+            at=at,
+            cause=cause,
+            resume_at=resume_at.isoformat() if resume_at else None,
+        )
+
+
+def resume(session: Session, enrollments: list[Enrollment], *, at: datetime, cause: str) -> None:
+    """Resume each enrollment at its current step (due now unless its touch is outstanding)."""
+    for enrollment in enrollments:
+        enrollment.status = "active"
+        enrollment.resume_at = None
+        if enrollment.next_due_at is None and not touch_outstanding(session, enrollment):
+            enrollment.next_due_at = at
+        _record(session, enrollment, "resumed", at=at, cause=cause)
+
+
+def stop(session: Session, enrollments: list[Enrollment], *, at: datetime, cause: str) -> None:
+    """Stop each enrollment for good."""
+    for enrollment in enrollments:
+        enrollment.status = "stopped"
+        enrollment.next_due_at = None
+        enrollment.resume_at = None
+        enrollment.finished_at = at
+        close_open_tasks(session, [enrollment], at=at, cause=cause)
+        _record(session, enrollment, "sequence_stopped", at=at, cause=cause)
+
+
+def _record(
+    session: Session, enrollment: Enrollment, kind: str, *, at: datetime, cause: str, **detail: Any
+) -> None:
+    """Record an event about the enrollment at its current step."""
+    events.record(
+        session,
+        kind,
+        at=at,
+        lead_id=enrollment.lead_id,
+        sequence=enrollment.sequence,
+        step_index=enrollment.current_step,
+        cause=cause,
+        **detail,
+    )
+
+
+def touch_outstanding(session: Session, enrollment: Enrollment) -> bool:
+    """Whether the touch of the enrollment's current step is still waiting to go out (or, for
+    a manual step, its task is still open)."""
+    return (
+        session.scalar(
+            select(Touch.id).where(
+                Touch.enrollment_id == enrollment.id,
+                Touch.step_index == enrollment.current_step,
+                Touch.status.in_(("queued", "claimed", "sending", TASK_OPEN)),
+            )
+        )
+        is not None
+    )
+
+
+def suppress(session: Session, value: str, *, reason: str, at: datetime) -> None:
+    """Put an address (or domain) on the global suppression list (idempotent)."""
+    stmt = dialect_insert(session, Suppression).on_conflict_do_nothing(index_elements=["value"])
+    session.execute(stmt.values(value=value.lower(), reason=reason, created_at=at))
+
+
+def settle_status(session: Session, lead: Lead, at: datetime) -> None:
+    """After a change: ``active`` with an open enrollment, else ``completed``."""
+    lead.status = "active" if open_enrollments(session, lead.id) else "completed"
+    lead.updated_at = at

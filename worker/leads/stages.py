@@ -1,0 +1,37 @@
+"""Stage changes along the pipeline: prospecting → … → delivery (→ won | lost)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from worker.settings import PIPELINE_STAGES
+from worker.store import events
+from worker.store.models import Lead
+
+
+def next_stage(stage: str) -> str:
+    """The stage after ``stage``; after the last pipeline stage comes ``won``."""
+    if stage not in PIPELINE_STAGES:
+        return stage
+    index = PIPELINE_STAGES.index(stage)
+    return PIPELINE_STAGES[index + 1] if index + 1 < len(PIPELINE_STAGES) else "won"
+
+
+def change_stage(session: Session, lead: Lead, stage: str, *, at: datetime, cause: str) -> None:
+    """Move ``lead`` to ``stage`` and record the change."""
+    if lead.stage == stage:
+        return
+    previous = lead.stage
+    lead.stage = stage
+    lead.updated_at = at
+    events.record(
+        session,
+        "stage_changed",
+        at=at,
+        lead_id=lead.id,
+        cause=cause,
+        previous=previous,
+        stage=stage,
+    )

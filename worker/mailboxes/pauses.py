@@ -1,0 +1,247 @@
+"""Pausing sending mailboxes: by hand (``outreach mailboxes pause/resume``) or automatically.
+
+A paused mailbox sends nothing: the send-time gate puts its touches back in the queue and
+looks again every 15 minutes (``mailbox_limits.PAUSE_RECHECK_S``); resuming frees them at once.
+
+A mailbox is paused automatically when
+
+- at least ``OUTREACH_MAILBOX_MAX_FAILURES_24H`` (5) of its touches failed for good with a
+  delivery error (event ``failed`` / ``delivery_failed``) in the last 24 hours (0: never), or
+- its hard bounces (events ``classified`` / ``bounce_hard`` of touches it sent) in the last 7
+  days, over its sends in the last 7 UTC days, are above ``OUTREACH_MAILBOX_MAX_BOUNCE_RATE``
+  (0.05), once it sent at least ``OUTREACH_MAILBOX_MIN_SAMPLE`` (20) in those days.
+
+Only failures and bounces after the mailbox was last resumed count, so the next check does not
+undo a resume. The rules are checked at the start of every tick (``outreach run``, the
+scheduler: bounces are read from the inboxes before it) and right after a touch fails for
+good. A pause is a ``MailboxPause`` row, an event ``mailbox_paused`` and a review item
+(reason ``mailbox_paused``, no lead) saying why and how to resume.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from worker.errors import OutreachError
+from worker.mailboxes.capacity import sent_since
+from worker.mailboxes.limits import day_of, paused_prefix
+from worker.runtime import Runtime
+from worker.store import events
+from worker.store.dialect import dialect_insert
+from worker.store.models import Event, MailboxPause, ReviewItem, Touch
+
+log = logging.getLogger(__name__)
+
+REVIEW_REASON = "mailbox_paused"
+FAILURE_WINDOW = timedelta(hours=24)
+BOUNCE_WINDOW_DAYS = 7
+
+
+@dataclass(frozen=True)
+class PauseState:
+    """A mailbox's pause as stored (``resumed_at`` None: paused now)."""
+
+    mailbox: str
+    paused_at: datetime
+    reason: str
+    resumed_at: datetime | None
+
+    @property
+    def paused(self) -> bool:
+        return self.resumed_at is None
+
+
+def pause_states(session: Session) -> dict[str, PauseState]:
+    """Every mailbox ever paused, by name."""
+    return {
+        row.mailbox: PauseState(row.mailbox, row.paused_at, row.reason, row.resumed_at)
+        for row in session.scalars(select(MailboxPause))
+    }
+
+
+def pause_mailbox(
+    session: Session, mailbox: str, reason: str, *, at: datetime, cause: str = "manual"
+) -> bool:
+    """Pause ``mailbox``; False when it was paused already. Records an event."""
+    insert = dialect_insert(session, MailboxPause)
+    paused = session.execute(
+        insert.values(mailbox=mailbox, paused_at=at, reason=reason, resumed_at=None)
+        .on_conflict_do_update(
+            index_elements=["mailbox"],
+            set_={"paused_at": at, "reason": reason, "resumed_at": None},
+            where=MailboxPause.resumed_at.is_not(None),
+        )
+        .returning(MailboxPause.mailbox)
+    ).first()
+    if paused is None:
+        return False
+    events.record(
+        session, "mailbox_paused", at=at, lead_id=None, cause=cause, mailbox=mailbox, reason=reason
+    )
+    log.log(
+        logging.WARNING if cause == "auto" else logging.INFO,
+        "mailbox %r paused: %s",
+        mailbox,
+        reason,
+    )
+    return True
+
+
+def resume_mailbox(session: Session, mailbox: str, *, at: datetime, note: str | None = None) -> int:
+    """Resume ``mailbox``; return how many postponed touches were freed (-1: it was not paused).
+
+    Its open ``mailbox_paused`` review items are closed, and the touches the pause held back
+    go back to the queue now instead of at their next re-check.
+    """
+    resumed = session.execute(
+        update(MailboxPause)
+        .where(MailboxPause.mailbox == mailbox, MailboxPause.resumed_at.is_(None))
+        .values(resumed_at=at)
+        .returning(MailboxPause.mailbox)
+    ).first()
+    if resumed is None:
+        return -1
+    session.execute(
+        update(ReviewItem)
+        .where(
+            ReviewItem.reason == REVIEW_REASON,
+            ReviewItem.resolved_at.is_(None),
+            ReviewItem.detail.startswith(_detail_prefix(mailbox), autoescape=True),
+        )
+        .values(resolved_at=at, resolution="resume", note=note)
+    )
+    freed = session.execute(
+        update(Touch)
+        .where(
+            Touch.status == "queued",
+            Touch.mailbox == mailbox,
+            Touch.available_at > at,
+            Touch.last_error.startswith(paused_prefix(mailbox), autoescape=True),
+        )
+        .values(available_at=at, enqueued_at=None)
+        .returning(Touch.id)
+    ).all()
+    events.record(
+        session, "mailbox_resumed", at=at, lead_id=None, cause="manual", mailbox=mailbox, note=note
+    )
+    return len(freed)
+
+
+def _detail_prefix(mailbox: str) -> str:
+    return f"Mailbox {mailbox!r} paused"
+
+
+def _review(session: Session, mailbox: str, why: str, at: datetime) -> None:
+    session.add(
+        ReviewItem(
+            lead_id=None,
+            reason=REVIEW_REASON,
+            detail=(
+                f"{_detail_prefix(mailbox)}: {why}. Nothing is sent from it until it is resumed; "
+                "its touches wait in the queue. Find the cause (its SMTP account, the sender's "
+                f"reputation, the quality of the leads), then run 'outreach mailboxes resume "
+                f"{mailbox}' — that also closes this item."
+            ),
+            created_at=at,
+        )
+    )
+
+
+# --- automatic pauses ----------------------------------------------------------------------
+
+
+def check_mailboxes(runtime: Runtime, only: str | None = None) -> list[str]:
+    """Pause every mailbox (or ``only`` this one) that breaks a rule; return their names.
+
+    A mailbox file that cannot be read is logged and skipped (the tick goes on).
+    """
+    try:
+        names = sorted(runtime.mailboxes.by_name)
+    except OutreachError as exc:
+        log.warning("mailboxes not checked for auto-pause: %s", exc)
+        return []
+    if only is not None:
+        names = [only] if only in names else []
+    if not names:
+        return []
+    settings = runtime.settings
+    now = runtime.clock.now()
+    with runtime.sessions() as session:
+        states = pause_states(session)
+        failures = _times(session, "failed", "delivery_failed", now - FAILURE_WINDOW, names)
+        bounces = _times(
+            session, "classified", "bounce_hard", now - timedelta(days=BOUNCE_WINDOW_DAYS), names
+        )
+    found: dict[str, str] = {}
+    for name in names:
+        state = states.get(name)
+        if state is not None and state.paused:
+            continue
+        since = state.resumed_at if state is not None else None
+        failed = [at for at in failures.get(name, []) if since is None or at > since]
+        bounced = [at for at in bounces.get(name, []) if since is None or at > since]
+        limit = settings.mailbox_max_failures_24h
+        if limit and len(failed) >= limit:
+            found[name] = f"{len(failed)} touches failed for good in the last 24 hours"
+        elif bounced:
+            today = day_of(now)
+            sent = sent_since(runtime, name, today - timedelta(days=BOUNCE_WINDOW_DAYS - 1), today)
+            rate = len(bounced) / sent if sent else 1.0
+            if sent >= settings.mailbox_min_sample and rate > settings.mailbox_max_bounce_rate:
+                found[name] = (
+                    f"{len(bounced)} hard bounces for {sent} sent in 7 days ({rate:.1%}, above "
+                    f"{settings.mailbox_max_bounce_rate:.1%})"
+                )
+    paused: list[str] = []
+    if found:
+        with runtime.sessions.begin() as session:
+            for name, why in found.items():
+                if pause_mailbox(session, name, why, at=now, cause="auto"):
+                    _review(session, name, why, now)
+                    paused.append(name)
+    return paused
+
+
+def after_failure(runtime: Runtime, touch_id: int, reason: str) -> None:
+    """After a touch failed for good: pause its mailbox if it now fails too often."""
+    if reason != "delivery_failed" or not runtime.settings.mailbox_max_failures_24h:
+        return
+    with runtime.sessions() as session:
+        mailbox = session.scalar(select(Touch.mailbox).where(Touch.id == touch_id))
+    if mailbox:
+        check_mailboxes(runtime, only=mailbox)
+
+
+def _times(
+    session: Session, kind: str, cause: str, since: datetime, names: list[str]
+) -> dict[str, list[datetime]]:
+    """When events of ``kind``/``cause`` about touches of each mailbox happened since ``since``."""
+    rows = session.execute(
+        select(Touch.mailbox, Event.at)
+        .join(Touch, Touch.id == Event.touch_id)
+        .where(
+            Event.kind == kind, Event.cause == cause, Event.at >= since, Touch.mailbox.in_(names)
+        )
+    )
+    found: dict[str, list[datetime]] = defaultdict(list)
+    for mailbox, at in rows:
+        if mailbox is not None:
+            found[mailbox].append(at)
+    return found
+
+
+__all__ = [
+    "REVIEW_REASON",
+    "PauseState",
+    "after_failure",
+    "check_mailboxes",
+    "pause_mailbox",
+    "pause_states",
+    "resume_mailbox",
+]

@@ -1,0 +1,103 @@
+"""``outreach scheduler``: an APScheduler 3.x loop that enqueues due work and reads inboxes.
+
+One scheduler per deployment (it keeps its jobs in memory; nothing is shared between
+processes). Overlapping with a cron ``outreach run`` is harmless: touches are unique per step
+and claimed atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from worker.actors import send_touches
+from worker.delivery.tick import tick
+from worker.errors import OutreachError
+from worker.inbound.inboxes import FetchReport, configured_inboxes
+from worker.inbound.ingest import fetch_inboxes
+from worker.processes.batch import embedded_worker, enqueue
+from worker.runtime import Runtime, set_runtime
+
+log = logging.getLogger(__name__)
+
+TICK_EVERY_S = 60
+
+
+def tick_and_enqueue(runtime: Runtime) -> int:
+    """One scheduler job run: create due touches and enqueue them; returns how many."""
+    result = tick(runtime)
+    ids = result.to_enqueue
+    enqueue(ids, runtime.settings.touches_per_message)
+    if ids or result.unknown or result.completed:
+        log.info(
+            "tick: %d enqueued (%d new, %d requeued), %d sequences completed, %d claims expired",
+            len(ids),
+            len(result.created),
+            len(result.requeued),
+            result.completed,
+            len(result.unknown),
+        )
+    return len(ids)
+
+
+def fetch_inboxes_job(runtime: Runtime) -> FetchReport | None:
+    """One inbox job run: read the configured inboxes, store and match what is new."""
+    try:
+        report = fetch_inboxes(runtime)
+    except OutreachError as exc:
+        log.warning("inboxes not read: %s", exc)
+        return None
+    for error in report.errors:
+        log.warning("%s", error)
+    totals = report.as_dict()
+    if totals["stored"]:
+        log.info("inboxes: %d read, %d stored", totals["read"], totals["stored"])
+    return report
+
+
+def build_scheduler(runtime: Runtime, every_s: int = TICK_EVERY_S) -> BlockingScheduler:
+    """The scheduler with its jobs: coalesced, one instance at a time, generous misfire grace."""
+    scheduler = BlockingScheduler(
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 5 * every_s},
+        timezone="UTC",
+    )
+    jobs: list[tuple[str, Callable[[Runtime], object], int]] = [("tick", tick_and_enqueue, every_s)]
+    if configured_inboxes(runtime):
+        jobs.append(("inbox", fetch_inboxes_job, runtime.settings.inbox_every_s))
+    for job_id, job, seconds in jobs:
+        scheduler.add_job(
+            job,
+            "interval",
+            seconds=seconds,
+            args=[runtime],
+            id=job_id,
+            next_run_time=None,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=5 * seconds,
+        )
+    return scheduler
+
+
+def run_scheduler(
+    runtime: Runtime, every_s: int = TICK_EVERY_S, stop: threading.Event | None = None
+) -> None:
+    """Run until interrupted; without Redis, an in-process worker sends what is enqueued."""
+    set_runtime(runtime)
+    scheduler = build_scheduler(runtime, every_s)
+    for job in scheduler.get_jobs():
+        job.modify(next_run_time=datetime.now(scheduler.timezone))
+    if stop is not None:
+        threading.Thread(
+            target=lambda: (stop.wait(), scheduler.shutdown(wait=False)), daemon=True
+        ).start()
+    if runtime.settings.uses_redis:
+        scheduler.start()
+        return
+    log.warning("REDIS_URL is not set: sending in this process with an embedded worker")
+    with embedded_worker(send_touches.broker, runtime.settings.send_threads):
+        scheduler.start()

@@ -1,0 +1,217 @@
+"""Read models for the web app's lead pages: a page of the list, and one lead's whole story
+(touches with the text as sent, replies and events in one timeline)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
+
+from worker.clock import as_utc, iso
+from worker.errors import NotFoundError
+from worker.queries.leads import (
+    Gathered,
+    current_enrollments,
+    gather_lead,
+    lead_record,
+    lead_row,
+    reply_row,
+)
+from worker.store.models import LEAD_COLUMNS, Event, Lead
+
+LEADS_PER_PAGE = 50
+
+
+def leads_page(
+    session: Session,
+    *,
+    stage: str | None = None,
+    status: str | None = None,
+    search: str | None = None,
+    page: int = 1,
+    per_page: int = LEADS_PER_PAGE,
+) -> dict[str, Any]:
+    """One page of lead rows (each with its ``id``), filtered by stage, status and an
+    email/company substring, with the total count and the number of pages."""
+    conditions: list[ColumnElement[bool]] = []
+    if stage:
+        conditions.append(Lead.stage == stage)
+    if status:
+        conditions.append(Lead.status == status)
+    if search:
+        conditions.append(
+            or_(
+                Lead.email.icontains(search, autoescape=True),
+                Lead.company.icontains(search, autoescape=True),
+            )
+        )
+    total = session.scalar(select(func.count(Lead.id)).where(*conditions)) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    leads = list(
+        session.scalars(
+            select(Lead)
+            .where(*conditions)
+            .order_by(Lead.id)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
+    enrollments = current_enrollments(session, [lead.id for lead in leads])
+    rows = [{**lead_row(lead, enrollments.get(lead.id)), "id": lead.id} for lead in leads]
+    return {"rows": rows, "total": total, "page": page, "pages": pages, "per_page": per_page}
+
+
+_STANDARD_FIELDS = frozenset({"email", "stage", *LEAD_COLUMNS})
+
+
+def lead_page(session: Session, lead_id: int) -> dict[str, Any]:
+    """The lead's record (as ``show_lead``) plus ``id``, ``country``, its open review items
+    and ``entries``: touches (with the text as sent), replies and events in one
+    chronological list. NotFoundError for an unknown id."""
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise NotFoundError(f"No lead with id {lead_id}.")
+    gathered = gather_lead(session, lead)
+    record = lead_record(gathered)
+    return {
+        **record,
+        "id": lead.id,
+        "country": lead.country,
+        "open_review": [r for r in record["review"] if r["resolved_at"] is None],
+        # CSV columns beyond the standard ones (the import keeps every column in ``fields``).
+        "custom_fields": {
+            key: value
+            for key, value in (lead.fields or {}).items()
+            if key not in _STANDARD_FIELDS and value not in (None, "")
+        },
+        "entries": timeline_entries(gathered),
+    }
+
+
+def timeline_entries(gathered: Gathered) -> list[dict[str, Any]]:
+    """Touches, replies and events of a lead, oldest first; each with ``type``, ``at``
+    (ISO 8601 UTC) and what the timeline page shows.
+
+    A touch takes the place of its ``sent`` event and a reply that of its ``reply_received``
+    event (those events are not listed again). A reply without such an event comes before
+    the events of the same moment (what its classification caused); a touch not sent (yet)
+    after them.
+    """
+    touch_ids = {t.id for t in gathered.touches}
+    reply_ids = {m.id for m in gathered.replies}
+    sent_at: dict[int, Event] = {}
+    received_at: dict[int, Event] = {}
+    for e in gathered.events:
+        if e.kind == "sent" and e.touch_id in touch_ids:
+            sent_at.setdefault(e.touch_id, e)
+        inbound_id = (e.detail or {}).get("inbound_id")
+        if e.kind == "reply_received" and inbound_id in reply_ids:
+            received_at.setdefault(inbound_id, e)
+    folded = {e.id for e in (*sent_at.values(), *received_at.values())}
+    keyed: list[tuple[tuple[datetime, int, int], dict[str, Any]]] = []
+    for t in gathered.touches:
+        anchor = sent_at.get(t.id)
+        at = t.finished_at or t.due_at
+        entry = {
+            "type": "touch",
+            "at": iso(at),
+            "id": t.id,
+            "kind": t.kind,
+            "sequence": t.sequence,
+            "step": t.step_index + 1,
+            "status": t.status,
+            "mailbox": t.mailbox,
+            "subject": t.subject,
+            "variant": t.variant,
+            "sent_at": iso(t.finished_at) if t.status == "sent" else None,
+            "sent_by": anchor.cause if anchor is not None and anchor.cause != "due" else None,
+            "due_at": iso(t.due_at),
+            "error": t.last_error,
+            "body_text": t.body_text,
+        }
+        key = (as_utc(anchor.at), 1, anchor.id) if anchor else (as_utc(at), 2, t.id)
+        keyed.append((key, entry))
+    for m in gathered.replies:
+        anchor = received_at.get(m.id)
+        entry = {"type": "reply", "at": iso(m.received_at), **reply_row(m)}
+        key = (as_utc(anchor.at), 1, anchor.id) if anchor else (as_utc(m.received_at), 0, m.id)
+        keyed.append((key, entry))
+    for e in gathered.events:
+        if e.id in folded:
+            continue
+        entry = {
+            "type": "event",
+            "at": iso(e.at),
+            "kind": e.kind,
+            "sequence": e.sequence,
+            "step": e.step_index + 1 if e.step_index is not None else None,
+            "cause": e.cause,
+            "summary": event_summary(e.kind, e.cause, e.detail or {}),
+        }
+        keyed.append(((as_utc(e.at), 1, e.id), entry))
+    keyed.sort(key=lambda row: row[0])
+    return [entry for _, entry in keyed]
+
+
+# Details worth a word on the timeline (the rest are ids and message headers).
+_SHOWN_DETAILS = (
+    "confidence",
+    "return_date",
+    "referral_email",
+    "resume_at",
+    "actions",
+    "assignee",
+    "value",
+    "recipients",
+    "mailbox",
+    "error",
+    "retry_in_s",
+    "available_at",
+    "detail",
+    "note",
+)
+
+
+def event_summary(kind: str, cause: str | None, detail: dict[str, Any]) -> str:
+    """An event's details as one line of text: ``stage_changed`` as "from → to", a pause
+    with its resume time, a classification with its confidence, else "key: value" parts."""
+    if kind == "stage_changed":
+        return f"{detail.get('previous') or '?'} → {detail.get('stage') or '?'}"
+    if kind == "assigned":
+        return f"{detail.get('previous') or 'nobody'} → {detail.get('assignee') or 'nobody'}"
+    parts: list[str] = []
+    if kind == "classified" and cause:
+        confidence = detail.get("confidence")
+        parts.append(
+            f"{cause} ({confidence:.0%})" if isinstance(confidence, (int, float)) else cause
+        )
+    elif kind == "paused" and detail.get("resume_at"):
+        parts.append(f"until {_readable(detail['resume_at'])}")
+    for key in _SHOWN_DETAILS:
+        if kind == "classified" and key == "confidence":
+            continue
+        if kind == "paused" and key == "resume_at":
+            continue
+        value = detail.get(key)
+        if value in (None, "", [], False):
+            continue
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        label = "" if key == "detail" else f"{key.replace('_', ' ')}: "
+        parts.append(f"{label}{_readable(value)}")
+    return "; ".join(parts)
+
+
+def _readable(value: Any) -> str:
+    """A detail value as text; ISO 8601 times as "2027-01-12 09:00 UTC"."""
+    if isinstance(value, str) and len(value) > 10 and value[4:5] == "-" and value[10:11] == "T":
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            return as_utc(moment).strftime("%Y-%m-%d %H:%M UTC")
+    return str(value)

@@ -1,0 +1,251 @@
+"""``outreach simulate``: when would each upcoming touch go out? A dry run that sends nothing.
+
+It plays the schedule forward from the database's current state with the same rules the
+engine applies: each step's wait (business days skip the lead's public holidays and blackout
+dates), the sequence's send window in the lead's time zone with its jitter, each mailbox's
+daily limit and spacing and the per-domain cap (starting from today's real usage), and paused
+leads that resume on an out-of-office return date. Touches are placed in time order across
+all leads, so caps roll work over to the next day exactly as the gates would. Replies cannot be
+foreseen: the plan assumes nobody answers.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+
+from worker.authoring.mailboxes import Mailboxes
+from worker.authoring.schedules import Schedules
+from worker.authoring.schema import SequenceSpec
+from worker.delivery.variants import resolve_variant
+from worker.leads.addresses import domain_of
+from worker.mailboxes.capacity import usage_on
+from worker.mailboxes.limits import Usage, day_of, decide, limits_for
+from worker.runtime import Runtime
+from worker.store.models import Enrollment, Lead, Touch
+from worker.timing.windows import current_window, due_at, jittered_opening
+
+MAX_PLANNED = 200_000
+
+
+@dataclass(frozen=True)
+class PlannedTouch:
+    """One touch as it would go out (or, for a manual step, fall due)."""
+
+    lead: str
+    sequence: str
+    step: int
+    kind: str
+    at: datetime
+    local: datetime
+    mailbox: str | None
+    variant: str | None
+    notes: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "lead": self.lead,
+            "sequence": self.sequence,
+            "step": self.step,
+            "kind": self.kind,
+            "at": self.at.isoformat().replace("+00:00", "Z"),
+            "local": self.local.isoformat(),
+            "mailbox": self.mailbox,
+            "variant": self.variant,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(order=True)
+class _Next:
+    at: datetime
+    order: int
+    lead: Lead = field(compare=False)
+    enrollment: Enrollment = field(compare=False)
+    step_index: int = field(compare=False)
+    notes: tuple[str, ...] = field(compare=False, default=())
+
+
+@dataclass
+class _Capacity:
+    """Daily counts and last sends per mailbox and recipient domain, as the plan fills them."""
+
+    mailboxes: Mailboxes
+    sent: Counter[tuple[str, date]] = field(default_factory=Counter)
+    domain_sent: Counter[tuple[str, date]] = field(default_factory=Counter)
+    last: dict[str, datetime] = field(default_factory=dict)
+
+    def fits(self, mailbox: str, recipient: str, at: datetime) -> tuple[datetime, str] | None:
+        """None when a send fits at ``at``; else the earliest retry time and the reason (the
+        engine's own decision, over the counts of the plan so far)."""
+        limits = limits_for(self.mailboxes, mailbox)
+        if limits is None:
+            return None
+        day, domain = day_of(at), domain_of(recipient)
+        usage = Usage(self.sent[(mailbox, day)], self.last.get(mailbox))
+        refused = decide(mailbox, domain, limits, usage, self.domain_sent[(domain, day)], at)
+        return None if refused is None else (refused.until, refused.reason)
+
+    def take(self, mailbox: str, recipient: str, at: datetime) -> None:
+        self.sent[(mailbox, day_of(at))] += 1
+        self.domain_sent[(domain_of(recipient), day_of(at))] += 1
+        self.last[mailbox] = max(at, self.last.get(mailbox, at))
+
+
+def simulate(runtime: Runtime, days: int, lead_email: str | None = None) -> list[PlannedTouch]:
+    """Every touch due within ``days`` from now, in the order it would go out."""
+    now = runtime.clock.now()
+    horizon = now + timedelta(days=days)
+    catalog = runtime.catalog
+    schedules = catalog.schedules
+    mailboxes = runtime.mailboxes
+    capacity = _Capacity(mailboxes)
+    today = day_of(now)
+    for name, usage in usage_on(runtime, sorted(mailboxes.by_name), today).items():
+        capacity.sent[(name, today)] = usage.sent
+        if usage.last_sent_at is not None:
+            capacity.last[name] = usage.last_sent_at
+    queue = _starting_points(runtime, now, lead_email)
+    heapq.heapify(queue)
+    order = len(queue)
+    plan: list[PlannedTouch] = []
+    while queue and len(plan) < MAX_PLANNED:
+        nxt = heapq.heappop(queue)
+        if nxt.at > horizon:
+            break
+        spec = catalog.get(nxt.enrollment.sequence)
+        step = spec.steps[nxt.step_index]
+        at, notes = nxt.at, list(nxt.notes)
+        mailbox = nxt.enrollment.mailbox or spec.mailbox
+        if step.is_email:
+            moved = _window(schedules, spec, nxt, at)
+            if moved is not None:
+                order += 1
+                heapq.heappush(queue, _again(nxt, moved, order, "outside the send window"))
+                continue
+            full = capacity.fits(mailbox, nxt.lead.email, at)
+            if full is not None:
+                retry, reason = full
+                order += 1
+                heapq.heappush(queue, _again(nxt, max(retry, at), order, f"rolled over: {reason}"))
+                continue
+            capacity.take(mailbox, nxt.lead.email, at)
+        variant = resolve_variant(step, nxt.lead.email, spec.name, nxt.step_index)
+        zone = schedules.zone(nxt.lead.timezone)
+        plan.append(
+            PlannedTouch(
+                lead=nxt.lead.email,
+                sequence=spec.name,
+                step=nxt.step_index + 1,
+                kind=step.type,
+                at=at,
+                local=at.astimezone(zone),
+                mailbox=mailbox if step.is_email else None,
+                variant=variant.name if variant is not None else None,
+                notes=tuple(dict.fromkeys(notes)),
+            )
+        )
+        following = nxt.step_index + 1
+        if following < len(spec.steps):
+            order += 1
+            heapq.heappush(
+                queue,
+                _Next(
+                    _due(schedules, spec, nxt.lead, at, following),
+                    order,
+                    nxt.lead,
+                    nxt.enrollment,
+                    following,
+                ),
+            )
+    return plan
+
+
+def _starting_points(runtime: Runtime, now: datetime, lead_email: str | None) -> list[_Next]:
+    """Where each open enrollment stands: its outstanding touch, its next due time, or the
+    time a paused lead resumes (out-of-office)."""
+    catalog = runtime.catalog
+    starts: list[_Next] = []
+    with runtime.sessions() as session:
+        query = (
+            select(Lead, Enrollment)
+            .join(Enrollment, Enrollment.lead_id == Lead.id)
+            .where(Enrollment.status.in_(("active", "paused")))
+            .order_by(Enrollment.id)
+        )
+        if lead_email:
+            query = query.where(Lead.email == lead_email.strip().lower())
+        rows = [(lead, enrollment) for lead, enrollment in session.execute(query)]
+        outstanding = {
+            (touch.enrollment_id, touch.step_index): touch
+            for touch in session.scalars(
+                select(Touch).where(Touch.status.in_(("queued", "claimed", "sending")))
+            )
+        }
+        session.expunge_all()
+    for lead, enrollment in rows:
+        if enrollment.sequence not in catalog:
+            continue
+        spec = catalog.get(enrollment.sequence)
+        if enrollment.current_step >= len(spec.steps):
+            continue
+        touch = outstanding.get((enrollment.id, enrollment.current_step))
+        notes: tuple[str, ...] = ()
+        if enrollment.status == "paused" or lead.status != "active":
+            if enrollment.resume_at is None or lead.status not in ("paused", "active"):
+                continue  # paused for a rep: nothing goes out until they decide
+            at, notes = max(enrollment.resume_at, now), ("resumes after out-of-office",)
+        elif touch is not None:
+            at = max(touch.available_at, now)
+        elif enrollment.next_due_at is not None:
+            at = max(enrollment.next_due_at, now)
+        else:
+            continue
+        starts.append(_Next(at, len(starts), lead, enrollment, enrollment.current_step, notes))
+    return starts
+
+
+def _window(schedules: Schedules, spec: SequenceSpec, nxt: _Next, at: datetime) -> datetime | None:
+    """The later time the send window moves this touch to, or None when it is open."""
+    schedule = schedules.by_name.get(spec.schedule) if spec.schedule else None
+    if schedule is None:
+        return None
+    zone = schedules.zone(nxt.lead.timezone)
+    opening, _ = current_window(at, schedule, zone, nxt.lead.country)
+    if opening <= at:
+        return None
+    return jittered_opening(
+        opening,
+        schedule,
+        zone,
+        nxt.lead.country,
+        lead_id=nxt.lead.id,
+        sequence=spec.name,
+        step_index=nxt.step_index,
+    )
+
+
+def _due(
+    schedules: Schedules, spec: SequenceSpec, lead: Lead, start: datetime, index: int
+) -> datetime:
+    step = spec.steps[index]
+    return due_at(
+        schedules,
+        spec.schedule,
+        start,
+        step.wait,
+        timezone=lead.timezone,
+        country=lead.country,
+        lead_id=lead.id,
+        sequence=spec.name,
+        step_index=index,
+        sends=step.is_email,
+    )
+
+
+def _again(nxt: _Next, at: datetime, order: int, note: str) -> _Next:
+    return _Next(at, order, nxt.lead, nxt.enrollment, nxt.step_index, (*nxt.notes, note))

@@ -1,0 +1,343 @@
+"""Resolving review items: what a rep decided, applied to the lead and recorded with a note.
+
+Actions: ``resume`` (back to its sequence), ``stop``, ``lost``, ``won``, ``unsubscribe``
+(suppress the address for good), ``advance`` (next stage and its sequence),
+``enroll:SEQUENCE``, ``reclassify:INTENT`` (the rep's reading of a reply, acted on like
+the classifier's), for a touch whose delivery is unknown ``sent`` (it went out: go on
+with the next step) or ``not-sent`` (send it again), and for a call or LinkedIn task ``done``
+or ``skip`` (the sequence moves on to its next step after that step's wait), and for a
+referral ``add-referral`` (the referred address becomes a lead of the same company, enrolled
+in the first stage's sequence; the referrer's sequence stops).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from worker.authoring.sequences import Catalog
+from worker.errors import NotFoundError, OutreachError
+from worker.inbound.reactions import ReplyPolicy, act_on_reply, store_classification
+from worker.leads import lifecycle
+from worker.leads.capture import capture_lead
+from worker.leads.enrollment import BLOCKING_LEAD_STATUSES, enroll_leads
+from worker.leads.flags import other_open_items
+from worker.leads.rep_tasks import TASK_OPEN, finish_task, is_task_reason
+from worker.leads.stages import change_stage, next_stage
+from worker.runtime import Runtime
+from worker.settings import PIPELINE_STAGES
+from worker.store import events
+from worker.store.models import Enrollment, InboundMessage, Lead, ReviewItem, Touch
+from worker.timing.windows import due_after
+from worker.understanding import INTENTS, Classification
+
+ACTIONS = (
+    "resume",
+    "stop",
+    "lost",
+    "won",
+    "unsubscribe",
+    "advance",
+    "sent",
+    "not-sent",
+    "done",
+    "skip",
+    "add-referral",
+)
+RECLASSIFY = "reclassify:"
+TASK_ACTIONS = ("done", "skip")
+# What else a task item accepts: decisions that end the lead's sequence (and so the task).
+_ENDING_ACTIONS = ("stop", "lost", "won", "unsubscribe", "advance")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The outcome of resolving one item."""
+
+    item_id: int
+    action: str
+    lead_email: str | None
+
+
+def resolve_now(
+    runtime: Runtime, item_id: int, action: str, *, note: str | None = None
+) -> Resolution:
+    """``resolve`` in its own transaction, now, with the runtime's sequences and reply policy."""
+    with runtime.sessions.begin() as session:
+        return resolve(
+            session,
+            runtime.catalog,
+            item_id,
+            action,
+            at=runtime.clock.now(),
+            note=note,
+            policy=ReplyPolicy.from_settings(runtime.settings),
+        )
+
+
+def resolve(
+    session: Session,
+    catalog: Catalog,
+    item_id: int,
+    action: str,
+    *,
+    at: datetime,
+    note: str | None = None,
+    policy: ReplyPolicy | None = None,
+) -> Resolution:
+    """Apply ``action`` to review item ``item_id`` and close it; OutreachError if it cannot."""
+    item = session.get(ReviewItem, item_id)
+    if item is None:
+        raise NotFoundError(f"No review item {item_id} — see 'outreach review list'.")
+    if item.resolved_at is not None:
+        raise OutreachError(f"Review item {item_id} was already resolved ({item.resolution}).")
+    if action not in ACTIONS and not action.startswith(("enroll:", RECLASSIFY)):
+        raise OutreachError(
+            f"Unknown action {action!r} — use one of {', '.join(ACTIONS)}, enroll:SEQUENCE "
+            "or reclassify:INTENT."
+        )
+    _check_task_action(item, action)
+    _claim(session, item, at)
+    policy = policy or ReplyPolicy()
+    lead = session.get(Lead, item.lead_id) if item.lead_id is not None else None
+    if lead is None:
+        if action != "stop":
+            raise OutreachError(
+                f"Review item {item_id} belongs to no lead; close it with --action stop."
+            )
+    else:
+        _apply(session, catalog, policy, item, lead, action, at)
+    item.resolved_at = at
+    item.resolution = action
+    item.note = note
+    if lead is not None:
+        events.record(
+            session, "resolved", at=at, lead_id=lead.id, cause=action, item=item_id, note=note
+        )
+        if lead.status == "needs_review" and not other_open_items(session, item):
+            lifecycle.settle_status(session, lead, at)
+    return Resolution(item_id, action, lead.email if lead is not None else None)
+
+
+def _claim(session: Session, item: ReviewItem, at: datetime) -> None:
+    """Mark the item resolved before acting, atomically: of two reps resolving it at once
+    (two browser tabs, the web and the command line), one acts and the other is told."""
+    claimed = session.execute(
+        update(ReviewItem)
+        .where(ReviewItem.id == item.id, ReviewItem.resolved_at.is_(None))
+        .values(resolved_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise OutreachError(f"Review item {item.id} was already resolved by someone else.")
+
+
+def _apply(
+    session: Session,
+    catalog: Catalog,
+    policy: ReplyPolicy,
+    item: ReviewItem,
+    lead: Lead,
+    action: str,
+    at: datetime,
+) -> None:
+    enrollments = lifecycle.open_enrollments(session, lead.id)
+    if action in TASK_ACTIONS:
+        _finish_task(session, catalog, item, action, at)
+    elif action == "add-referral":
+        _add_referral(session, catalog, item, lead, enrollments, at)
+    elif action in ("sent", "not-sent"):
+        _settle_unknown_touch(session, catalog, item, lead, action == "sent", at)
+    elif action.startswith(RECLASSIFY):
+        _reclassify(session, catalog, policy, item, action[len(RECLASSIFY) :], at)
+    elif action == "resume":
+        lifecycle.resume(session, enrollments, at=at, cause="rep")
+        _set_status(lead, "active")
+    elif action in ("stop", "lost", "won", "unsubscribe"):
+        lifecycle.stop(session, enrollments, at=at, cause=f"rep: {action}")
+        _set_status(lead, {"unsubscribe": "unsubscribed"}.get(action, "stopped"))
+        if action in ("lost", "won"):
+            change_stage(session, lead, action, at=at, cause="rep")
+        if action == "unsubscribe":
+            lifecycle.suppress(session, lead.email, reason="unsubscribe", at=at)
+    elif action == "advance" or action.startswith("enroll:"):
+        if action == "advance":
+            stage = next_stage(lead.stage)
+            change_stage(session, lead, stage, at=at, cause="rep")
+            target = catalog.for_stage(stage)
+        else:
+            target = catalog.get(action.split(":", 1)[1])
+        lifecycle.stop(session, enrollments, at=at, cause=f"rep: {action}")
+        _set_status(lead, "active")
+        session.flush()
+        if target is not None:
+            result = enroll_leads(
+                session, [lead], target, at=at, cause="rep", schedules=catalog.schedules
+            )
+            if not result.enrolled:
+                reasons = ", ".join(result.skipped) or "unknown reason"
+                raise OutreachError(f"{lead.email} was not enrolled in {target.name!r}: {reasons}.")
+
+
+def _set_status(lead: Lead, status: str) -> None:
+    """A rep's decision never lifts an unsubscribe or a bounce (those stay for good)."""
+    if lead.status not in BLOCKING_LEAD_STATUSES:
+        lead.status = status
+
+
+def _add_referral(
+    session: Session,
+    catalog: Catalog,
+    item: ReviewItem,
+    lead: Lead,
+    enrollments: list[Enrollment],
+    at: datetime,
+) -> None:
+    """Make the address a reply referred us to a lead (company, time zone and country of the
+    referrer, ``referred_by`` = the referrer), enrolled in the first stage's sequence; stop
+    the referrer's sequence. A suppressed address is created but never enrolled."""
+    inbound = session.get(InboundMessage, item.inbound_id) if item.inbound_id else None
+    referred = inbound.referral_email if inbound is not None else None
+    if not referred:
+        raise OutreachError(
+            f"Review item {item.id} names no referred address; import the person with "
+            "'outreach leads import', then resolve with stop."
+        )
+    target = catalog.for_stage(PIPELINE_STAGES[0])
+    if target is None:
+        raise OutreachError(f"No sequence for stage {PIPELINE_STAGES[0]!r} to enroll {referred}.")
+    data = {
+        "email": referred,
+        "company": lead.company or "",
+        "timezone": lead.timezone or "",
+        "country": lead.country or "",
+        "referred_by": lead.email,
+    }
+    result = capture_lead(session, catalog, data, sequence=target.name, at=at, source="referral")
+    if result.errors:
+        problems = "; ".join(f"{k}: {v}" for k, v in result.errors.items())
+        raise OutreachError(f"{referred} cannot be added as a lead: {problems}.")
+    lifecycle.stop(session, enrollments, at=at, cause="rep: add-referral")
+    _set_status(lead, "stopped")
+    events.record(
+        session,
+        "referral_added",
+        at=at,
+        lead_id=lead.id,
+        cause="rep",
+        referred=referred,
+        referred_lead=result.lead_id,
+        new=result.created,
+        enrolled=result.enrolled,
+    )
+
+
+def _reclassify(
+    session: Session,
+    catalog: Catalog,
+    policy: ReplyPolicy,
+    item: ReviewItem,
+    intent: str,
+    at: datetime,
+) -> None:
+    inbound = session.get(InboundMessage, item.inbound_id) if item.inbound_id else None
+    if inbound is None or inbound.lead_id is None:
+        raise OutreachError(
+            f"Review item {item.id} is not about a reply from a lead; "
+            "reclassify applies only to those."
+        )
+    if intent not in INTENTS:
+        raise OutreachError(
+            f"Unknown intent {intent!r} — use reclassify: with one of {', '.join(INTENTS)}."
+        )
+    found = Classification(
+        intent=intent,
+        confidence=1.0,
+        return_date=inbound.return_date if intent == "ooo" else None,
+        referral_email=inbound.referral_email if intent == "referral" else None,
+        text=inbound.reply_text or "",
+        reasons=(f"reclassified by a rep (was {inbound.intent})",),
+    )
+    # This item is closed by the resolution; a flag for the new intent opens its own item,
+    # and the new intent's actions decide the lead's state.
+    lead = session.get(Lead, inbound.lead_id)
+    if lead is not None and lead.status == "needs_review" and not other_open_items(session, item):
+        lead.status = "active"
+    store_classification(inbound, found, at)
+    act_on_reply(session, catalog, policy, inbound, found, at=at)
+
+
+def _check_task_action(item: ReviewItem, action: str) -> None:
+    """``done`` / ``skip`` only for tasks; tasks take those or a decision ending the sequence."""
+    if is_task_reason(item.reason):
+        if action in TASK_ACTIONS or action in _ENDING_ACTIONS or action.startswith("enroll:"):
+            return
+        raise OutreachError(
+            f"Review item {item.id} is a {item.reason.removeprefix('task_')} task — resolve it "
+            f"with --action done or skip (or {', '.join(_ENDING_ACTIONS)}, enroll:SEQUENCE)."
+        )
+    if action in TASK_ACTIONS:
+        raise OutreachError(
+            f"Review item {item.id} is not a call or LinkedIn task; 'done' and 'skip' apply "
+            "only to those."
+        )
+
+
+def _finish_task(
+    session: Session, catalog: Catalog, item: ReviewItem, action: str, at: datetime
+) -> None:
+    touch = session.get(Touch, item.touch_id) if item.touch_id is not None else None
+    if touch is None or touch.status != TASK_OPEN:
+        state = touch.status if touch is not None else "gone"
+        raise OutreachError(f"The task of review item {item.id} is no longer open ({state}).")
+    status = "done" if action == "done" else "skipped"
+    if not finish_task(
+        session, touch, status, at=at, cause=f"rep: {action}", resolution=action, advance_in=catalog
+    ):
+        raise OutreachError(f"The task of review item {item.id} was closed meanwhile; try again.")
+
+
+def _settle_unknown_touch(
+    session: Session, catalog: Catalog, item: ReviewItem, lead: Lead, was_sent: bool, at: datetime
+) -> None:
+    touch = session.get(Touch, item.touch_id) if item.touch_id is not None else None
+    if touch is None or touch.status != "unknown":
+        raise OutreachError(
+            f"Review item {item.id} is not about a touch whose delivery is unknown; "
+            "'sent' and 'not-sent' apply only to those."
+        )
+    enrollment = session.get(Enrollment, touch.enrollment_id)
+    assert enrollment is not None
+    _set_status(lead, "active")
+    if not was_sent:
+        touch.status = "queued"
+        touch.available_at = at
+        touch.enqueued_at = None
+        touch.claim_token = None
+        events.record(
+            session, "requeued", at=at, lead_id=lead.id, touch_id=touch.id, cause="rep: not sent"
+        )
+        return
+    touch.status = "sent"
+    spec = catalog.get(touch.sequence)
+    session.execute(
+        update(Enrollment)
+        .where(Enrollment.id == enrollment.id, Enrollment.current_step == touch.step_index)
+        .values(
+            current_step=touch.step_index + 1,
+            last_message_id=touch.message_id,
+            next_due_at=due_after(
+                catalog.schedules,
+                spec,
+                touch.step_index,
+                at,
+                timezone=lead.timezone,
+                country=lead.country,
+                lead_id=lead.id,
+            ),
+        )
+    )
+    events.record(session, "sent", at=at, lead_id=lead.id, touch_id=touch.id, cause="rep: was sent")
