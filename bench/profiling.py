@@ -59,10 +59,13 @@ def py_spy(
 
 # First match wins: what a sample of the send path is spending its time on.
 CATEGORIES = (
-    ("build MIME message (rendering.build_message)", ("build_message (worker/rendering.py",)),
-    ("render templates (rendering.render_touch)", ("render_touch (worker/rendering.py",)),
+    (
+        "build MIME message (rendering.build_message)",
+        ("build_message (worker/delivery/rendering.py",),
+    ),
+    ("render templates (rendering.render_touch)", ("render_touch (worker/delivery/rendering.py",)),
     ("SMTP hand-over (transport.send, incl. as_bytes)", ("SmtpTransport.send (",)),
-    ("SQLite write lock wait (BEGIN IMMEDIATE)", ("_on_begin (worker/db.py",)),
+    ("SQLite write lock wait (BEGIN IMMEDIATE)", ("_on_begin (worker/store/db.py",)),
     ("database: SQLAlchemy ORM/Core + driver", ("sqlalchemy/", "psycopg/", "sqlite3")),
 )
 

@@ -19,7 +19,8 @@ from sqlalchemy import select
 
 from tests.cli_support import Invoke, make_invoke, reset_cli_runtime
 from tests.conftest import REPO, make_settings
-from worker.analytics.variant_counts import variant_counts
+from worker.analytics import build_report
+from worker.analytics.variant_counts import variant_table as variant_counts
 from worker.authoring.schema import StepSpec
 from worker.delivery.sending import send_touches
 from worker.delivery.tick import tick
@@ -490,3 +491,46 @@ def test_variants_counts_sends_and_replies_per_variant(
     assert [(t["kind"], t["variant"]) for t in touches] == [("email", variants[ADA])]
     assert unknown.exit_code == 1
     assert "did you mean 'ab'" in unknown.stderr
+
+
+def test_variants_and_the_report_count_a_variants_replies_by_one_definition(
+    runtime: Runtime, project: Path, tmp_path: Path
+) -> None:
+    """Two messages from one prospect are one replied touch; an out-of-office is no reply."""
+    write(project / "sequences" / "ab.yaml", AB_SEQUENCE)
+    import_leads(
+        runtime.sessions,
+        project / "examples" / "leads.csv",
+        runtime.clock,
+        runtime.catalog,
+        sequence="ab",
+    )
+    run_batch(runtime)
+    variants = recorded_variants(runtime)
+    with runtime.sessions() as session:
+        rows = session.execute(select(Lead.email, Touch).join(Lead, Lead.id == Touch.lead_id))
+        touches: dict[str, Touch] = {row[0]: row[1] for row in rows}
+    away = next(email for email, name in variants.items() if name != variants[ADA])
+    folder = tmp_path / "replies"
+    folder.mkdir()
+    first = reply_to(folder / "1.eml", touches[ADA], ADA, "Yes, let's talk on Tuesday.")
+    second = folder / "2.eml"
+    second.write_bytes(
+        first.read_bytes().replace(b"<reply-", b"<again-").replace(b"Tuesday", b"Wednesday")
+    )
+    reply_to(
+        folder / "3.eml",
+        touches[away],
+        away,
+        "I am out of the office until 11 January 2027 with no access to email.",
+    )
+    ingest(runtime, str(folder))
+
+    with runtime.sessions() as session:
+        table = {row["variant"]: row for row in variant_counts(session, runtime.catalog, "ab")}
+        report = {row["variant"]: row for row in build_report(session)["variants"]}
+    assert table[variants[ADA]]["replied"] == 1
+    assert table[variants[away]]["replied"] == 0
+    assert table[variants[away]]["replies"] == {"ooo": 1}
+    for name, row in table.items():
+        assert (row["sent"], row["replied"]) == (report[name]["sent"], report[name]["replied"])

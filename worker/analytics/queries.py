@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import case, select
@@ -33,9 +34,9 @@ REPORT_KINDS = (
 )
 
 
-def load_events(session: Session) -> list[EventRow]:
-    """The events about leads the report counts, oldest first (the funnel needs history
-    before any ``--since`` date to know which stage a lead was in)."""
+def load_events(session: Session, kinds: Sequence[str] = REPORT_KINDS) -> list[EventRow]:
+    """The events about leads of ``kinds`` (those the report counts), oldest first (the funnel
+    needs history before any ``--since`` date to know which stage a lead was in)."""
     query = (
         select(
             Event.at,
@@ -47,7 +48,7 @@ def load_events(session: Session) -> list[EventRow]:
             Event.cause,
             case((Event.kind == "stage_changed", Event.detail), else_=None),
         )
-        .where(Event.lead_id.is_not(None), Event.kind.in_(REPORT_KINDS))
+        .where(Event.lead_id.is_not(None), Event.kind.in_(kinds))
         .order_by(Event.at, Event.id)
     )
     rows = session.connection().execute(query)  # Core rows: no ORM loading per row

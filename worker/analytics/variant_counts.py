@@ -1,77 +1,68 @@
-"""Per A/B variant: touches sent and the replies they drew (raw counts a report builds on)."""
+"""``outreach variants``: per A/B variant of the current sequences, touches sent and replies,
+counted by the report's own definition (``worker.analytics.variants.variant_counts``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from worker.analytics.queries import load_events, load_touches
+from worker.analytics.variants import VariantKey, intents_per_variant, variant_counts
 from worker.authoring.sequences import Catalog
-from worker.store.models import InboundMessage, Touch
 
-Key = tuple[str, int, str]
+_KINDS = ("sent", "classified")
 
 
-def variant_counts(
+def variant_table(
     session: Session, catalog: Catalog, sequence: str | None = None
 ) -> list[dict[str, Any]]:
-    """One row per sequence, step and variant: ``sent`` touches and ``replies`` by intent.
+    """One row per sequence, step and variant: ``sent`` touches, ``replied`` (touches a person
+    answered, as in ``outreach report``) and ``replies``: touches per classified intent.
 
-    Replies are the inbound messages matched to those touches (``InboundMessage.touch_id``),
-    counted per classified intent; ``replied`` is their total. Variants of the current
-    sequence files come first, with zeros when nothing was sent yet; variants that exist only
-    in the ledger (renamed or removed since) follow, with ``weight`` None.
+    Variants of the current sequence files come first, with zeros when nothing was sent yet;
+    variants that exist only in the ledger (renamed or removed since) follow, ``weight`` None.
     """
     if sequence is not None:
         catalog.get(sequence)  # NotFoundError with a suggestion for an unknown name
-    sent_query = (
-        select(Touch.sequence, Touch.step_index, Touch.variant, func.count())
-        .where(Touch.variant.is_not(None), Touch.status == "sent")
-        .group_by(Touch.sequence, Touch.step_index, Touch.variant)
-    )
-    reply_query = (
-        select(Touch.sequence, Touch.step_index, Touch.variant, InboundMessage.intent, func.count())
-        .join(Touch, Touch.id == InboundMessage.touch_id)
-        .where(Touch.variant.is_not(None), InboundMessage.intent.is_not(None))
-        .group_by(Touch.sequence, Touch.step_index, Touch.variant, InboundMessage.intent)
-    )
-    if sequence is not None:
-        sent_query = sent_query.where(Touch.sequence == sequence)
-        reply_query = reply_query.where(Touch.sequence == sequence)
-    sent: dict[Key, int] = {
-        (seq, index, str(variant)): int(n) for seq, index, variant, n in session.execute(sent_query)
-    }
-    replies: dict[Key, dict[str, int]] = {}
-    for seq, index, name, intent, n in session.execute(reply_query):
-        replies.setdefault((seq, index, str(name)), {})[str(intent)] = int(n)
+    touches = [
+        touch
+        for touch in load_touches(session)
+        if touch.variant is not None and sequence in (None, touch.sequence)
+    ]
+    events = load_events(session, _KINDS)
+    counts = variant_counts(events, touches)
+    intents = intents_per_variant(events, touches)
     rows: list[dict[str, Any]] = []
-    seen: set[Key] = set()
-    for seq in [sequence] if sequence is not None else catalog.names():
-        for index, step in enumerate(catalog.get(seq).steps):
+    seen: set[VariantKey] = set()
+    for name in [sequence] if sequence is not None else catalog.names():
+        for index, step in enumerate(catalog.get(name).steps):
             for variant in step.variants or ():
-                key = (seq, index, variant.name)
+                key = (name, index, variant.name)
                 seen.add(key)
-                rows.append(_row(key, variant.weight, sent, replies))
-    for key in sorted((set(sent) | set(replies)) - seen):
-        rows.append(_row(key, None, sent, replies))
+                rows.append(_row(key, variant.weight, counts, intents))
+    for key in sorted(set(counts) - seen):
+        rows.append(_row(key, None, counts, intents))
     return rows
 
 
 def _row(
-    key: Key, weight: float | None, sent: dict[Key, int], replies: dict[Key, dict[str, int]]
+    key: VariantKey,
+    weight: float | None,
+    counts: dict[VariantKey, dict[str, int]],
+    intents: dict[VariantKey, dict[str, int]],
 ) -> dict[str, Any]:
     sequence, index, variant = key
-    by_intent = dict(sorted(replies.get(key, {}).items()))
+    found = counts.get(key, {})
     return {
         "sequence": sequence,
         "step": index + 1,
         "variant": variant,
         "weight": weight,
-        "sent": sent.get(key, 0),
-        "replied": sum(by_intent.values()),
-        "replies": by_intent,
+        "sent": found.get("sent", 0),
+        "replied": found.get("replied", 0),
+        "replies": dict(sorted(intents.get(key, {}).items())),
     }
 
 
-__all__ = ["variant_counts"]
+__all__ = ["variant_table"]

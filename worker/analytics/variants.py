@@ -12,11 +12,21 @@ from worker.analytics.touches import intents_by_touch, replied, sent_touch_ids
 NA = "n/a"
 
 
+VariantKey = tuple[str, int, str]
+
+
 def variant_counts(
     window: list[EventRow], touches: list[TouchRow]
-) -> dict[tuple[str, int, str], dict[str, int]]:
+) -> dict[VariantKey, dict[str, int]]:
     """Per (sequence, step index, variant): ``sent`` touches, touches a person ``replied`` to
-    and touches with a ``positive`` reply (each touch counted once)."""
+    and touches with a ``positive`` reply (each touch counted once).
+
+    This is the one definition of a variant's replies, for ``outreach report``, the web app's
+    reports and ``outreach variants``: a touch counts as replied when a person answered it (a
+    human intent: positive, negative, unsubscribe, referral, question, unknown), however many
+    messages they wrote; auto-replies, out-of-office notices and bounces say nothing about the
+    copy and are not replies.
+    """
     sent = sent_touch_ids(window)
     intents = intents_by_touch(window)
     counts: dict[tuple[str, int, str], dict[str, int]] = {}
@@ -32,6 +42,23 @@ def variant_counts(
         row["replied"] += replied(found)
         row["positive"] += "positive" in found
     return counts
+
+
+def intents_per_variant(
+    window: list[EventRow], touches: list[TouchRow]
+) -> dict[VariantKey, dict[str, int]]:
+    """Per (sequence, step index, variant): how many sent touches drew each intent (a touch
+    counts once per intent; auto-replies and bounces included, shown beside the replies)."""
+    sent = sent_touch_ids(window)
+    intents = intents_by_touch(window)
+    found: dict[VariantKey, dict[str, int]] = {}
+    for touch in touches:
+        if touch.variant is None or touch.id not in sent:
+            continue
+        row = found.setdefault((touch.sequence, touch.step_index, touch.variant), {})
+        for intent in set(intents.get(touch.id, [])):
+            row[intent] = row.get(intent, 0) + 1
+    return found
 
 
 def compare(a: dict[str, int], b: dict[str, int]) -> tuple[float | str, int | str, int | str]:
@@ -51,8 +78,8 @@ def compare(a: dict[str, int], b: dict[str, int]) -> tuple[float | str, int | st
 def variant_rows(window: list[EventRow], touches: list[TouchRow]) -> list[dict[str, Any]]:
     """One row per variant sent in ``window``.
 
-    Reply rate: touches a person replied to (positive, negative, unsubscribe, referral,
-    question, unknown) / sent; positive rate likewise for positive replies. Each variant is
+    Reply rate: touches a person replied to (see ``variant_counts``) / sent; positive rate
+    likewise for positive replies. Each variant is
     compared on reply rate with the baseline of its step — the first variant by name; the
     baseline itself with the second — by a pooled two-proportion z-test (``p_value``), and
     ``sample_needed`` is the standard per-group size for alpha 0.05 / power 0.8 at the two

@@ -2,7 +2,7 @@
 
 A sequence names one (``schedule: business-hours``); a sequence without one sends at any time.
 The file is optional as long as no sequence names a schedule. Times are the lead's local wall
-clock (the lead's ``timezone``, else ``default_timezone``, else UTC); see ``worker.windows``.
+clock (the lead's ``timezone``, else ``default_timezone``, else UTC); see ``worker.timing.windows``.
 """
 
 from __future__ import annotations

@@ -17,19 +17,20 @@ from worker.cli.root import main
 def variants(ctx: click.Context, sequence: str | None, as_json: bool) -> None:
     """Per sequence step and A/B variant: touches sent and replies by intent.
 
-    Replies are inbound messages matched to the variant's touches, counted per classified
-    intent (auto-replies and bounces included: these are raw counts).
+    "replies" counts the variant's touches a person answered, as in ``outreach report``
+    (auto-replies, out-of-office and bounces are not replies); "by intent" counts touches per
+    classified intent, those included.
 
     \b
     Examples:
       outreach variants
       outreach variants prospecting --json
     """
-    from worker.analytics.variant_counts import variant_counts
+    from worker.analytics.variant_counts import variant_table
 
     runtime = runtime_of(ctx)
     with runtime.sessions() as session:
-        rows = variant_counts(session, runtime.catalog, sequence)
+        rows = variant_table(session, runtime.catalog, sequence)
     if as_json:
         print_json(rows)
         return

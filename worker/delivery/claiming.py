@@ -118,7 +118,7 @@ _SKIP_CLAIMED = (
     .returning(_touches.c.id)
 )
 # Run after a skip, in its transaction: when whatever stopped the touch is gone again (the
-# lead was resumed while the skip was being decided, so ``lead_state.resume`` still saw the
+# lead was resumed while the skip was being decided, so ``lifecycle.resume`` still saw the
 # touch outstanding and left the step undue), make the step due again. The tick then revives
 # the skipped touch (the same row: never a second email). Same conditions as ``_MARK_SENDING``,
 # so a lead still paused or suppressed is not rescheduled over and over.

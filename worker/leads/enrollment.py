@@ -44,7 +44,7 @@ def enroll_leads(
     """Enroll ``leads`` into ``spec``; leads already in a sequence or suppressed are skipped.
 
     The first step is due in the sequence's send window (``schedules``, the catalog's); without
-    them a touch outside its window is still held back at send time (``worker.windows``).
+    them a touch outside its window is still held back at send time (``worker.timing.windows``).
     """
     result = EnrollResult()
     if not leads:

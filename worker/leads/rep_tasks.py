@@ -94,7 +94,7 @@ def _advance(session: Session, catalog: Catalog, touch: Touch, at: datetime) -> 
         enrollment.next_due_at = at  # the tick flags the missing sequence
         return
     lead = session.get(Lead, touch.lead_id)
-    # As after a sent email (worker.recording): the wait, then the send window.
+    # As after a sent email (worker.delivery.recording): the wait, then the send window.
     enrollment.next_due_at = due_after(
         catalog.schedules,
         loaded.spec,

@@ -1,7 +1,7 @@
 """Pausing sending mailboxes: by hand (``outreach mailboxes pause/resume``) or automatically.
 
 A paused mailbox sends nothing: the send-time gate puts its touches back in the queue and
-looks again every 15 minutes (``mailbox_limits.PAUSE_RECHECK_S``); resuming frees them at once.
+looks again every 15 minutes (``limits.PAUSE_RECHECK_S``); resuming frees them at once.
 
 A mailbox is paused automatically when
 

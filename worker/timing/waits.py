@@ -1,6 +1,6 @@
 """When is a step due: waits in days, business days (Mon-Fri) or hours, in the lead's time zone.
 
-Send windows, public holidays and blackout dates come on top (``worker.windows``).
+Send windows, public holidays and blackout dates come on top (``worker.timing.windows``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def add_wait(
     """The moment ``wait`` after ``start``; business days skip weekends in ``zone``.
 
     ``is_business_day`` (a local date → bool) replaces "Monday to Friday" when given, e.g. to
-    skip the lead's public holidays and blackout dates as well (``worker.windows``).
+    skip the lead's public holidays and blackout dates as well (``worker.timing.windows``).
     """
     if wait.unit == "hours":
         return start + timedelta(hours=wait.amount)

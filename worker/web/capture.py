@@ -9,7 +9,7 @@ Capture is off (404) until that setting names a sequence; the API also needs
 per client address (``OUTREACH_CAPTURE_FORM_LIMIT``, ``OUTREACH_CAPTURE_API_LIMIT``). The form
 carries a CSRF token and a honeypot field that people leave empty; a filled honeypot gets the
 thank-you page and nothing is stored. The API answers in JSON only, errors included. Known,
-enrolled and suppressed addresses get the same answer as new ones (see ``worker.capture``).
+enrolled and suppressed addresses get the same answer as new ones (see ``worker.leads.capture``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection handed over by worker.db.migrate."""
+"""Alembic environment: runs on the connection handed over by worker.store.db.migrate."""
 
 from __future__ import annotations
 
