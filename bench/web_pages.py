@@ -26,8 +26,9 @@ from datagen import _insert, bulk_enrolled_leads, copy_project
 from worker.clock import VirtualClock
 from worker.review.reps import add_rep
 from worker.runtime import Runtime
-from worker.settings import FINAL_STAGES, PIPELINE_STAGES, Settings
+from worker.settings import Settings
 from worker.store.models import Event, ReviewItem
+from worker.vocabulary import FINAL_STAGES, PIPELINE_STAGES
 from worker.web import create_app
 
 STAGES = (*PIPELINE_STAGES, *FINAL_STAGES)

@@ -434,9 +434,8 @@ def reply_to(path: Path, touch: Touch, sender: str, text: str) -> Path:
     return path
 
 
-def test_variants_counts_sends_and_replies_per_variant(
-    runtime: Runtime, project: Path, tmp_path: Path
-) -> None:
+def sent_ab_sequence(runtime: Runtime, project: Path) -> dict[str, str | None]:
+    """The sample leads enrolled in the A/B sequence, its first step sent; their variants."""
     write(project / "sequences" / "ab.yaml", AB_SEQUENCE)
     import_leads(
         runtime.sessions,
@@ -446,7 +445,13 @@ def test_variants_counts_sends_and_replies_per_variant(
         sequence="ab",
     )
     run_batch(runtime)
-    variants = recorded_variants(runtime)
+    return recorded_variants(runtime)
+
+
+def test_variants_counts_sends_and_replies_per_variant(
+    runtime: Runtime, project: Path, tmp_path: Path
+) -> None:
+    variants = sent_ab_sequence(runtime, project)
     with runtime.sessions() as session:
         ada = session.scalar(
             select(Touch).join(Lead, Lead.id == Touch.lead_id).where(Lead.email == ADA)
@@ -497,16 +502,7 @@ def test_variants_and_the_report_count_a_variants_replies_by_one_definition(
     runtime: Runtime, project: Path, tmp_path: Path
 ) -> None:
     """Two messages from one prospect are one replied touch; an out-of-office is no reply."""
-    write(project / "sequences" / "ab.yaml", AB_SEQUENCE)
-    import_leads(
-        runtime.sessions,
-        project / "examples" / "leads.csv",
-        runtime.clock,
-        runtime.catalog,
-        sequence="ab",
-    )
-    run_batch(runtime)
-    variants = recorded_variants(runtime)
+    variants = sent_ab_sequence(runtime, project)
     with runtime.sessions() as session:
         rows = session.execute(select(Lead.email, Touch).join(Lead, Lead.id == Touch.lead_id))
         touches: dict[str, Touch] = {row[0]: row[1] for row in rows}

@@ -10,15 +10,6 @@ from pathlib import Path
 
 from worker.errors import ConfigError
 
-PIPELINE_STAGES: tuple[str, ...] = (
-    "prospecting",
-    "qualification",
-    "consideration",
-    "decision",
-    "delivery",
-)
-FINAL_STAGES: tuple[str, ...] = ("won", "lost")
-
 
 @dataclass(frozen=True)
 class Settings:

@@ -9,7 +9,7 @@ from typing import Any
 
 from worker.analytics.records import EventRow, LeadRow
 from worker.analytics.stats import median, rate
-from worker.settings import FINAL_STAGES, PIPELINE_STAGES
+from worker.vocabulary import FINAL_STAGES, PIPELINE_STAGES, EventKind, Stage
 
 SECONDS_PER_DAY = 86400.0
 
@@ -27,8 +27,8 @@ class Visit:
 
 def is_advance(previous: str, stage: str) -> bool:
     """Whether ``previous → stage`` moves forward: to a later pipeline stage, or to won."""
-    if stage == "won":
-        return previous != "won"
+    if stage == Stage.WON:
+        return previous != Stage.WON
     if previous in PIPELINE_STAGES and stage in PIPELINE_STAGES:
         return PIPELINE_STAGES.index(stage) > PIPELINE_STAGES.index(previous)
     return False
@@ -41,8 +41,8 @@ def stage_visits(lead: LeadRow, events: list[EventRow]) -> list[Visit]:
     never changed), entered when the lead was created (its ``lead_created`` event, else
     ``Lead.created_at``). ``events`` are the lead's own, oldest first.
     """
-    changes = [e for e in events if e.kind == "stage_changed"]
-    created = next((e.at for e in events if e.kind == "lead_created"), lead.created_at)
+    changes = [e for e in events if e.kind == EventKind.STAGE_CHANGED]
+    created = next((e.at for e in events if e.kind == EventKind.LEAD_CREATED), lead.created_at)
     first = str(changes[0].detail.get("previous") or lead.stage) if changes else lead.stage
     visits: list[Visit] = []
     current = Visit(lead.id, first, created)
@@ -85,7 +85,7 @@ def funnel(visits: list[Visit], since: datetime | None = None) -> list[dict[str,
                 "stage": stage,
                 "entered": len(mine),
                 "advanced": advanced,
-                "lost": sum(1 for v in mine if v.to == "lost"),
+                "lost": sum(1 for v in mine if v.to == Stage.LOST),
                 "conversion": rate(advanced, len(mine)),
                 "median_days": median(durations),
             }

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from worker.analytics.records import NO_DETAIL, EventRow, LeadRow, TouchRow
 from worker.store.models import Event, Lead, Touch
+from worker.vocabulary import EventKind
 
 
 def load_leads(session: Session) -> list[LeadRow]:
@@ -23,14 +24,14 @@ def load_leads(session: Session) -> list[LeadRow]:
 # The kinds of event the report counts; the rest of the log (scheduled, enrolled, paused,
 # flagged, …) is not read. Only stage changes need their details (previous and new stage).
 REPORT_KINDS = (
-    "lead_created",
-    "stage_changed",
-    "sent",
-    "classified",
-    "unsubscribed",
-    "suppressed",
-    "sequence_completed",
-    "sequence_stopped",
+    EventKind.LEAD_CREATED,
+    EventKind.STAGE_CHANGED,
+    EventKind.SENT,
+    EventKind.CLASSIFIED,
+    EventKind.UNSUBSCRIBED,
+    EventKind.SUPPRESSED,
+    EventKind.SEQUENCE_COMPLETED,
+    EventKind.SEQUENCE_STOPPED,
 )
 
 
@@ -46,7 +47,7 @@ def load_events(session: Session, kinds: Sequence[str] = REPORT_KINDS) -> list[E
             Event.sequence,
             Event.step_index,
             Event.cause,
-            case((Event.kind == "stage_changed", Event.detail), else_=None),
+            case((Event.kind == EventKind.STAGE_CHANGED, Event.detail), else_=None),
         )
         .where(Event.lead_id.is_not(None), Event.kind.in_(kinds))
         .order_by(Event.at, Event.id)

@@ -10,6 +10,7 @@ from typing import Any
 from worker.analytics.funnel import is_advance
 from worker.analytics.records import EventRow, TouchRow
 from worker.analytics.touches import BOUNCE_INTENTS, intents_by_touch, sent_touch_ids, touch_index
+from worker.vocabulary import EventKind, Stage
 
 StepKey = tuple[str, int]
 
@@ -24,21 +25,26 @@ def exit_reason(lead_events: list[EventRow], sequence: str, start: datetime) -> 
     """
     later = [e for e in lead_events if e.at >= start]
     for event in later:
-        if event.kind == "stage_changed" and is_advance(
+        if event.kind == EventKind.STAGE_CHANGED and is_advance(
             str(event.detail.get("previous")), str(event.detail.get("stage"))
         ):
             return None
     kinds = {(e.kind, e.cause) for e in later}
-    if any(k == "unsubscribed" or (k == "suppressed" and c == "unsubscribe") for k, c in kinds):
+    if any(
+        k == EventKind.UNSUBSCRIBED or (k == EventKind.SUPPRESSED and c == "unsubscribe")
+        for k, c in kinds
+    ):
         return "unsubscribed"
-    if ("suppressed", "bounce") in kinds:
+    if (EventKind.SUPPRESSED, "bounce") in kinds:
         return "bounced"
-    if any(e.kind == "stage_changed" and e.detail.get("stage") == "lost" for e in later):
+    if any(
+        e.kind == EventKind.STAGE_CHANGED and e.detail.get("stage") == Stage.LOST for e in later
+    ):
         return "lost"
     own = {e.kind for e in later if e.sequence == sequence}
-    if "sequence_completed" in own:
+    if EventKind.SEQUENCE_COMPLETED in own:
         return "completed"
-    if "sequence_stopped" in own:
+    if EventKind.SEQUENCE_STOPPED in own:
         return "stopped"
     return None
 
@@ -52,7 +58,7 @@ def drop_offs(
     last: dict[tuple[int, str], tuple[int, datetime]] = {}
     for event in window:
         touch = touches.get(event.touch_id) if event.touch_id is not None else None
-        if event.kind != "sent" or touch is None:
+        if event.kind != EventKind.SENT or touch is None:
             continue
         key = (touch.lead_id, touch.sequence)
         step, first = last.get(key, (touch.step_index, event.at))
@@ -95,7 +101,7 @@ def step_rows(
             replies.setdefault(key, Counter()).update(intents)
     link_unsubscribes: Counter[StepKey] = Counter()
     for event in window:
-        if event.kind == "unsubscribed" and event.touch_id in index:
+        if event.kind == EventKind.UNSUBSCRIBED and event.touch_id in index:
             touch = index[event.touch_id]
             link_unsubscribes[(touch.sequence, touch.step_index)] += 1
     drops = drop_offs(events, window, index)

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 from worker.analytics.queries import load_events, load_touches
 from worker.analytics.variants import VariantKey, intents_per_variant, variant_counts
 from worker.authoring.sequences import Catalog
+from worker.vocabulary import EventKind
 
-_KINDS = ("sent", "classified")
+_KINDS = (EventKind.SENT, EventKind.CLASSIFIED)
 
 
 def variant_table(

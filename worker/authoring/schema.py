@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from worker.authoring.reply_rules import parse_rule
-from worker.settings import PIPELINE_STAGES
+from worker.vocabulary import PIPELINE_STAGES
 
 _WAIT = re.compile(
     r"^\s*(?P<n>\d+)\s*(?P<unit>business\s+days?|days?|hours?|d|bd|h)\s*$", re.IGNORECASE

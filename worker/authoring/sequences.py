@@ -12,8 +12,8 @@ from worker.authoring.schedules import SCHEDULES_FILE, ScheduleFileError, Schedu
 from worker.authoring.schema import SequenceSpec
 from worker.authoring.yaml_source import Loc, YamlSyntaxError, line_for, load_with_lines
 from worker.errors import NotFoundError, did_you_mean
-from worker.settings import PIPELINE_STAGES
 from worker.understanding import INTENTS
+from worker.vocabulary import PIPELINE_STAGES
 
 RECOMMENDED_TOUCHES = (6, 8)
 
@@ -68,7 +68,7 @@ class Catalog:
 
     def in_pipeline_order(self) -> list[str]:
         """Sequence names by their stage's place in the pipeline, then by name."""
-        order = {stage: n for n, stage in enumerate(PIPELINE_STAGES)}
+        order: dict[str, int] = {stage: n for n, stage in enumerate(PIPELINE_STAGES)}
         return sorted(
             self.sequences,
             key=lambda name: (order.get(self.sequences[name].spec.stage, len(order)), name),

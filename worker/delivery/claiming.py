@@ -25,6 +25,7 @@ from worker.runtime import Runtime
 from worker.store import events
 from worker.store.models import Enrollment, Lead, Suppression, Touch
 from worker.transports.message import BuiltMessage
+from worker.vocabulary import EnrollmentStatus, EventKind, LeadStatus, ReviewReason, TouchStatus
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,11 @@ _CLAIM = (
     _touches.update()
     .where(
         _touches.c.id.in_(bindparam("ids", expanding=True)),
-        _touches.c.status == "queued",
+        _touches.c.status == TouchStatus.QUEUED,
         _touches.c.available_at <= bindparam("now"),
     )
     .values(
-        status="claimed",
+        status=TouchStatus.CLAIMED,
         claimed_at=bindparam("now"),
         claim_token=bindparam("token"),
         attempts=_touches.c.attempts + 1,
@@ -79,7 +80,7 @@ _ENROLLMENT_AT_STEP = (
     select(_enrollments.c.id)
     .where(
         _enrollments.c.id == bindparam("eid"),
-        _enrollments.c.status == "active",
+        _enrollments.c.status == EnrollmentStatus.ACTIVE,
         _enrollments.c.current_step == bindparam("step"),
     )
     .exists()
@@ -93,13 +94,15 @@ _NOT_SUPPRESSED = ~(
     .exists()
 )
 _LEAD_ACTIVE = (
-    select(_leads.c.id).where(_leads.c.id == bindparam("lid"), _leads.c.status == "active").exists()
+    select(_leads.c.id)
+    .where(_leads.c.id == bindparam("lid"), _leads.c.status == LeadStatus.ACTIVE)
+    .exists()
 )
 # A touch whose claim is still ours (``claimed``, not yet handed over).
 _OURS = (
     _touches.c.id == bindparam("tid"),
     _touches.c.claim_token == bindparam("token"),
-    _touches.c.status == "claimed",
+    _touches.c.status == TouchStatus.CLAIMED,
 )
 # The last check, atomic with the move to ``sending``: a reply, pause, stop or suppression
 # that arrived after the chunk was claimed still stops the email.
@@ -108,13 +111,13 @@ _MARK_SENDING = (
     .where(*_OURS, _ENROLLMENT_AT_STEP, _LEAD_ACTIVE, _NOT_SUPPRESSED)
     # The delivery lease (``dispatch.expire_claims``) runs from the hand-over, not from the
     # chunk's claim: a touch late in a slow chunk is not "unknown" seconds after it went out.
-    .values(status="sending", claimed_at=bindparam("now"))
+    .values(status=TouchStatus.SENDING, claimed_at=bindparam("now"))
     .returning(_touches.c.id)
 )
 _SKIP_CLAIMED = (
     _touches.update()
     .where(*_OURS)
-    .values(status="skipped", finished_at=bindparam("now"), last_error=bindparam("err"))
+    .values(status=TouchStatus.SKIPPED, finished_at=bindparam("now"), last_error=bindparam("err"))
     .returning(_touches.c.id)
 )
 # Run after a skip, in its transaction: when whatever stopped the touch is gone again (the
@@ -126,7 +129,7 @@ _REDUE_SKIPPED = (
     _enrollments.update()
     .where(
         _enrollments.c.id == bindparam("eid"),
-        _enrollments.c.status == "active",
+        _enrollments.c.status == EnrollmentStatus.ACTIVE,
         _enrollments.c.current_step == bindparam("step"),
         _enrollments.c.next_due_at.is_(None),
         _LEAD_ACTIVE,
@@ -139,9 +142,9 @@ _RELEASE_UNSENT = (
     .where(
         _touches.c.id.in_(bindparam("ids", expanding=True)),
         _touches.c.claim_token == bindparam("token"),
-        _touches.c.status == "claimed",
+        _touches.c.status == TouchStatus.CLAIMED,
     )
-    .values(status="queued", claim_token=None, claimed_at=None, enqueued_at=None)
+    .values(status=TouchStatus.QUEUED, claim_token=None, claimed_at=None, enqueued_at=None)
 )
 
 
@@ -252,20 +255,24 @@ def _check_and_render(
     }
     reason = why_not(lead, enrollment, row.step_index, blocked)
     if reason is not None:
-        checked.finished.append({"tid": tid, "st": "skipped", "now": now, "err": reason})
+        checked.finished.append({"tid": tid, "st": TouchStatus.SKIPPED, "now": now, "err": reason})
         params = _lead_params(row.enrollment_id, row.step_index, lead.id, lead.email)
         checked.redue.append({**params, "now": now})
-        checked.logged.append({**base, "kind": "skipped", "cause": reason})
+        checked.logged.append({**base, "kind": EventKind.SKIPPED, "cause": reason})
         outcomes.append(Outcome(tid, "skipped", reason))
         return None
     try:
         item = _prepare(runtime, tid, row, lead, enrollment, now)
     except (OutreachError, ValueError) as exc:
-        cause = "template_error" if isinstance(exc, TemplateRenderError) else "config_error"
+        cause = (
+            ReviewReason.TEMPLATE_ERROR
+            if isinstance(exc, TemplateRenderError)
+            else ReviewReason.CONFIG_ERROR
+        )
         error = str(exc)
-        checked.finished.append({"tid": tid, "st": "failed", "now": now, "err": error})
+        checked.finished.append({"tid": tid, "st": TouchStatus.FAILED, "now": now, "err": error})
         checked.logged.append(
-            {**base, "kind": "failed", "cause": cause, "detail": {"error": error}}
+            {**base, "kind": EventKind.FAILED, "cause": cause, "detail": {"error": error}}
         )
         checked.flags.append(
             {
@@ -373,7 +380,9 @@ def skip_claimed(runtime: Runtime, item: Prepared, token: str, reason: str) -> O
     now = runtime.clock.now()
     params = {"tid": item.touch_id, "token": token, "now": now, "err": reason}
     redue = {**_recheck_params(item), "now": now}
-    return _settle_claimed(runtime, item, _SKIP_CLAIMED, params, "skipped", reason, redue=redue)
+    return _settle_claimed(
+        runtime, item, _SKIP_CLAIMED, params, EventKind.SKIPPED, reason, redue=redue
+    )
 
 
 def _settle_claimed(
@@ -381,7 +390,7 @@ def _settle_claimed(
     item: Prepared,
     statement: Any,
     params: dict[str, Any],
-    kind: str,
+    kind: EventKind,
     reason: str,
     redue: dict[str, Any] | None = None,
     **detail: Any,
@@ -405,14 +414,14 @@ def _settle_claimed(
             cause=reason,
             **detail,
         )
-    return Outcome(item.touch_id, kind, reason)
+    return Outcome(item.touch_id, kind.value, reason)
 
 
 _POSTPONE_CLAIMED = (
     _touches.update()
     .where(*_OURS)
     .values(
-        status="queued",
+        status=TouchStatus.QUEUED,
         claim_token=None,
         claimed_at=None,
         enqueued_at=None,
@@ -430,7 +439,13 @@ def postpone_claimed(
     """Give a claimed touch back to the queue, not to be sent before ``until``."""
     params = {"tid": item.touch_id, "token": token, "until": until, "err": reason}
     return _settle_claimed(
-        runtime, item, _POSTPONE_CLAIMED, params, "postponed", reason, until=until.isoformat()
+        runtime,
+        item,
+        _POSTPONE_CLAIMED,
+        params,
+        EventKind.POSTPONED,
+        reason,
+        until=until.isoformat(),
     )
 
 
@@ -443,9 +458,9 @@ def release_unsent(runtime: Runtime, touch_ids: list[int], token: str) -> None:
 
 def why_not(lead: Lead, enrollment: Enrollment, step_index: int, blocked: set[str]) -> str | None:
     """Why this touch must not go out now, or None when it may."""
-    if enrollment.status != "active":
+    if enrollment.status != EnrollmentStatus.ACTIVE:
         return f"enrollment {enrollment.status}"
-    if lead.status != "active":
+    if lead.status != LeadStatus.ACTIVE:
         return f"lead {lead.status}"
     if enrollment.current_step != step_index:
         return "step out of date"

@@ -37,12 +37,13 @@ from worker.delivery.claiming import why_not
 from worker.delivery.rendering import lead_fields, template_context
 from worker.errors import OutreachError, TemplateRenderError
 from worker.leads.addresses import suppressed_values
-from worker.leads.rep_tasks import NEVER, TASK_OPEN
+from worker.leads.rep_tasks import NEVER, task_reason
 from worker.runtime import Runtime
 from worker.store import events
 from worker.store.dialect import dialect_insert
 from worker.store.models import Enrollment, Lead, ReviewItem, Touch
 from worker.timing.windows import due_at
+from worker.vocabulary import EventKind, ReviewAction, TouchStatus
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ def open_tasks(
                 "sequence": enrollment.sequence,
                 "step_index": enrollment.current_step,
                 "kind": step.type,
-                "status": "skipped" if reason else TASK_OPEN,
+                "status": TouchStatus.SKIPPED if reason else TouchStatus.TASK_OPEN,
                 "due_at": due_at_,
                 "created_at": now,
                 "available_at": expires,
@@ -166,7 +167,7 @@ def open_tasks(
             "claim_token": null(),
             "claimed_at": null(),
         },
-        where=Touch.status == literal_column("'skipped'"),
+        where=Touch.status == literal_column(f"'{TouchStatus.SKIPPED}'"),
     ).returning(
         Touch.id,
         Touch.enrollment_id,
@@ -188,8 +189,8 @@ def open_tasks(
             "sequence": row.sequence,
             "step_index": row.step_index,
         }
-        if row.status != TASK_OPEN:
-            events.record(session, "skipped", cause=row.last_error, **base)
+        if row.status != TouchStatus.TASK_OPEN:
+            events.record(session, EventKind.SKIPPED, cause=row.last_error, **base)
             continue
         text = texts[row.enrollment_id]
         timeout_at = None if row.available_at >= NEVER else row.available_at
@@ -197,17 +198,17 @@ def open_tasks(
             ReviewItem(
                 lead_id=row.lead_id,
                 touch_id=row.id,
-                reason=f"task_{row.kind}",
+                reason=task_reason(row.kind),
                 detail=text[:_DETAIL_MAX],
                 priority=0,
-                suggested_action="done",
+                suggested_action=ReviewAction.DONE,
                 due_at=row.due_at,
                 created_at=now,
             )
         )
         events.record(
             session,
-            "task_opened",
+            EventKind.TASK_OPENED,
             cause="due",
             task=row.kind,
             text=text[:_DETAIL_MAX],

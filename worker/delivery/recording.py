@@ -23,6 +23,14 @@ from worker.runtime import Runtime
 from worker.store import events
 from worker.store.models import Enrollment, Lead, ReviewItem, Touch
 from worker.timing.windows import due_after
+from worker.vocabulary import (
+    EnrollmentStatus,
+    EventKind,
+    LeadStatus,
+    ReviewAction,
+    ReviewReason,
+    TouchStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +45,15 @@ _MARK_SENT = (
     .where(
         _touches.c.id.in_(bindparam("ids", expanding=True)),
         _touches.c.claim_token == bindparam("token"),
-        _touches.c.status.in_(("sending", "unknown")),
+        _touches.c.status.in_((TouchStatus.SENDING, TouchStatus.UNKNOWN)),
     )
-    .values(status="sent", finished_at=bindparam("now"), last_error=None)
+    .values(status=TouchStatus.SENT, finished_at=bindparam("now"), last_error=None)
     .returning(_touches.c.id)
 )
 _LATE = select(_touches.c.id).where(
     _touches.c.id.in_(bindparam("ids", expanding=True)),
     _touches.c.claim_token == bindparam("token"),
-    _touches.c.status == "unknown",
+    _touches.c.status == TouchStatus.UNKNOWN,
 )
 _STORE_TEXT = (
     _touches.update()
@@ -53,7 +61,10 @@ _STORE_TEXT = (
     .values(body_text=bindparam("body", type_=_touches.c.body_text.type))
 )
 _NEXT_DUE = case(
-    (_enrollments.c.status == "active", bindparam("due", type_=_enrollments.c.next_due_at.type)),
+    (
+        _enrollments.c.status == EnrollmentStatus.ACTIVE,
+        bindparam("due", type_=_enrollments.c.next_due_at.type),
+    ),
     else_=_enrollments.c.next_due_at,
 )
 _ADVANCE = (
@@ -104,7 +115,7 @@ def record_sent(runtime: Runtime, token: str, batch: list[Prepared]) -> list[Out
         (new_thread if item.starts_thread else advance).append(params)
         logged.append(
             {
-                "kind": "sent",
+                "kind": EventKind.SENT,
                 "at": now,
                 "lead_id": item.lead_id,
                 "touch_id": item.touch_id,
@@ -168,26 +179,32 @@ def confirm_late_sends(session: Session, touch_ids: set[int], now: datetime) -> 
     items = session.scalars(
         select(ReviewItem).where(
             ReviewItem.touch_id.in_(touch_ids),
-            ReviewItem.reason == "delivery_unknown",
+            ReviewItem.reason == ReviewReason.DELIVERY_UNKNOWN,
             ReviewItem.resolved_at.is_(None),
         )
     )
     for item in items:
-        item.resolved_at, item.resolution, item.note = now, "sent", note
+        item.resolved_at, item.resolution, item.note = now, ReviewAction.SENT, note
         lead = session.get(Lead, item.lead_id) if item.lead_id is not None else None
         if lead is None:
             continue
         events.record(
-            session, "resolved", at=now, lead_id=lead.id, cause="sent", item=item.id, note=note
+            session,
+            EventKind.RESOLVED,
+            at=now,
+            lead_id=lead.id,
+            cause=ReviewAction.SENT,
+            item=item.id,
+            note=note,
         )
-        if lead.status == "needs_review" and not other_open_items(session, item):
+        if lead.status == LeadStatus.NEEDS_REVIEW and not other_open_items(session, item):
             lifecycle.settle_status(session, lead, now)
         log.info("touch %r: delivery confirmed late; review item %r closed", item.touch_id, item.id)
 
 
 def release(session: Session, touch_id: int, token: str, **values: object) -> Touch | None:
     touch = session.scalar(select(Touch).where(Touch.id == touch_id, Touch.claim_token == token))
-    if touch is None or touch.status != "sending":
+    if touch is None or touch.status != TouchStatus.SENDING:
         return None
     for key, value in values.items():
         setattr(touch, key, value)
@@ -209,7 +226,7 @@ def deferred_or_failed(runtime: Runtime, touch_id: int, token: str, error: str) 
                 session,
                 touch_id,
                 token,
-                status="queued",
+                status=TouchStatus.QUEUED,
                 claim_token=None,
                 claimed_at=None,
                 enqueued_at=None,
@@ -219,7 +236,7 @@ def deferred_or_failed(runtime: Runtime, touch_id: int, token: str, error: str) 
             if released is not None:
                 events.record(
                     session,
-                    "send_deferred",
+                    EventKind.SEND_DEFERRED,
                     at=now,
                     lead_id=released.lead_id,
                     touch_id=touch_id,
@@ -236,13 +253,22 @@ def deferred_or_failed(runtime: Runtime, touch_id: int, token: str, error: str) 
         touch_id,
         token,
         f"gave up after {attempts} attempts: {error}",
-        "delivery_failed",
+        ReviewReason.DELIVERY_FAILED,
     )
 
 
-def failed(runtime: Runtime, touch_id: int, token: str, error: str, reason: str) -> Outcome:
+def failed(
+    runtime: Runtime, touch_id: int, token: str, error: str, reason: ReviewReason
+) -> Outcome:
     _settle(
-        runtime, touch_id, token, "failed", kind="failed", cause=reason, reason=reason, error=error
+        runtime,
+        touch_id,
+        token,
+        TouchStatus.FAILED,
+        kind=EventKind.FAILED,
+        cause=reason,
+        reason=reason,
+        error=error,
     )
     after_failure(runtime, touch_id, reason)  # pause the mailbox when it fails too often
     log.warning("touch %r failed: %s", touch_id, error)
@@ -254,10 +280,10 @@ def unknown(runtime: Runtime, touch_id: int, token: str, error: str) -> Outcome:
         runtime,
         touch_id,
         token,
-        "unknown",
-        kind="delivery_unknown",
+        TouchStatus.UNKNOWN,
+        kind=EventKind.DELIVERY_UNKNOWN,
         cause="transport",
-        reason="delivery_unknown",
+        reason=ReviewReason.DELIVERY_UNKNOWN,
         error=error,
     )
     log.warning("touch %r: delivery unknown: %s", touch_id, error)
@@ -268,11 +294,11 @@ def _settle(
     runtime: Runtime,
     touch_id: int,
     token: str,
-    status: str,
+    status: TouchStatus,
     *,
-    kind: str,
+    kind: EventKind,
     cause: str,
-    reason: str,
+    reason: ReviewReason,
     error: str,
 ) -> None:
     """End our claim with ``status``, record the event and flag the lead for a rep."""

@@ -32,6 +32,7 @@ from worker.errors import (
 )
 from worker.runtime import Runtime
 from worker.transports.base import SenderRefusedError
+from worker.vocabulary import ReviewReason
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ def _hand_over(runtime: Runtime, item: Prepared, token: str) -> Outcome | None:
     except (TemporaryDeliveryError, SenderRefusedError) as exc:
         return deferred_or_failed(runtime, touch_id, token, str(exc))
     except PermanentDeliveryError as exc:
-        return failed(runtime, touch_id, token, str(exc), reason="delivery_failed")
+        return failed(runtime, touch_id, token, str(exc), reason=ReviewReason.DELIVERY_FAILED)
     except DeliveryUnknownError as exc:
         return unknown(runtime, touch_id, token, str(exc))
     except Exception as exc:  # a transport bug must not look like "not sent"

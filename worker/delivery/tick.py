@@ -25,6 +25,7 @@ from worker.runtime import Runtime
 from worker.store import events
 from worker.store.dialect import dialect_insert, is_postgres
 from worker.store.models import Enrollment, Touch
+from worker.vocabulary import EnrollmentStatus, EventKind, ReviewReason, TouchStatus
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def _tick_batch(
     with runtime.sessions.begin() as session:
         query = (
             select(Enrollment)
-            .where(Enrollment.status == "active", Enrollment.next_due_at <= now)
+            .where(Enrollment.status == EnrollmentStatus.ACTIVE, Enrollment.next_due_at <= now)
             .order_by(Enrollment.next_due_at, Enrollment.id)
             .limit(runtime.settings.tick_batch_size)
         )
@@ -93,7 +94,7 @@ def _tick_batch(
                 flag(
                     session,
                     enrollment.lead_id,
-                    "sequence_invalid",
+                    ReviewReason.SEQUENCE_INVALID,
                     at=now,
                     detail=message,
                     sequence=enrollment.sequence,
@@ -113,7 +114,7 @@ def _tick_batch(
                     "lead_id": enrollment.lead_id,
                     "sequence": enrollment.sequence,
                     "step_index": enrollment.current_step,
-                    "status": "queued",
+                    "status": TouchStatus.QUEUED,
                     "due_at": enrollment.next_due_at,
                     "created_at": now,
                     "available_at": now,
@@ -145,7 +146,7 @@ def _tick_batch(
                     "claim_token": null(),
                     "claimed_at": null(),
                 },
-                where=Touch.status == literal_column("'skipped'"),
+                where=Touch.status == literal_column(f"'{TouchStatus.SKIPPED}'"),
             ).returning(Touch.id, Touch.lead_id, Touch.sequence, Touch.step_index)
             returned = list(session.execute(stmt, rows))
             created = [row.id for row in returned]
@@ -153,7 +154,7 @@ def _tick_batch(
                 session,
                 [
                     {
-                        "kind": "scheduled",
+                        "kind": EventKind.SCHEDULED,
                         "at": now,
                         "lead_id": row.lead_id,
                         "touch_id": row.id,
@@ -175,7 +176,7 @@ def requeue_stale(runtime: Runtime, exclude: set[int] | None = None) -> list[int
         query = (
             select(Touch.id)
             .where(
-                Touch.status == "queued",
+                Touch.status == TouchStatus.QUEUED,
                 Touch.available_at <= now,
                 or_(Touch.enqueued_at.is_(None), Touch.enqueued_at < stale_before),
             )
@@ -199,23 +200,27 @@ def expire_claims(runtime: Runtime) -> list[int]:
         # Claimed but never handed over (the claimer died before its turn came): safe to requeue.
         released = session.execute(
             update(Touch)
-            .where(Touch.status == "claimed", Touch.claimed_at < lease_start)
-            .values(status="queued", claim_token=None, claimed_at=None, enqueued_at=None)
+            .where(Touch.status == TouchStatus.CLAIMED, Touch.claimed_at < lease_start)
+            .values(status=TouchStatus.QUEUED, claim_token=None, claimed_at=None, enqueued_at=None)
             .returning(Touch.id)
         ).all()
         if released:
             log.info("requeued %d touches whose claimer stopped before sending them", len(released))
         stale = list(
             session.scalars(
-                select(Touch).where(and_(Touch.status == "sending", Touch.claimed_at < lease_start))
+                select(Touch).where(
+                    and_(Touch.status == TouchStatus.SENDING, Touch.claimed_at < lease_start)
+                )
             )
         )
         for touch in stale:
             changed = session.execute(
                 update(Touch)
-                .where(Touch.id == touch.id, Touch.status == "sending")
+                .where(Touch.id == touch.id, Touch.status == TouchStatus.SENDING)
                 .values(
-                    status="unknown", last_error="delivery unknown: claim expired", finished_at=now
+                    status=TouchStatus.UNKNOWN,
+                    last_error="delivery unknown: claim expired",
+                    finished_at=now,
                 )
                 .returning(Touch.id)
             ).first()
@@ -224,7 +229,7 @@ def expire_claims(runtime: Runtime) -> list[int]:
             expired.append(touch.id)
             events.record(
                 session,
-                "delivery_unknown",
+                EventKind.DELIVERY_UNKNOWN,
                 at=now,
                 lead_id=touch.lead_id,
                 touch_id=touch.id,
@@ -235,7 +240,7 @@ def expire_claims(runtime: Runtime) -> list[int]:
             flag(
                 session,
                 touch.lead_id,
-                "delivery_unknown",
+                ReviewReason.DELIVERY_UNKNOWN,
                 at=now,
                 touch_id=touch.id,
                 detail=(

@@ -19,6 +19,7 @@ from worker.inbound.processing import mark_failed, process_stored
 from worker.inbound.sources import read_source, store, stored_maildir_sources
 from worker.runtime import Runtime
 from worker.store.models import InboundMessage
+from worker.vocabulary import InboundStatus
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def match_pending(runtime: Runtime) -> Counter[str]:
         pending = list(
             session.scalars(
                 select(InboundMessage.id)
-                .where(InboundMessage.status == "stored")
+                .where(InboundMessage.status == InboundStatus.STORED)
                 .order_by(InboundMessage.id)
             )
         )
@@ -122,12 +123,12 @@ def match_pending(runtime: Runtime) -> Counter[str]:
         try:
             with runtime.sessions.begin() as session:
                 inbound = session.get(InboundMessage, inbound_id, with_for_update=True)
-                if inbound is None or inbound.status != "stored":
+                if inbound is None or inbound.status != InboundStatus.STORED:
                     continue
                 statuses[process_stored(session, runtime, inbound, runtime.clock.now())] += 1
         except Exception as exc:  # one bad message never stops the rest
             log.exception("inbound %r could not be processed", inbound_id)
             with runtime.sessions.begin() as session:
                 mark_failed(session, runtime, inbound_id, runtime.clock.now(), exc)
-            statuses["failed"] += 1
+            statuses[InboundStatus.FAILED] += 1
     return statuses

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from worker.store import events
 from worker.store.models import InboundMessage, Lead, ReviewItem, Touch
 from worker.store.tokens import verify_token
+from worker.vocabulary import EventKind, InboundStatus, ReviewReason
 
 log = logging.getLogger(__name__)
 
@@ -117,32 +118,42 @@ def match_stored(
     at: datetime,
     secret: bytes | None = None,
     message: Message | None = None,
-) -> str:
+) -> InboundStatus:
     """Match a stored message (parsed here unless ``message`` is given); its new status."""
     if inbound.size > MAX_PARSE_BYTES:
         return _to_review(
-            session, inbound, at, "unparseable", f"larger than {MAX_PARSE_BYTES} bytes; kept raw"
+            session,
+            inbound,
+            at,
+            InboundStatus.UNPARSEABLE,
+            f"larger than {MAX_PARSE_BYTES} bytes; kept raw",
         )
     try:
         if message is None:
             message = message_from_bytes(inbound.raw, policy=compat32)
         if not message.keys():
-            return _to_review(session, inbound, at, "unparseable", "no headers; kept raw")
+            return _to_review(
+                session, inbound, at, InboundStatus.UNPARSEABLE, "no headers; kept raw"
+            )
         inbound.from_address = _first_address(message)
         inbound.subject = decoded_header(message.get("Subject"))[:1000] or None
         found = match_message(session, message, secret)
     except Exception as exc:  # malformed MIME must never stop a batch
         log.warning("inbound %r cannot be parsed: %s", inbound.id, exc)
-        return _to_review(session, inbound, at, "unparseable", f"{type(exc).__name__}: {exc}")
+        return _to_review(
+            session, inbound, at, InboundStatus.UNPARSEABLE, f"{type(exc).__name__}: {exc}"
+        )
     if found.lead_id is None:
-        return _to_review(session, inbound, at, "unmatched", "matches no lead or sent email")
+        return _to_review(
+            session, inbound, at, InboundStatus.UNMATCHED, "matches no lead or sent email"
+        )
     inbound.lead_id = found.lead_id
     inbound.touch_id = found.touch_id
     inbound.matched_by = found.matched_by
-    inbound.status = "matched"
+    inbound.status = InboundStatus.MATCHED
     events.record(
         session,
-        "reply_received",
+        EventKind.REPLY_RECEIVED,
         at=at,
         lead_id=found.lead_id,
         touch_id=found.touch_id,
@@ -150,7 +161,7 @@ def match_stored(
         inbound_id=inbound.id,
         subject=inbound.subject,
     )
-    return inbound.status
+    return InboundStatus.MATCHED
 
 
 def decoded_header(value: object) -> str:
@@ -169,11 +180,16 @@ def _first_address(message: Message) -> str | None:
 
 
 def _to_review(
-    session: Session, inbound: InboundMessage, at: datetime, status: str, detail: str
-) -> str:
+    session: Session, inbound: InboundMessage, at: datetime, status: InboundStatus, detail: str
+) -> InboundStatus:
     inbound.status = status
     inbound.error = detail
     session.add(
-        ReviewItem(inbound_id=inbound.id, reason=f"inbound_{status}", detail=detail, created_at=at)
+        ReviewItem(
+            inbound_id=inbound.id,
+            reason=ReviewReason(f"inbound_{status}"),
+            detail=detail,
+            created_at=at,
+        )
     )
     return status

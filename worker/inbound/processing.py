@@ -19,6 +19,7 @@ from worker.store.models import AppState, InboundMessage, ReviewItem
 from worker.store.tokens import _KEY_NAME as TOKEN_SECRET_KEY
 from worker.understanding import Classification, classify_message
 from worker.understanding.mime import parse
+from worker.vocabulary import EventKind, InboundStatus, ReviewReason
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def process_stored(
     """Match, classify and act on ``inbound``; return the intent acted on, or its status."""
     message = parse(inbound.raw) if inbound.size <= MAX_PARSE_BYTES else None
     status = match_stored(session, inbound, at, _token_secret(session, runtime), message)
-    if message is None or status not in ("matched", "unmatched"):
+    if message is None or status not in (InboundStatus.MATCHED, InboundStatus.UNMATCHED):
         return status
     found = _classify(inbound, message, runtime)
     by_token = inbound.matched_by == UNSUBSCRIBE_TOKEN
@@ -53,7 +54,7 @@ def process_stored(
             reasons=("mailto unsubscribe token",),
         )
     store_classification(inbound, found, at)
-    if status == "unmatched":
+    if status == InboundStatus.UNMATCHED:
         return status
     act_on_reply(
         session,
@@ -64,8 +65,10 @@ def process_stored(
         at=at,
     )
     if by_token:
-        events.record(session, "unsubscribed", at=at, lead_id=inbound.lead_id, cause="mailto")
-    inbound.status = "processed"
+        events.record(
+            session, EventKind.UNSUBSCRIBED, at=at, lead_id=inbound.lead_id, cause="mailto"
+        )
+    inbound.status = InboundStatus.PROCESSED
     return found.intent
 
 
@@ -88,7 +91,7 @@ def mark_failed(
     if inbound is None:
         return
     detail = f"processing failed: {type(error).__name__}: {error}"[:2000]
-    inbound.status = "failed"
+    inbound.status = InboundStatus.FAILED
     inbound.error = detail
     inbound.lead_id = _lead_of(session, runtime, inbound)
     if inbound.lead_id is not None:
@@ -98,7 +101,7 @@ def mark_failed(
         ReviewItem(
             lead_id=inbound.lead_id,
             inbound_id=inbound.id,
-            reason="inbound_failed",
+            reason=ReviewReason.INBOUND_FAILED,
             detail=detail,
             created_at=at,
         )

@@ -29,6 +29,15 @@ from worker.store.models import Enrollment, Event, InboundMessage, Lead, Touch
 from worker.timing.waits import lead_zone
 from worker.understanding import HUMAN_INTENTS, Classification
 from worker.understanding.bounces import is_delay_notice
+from worker.vocabulary import (
+    EnrollmentStatus,
+    EventKind,
+    LeadStatus,
+    ReviewAction,
+    ReviewReason,
+    Stage,
+    TouchStatus,
+)
 
 RESUME_LOCAL_TIME = time(9, 0)
 
@@ -101,7 +110,7 @@ def act_on_reply(
     actions = ("flag",) if low else rules_for(spec.on_reply.rules() if spec else None)[found.intent]
     events.record(
         session,
-        "classified",
+        EventKind.CLASSIFIED,
         at=at,
         lead_id=lead.id,
         touch_id=touch.id if touch else None,
@@ -160,9 +169,9 @@ def _sequence_of(
 def _flag(reply: _Reply, *, hot: bool = False) -> None:
     found = reply.found
     lifecycle.pause(reply.session, reply.open_enrollments(), at=reply.at, cause=reply.cause)
-    reason = "hot_lead" if hot else f"reply_{found.intent}"
+    reason = ReviewReason.HOT_LEAD if hot else ReviewReason(f"reply_{found.intent}")
     if reply.low_confidence and not hot:
-        reason = "reply_low_confidence"
+        reason = ReviewReason.REPLY_LOW_CONFIDENCE
     suggestion, advice = _suggestion(reply, hot)
     flag(
         reply.session,
@@ -189,17 +198,17 @@ def _suggestion(reply: _Reply, hot: bool) -> tuple[str, str]:
     if hot:
         target = reply.catalog.for_stage(reply.lead.stage)
         if reply.open_enrollments():
-            action = "resume"
+            action: str = ReviewAction.RESUME
         else:
-            action = f"enroll:{target.name}" if target is not None else "won"
+            action = f"enroll:{target.name}" if target is not None else ReviewAction.WON
         return action, f"hot lead: {said}; get in touch now, then {action}"
     if found.intent == "question":
-        return "resume", f"{said}; answer it, then resume"
+        return ReviewAction.RESUME, f"{said}; answer it, then resume"
     if found.intent == "referral":
         if found.referral_email:
-            return "add-referral", f"{said}; add them as a lead and stop this sequence"
-        return "stop", f"{said}; add them as a lead, then stop"
-    return "resume", f"{said}; read the reply and decide"
+            return ReviewAction.ADD_REFERRAL, f"{said}; add them as a lead and stop this sequence"
+        return ReviewAction.STOP, f"{said}; add them as a lead, then stop"
+    return ReviewAction.RESUME, f"{said}; read the reply and decide"
 
 
 _SAYS = {
@@ -218,18 +227,18 @@ _SAYS = {
 
 def _pause_only(reply: _Reply) -> None:
     lifecycle.pause(reply.session, reply.open_enrollments(), at=reply.at, cause=reply.cause)
-    if reply.lead.status == "active":
-        reply.lead.status = "paused"
+    if reply.lead.status == LeadStatus.ACTIVE:
+        reply.lead.status = LeadStatus.PAUSED
 
 
-def _stop(reply: _Reply, *, lead_status: str = "stopped") -> None:
+def _stop(reply: _Reply, *, lead_status: LeadStatus = LeadStatus.STOPPED) -> None:
     lifecycle.stop(reply.session, reply.open_enrollments(), at=reply.at, cause=reply.cause)
-    if reply.lead.status not in ("unsubscribed", "bounced"):
+    if reply.lead.status not in (LeadStatus.UNSUBSCRIBED, LeadStatus.BOUNCED):
         reply.lead.status = lead_status
     reply.lead.updated_at = reply.at
 
 
-def _final_stage(stage: str) -> Callable[[_Reply], None]:
+def _final_stage(stage: Stage) -> Callable[[_Reply], None]:
     def apply(reply: _Reply) -> None:
         _stop(reply)
         change_stage(reply.session, reply.lead, stage, at=reply.at, cause=reply.cause)
@@ -241,7 +250,7 @@ def _advance(reply: _Reply) -> None:
     lifecycle.stop(reply.session, reply.open_enrollments(), at=reply.at, cause=reply.cause)
     stage = next_stage(reply.lead.stage)
     change_stage(reply.session, reply.lead, stage, at=reply.at, cause=reply.cause)
-    if reply.lead.status in ("active", "paused"):
+    if reply.lead.status in (LeadStatus.ACTIVE, LeadStatus.PAUSED):
         lifecycle.settle_status(reply.session, reply.lead, reply.at)
 
 
@@ -253,8 +262,13 @@ def _enroll(reply: _Reply, target: SequenceSpec | None) -> None:
     lifecycle.stop(reply.session, reply.open_enrollments(), at=reply.at, cause=reply.cause)
     if target is None:
         return
-    if reply.lead.status in ("active", "paused", "completed", "stopped"):
-        reply.lead.status = "active"
+    if reply.lead.status in (
+        LeadStatus.ACTIVE,
+        LeadStatus.PAUSED,
+        LeadStatus.COMPLETED,
+        LeadStatus.STOPPED,
+    ):
+        reply.lead.status = LeadStatus.ACTIVE
     reply.session.flush()
     result = enroll_leads(
         reply.session,
@@ -270,20 +284,20 @@ def _enroll(reply: _Reply, target: SequenceSpec | None) -> None:
 
 def _suppress(reply: _Reply) -> None:
     lifecycle.suppress(reply.session, reply.lead.email, reason="unsubscribe", at=reply.at)
-    _stop(reply, lead_status="unsubscribed")
-    reply.lead.status = "unsubscribed"
+    _stop(reply, lead_status=LeadStatus.UNSUBSCRIBED)
+    reply.lead.status = LeadStatus.UNSUBSCRIBED
     events.record(
-        reply.session, "suppressed", at=reply.at, lead_id=reply.lead.id, cause="unsubscribe"
+        reply.session, EventKind.SUPPRESSED, at=reply.at, lead_id=reply.lead.id, cause="unsubscribe"
     )
 
 
 def _bounce(reply: _Reply) -> None:
     lifecycle.suppress(reply.session, reply.lead.email, reason="bounce", at=reply.at)
-    _stop(reply, lead_status="bounced")
-    reply.lead.status = "bounced"
+    _stop(reply, lead_status=LeadStatus.BOUNCED)
+    reply.lead.status = LeadStatus.BOUNCED
     events.record(
         reply.session,
-        "suppressed",
+        EventKind.SUPPRESSED,
         at=reply.at,
         lead_id=reply.lead.id,
         cause="bounce",
@@ -294,7 +308,9 @@ def _bounce(reply: _Reply) -> None:
 def _retry(reply: _Reply) -> None:
     soft = reply.session.scalar(
         select(func.count(Event.id)).where(
-            Event.lead_id == reply.lead.id, Event.kind == "classified", Event.cause == "bounce_soft"
+            Event.lead_id == reply.lead.id,
+            Event.kind == EventKind.CLASSIFIED,
+            Event.cause == "bounce_soft",
         )
     )
     if (soft or 0) >= reply.policy.soft_bounce_limit:
@@ -303,14 +319,14 @@ def _retry(reply: _Reply) -> None:
     if is_delay_notice(reply.inbound.raw):
         return  # the mail system still holds the original: a resend could arrive twice
     touch = reply.touch or _last_sent_touch(reply.session, reply.lead.id)
-    if touch is None or touch.status != "sent":
+    if touch is None or touch.status != TouchStatus.SENT:
         return
     enrollment = reply.session.get(Enrollment, touch.enrollment_id)
-    if enrollment is None or enrollment.status != "active":
+    if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE:
         return
     if enrollment.current_step != touch.step_index + 1 or _later_touch(reply.session, touch):
         return  # the sequence has moved on: its next touch is the retry
-    touch.status = "queued"
+    touch.status = TouchStatus.QUEUED
     touch.available_at = reply.at + timedelta(seconds=reply.policy.soft_bounce_retry_s)
     touch.enqueued_at = None
     touch.claim_token = None
@@ -321,7 +337,7 @@ def _retry(reply: _Reply) -> None:
     enrollment.next_due_at = None
     events.record(
         reply.session,
-        "requeued",
+        EventKind.REQUEUED,
         at=reply.at,
         lead_id=reply.lead.id,
         touch_id=touch.id,
@@ -335,7 +351,7 @@ def _retry(reply: _Reply) -> None:
 def _last_sent_touch(session: Session, lead_id: int) -> Touch | None:
     return session.scalar(
         select(Touch)
-        .where(Touch.lead_id == lead_id, Touch.status == "sent")
+        .where(Touch.lead_id == lead_id, Touch.status == TouchStatus.SENT)
         .order_by(Touch.finished_at.desc(), Touch.id.desc())
         .limit(1)
     )
@@ -347,7 +363,7 @@ def _later_touch(session: Session, touch: Touch) -> bool:
             select(Touch.id).where(
                 Touch.enrollment_id == touch.enrollment_id,
                 Touch.step_index > touch.step_index,
-                Touch.status != "skipped",
+                Touch.status != TouchStatus.SKIPPED,
             )
         )
         is not None
@@ -365,8 +381,8 @@ def _wait_for_return(reply: _Reply) -> None:
         cause="out of office",
         resume_at=resume_at,
     )
-    if reply.lead.status == "active":
-        reply.lead.status = "paused"
+    if reply.lead.status == LeadStatus.ACTIVE:
+        reply.lead.status = LeadStatus.PAUSED
 
 
 def resume_time(
@@ -386,8 +402,8 @@ _HANDLERS: dict[str, Callable[[_Reply], None]] = {
     "flag_hot": lambda reply: _flag(reply, hot=True),
     "pause": _pause_only,
     "stop": _stop,
-    "lost": _final_stage("lost"),
-    "won": _final_stage("won"),
+    "lost": _final_stage(Stage.LOST),
+    "won": _final_stage(Stage.WON),
     "suppress": _suppress,
     "bounce": _bounce,
     "retry": _retry,

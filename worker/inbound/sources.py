@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from worker.errors import OutreachError
 from worker.store.dialect import dialect_insert
 from worker.store.models import InboundMessage
+from worker.vocabulary import InboundStatus
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def store(session: Session, raw: RawMessage, at: datetime) -> int | None:
             received_at=at,
             raw=raw.data,
             size=len(raw.data),
-            status="stored",
+            status=InboundStatus.STORED,
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(InboundMessage.id)

@@ -26,6 +26,7 @@ from worker.leads.importing import validate_row
 from worker.store import events
 from worker.store.dialect import dialect_insert
 from worker.store.models import LEAD_COLUMNS, Lead
+from worker.vocabulary import EventKind, LeadStatus
 
 LEAD_FIELDS = ("email", "first_name", "last_name", "company", "timezone", "country", "deal_value")
 MAX_CUSTOM_FIELDS = 10
@@ -133,7 +134,7 @@ def capture_lead(
             .values(
                 email=email,
                 stage=spec.stage,
-                status="active",
+                status=LeadStatus.ACTIVE,
                 fields=row["fields"],
                 created_at=at,
                 updated_at=at,
@@ -145,7 +146,7 @@ def capture_lead(
         new_id = session.scalar(stmt)
         created = new_id is not None
         if created:
-            events.record(session, "lead_created", at=at, lead_id=new_id, cause="capture")
+            events.record(session, EventKind.LEAD_CREATED, at=at, lead_id=new_id, cause="capture")
         lead = session.scalar(select(Lead).where(Lead.email == email))
         assert lead is not None  # inserted now or by a concurrent capture
     enrolled = enroll_leads(
@@ -153,7 +154,7 @@ def capture_lead(
     ).enrolled
     events.record(
         session,
-        "captured",
+        EventKind.CAPTURED,
         at=at,
         lead_id=lead.id,
         sequence=spec.name,

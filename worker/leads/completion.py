@@ -12,13 +12,14 @@ from worker.leads.stages import change_stage, next_stage
 from worker.runtime import Runtime
 from worker.store import events
 from worker.store.models import Enrollment, Lead
+from worker.vocabulary import EnrollmentStatus, EventKind, LeadStatus, Stage
 
 
 def complete_enrollment(
     session: Session, runtime: Runtime, enrollment: Enrollment, spec: SequenceSpec, *, at: datetime
 ) -> None:
     """Finish ``enrollment`` and apply the sequence's ``on_complete`` action."""
-    enrollment.status = "completed"
+    enrollment.status = EnrollmentStatus.COMPLETED
     enrollment.next_due_at = None
     enrollment.finished_at = at
     lead = session.get(Lead, enrollment.lead_id)
@@ -26,21 +27,21 @@ def complete_enrollment(
     action = spec.on_complete.action
     events.record(
         session,
-        "sequence_completed",
+        EventKind.SEQUENCE_COMPLETED,
         at=at,
         lead_id=lead.id,
         sequence=spec.name,
         cause="no_reply",
         action=action,
     )
-    if lead.status != "active":
+    if lead.status != LeadStatus.ACTIVE:
         return
     if action == "lost":
-        change_stage(session, lead, "lost", at=at, cause=f"{spec.name}: no reply")
-        lead.status = "stopped"
+        change_stage(session, lead, Stage.LOST, at=at, cause=f"{spec.name}: no reply")
+        lead.status = LeadStatus.STOPPED
         return
     if action == "stop":
-        lead.status = "completed"
+        lead.status = LeadStatus.COMPLETED
         lead.updated_at = at
         return
     if action == "advance":
@@ -52,7 +53,7 @@ def complete_enrollment(
         loaded = runtime.catalog.sequences.get(spec.on_complete.sequence)
         target = loaded.spec if loaded is not None else None
     if target is None:
-        lead.status = "completed"
+        lead.status = LeadStatus.COMPLETED
         return
     session.flush()
     result = enroll_leads(
@@ -64,4 +65,4 @@ def complete_enrollment(
         schedules=runtime.catalog.schedules,
     )
     if not result.enrolled:
-        lead.status = "completed"
+        lead.status = LeadStatus.COMPLETED

@@ -16,9 +16,10 @@ from worker.store import events
 from worker.store.dialect import dialect_insert
 from worker.store.models import Enrollment, Lead
 from worker.timing.windows import due_at
+from worker.vocabulary import FINAL_STAGES, EnrollmentStatus, EventKind, LeadStatus
 
-BLOCKING_LEAD_STATUSES = ("unsubscribed", "bounced")
-OPEN_ENROLLMENT_STATUSES = ("active", "paused")
+BLOCKING_LEAD_STATUSES = (LeadStatus.UNSUBSCRIBED, LeadStatus.BOUNCED)
+OPEN_ENROLLMENT_STATUSES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
 
 
 @dataclass
@@ -68,7 +69,7 @@ def enroll_leads(
     for lead in leads:
         if lead.status in BLOCKING_LEAD_STATUSES or lead.email in blocked:
             result.skip("suppressed")
-        elif lead.stage in ("won", "lost"):
+        elif lead.stage in FINAL_STAGES:
             result.skip(f"stage {lead.stage}")
         elif lead.id in busy:
             result.skip(
@@ -91,7 +92,7 @@ def enroll_leads(
                     "lead_id": lead.id,
                     "sequence": spec.name,
                     "mailbox": pooled.get(lead.id, spec.mailbox),
-                    "status": "active",
+                    "status": EnrollmentStatus.ACTIVE,
                     "current_step": 0,
                     "next_due_at": first_due,
                     "enrolled_at": at,
@@ -112,7 +113,7 @@ def enroll_leads(
         session,
         [
             {
-                "kind": "enrolled",
+                "kind": EventKind.ENROLLED,
                 "at": at,
                 "lead_id": lead_id,
                 "sequence": spec.name,

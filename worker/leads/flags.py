@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from worker.leads.rep_tasks import TASK_REASONS
 from worker.store import events
 from worker.store.models import Lead, ReviewItem
+from worker.vocabulary import EventKind, LeadStatus, ReviewReason
 
 HOT = 10
 
@@ -21,7 +22,7 @@ HOT = 10
 def flag(
     session: Session,
     lead_id: int,
-    reason: str,
+    reason: ReviewReason,
     *,
     at: datetime,
     detail: str | None = None,
@@ -42,12 +43,15 @@ def flag(
     )
     session.execute(
         update(Lead)
-        .where(Lead.id == lead_id, Lead.status.in_(("active", "paused", "completed")))
-        .values(status="needs_review", updated_at=at)
+        .where(
+            Lead.id == lead_id,
+            Lead.status.in_((LeadStatus.ACTIVE, LeadStatus.PAUSED, LeadStatus.COMPLETED)),
+        )
+        .values(status=LeadStatus.NEEDS_REVIEW, updated_at=at)
     )
     events.record(
         session,
-        "flagged",
+        EventKind.FLAGGED,
         at=at,
         lead_id=lead_id,
         touch_id=touch_id,

@@ -19,11 +19,11 @@ from worker.errors import LeadImportError
 from worker.leads.addresses import normalise_email
 from worker.leads.csv_input import RowError, csv_rows
 from worker.leads.enrollment import EnrollResult, enroll_leads
-from worker.settings import FINAL_STAGES, PIPELINE_STAGES
 from worker.store import events
 from worker.store.dialect import dialect_insert
 from worker.store.models import LEAD_COLUMNS, Lead
 from worker.timing.windows import country_code
+from worker.vocabulary import FINAL_STAGES, PIPELINE_STAGES, EventKind, LeadStatus, Stage
 
 BATCH_ROWS = 500
 _COLUMN = re.compile(r"[^a-z0-9]+")
@@ -138,8 +138,8 @@ def lead_from_row(row: dict[str, Any]) -> Lead:
     return Lead(
         id=0,
         email=row["email"],
-        stage=row.get("stage", "prospecting"),
-        status="active",
+        stage=row.get("stage", Stage.PROSPECTING),
+        status=LeadStatus.ACTIVE,
         fields=row["fields"],
         **{column: row.get(column) for column in LEAD_COLUMNS},
     )
@@ -248,8 +248,8 @@ def _import_batch(
         new_rows = [
             {
                 "email": r["email"],
-                "stage": r.get("stage", "prospecting"),
-                "status": "active",
+                "stage": r.get("stage", Stage.PROSPECTING),
+                "status": LeadStatus.ACTIVE,
                 "fields": r["fields"],
                 "created_at": now,
                 "updated_at": now,
@@ -269,7 +269,7 @@ def _import_batch(
             events.record_many(
                 session,
                 [
-                    {"kind": "lead_created", "at": now, "lead_id": i, "cause": "import"}
+                    {"kind": EventKind.LEAD_CREATED, "at": now, "lead_id": i, "cause": "import"}
                     for i in created_ids
                 ],
             )

@@ -9,10 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.leads.enrollment import OPEN_ENROLLMENT_STATUSES
-from worker.leads.rep_tasks import TASK_OPEN, close_open_tasks
+from worker.leads.rep_tasks import close_open_tasks
 from worker.store import events
 from worker.store.dialect import dialect_insert
 from worker.store.models import Enrollment, Lead, Suppression, Touch
+from worker.vocabulary import EnrollmentStatus, EventKind, LeadStatus, TouchStatus
 
 
 def open_enrollments(session: Session, lead_id: int) -> list[Enrollment]:
@@ -36,16 +37,16 @@ def pause(
 ) -> None:
     """Pause each enrollment (a touch already queued is skipped at send time)."""
     for enrollment in enrollments:
-        if enrollment.status == "paused" and enrollment.resume_at == resume_at:
+        if enrollment.status == EnrollmentStatus.PAUSED and enrollment.resume_at == resume_at:
             continue
-        enrollment.status = "paused"
+        enrollment.status = EnrollmentStatus.PAUSED
         enrollment.next_due_at = None
         enrollment.resume_at = resume_at
         close_open_tasks(session, [enrollment], at=at, cause=cause)
         _record(
             session,
             enrollment,
-            "paused",
+            EventKind.PAUSED,
             at=at,
             cause=cause,
             resume_at=resume_at.isoformat() if resume_at else None,
@@ -55,26 +56,32 @@ def pause(
 def resume(session: Session, enrollments: list[Enrollment], *, at: datetime, cause: str) -> None:
     """Resume each enrollment at its current step (due now unless its touch is outstanding)."""
     for enrollment in enrollments:
-        enrollment.status = "active"
+        enrollment.status = EnrollmentStatus.ACTIVE
         enrollment.resume_at = None
         if enrollment.next_due_at is None and not touch_outstanding(session, enrollment):
             enrollment.next_due_at = at
-        _record(session, enrollment, "resumed", at=at, cause=cause)
+        _record(session, enrollment, EventKind.RESUMED, at=at, cause=cause)
 
 
 def stop(session: Session, enrollments: list[Enrollment], *, at: datetime, cause: str) -> None:
     """Stop each enrollment for good."""
     for enrollment in enrollments:
-        enrollment.status = "stopped"
+        enrollment.status = EnrollmentStatus.STOPPED
         enrollment.next_due_at = None
         enrollment.resume_at = None
         enrollment.finished_at = at
         close_open_tasks(session, [enrollment], at=at, cause=cause)
-        _record(session, enrollment, "sequence_stopped", at=at, cause=cause)
+        _record(session, enrollment, EventKind.SEQUENCE_STOPPED, at=at, cause=cause)
 
 
 def _record(
-    session: Session, enrollment: Enrollment, kind: str, *, at: datetime, cause: str, **detail: Any
+    session: Session,
+    enrollment: Enrollment,
+    kind: EventKind,
+    *,
+    at: datetime,
+    cause: str,
+    **detail: Any,
 ) -> None:
     """Record an event about the enrollment at its current step."""
     events.record(
@@ -97,7 +104,14 @@ def touch_outstanding(session: Session, enrollment: Enrollment) -> bool:
             select(Touch.id).where(
                 Touch.enrollment_id == enrollment.id,
                 Touch.step_index == enrollment.current_step,
-                Touch.status.in_(("queued", "claimed", "sending", TASK_OPEN)),
+                Touch.status.in_(
+                    (
+                        TouchStatus.QUEUED,
+                        TouchStatus.CLAIMED,
+                        TouchStatus.SENDING,
+                        TouchStatus.TASK_OPEN,
+                    )
+                ),
             )
         )
         is not None
@@ -112,5 +126,5 @@ def suppress(session: Session, value: str, *, reason: str, at: datetime) -> None
 
 def settle_status(session: Session, lead: Lead, at: datetime) -> None:
     """After a change: ``active`` with an open enrollment, else ``completed``."""
-    lead.status = "active" if open_enrollments(session, lead.id) else "completed"
+    lead.status = LeadStatus.ACTIVE if open_enrollments(session, lead.id) else LeadStatus.COMPLETED
     lead.updated_at = at

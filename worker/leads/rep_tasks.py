@@ -21,12 +21,12 @@ from worker.store import events
 from worker.store.dialect import is_postgres
 from worker.store.models import Enrollment, Lead, ReviewItem, Touch
 from worker.timing.windows import due_after
+from worker.vocabulary import EnrollmentStatus, EventKind, ReviewAction, ReviewReason, TouchStatus
 
 log = logging.getLogger(__name__)
 
-TASK_OPEN = "task_open"
 TASK_KINDS = ("call", "linkedin")
-TASK_REASONS = tuple(f"task_{kind}" for kind in TASK_KINDS)
+TASK_REASONS: tuple[ReviewReason, ...] = tuple(ReviewReason(f"task_{kind}") for kind in TASK_KINDS)
 # The timeout of a task without ``timeout:``: never.
 NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -36,10 +36,15 @@ def is_task_reason(reason: str | None) -> bool:
     return reason in TASK_REASONS
 
 
+def task_reason(kind: str) -> ReviewReason:
+    """The review reason of a task of ``kind`` (``call`` → ``task_call``)."""
+    return ReviewReason(f"task_{kind}")
+
+
 def finish_task(
     session: Session,
     touch: Touch,
-    status: str,
+    status: TouchStatus,
     *,
     at: datetime,
     cause: str,
@@ -52,7 +57,7 @@ def finish_task(
     it stays at the task's step. False when the task was not open."""
     changed = session.execute(
         update(Touch)
-        .where(Touch.id == touch.id, Touch.status == TASK_OPEN)
+        .where(Touch.id == touch.id, Touch.status == TouchStatus.TASK_OPEN)
         .values(status=status, finished_at=at)
         .execution_options(synchronize_session="fetch")
     )
@@ -66,7 +71,7 @@ def finish_task(
     )
     events.record(
         session,
-        f"task_{status}",
+        EventKind(f"task_{status}"),
         at=at,
         lead_id=touch.lead_id,
         touch_id=touch.id,
@@ -87,7 +92,7 @@ def _advance(session: Session, catalog: Catalog, touch: Touch, at: datetime) -> 
     if enrollment is None or enrollment.current_step != touch.step_index:
         return
     enrollment.current_step = touch.step_index + 1
-    if enrollment.status != "active":
+    if enrollment.status != EnrollmentStatus.ACTIVE:
         return  # paused: resuming makes the next step due
     loaded = catalog.sequences.get(touch.sequence)
     if loaded is None:
@@ -117,10 +122,10 @@ def close_open_tasks(
     if not ids:
         return 0
     touches = session.scalars(
-        select(Touch).where(Touch.enrollment_id.in_(ids), Touch.status == TASK_OPEN)
+        select(Touch).where(Touch.enrollment_id.in_(ids), Touch.status == TouchStatus.TASK_OPEN)
     ).all()
     for touch in touches:
-        finish_task(session, touch, "skipped", at=at, cause=cause)
+        finish_task(session, touch, TouchStatus.SKIPPED, at=at, cause=cause)
     return len(touches)
 
 
@@ -130,7 +135,7 @@ def expire_tasks(runtime: Runtime) -> list[int]:
     with runtime.sessions.begin() as session:
         query = (
             select(Touch)
-            .where(Touch.status == TASK_OPEN, Touch.available_at <= now)
+            .where(Touch.status == TouchStatus.TASK_OPEN, Touch.available_at <= now)
             .order_by(Touch.available_at, Touch.id)
         )
         if is_postgres(session):
@@ -140,10 +145,10 @@ def expire_tasks(runtime: Runtime) -> list[int]:
             finish_task(
                 session,
                 touch,
-                "expired",
+                TouchStatus.EXPIRED,
                 at=now,
                 cause="timeout",
-                resolution="timeout",
+                resolution=ReviewAction.TIMEOUT,
                 advance_in=runtime.catalog,
             )
             expired.append(touch.id)
@@ -163,16 +168,21 @@ def close_stray_tasks(runtime: Runtime) -> list[int]:
             select(Touch, Enrollment.status)
             .join(Enrollment, Enrollment.id == Touch.enrollment_id)
             .where(
-                Touch.status == TASK_OPEN,
-                or_(Enrollment.status != "active", Enrollment.current_step != Touch.step_index),
+                Touch.status == TouchStatus.TASK_OPEN,
+                or_(
+                    Enrollment.status != EnrollmentStatus.ACTIVE,
+                    Enrollment.current_step != Touch.step_index,
+                ),
             )
         )
         if is_postgres(session):
             query = query.with_for_update(of=Touch, skip_locked=True)
         closed = []
         for touch, status in session.execute(query).all():
-            cause = f"enrollment {status}" if status != "active" else "step out of date"
-            finish_task(session, touch, "skipped", at=now, cause=cause)
+            cause = (
+                f"enrollment {status}" if status != EnrollmentStatus.ACTIVE else "step out of date"
+            )
+            finish_task(session, touch, TouchStatus.SKIPPED, at=now, cause=cause)
             closed.append(touch.id)
     return closed
 
@@ -180,11 +190,11 @@ def close_stray_tasks(runtime: Runtime) -> list[int]:
 __all__ = [
     "NEVER",
     "TASK_KINDS",
-    "TASK_OPEN",
     "TASK_REASONS",
     "close_open_tasks",
     "close_stray_tasks",
     "expire_tasks",
     "finish_task",
     "is_task_reason",
+    "task_reason",
 ]

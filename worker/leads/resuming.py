@@ -8,6 +8,7 @@ from worker.leads import lifecycle
 from worker.runtime import Runtime
 from worker.store.dialect import is_postgres
 from worker.store.models import Enrollment, Lead
+from worker.vocabulary import EnrollmentStatus, LeadStatus
 
 
 def resume_due(runtime: Runtime) -> int:
@@ -20,7 +21,7 @@ def resume_due(runtime: Runtime) -> int:
     with runtime.sessions.begin() as session:
         query = (
             select(Enrollment)
-            .where(Enrollment.status == "paused", Enrollment.resume_at <= now)
+            .where(Enrollment.status == EnrollmentStatus.PAUSED, Enrollment.resume_at <= now)
             .order_by(Enrollment.resume_at, Enrollment.id)
             .limit(runtime.settings.tick_batch_size)
         )
@@ -28,11 +29,11 @@ def resume_due(runtime: Runtime) -> int:
             query = query.with_for_update(skip_locked=True)
         for enrollment in session.scalars(query):
             lead = session.get(Lead, enrollment.lead_id)
-            if lead is None or lead.status not in ("paused", "active"):
+            if lead is None or lead.status not in (LeadStatus.PAUSED, LeadStatus.ACTIVE):
                 enrollment.resume_at = None
                 continue
             lifecycle.resume(session, [enrollment], at=now, cause="return date reached")
-            lead.status = "active"
+            lead.status = LeadStatus.ACTIVE
             lead.updated_at = now
             resumed += 1
     return resumed

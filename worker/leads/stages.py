@@ -6,9 +6,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from worker.settings import PIPELINE_STAGES
 from worker.store import events
 from worker.store.models import Lead
+from worker.vocabulary import PIPELINE_STAGES, EventKind, Stage
 
 
 def next_stage(stage: str) -> str:
@@ -16,7 +16,7 @@ def next_stage(stage: str) -> str:
     if stage not in PIPELINE_STAGES:
         return stage
     index = PIPELINE_STAGES.index(stage)
-    return PIPELINE_STAGES[index + 1] if index + 1 < len(PIPELINE_STAGES) else "won"
+    return PIPELINE_STAGES[index + 1] if index + 1 < len(PIPELINE_STAGES) else Stage.WON
 
 
 def change_stage(session: Session, lead: Lead, stage: str, *, at: datetime, cause: str) -> None:
@@ -28,7 +28,7 @@ def change_stage(session: Session, lead: Lead, stage: str, *, at: datetime, caus
     lead.updated_at = at
     events.record(
         session,
-        "stage_changed",
+        EventKind.STAGE_CHANGED,
         at=at,
         lead_id=lead.id,
         cause=cause,

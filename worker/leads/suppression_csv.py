@@ -22,6 +22,7 @@ from worker.errors import SuppressionError
 from worker.leads.csv_input import RowError, csv_rows
 from worker.leads.suppressions import add, entries, normalise_reason, normalise_value
 from worker.store import events
+from worker.vocabulary import EventKind
 
 BATCH_ROWS = 500
 EXPORT_COLUMNS = ("value", "reason", "created_at")
@@ -115,7 +116,7 @@ def import_file(
     with sessions.begin() as session:
         events.record(
             session,
-            "suppressions_imported",
+            EventKind.SUPPRESSIONS_IMPORTED,
             at=clock.now(),
             lead_id=None,
             cause=reason,

@@ -25,13 +25,15 @@ from worker.leads.addresses import covered_by, kind_of, normalise_email
 from worker.store import events
 from worker.store.dialect import dialect_insert
 from worker.store.models import Lead, Suppression
+from worker.vocabulary import EventKind, LeadStatus
 
 MAX_REASON_CHARS = 64
 DEFAULT_REASON = "manual"
 # A suppression changes what happens to a lead that is still in motion.
-_MOVING = ("active", "paused", "needs_review")
-_FINAL = ("unsubscribed", "bounced")
-_LEAD_STATUS = {"unsubscribe": "unsubscribed", "bounce": "bounced"}
+_MOVING = (LeadStatus.ACTIVE, LeadStatus.PAUSED, LeadStatus.NEEDS_REVIEW)
+_FINAL = (LeadStatus.UNSUBSCRIBED, LeadStatus.BOUNCED)
+# The lead status a suppression reason gives (else ``stopped``).
+_LEAD_STATUS = {"unsubscribe": LeadStatus.UNSUBSCRIBED, "bounce": LeadStatus.BOUNCED}
 _HINT = "write an address (ada@example.test), a domain (example.test) or @example.test"
 
 
@@ -114,7 +116,9 @@ def add(
     )
     added = session.execute(stmt).first() is not None
     if added and record:
-        events.record(session, "suppression_added", at=at, lead_id=None, cause=reason, value=value)
+        events.record(
+            session, EventKind.SUPPRESSION_ADDED, at=at, lead_id=None, cause=reason, value=value
+        )
     return Added(value, added, stop_covered_leads(session, value, reason=reason, at=at))
 
 
@@ -127,9 +131,11 @@ def stop_covered_leads(session: Session, value: str, *, reason: str, at: datetim
         if not enrollments and lead.status not in _MOVING:
             continue
         lifecycle.stop(session, enrollments, at=at, cause=f"suppressed: {reason}")
-        lead.status = _LEAD_STATUS.get(reason, "stopped")
+        lead.status = _LEAD_STATUS.get(reason, LeadStatus.STOPPED)
         lead.updated_at = at
-        events.record(session, "suppressed", at=at, lead_id=lead.id, cause=reason, value=value)
+        events.record(
+            session, EventKind.SUPPRESSED, at=at, lead_id=lead.id, cause=reason, value=value
+        )
         stopped += 1
     return stopped
 
@@ -151,7 +157,7 @@ def remove(session: Session, value: str, *, at: datetime, note: str | None = Non
     for row in found:
         events.record(
             session,
-            "suppression_removed",
+            EventKind.SUPPRESSION_REMOVED,
             at=at,
             lead_id=lead_id,
             cause="manual",
@@ -185,13 +191,13 @@ def unsubscribe(session: Session, lead_id: int, *, at: datetime, cause: str) -> 
         return None
     enrollments = lifecycle.open_enrollments(session, lead.id)
     listed = session.scalar(select(Suppression.id).where(Suppression.value == lead.email))
-    if lead.status == "unsubscribed" and listed is not None and not enrollments:
+    if lead.status == LeadStatus.UNSUBSCRIBED and listed is not None and not enrollments:
         return Unsubscribed(lead.id, lead.email, already=True)
     lifecycle.suppress(session, lead.email, reason="unsubscribe", at=at)
     lifecycle.stop(session, enrollments, at=at, cause=f"unsubscribe: {cause}")
-    lead.status = "unsubscribed"
+    lead.status = LeadStatus.UNSUBSCRIBED
     lead.updated_at = at
-    events.record(session, "unsubscribed", at=at, lead_id=lead.id, cause=cause)
+    events.record(session, EventKind.UNSUBSCRIBED, at=at, lead_id=lead.id, cause=cause)
     return Unsubscribed(lead.id, lead.email, already=False)
 
 

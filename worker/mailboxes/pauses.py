@@ -35,10 +35,10 @@ from worker.runtime import Runtime
 from worker.store import events
 from worker.store.dialect import dialect_insert
 from worker.store.models import Event, MailboxPause, ReviewItem, Touch
+from worker.vocabulary import EventKind, ReviewAction, ReviewReason, TouchStatus
 
 log = logging.getLogger(__name__)
 
-REVIEW_REASON = "mailbox_paused"
 FAILURE_WINDOW = timedelta(hours=24)
 BOUNCE_WINDOW_DAYS = 7
 
@@ -82,7 +82,13 @@ def pause_mailbox(
     if paused is None:
         return False
     events.record(
-        session, "mailbox_paused", at=at, lead_id=None, cause=cause, mailbox=mailbox, reason=reason
+        session,
+        EventKind.MAILBOX_PAUSED,
+        at=at,
+        lead_id=None,
+        cause=cause,
+        mailbox=mailbox,
+        reason=reason,
     )
     log.log(
         logging.WARNING if cause == "auto" else logging.INFO,
@@ -110,16 +116,16 @@ def resume_mailbox(session: Session, mailbox: str, *, at: datetime, note: str | 
     session.execute(
         update(ReviewItem)
         .where(
-            ReviewItem.reason == REVIEW_REASON,
+            ReviewItem.reason == ReviewReason.MAILBOX_PAUSED,
             ReviewItem.resolved_at.is_(None),
             ReviewItem.detail.startswith(_detail_prefix(mailbox), autoescape=True),
         )
-        .values(resolved_at=at, resolution="resume", note=note)
+        .values(resolved_at=at, resolution=ReviewAction.RESUME, note=note)
     )
     freed = session.execute(
         update(Touch)
         .where(
-            Touch.status == "queued",
+            Touch.status == TouchStatus.QUEUED,
             Touch.mailbox == mailbox,
             Touch.available_at > at,
             Touch.last_error.startswith(paused_prefix(mailbox), autoescape=True),
@@ -128,7 +134,13 @@ def resume_mailbox(session: Session, mailbox: str, *, at: datetime, note: str | 
         .returning(Touch.id)
     ).all()
     events.record(
-        session, "mailbox_resumed", at=at, lead_id=None, cause="manual", mailbox=mailbox, note=note
+        session,
+        EventKind.MAILBOX_RESUMED,
+        at=at,
+        lead_id=None,
+        cause="manual",
+        mailbox=mailbox,
+        note=note,
     )
     return len(freed)
 
@@ -141,7 +153,7 @@ def _review(session: Session, mailbox: str, why: str, at: datetime) -> None:
     session.add(
         ReviewItem(
             lead_id=None,
-            reason=REVIEW_REASON,
+            reason=ReviewReason.MAILBOX_PAUSED,
             detail=(
                 f"{_detail_prefix(mailbox)}: {why}. Nothing is sent from it until it is resumed; "
                 "its touches wait in the queue. Find the cause (its SMTP account, the sender's "
@@ -174,9 +186,15 @@ def check_mailboxes(runtime: Runtime, only: str | None = None) -> list[str]:
     now = runtime.clock.now()
     with runtime.sessions() as session:
         states = pause_states(session)
-        failures = _times(session, "failed", "delivery_failed", now - FAILURE_WINDOW, names)
+        failures = _times(
+            session, EventKind.FAILED, ReviewReason.DELIVERY_FAILED, now - FAILURE_WINDOW, names
+        )
         bounces = _times(
-            session, "classified", "bounce_hard", now - timedelta(days=BOUNCE_WINDOW_DAYS), names
+            session,
+            EventKind.CLASSIFIED,
+            "bounce_hard",
+            now - timedelta(days=BOUNCE_WINDOW_DAYS),
+            names,
         )
     found: dict[str, str] = {}
     for name in names:
@@ -210,7 +228,7 @@ def check_mailboxes(runtime: Runtime, only: str | None = None) -> list[str]:
 
 def after_failure(runtime: Runtime, touch_id: int, reason: str) -> None:
     """After a touch failed for good: pause its mailbox if it now fails too often."""
-    if reason != "delivery_failed" or not runtime.settings.mailbox_max_failures_24h:
+    if reason != ReviewReason.DELIVERY_FAILED or not runtime.settings.mailbox_max_failures_24h:
         return
     with runtime.sessions() as session:
         mailbox = session.scalar(select(Touch.mailbox).where(Touch.id == touch_id))
@@ -219,7 +237,7 @@ def after_failure(runtime: Runtime, touch_id: int, reason: str) -> None:
 
 
 def _times(
-    session: Session, kind: str, cause: str, since: datetime, names: list[str]
+    session: Session, kind: EventKind, cause: str, since: datetime, names: list[str]
 ) -> dict[str, list[datetime]]:
     """When events of ``kind``/``cause`` about touches of each mailbox happened since ``since``."""
     rows = session.execute(
@@ -237,7 +255,6 @@ def _times(
 
 
 __all__ = [
-    "REVIEW_REASON",
     "PauseState",
     "after_failure",
     "check_mailboxes",

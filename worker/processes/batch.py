@@ -22,11 +22,12 @@ from worker.inbound.inboxes import configured_inboxes
 from worker.inbound.ingest import fetch_inboxes
 from worker.runtime import Runtime, set_runtime
 from worker.store.models import Touch
+from worker.vocabulary import TouchStatus
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-FINAL = ("sent", "skipped", "failed", "unknown")
+FINAL = (TouchStatus.SENT, TouchStatus.SKIPPED, TouchStatus.FAILED, TouchStatus.UNKNOWN)
 
 
 @dataclass
@@ -198,8 +199,8 @@ def _pending(runtime: Runtime, ids: list[int]) -> int:
                     .select_from(Touch)
                     .where(
                         Touch.id.in_(chunk),
-                        Touch.status.in_(("claimed", "sending"))
-                        | ((Touch.status == "queued") & (Touch.available_at <= now)),
+                        Touch.status.in_((TouchStatus.CLAIMED, TouchStatus.SENDING))
+                        | ((Touch.status == TouchStatus.QUEUED) & (Touch.available_at <= now)),
                     )
                 )
                 or 0
@@ -231,6 +232,8 @@ def count_unknown(runtime: Runtime) -> int:
     """Touches whose delivery is unknown, waiting for a rep to decide."""
     with runtime.sessions() as session:
         return (
-            session.scalar(select(func.count()).select_from(Touch).where(Touch.status == "unknown"))
+            session.scalar(
+                select(func.count()).select_from(Touch).where(Touch.status == TouchStatus.UNKNOWN)
+            )
             or 0
         )

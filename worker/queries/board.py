@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from worker.settings import FINAL_STAGES, PIPELINE_STAGES
 from worker.store.models import Lead
+from worker.vocabulary import FINAL_STAGES, PIPELINE_STAGES, Stage
 
-BOARD_STAGES: tuple[str, ...] = PIPELINE_STAGES + FINAL_STAGES
+BOARD_STAGES: tuple[Stage, ...] = PIPELINE_STAGES + FINAL_STAGES
 CARDS_PER_STAGE = 12
 
 

@@ -20,6 +20,7 @@ from worker.queries.leads import (
     reply_row,
 )
 from worker.store.models import LEAD_COLUMNS, Event, Lead
+from worker.vocabulary import EventKind, TouchStatus
 
 LEADS_PER_PAGE = 50
 
@@ -105,10 +106,10 @@ def timeline_entries(gathered: Gathered) -> list[dict[str, Any]]:
     sent_at: dict[int, Event] = {}
     received_at: dict[int, Event] = {}
     for e in gathered.events:
-        if e.kind == "sent" and e.touch_id in touch_ids:
+        if e.kind == EventKind.SENT and e.touch_id in touch_ids:
             sent_at.setdefault(e.touch_id, e)
         inbound_id = (e.detail or {}).get("inbound_id")
-        if e.kind == "reply_received" and inbound_id in reply_ids:
+        if e.kind == EventKind.REPLY_RECEIVED and inbound_id in reply_ids:
             received_at.setdefault(inbound_id, e)
     folded = {e.id for e in (*sent_at.values(), *received_at.values())}
     keyed: list[tuple[tuple[datetime, int, int], dict[str, Any]]] = []
@@ -126,7 +127,7 @@ def timeline_entries(gathered: Gathered) -> list[dict[str, Any]]:
             "mailbox": t.mailbox,
             "subject": t.subject,
             "variant": t.variant,
-            "sent_at": iso(t.finished_at) if t.status == "sent" else None,
+            "sent_at": iso(t.finished_at) if t.status == TouchStatus.SENT else None,
             "sent_by": anchor.cause if anchor is not None and anchor.cause != "due" else None,
             "due_at": iso(t.due_at),
             "error": t.last_error,
@@ -178,22 +179,22 @@ _SHOWN_DETAILS = (
 def event_summary(kind: str, cause: str | None, detail: dict[str, Any]) -> str:
     """An event's details as one line of text: ``stage_changed`` as "from → to", a pause
     with its resume time, a classification with its confidence, else "key: value" parts."""
-    if kind == "stage_changed":
+    if kind == EventKind.STAGE_CHANGED:
         return f"{detail.get('previous') or '?'} → {detail.get('stage') or '?'}"
-    if kind == "assigned":
+    if kind == EventKind.ASSIGNED:
         return f"{detail.get('previous') or 'nobody'} → {detail.get('assignee') or 'nobody'}"
     parts: list[str] = []
-    if kind == "classified" and cause:
+    if kind == EventKind.CLASSIFIED and cause:
         confidence = detail.get("confidence")
         parts.append(
             f"{cause} ({confidence:.0%})" if isinstance(confidence, (int, float)) else cause
         )
-    elif kind == "paused" and detail.get("resume_at"):
+    elif kind == EventKind.PAUSED and detail.get("resume_at"):
         parts.append(f"until {_readable(detail['resume_at'])}")
     for key in _SHOWN_DETAILS:
-        if kind == "classified" and key == "confidence":
+        if kind == EventKind.CLASSIFIED and key == "confidence":
             continue
-        if kind == "paused" and key == "resume_at":
+        if kind == EventKind.PAUSED and key == "resume_at":
             continue
         value = detail.get(key)
         if value in (None, "", [], False):

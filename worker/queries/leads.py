@@ -12,8 +12,14 @@ from worker.clock import iso
 from worker.errors import NotFoundError
 from worker.leads.addresses import normalise_email
 from worker.store.models import Enrollment, Event, InboundMessage, Lead, ReviewItem, Touch
+from worker.vocabulary import EnrollmentStatus, EventKind, TouchStatus
 
-_OPEN_FIRST = {"active": 0, "paused": 1, "completed": 2, "stopped": 3}
+_OPEN_FIRST: dict[str, int] = {
+    EnrollmentStatus.ACTIVE: 0,
+    EnrollmentStatus.PAUSED: 1,
+    EnrollmentStatus.COMPLETED: 2,
+    EnrollmentStatus.STOPPED: 3,
+}
 
 
 def current_enrollments(session: Session, lead_ids: list[int]) -> dict[int, Enrollment]:
@@ -54,7 +60,7 @@ def list_leads(
 
 def _step_number(enrollment: Enrollment) -> int:
     """The step a lead is at: the next one while enrolled, the last one sent when finished."""
-    if enrollment.status in ("active", "paused"):
+    if enrollment.status in (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED):
         return enrollment.current_step + 1
     return max(enrollment.current_step, 1)
 
@@ -177,7 +183,7 @@ def lead_record(gathered: Gathered) -> dict[str, Any]:
                 "subject": t.subject,
                 "message_id": t.message_id,
                 "error": t.last_error,
-                "delivery_unknown": t.status == "unknown",
+                "delivery_unknown": t.status == TouchStatus.UNKNOWN,
             }
             for t in touches
         ],
@@ -190,7 +196,7 @@ def lead_record(gathered: Gathered) -> dict[str, Any]:
                 "cause": e.cause,
             }
             for e in events
-            if e.kind == "stage_changed"
+            if e.kind == EventKind.STAGE_CHANGED
         ],
         "review": [
             {

@@ -21,6 +21,7 @@ from worker.review.resolutions import resolve
 from worker.runtime import Runtime, set_runtime
 from worker.settings import Settings
 from worker.store.models import Event, InboundMessage, Lead, ReviewItem, Suppression, Touch
+from worker.vocabulary import EventKind, ReviewAction, ReviewReason, TouchStatus
 
 # Leads whose call tasks the simulated rep does (the other tasks are left to time out).
 REP_CALLS = ("j.schroeder@schroeder-bau.test",)
@@ -125,10 +126,14 @@ def run_demo(
                     .group_by(InboundMessage.intent)
                 )
             }
-            result.resumed = _count(session, select(func.count()).where(Event.kind == "resumed"))
+            result.resumed = _count(
+                session, select(func.count()).where(Event.kind == EventKind.RESUMED)
+            )
             result.resent = _count(
                 session,
-                select(func.count()).where(Event.kind == "requeued", Event.cause == "bounce_soft"),
+                select(func.count()).where(
+                    Event.kind == EventKind.REQUEUED, Event.cause == "bounce_soft"
+                ),
             )
             result.suppressed = _count(session, select(func.count()).select_from(Suppression))
             result.review_open = _count(
@@ -150,7 +155,7 @@ def run_demo(
             result.statuses = {str(status): int(count) for status, count in statuses}
             result.sent = (
                 session.scalar(
-                    select(func.count()).select_from(Touch).where(Touch.status == "sent")
+                    select(func.count()).select_from(Touch).where(Touch.status == TouchStatus.SENT)
                 )
                 or 0
             )
@@ -170,7 +175,7 @@ def work_tasks(runtime: Runtime) -> int:
             .join(Lead, Lead.id == ReviewItem.lead_id)
             .where(
                 ReviewItem.resolved_at.is_(None),
-                ReviewItem.reason == "task_call",
+                ReviewItem.reason == ReviewReason.TASK_CALL,
                 Lead.email.in_(REP_CALLS),
             )
         ).all()
@@ -179,7 +184,7 @@ def work_tasks(runtime: Runtime) -> int:
                 session,
                 runtime.catalog,
                 item_id,
-                "done",
+                ReviewAction.DONE,
                 at=runtime.clock.now(),
                 note="called: went through the questions, scan offered (simulated rep)",
             )

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from worker.runtime import Runtime
 from worker.store.models import Lead, Touch
+from worker.vocabulary import TouchStatus
 
 UNMATCHED_SENDER = "newsletter@press-digest.example"
 
@@ -226,7 +227,7 @@ def deliver_replies(runtime: Runtime, maildir: Path, answered: set[str]) -> int:
                 .join(Touch, Touch.lead_id == Lead.id)
                 .where(
                     Lead.email == scripted.email,
-                    Touch.status == "sent",
+                    Touch.status == TouchStatus.SENT,
                     Touch.step_index == scripted.after_step - 1,
                 )
                 .order_by(Touch.id.desc())

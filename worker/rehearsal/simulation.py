@@ -28,6 +28,7 @@ from worker.mailboxes.limits import Usage, day_of, decide, limits_for
 from worker.runtime import Runtime
 from worker.store.models import Enrollment, Lead, Touch
 from worker.timing.windows import current_window, due_at, jittered_opening
+from worker.vocabulary import EnrollmentStatus, LeadStatus, TouchStatus
 
 MAX_PLANNED = 200_000
 
@@ -174,7 +175,7 @@ def _starting_points(runtime: Runtime, now: datetime, lead_email: str | None) ->
         query = (
             select(Lead, Enrollment)
             .join(Enrollment, Enrollment.lead_id == Lead.id)
-            .where(Enrollment.status.in_(("active", "paused")))
+            .where(Enrollment.status.in_((EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)))
             .order_by(Enrollment.id)
         )
         if lead_email:
@@ -183,7 +184,9 @@ def _starting_points(runtime: Runtime, now: datetime, lead_email: str | None) ->
         outstanding = {
             (touch.enrollment_id, touch.step_index): touch
             for touch in session.scalars(
-                select(Touch).where(Touch.status.in_(("queued", "claimed", "sending")))
+                select(Touch).where(
+                    Touch.status.in_((TouchStatus.QUEUED, TouchStatus.CLAIMED, TouchStatus.SENDING))
+                )
             )
         }
         session.expunge_all()
@@ -195,8 +198,11 @@ def _starting_points(runtime: Runtime, now: datetime, lead_email: str | None) ->
             continue
         touch = outstanding.get((enrollment.id, enrollment.current_step))
         notes: tuple[str, ...] = ()
-        if enrollment.status == "paused" or lead.status != "active":
-            if enrollment.resume_at is None or lead.status not in ("paused", "active"):
+        if enrollment.status == EnrollmentStatus.PAUSED or lead.status != LeadStatus.ACTIVE:
+            if enrollment.resume_at is None or lead.status not in (
+                LeadStatus.PAUSED,
+                LeadStatus.ACTIVE,
+            ):
                 continue  # paused for a rep: nothing goes out until they decide
             at, notes = max(enrollment.resume_at, now), ("resumes after out-of-office",)
         elif touch is not None:

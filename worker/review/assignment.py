@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from worker.errors import NotFoundError, OutreachError
 from worker.store import events
 from worker.store.models import Rep, ReviewItem
+from worker.vocabulary import EventKind
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def assign(
         item.assignee = name
         events.record(
             session,
-            "assigned",
+            EventKind.ASSIGNED,
             at=at,
             lead_id=item.lead_id,
             touch_id=item.touch_id,

@@ -25,32 +25,34 @@ from worker.leads import lifecycle
 from worker.leads.capture import capture_lead
 from worker.leads.enrollment import BLOCKING_LEAD_STATUSES, enroll_leads
 from worker.leads.flags import other_open_items
-from worker.leads.rep_tasks import TASK_OPEN, finish_task, is_task_reason
+from worker.leads.rep_tasks import finish_task, is_task_reason
 from worker.leads.stages import change_stage, next_stage
 from worker.runtime import Runtime
-from worker.settings import PIPELINE_STAGES
 from worker.store import events
 from worker.store.models import Enrollment, InboundMessage, Lead, ReviewItem, Touch
 from worker.timing.windows import due_after
 from worker.understanding import INTENTS, Classification
-
-ACTIONS = (
-    "resume",
-    "stop",
-    "lost",
-    "won",
-    "unsubscribe",
-    "advance",
-    "sent",
-    "not-sent",
-    "done",
-    "skip",
-    "add-referral",
+from worker.vocabulary import (
+    PIPELINE_STAGES,
+    EventKind,
+    LeadStatus,
+    ReviewAction,
+    Stage,
+    TouchStatus,
 )
+
+# What a rep can choose (every action but the tick's ``timeout``).
+ACTIONS: tuple[ReviewAction, ...] = tuple(a for a in ReviewAction if a != ReviewAction.TIMEOUT)
 RECLASSIFY = "reclassify:"
-TASK_ACTIONS = ("done", "skip")
+TASK_ACTIONS = (ReviewAction.DONE, ReviewAction.SKIP)
 # What else a task item accepts: decisions that end the lead's sequence (and so the task).
-_ENDING_ACTIONS = ("stop", "lost", "won", "unsubscribe", "advance")
+_ENDING_ACTIONS = (
+    ReviewAction.STOP,
+    ReviewAction.LOST,
+    ReviewAction.WON,
+    ReviewAction.UNSUBSCRIBE,
+    ReviewAction.ADVANCE,
+)
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def resolve(
     policy = policy or ReplyPolicy()
     lead = session.get(Lead, item.lead_id) if item.lead_id is not None else None
     if lead is None:
-        if action != "stop":
+        if action != ReviewAction.STOP:
             raise OutreachError(
                 f"Review item {item_id} belongs to no lead; close it with --action stop."
             )
@@ -115,9 +117,15 @@ def resolve(
     item.note = note
     if lead is not None:
         events.record(
-            session, "resolved", at=at, lead_id=lead.id, cause=action, item=item_id, note=note
+            session,
+            EventKind.RESOLVED,
+            at=at,
+            lead_id=lead.id,
+            cause=action,
+            item=item_id,
+            note=note,
         )
-        if lead.status == "needs_review" and not other_open_items(session, item):
+        if lead.status == LeadStatus.NEEDS_REVIEW and not other_open_items(session, item):
             lifecycle.settle_status(session, lead, at)
     return Resolution(item_id, action, lead.email if lead is not None else None)
 
@@ -147,31 +155,39 @@ def _apply(
     enrollments = lifecycle.open_enrollments(session, lead.id)
     if action in TASK_ACTIONS:
         _finish_task(session, catalog, item, action, at)
-    elif action == "add-referral":
+    elif action == ReviewAction.ADD_REFERRAL:
         _add_referral(session, catalog, item, lead, enrollments, at)
-    elif action in ("sent", "not-sent"):
-        _settle_unknown_touch(session, catalog, item, lead, action == "sent", at)
+    elif action in (ReviewAction.SENT, ReviewAction.NOT_SENT):
+        _settle_unknown_touch(session, catalog, item, lead, action == ReviewAction.SENT, at)
     elif action.startswith(RECLASSIFY):
         _reclassify(session, catalog, policy, item, action[len(RECLASSIFY) :], at)
-    elif action == "resume":
+    elif action == ReviewAction.RESUME:
         lifecycle.resume(session, enrollments, at=at, cause="rep")
-        _set_status(lead, "active")
-    elif action in ("stop", "lost", "won", "unsubscribe"):
+        _set_status(lead, LeadStatus.ACTIVE)
+    elif action in (
+        ReviewAction.STOP,
+        ReviewAction.LOST,
+        ReviewAction.WON,
+        ReviewAction.UNSUBSCRIBE,
+    ):
         lifecycle.stop(session, enrollments, at=at, cause=f"rep: {action}")
-        _set_status(lead, {"unsubscribe": "unsubscribed"}.get(action, "stopped"))
-        if action in ("lost", "won"):
-            change_stage(session, lead, action, at=at, cause="rep")
-        if action == "unsubscribe":
+        _set_status(
+            lead,
+            LeadStatus.UNSUBSCRIBED if action == ReviewAction.UNSUBSCRIBE else LeadStatus.STOPPED,
+        )
+        if action in (ReviewAction.LOST, ReviewAction.WON):
+            change_stage(session, lead, Stage(action), at=at, cause="rep")
+        if action == ReviewAction.UNSUBSCRIBE:
             lifecycle.suppress(session, lead.email, reason="unsubscribe", at=at)
-    elif action == "advance" or action.startswith("enroll:"):
-        if action == "advance":
+    elif action == ReviewAction.ADVANCE or action.startswith("enroll:"):
+        if action == ReviewAction.ADVANCE:
             stage = next_stage(lead.stage)
             change_stage(session, lead, stage, at=at, cause="rep")
             target = catalog.for_stage(stage)
         else:
             target = catalog.get(action.split(":", 1)[1])
         lifecycle.stop(session, enrollments, at=at, cause=f"rep: {action}")
-        _set_status(lead, "active")
+        _set_status(lead, LeadStatus.ACTIVE)
         session.flush()
         if target is not None:
             result = enroll_leads(
@@ -182,7 +198,7 @@ def _apply(
                 raise OutreachError(f"{lead.email} was not enrolled in {target.name!r}: {reasons}.")
 
 
-def _set_status(lead: Lead, status: str) -> None:
+def _set_status(lead: Lead, status: LeadStatus) -> None:
     """A rep's decision never lifts an unsubscribe or a bounce (those stay for good)."""
     if lead.status not in BLOCKING_LEAD_STATUSES:
         lead.status = status
@@ -208,7 +224,9 @@ def _add_referral(
         )
     target = catalog.for_stage(PIPELINE_STAGES[0])
     if target is None:
-        raise OutreachError(f"No sequence for stage {PIPELINE_STAGES[0]!r} to enroll {referred}.")
+        raise OutreachError(
+            f"No sequence for stage {PIPELINE_STAGES[0].value!r} to enroll {referred}."
+        )
     data = {
         "email": referred,
         "company": lead.company or "",
@@ -221,10 +239,10 @@ def _add_referral(
         problems = "; ".join(f"{k}: {v}" for k, v in result.errors.items())
         raise OutreachError(f"{referred} cannot be added as a lead: {problems}.")
     lifecycle.stop(session, enrollments, at=at, cause="rep: add-referral")
-    _set_status(lead, "stopped")
+    _set_status(lead, LeadStatus.STOPPED)
     events.record(
         session,
-        "referral_added",
+        EventKind.REFERRAL_ADDED,
         at=at,
         lead_id=lead.id,
         cause="rep",
@@ -264,8 +282,12 @@ def _reclassify(
     # This item is closed by the resolution; a flag for the new intent opens its own item,
     # and the new intent's actions decide the lead's state.
     lead = session.get(Lead, inbound.lead_id)
-    if lead is not None and lead.status == "needs_review" and not other_open_items(session, item):
-        lead.status = "active"
+    if (
+        lead is not None
+        and lead.status == LeadStatus.NEEDS_REVIEW
+        and not other_open_items(session, item)
+    ):
+        lead.status = LeadStatus.ACTIVE
     store_classification(inbound, found, at)
     act_on_reply(session, catalog, policy, inbound, found, at=at)
 
@@ -290,10 +312,10 @@ def _finish_task(
     session: Session, catalog: Catalog, item: ReviewItem, action: str, at: datetime
 ) -> None:
     touch = session.get(Touch, item.touch_id) if item.touch_id is not None else None
-    if touch is None or touch.status != TASK_OPEN:
+    if touch is None or touch.status != TouchStatus.TASK_OPEN:
         state = touch.status if touch is not None else "gone"
         raise OutreachError(f"The task of review item {item.id} is no longer open ({state}).")
-    status = "done" if action == "done" else "skipped"
+    status = TouchStatus.DONE if action == ReviewAction.DONE else TouchStatus.SKIPPED
     if not finish_task(
         session, touch, status, at=at, cause=f"rep: {action}", resolution=action, advance_in=catalog
     ):
@@ -304,24 +326,29 @@ def _settle_unknown_touch(
     session: Session, catalog: Catalog, item: ReviewItem, lead: Lead, was_sent: bool, at: datetime
 ) -> None:
     touch = session.get(Touch, item.touch_id) if item.touch_id is not None else None
-    if touch is None or touch.status != "unknown":
+    if touch is None or touch.status != TouchStatus.UNKNOWN:
         raise OutreachError(
             f"Review item {item.id} is not about a touch whose delivery is unknown; "
             "'sent' and 'not-sent' apply only to those."
         )
     enrollment = session.get(Enrollment, touch.enrollment_id)
     assert enrollment is not None
-    _set_status(lead, "active")
+    _set_status(lead, LeadStatus.ACTIVE)
     if not was_sent:
-        touch.status = "queued"
+        touch.status = TouchStatus.QUEUED
         touch.available_at = at
         touch.enqueued_at = None
         touch.claim_token = None
         events.record(
-            session, "requeued", at=at, lead_id=lead.id, touch_id=touch.id, cause="rep: not sent"
+            session,
+            EventKind.REQUEUED,
+            at=at,
+            lead_id=lead.id,
+            touch_id=touch.id,
+            cause="rep: not sent",
         )
         return
-    touch.status = "sent"
+    touch.status = TouchStatus.SENT
     spec = catalog.get(touch.sequence)
     session.execute(
         update(Enrollment)
@@ -340,4 +367,6 @@ def _settle_unknown_touch(
             ),
         )
     )
-    events.record(session, "sent", at=at, lead_id=lead.id, touch_id=touch.id, cause="rep: was sent")
+    events.record(
+        session, EventKind.SENT, at=at, lead_id=lead.id, touch_id=touch.id, cause="rep: was sent"
+    )

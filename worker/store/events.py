@@ -9,13 +9,14 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from worker.store.models import Event
+from worker.vocabulary import EventKind
 
 _INSERT = insert(Event.__table__)  # type: ignore[arg-type]
 
 
 def record(
     session: Session,
-    kind: str,
+    kind: EventKind,
     *,
     at: datetime,
     lead_id: int | None,

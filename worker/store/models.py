@@ -23,21 +23,29 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-LEAD_STATUSES = (
-    "active",
-    "paused",
-    "needs_review",
-    "completed",
-    "stopped",
-    "unsubscribed",
-    "bounced",
-)
+from worker.vocabulary import EnrollmentStatus, InboundStatus, LeadStatus, Stage, TouchStatus
+
+LEAD_STATUSES: tuple[LeadStatus, ...] = tuple(LeadStatus)
 # Standard lead fields kept as columns; every other CSV column lives in ``Lead.fields``.
 LEAD_COLUMNS = ("first_name", "last_name", "company", "timezone", "country", "deal_value")
-ENROLLMENT_STATUSES = ("active", "paused", "completed", "stopped")
-TOUCH_STATUSES = ("queued", "claimed", "sending", "sent", "skipped", "failed", "unknown")
+ENROLLMENT_STATUSES: tuple[EnrollmentStatus, ...] = tuple(EnrollmentStatus)
+# An email's touch.
+TOUCH_STATUSES: tuple[TouchStatus, ...] = (
+    TouchStatus.QUEUED,
+    TouchStatus.CLAIMED,
+    TouchStatus.SENDING,
+    TouchStatus.SENT,
+    TouchStatus.SKIPPED,
+    TouchStatus.FAILED,
+    TouchStatus.UNKNOWN,
+)
 # A manual step's touch (kind "call" / "linkedin"): open, then done, skipped or expired.
-TASK_STATUSES = ("task_open", "done", "skipped", "expired")
+TASK_STATUSES: tuple[TouchStatus, ...] = (
+    TouchStatus.TASK_OPEN,
+    TouchStatus.DONE,
+    TouchStatus.SKIPPED,
+    TouchStatus.EXPIRED,
+)
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -83,8 +91,8 @@ class Lead(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     country: Mapped[str | None] = mapped_column(String(8))
     deal_value: Mapped[float | None] = mapped_column()
-    stage: Mapped[str] = mapped_column(String(32), default="prospecting", index=True)
-    status: Mapped[str] = mapped_column(String(32), default="active", index=True)
+    stage: Mapped[str] = mapped_column(String(32), default=Stage.PROSPECTING, index=True)
+    status: Mapped[str] = mapped_column(String(32), default=LeadStatus.ACTIVE, index=True)
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column()
@@ -104,7 +112,7 @@ class Enrollment(Base):
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     sequence: Mapped[str] = mapped_column(String(100))
     mailbox: Mapped[str | None] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(32), default="active")
+    status: Mapped[str] = mapped_column(String(32), default=EnrollmentStatus.ACTIVE)
     current_step: Mapped[int] = mapped_column(default=0)
     next_due_at: Mapped[datetime | None] = mapped_column()
     thread_message_id: Mapped[str | None] = mapped_column(String(300))
@@ -133,7 +141,7 @@ class Touch(Base):
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     sequence: Mapped[str] = mapped_column(String(100))
     step_index: Mapped[int] = mapped_column()
-    status: Mapped[str] = mapped_column(String(32), default="queued")
+    status: Mapped[str] = mapped_column(String(32), default=TouchStatus.QUEUED)
     due_at: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column()
     available_at: Mapped[datetime] = mapped_column()
@@ -215,7 +223,7 @@ class InboundMessage(Base):
     received_at: Mapped[datetime] = mapped_column()
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column()
-    status: Mapped[str] = mapped_column(String(32), default="stored", index=True)
+    status: Mapped[str] = mapped_column(String(32), default=InboundStatus.STORED, index=True)
     from_address: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str | None] = mapped_column(String(1000))
     lead_id: Mapped[int | None] = mapped_column(

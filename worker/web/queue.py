@@ -30,6 +30,7 @@ from worker.review.reps import rep_names
 from worker.review.resolutions import RECLASSIFY, resolve_now
 from worker.store.models import ReviewItem
 from worker.understanding import INTENTS
+from worker.vocabulary import ReviewAction, TouchStatus
 from worker.web.auth import current_rep
 from worker.web.context import current_runtime
 
@@ -41,7 +42,13 @@ MAX_ACTION = 100
 MAX_NOTE = 2000
 MAX_FILTER = 100
 TIMELINE_EVENTS = 30
-_ENDING = ("advance", "stop", "lost", "won", "unsubscribe")
+_ENDING = (
+    ReviewAction.ADVANCE,
+    ReviewAction.STOP,
+    ReviewAction.LOST,
+    ReviewAction.WON,
+    ReviewAction.UNSUBSCRIBE,
+)
 
 
 @blueprint.get("")
@@ -166,16 +173,16 @@ def _decorate(row: dict[str, Any], now: datetime, sequences: list[str]) -> None:
 def _actions(row: dict[str, Any], sequences: list[str]) -> list[str]:
     """The actions that can apply to the item (those of ``outreach review resolve``)."""
     if row["lead_id"] is None:
-        return ["stop"]
+        return [ReviewAction.STOP]
     enroll = [f"enroll:{name}" for name in sequences]
     if row["task"]:
-        return ["done", "skip", *_ENDING, *enroll]
-    actions = ["resume", *_ENDING]
-    if row["touch_status"] == "unknown":
-        actions += ["sent", "not-sent"]
+        return [ReviewAction.DONE, ReviewAction.SKIP, *_ENDING, *enroll]
+    actions: list[str] = [ReviewAction.RESUME, *_ENDING]
+    if row["touch_status"] == TouchStatus.UNKNOWN:
+        actions += [ReviewAction.SENT, ReviewAction.NOT_SENT]
     actions += enroll
     if (row.get("message") or {}).get("referral_email"):
-        actions.append("add-referral")
+        actions.append(ReviewAction.ADD_REFERRAL)
     if row["inbound_id"] is not None:
         actions += [f"{RECLASSIFY}{intent}" for intent in INTENTS]
     return actions

@@ -18,6 +18,7 @@ from flask.typing import ResponseReturnValue
 from worker.leads.suppressions import masked, unsubscribe
 from worker.store.models import Lead
 from worker.store.tokens import verify_token
+from worker.vocabulary import LeadStatus
 from worker.web.context import current_runtime
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def confirm(token: str) -> ResponseReturnValue:
         if lead is None:
             abort(404)
         address, status = masked(lead.email), lead.status
-    if status == "unsubscribed":
+    if status == LeadStatus.UNSUBSCRIBED:
         return render_template("unsubscribe/done.html", address=address, already=True)
     return render_template("unsubscribe/confirm.html", address=address, token=token)
 

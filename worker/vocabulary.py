@@ -1,0 +1,188 @@
+"""The words the worker stores and reads back (stages, statuses, event kinds, review reasons),
+each a ``StrEnum`` whose values are the strings in the database: they never change."""
+
+from __future__ import annotations
+
+from enum import StrEnum, unique
+
+
+@unique
+class Stage(StrEnum):
+    """A lead's place in the pipeline: prospecting → … → delivery, then won or lost."""
+
+    PROSPECTING = "prospecting"
+    QUALIFICATION = "qualification"
+    CONSIDERATION = "consideration"
+    DECISION = "decision"
+    DELIVERY = "delivery"
+    WON = "won"
+    LOST = "lost"
+
+
+PIPELINE_STAGES: tuple[Stage, ...] = (
+    Stage.PROSPECTING,
+    Stage.QUALIFICATION,
+    Stage.CONSIDERATION,
+    Stage.DECISION,
+    Stage.DELIVERY,
+)
+FINAL_STAGES: tuple[Stage, ...] = (Stage.WON, Stage.LOST)
+
+
+@unique
+class LeadStatus(StrEnum):
+    """Where a lead stands (``Lead.status``)."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    NEEDS_REVIEW = "needs_review"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+
+
+@unique
+class EnrollmentStatus(StrEnum):
+    """Where a lead's enrollment in one sequence stands (``Enrollment.status``)."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+
+
+@unique
+class TouchStatus(StrEnum):
+    """Where one touch stands (``Touch.status``): an email's, or a call or LinkedIn task's."""
+
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    SENDING = "sending"
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    TASK_OPEN = "task_open"
+    DONE = "done"
+    EXPIRED = "expired"
+
+
+@unique
+class InboundStatus(StrEnum):
+    """How far a stored inbound message got (``InboundMessage.status``)."""
+
+    STORED = "stored"
+    MATCHED = "matched"
+    UNMATCHED = "unmatched"
+    UNPARSEABLE = "unparseable"
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
+@unique
+class ReviewReason(StrEnum):
+    """Why an item is in the review queue (``ReviewItem.reason``)."""
+
+    HOT_LEAD = "hot_lead"
+    REPLY_LOW_CONFIDENCE = "reply_low_confidence"
+    # ``reply_`` + the intent of a reply whose ``on_reply`` rule flags it.
+    REPLY_POSITIVE = "reply_positive"
+    REPLY_NEGATIVE = "reply_negative"
+    REPLY_UNSUBSCRIBE = "reply_unsubscribe"
+    REPLY_OOO = "reply_ooo"
+    REPLY_BOUNCE_HARD = "reply_bounce_hard"
+    REPLY_BOUNCE_SOFT = "reply_bounce_soft"
+    REPLY_REFERRAL = "reply_referral"
+    REPLY_QUESTION = "reply_question"
+    REPLY_AUTO_REPLY = "reply_auto_reply"
+    REPLY_UNKNOWN = "reply_unknown"
+    REPLY_LATER = "reply_later"
+    REPLY_DATA_REQUEST = "reply_data_request"
+    REPLY_LEFT_COMPANY = "reply_left_company"
+    DELIVERY_UNKNOWN = "delivery_unknown"
+    DELIVERY_FAILED = "delivery_failed"
+    TEMPLATE_ERROR = "template_error"
+    CONFIG_ERROR = "config_error"
+    SEQUENCE_INVALID = "sequence_invalid"
+    # ``inbound_`` + the status of a message that needs a person.
+    INBOUND_FAILED = "inbound_failed"
+    INBOUND_UNMATCHED = "inbound_unmatched"
+    INBOUND_UNPARSEABLE = "inbound_unparseable"
+    # ``task_`` + the kind of a manual step's touch.
+    TASK_CALL = "task_call"
+    TASK_LINKEDIN = "task_linkedin"
+    MAILBOX_PAUSED = "mailbox_paused"
+
+
+@unique
+class ReviewAction(StrEnum):
+    """What a rep decides about a review item (``--action``), kept as its resolution."""
+
+    RESUME = "resume"
+    STOP = "stop"
+    LOST = "lost"
+    WON = "won"
+    UNSUBSCRIBE = "unsubscribe"
+    ADVANCE = "advance"
+    SENT = "sent"
+    NOT_SENT = "not-sent"
+    DONE = "done"
+    SKIP = "skip"
+    ADD_REFERRAL = "add-referral"
+    # Not a rep's: the resolution of a task whose ``timeout`` passed.
+    TIMEOUT = "timeout"
+
+
+@unique
+class EventKind(StrEnum):
+    """What happened to a lead (``Event.kind``), one word per kind of entry in the log."""
+
+    LEAD_CREATED = "lead_created"
+    CAPTURED = "captured"
+    ENROLLED = "enrolled"
+    SCHEDULED = "scheduled"
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    SEND_DEFERRED = "send_deferred"
+    POSTPONED = "postponed"
+    DELIVERY_UNKNOWN = "delivery_unknown"
+    REQUEUED = "requeued"
+    TASK_OPENED = "task_opened"
+    # ``task_`` + the status a task ended with.
+    TASK_DONE = "task_done"
+    TASK_SKIPPED = "task_skipped"
+    TASK_EXPIRED = "task_expired"
+    REPLY_RECEIVED = "reply_received"
+    CLASSIFIED = "classified"
+    UNSUBSCRIBED = "unsubscribed"
+    SUPPRESSED = "suppressed"
+    SUPPRESSION_ADDED = "suppression_added"
+    SUPPRESSION_REMOVED = "suppression_removed"
+    SUPPRESSIONS_IMPORTED = "suppressions_imported"
+    STAGE_CHANGED = "stage_changed"
+    SEQUENCE_COMPLETED = "sequence_completed"
+    SEQUENCE_STOPPED = "sequence_stopped"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    FLAGGED = "flagged"
+    ASSIGNED = "assigned"
+    RESOLVED = "resolved"
+    REFERRAL_ADDED = "referral_added"
+    MAILBOX_PAUSED = "mailbox_paused"
+    MAILBOX_RESUMED = "mailbox_resumed"
+
+
+__all__ = [
+    "FINAL_STAGES",
+    "PIPELINE_STAGES",
+    "EnrollmentStatus",
+    "EventKind",
+    "InboundStatus",
+    "LeadStatus",
+    "ReviewAction",
+    "ReviewReason",
+    "Stage",
+    "TouchStatus",
+]
