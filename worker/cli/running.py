@@ -125,14 +125,15 @@ def scheduler(ctx: click.Context, every: int) -> None:
 @click.option("--processes", default=2, show_default=True)
 @click.option("--threads", default=4, show_default=True)
 @click.argument("extra", nargs=-1, type=click.UNPROCESSED)
-def worker(processes: int, threads: int, extra: tuple[str, ...]) -> None:
+@click.pass_context
+def worker(ctx: click.Context, processes: int, threads: int, extra: tuple[str, ...]) -> None:
     """Run dramatiq workers for the send actors (needs REDIS_URL).
 
     \b
     Example:
       REDIS_URL=redis://127.0.0.1:6379/0 outreach worker --processes 2
     """
-    if not os.environ.get("REDIS_URL"):
+    if not settings_of(ctx).redis_url:
         raise click.ClickException(
             "REDIS_URL is not set — workers need Redis; without it use 'outreach run' (embedded)."
         )
