@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint services bench screenshots clean
+.PHONY: demo test lint services bench screenshots train clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ lint: $(VENV)/.test-installed
 
 test: $(VENV)/.test-installed services lint
 	$(BIN)/python -m pytest -q
+
+# Retrain the reply model on tests/corpus (seeded, reproducible); writes
+# worker/understanding/reply_model.npz. Add a team's labelled replies with
+# `outreach replies train --corpus DIR`.
+train: $(VENV)/.test-installed
+	$(BIN)/outreach replies train
 
 bench: $(VENV)/.test-installed services
 	$(BIN)/python bench/throughput.py

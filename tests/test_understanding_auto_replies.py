@@ -112,7 +112,7 @@ def test_a_sieve_vacation_reply_is_out_of_office_with_its_date() -> None:
     found = classify(raw)
     assert found.intent == "ooo"
     assert found.confidence >= 0.95
-    assert found.return_date == date(2026, 12, 19)
+    assert found.return_date == date(2026, 12, 21)  # through Friday 18: back on Monday
     assert "header Auto-Submitted: auto-replied (vacation)" in found.reasons
 
 
@@ -129,13 +129,14 @@ def test_a_read_receipt_is_an_auto_reply() -> None:
     assert classify(raw).intent == "auto_reply"
 
 
-def test_someone_who_left_is_a_referral_with_an_address_else_an_auto_reply() -> None:
+def test_someone_who_left_is_left_company_with_the_address_to_write_to_instead() -> None:
     left = "Owen Price has left Halcyon Travel. For sales please contact dan@client.test."
     headers = "Auto-Submitted: auto-replied (vacation)\n"
     found = classify(mail(left, "Automatic reply: Northwind", headers))
-    assert (found.intent, found.referral_email) == ("referral", "dan@client.test")
+    assert (found.intent, found.referral_email) == ("left_company", "dan@client.test")
     gone = "Frau Schröder ist nicht mehr für unser Unternehmen tätig."
-    assert classify(mail(gone, "Automatische Antwort: Northwind", headers)).intent == "auto_reply"
+    found = classify(mail(gone, "Automatische Antwort: Northwind", headers))
+    assert (found.intent, found.referral_email) == ("left_company", None)
 
 
 def test_an_absent_person_naming_a_colleague_is_still_out_of_office() -> None:
@@ -145,13 +146,14 @@ def test_an_absent_person_naming_a_colleague_is_still_out_of_office() -> None:
     )
     found = classify(mail(body, "Abwesenheitsnotiz: Northwind"))
     assert found.intent == "ooo"
-    assert found.return_date == date(2026, 12, 18)
+    assert found.return_date == date(2026, 12, 21)  # until Friday 18: back on Monday
     assert found.referral_email is None
 
 
-def test_a_no_reply_notice_naming_a_shared_address_is_an_auto_reply() -> None:
+def test_a_mailbox_no_longer_monitored_is_left_company_naming_the_shared_address() -> None:
     body = "This mailbox is no longer monitored. Please send your request to info@client.test."
-    assert classify(mail(body)).intent == "auto_reply"
+    found = classify(mail(body))
+    assert (found.intent, found.referral_email) == ("left_company", "info@client.test")
 
 
 def test_a_question_about_automation_is_a_person_asking() -> None:

@@ -27,16 +27,17 @@ BASE = date(2026, 11, 30)  # a Monday
         ("Ab 7.12. wieder im Büro.", "de", date(2026, 12, 7)),
         ("Ich bin am Montag, den 7. Dezember wieder da.", "de", date(2026, 12, 7)),
         ("Wieder am 07.12.2026 erreichbar.", "de", date(2026, 12, 7)),
-        # until X (not inclusive) → X
+        # until X (not inclusive) → the first working day after X, but a Monday X is the day back
         ("I am out of the office until Monday, December 7.", "en", date(2026, 12, 7)),
-        ("Ich bin bis 18. Dezember im Urlaub.", "de", date(2026, 12, 18)),
+        ("Ich bin bis 18. Dezember im Urlaub.", "de", date(2026, 12, 21)),
+        ("Ich bin bis 16. Dezember im Urlaub.", "de", date(2026, 12, 17)),
         ("Ich bin bis zum 07.12.2026 nicht im Büro.", "de", date(2026, 12, 7)),
         ("Out of office from Dec 1 to Dec 7.", "en", date(2026, 12, 7)),
-        # through X / inclusive → the day after X
-        ("I am on annual leave through December 18.", "en", date(2026, 12, 19)),
-        ("I am away until December 18 inclusive.", "en", date(2026, 12, 19)),
+        # through X / inclusive → the first working day after X
+        ("I am on annual leave through December 18.", "en", date(2026, 12, 21)),
+        ("I am away until December 18 inclusive.", "en", date(2026, 12, 21)),
         ("On holiday from Dec 1 to Dec 7 inclusive.", "en", date(2026, 12, 8)),
-        ("Ich bin bis einschließlich 18. Dezember abwesend.", "de", date(2026, 12, 19)),
+        ("Ich bin bis einschließlich 18. Dezember abwesend.", "de", date(2026, 12, 21)),
         ("Abwesend bis inkl. 7.12.", "de", date(2026, 12, 8)),
         # a return mention beats an until mention
         ("Out until Dec 7 and back in the office on Dec 9.", "en", date(2026, 12, 9)),

@@ -40,6 +40,12 @@ DEFAULT_RULES: Mapping[Intent, tuple[str, ...]] = {
     "question": ("flag",),
     "unknown": ("flag",),
     "auto_reply": ("continue",),
+    # Read since the learned model; a rep decides for now (pause and flag): a deferral names
+    # when to come back, a data-protection request has a legal deadline, a departure names
+    # who to write to instead. Their own reactions are the next step.
+    "later": ("flag",),
+    "data_request": ("flag",),
+    "left_company": ("flag",),
 }
 _ONLY_FOR: Mapping[str, str] = {"retry": "bounce_soft", "wait_for_return": "ooo"}
 

@@ -12,6 +12,7 @@ from worker.cli import (  # noqa: F401  (register the commands)
     reps,
     running,
     suppressions,
+    teaching,
     understanding,
     variants,
     web,

@@ -36,7 +36,7 @@ def _read(path: str) -> bytes:
         ) from None
 
 
-def _own_addresses(ctx: click.Context, extra: tuple[str, ...]) -> tuple[str, ...]:
+def own_addresses(ctx: click.Context, extra: tuple[str, ...]) -> tuple[str, ...]:
     """Our mailboxes' addresses and domains (when mailboxes.yaml loads), plus --own values."""
     from worker.authoring.mailboxes import load_mailboxes
 
@@ -77,7 +77,7 @@ def replies_classify(ctx: click.Context, file: str, as_json: bool, own: tuple[st
     from worker.understanding import classify
 
     raw = _read(file)
-    found = classify(raw, own_addresses=_own_addresses(ctx, own))
+    found = classify(raw, own_addresses=own_addresses(ctx, own))
     if as_json:
         print_json(found.as_json())
         return

@@ -204,10 +204,15 @@ def _suggestion(reply: _Reply, hot: bool) -> tuple[str, str]:
         return action, f"hot lead: {said}; get in touch now, then {action}"
     if found.intent == "question":
         return ReviewAction.RESUME, f"{said}; answer it, then resume"
-    if found.intent == "referral":
+    if found.intent in ("referral", "left_company"):
         if found.referral_email:
             return ReviewAction.ADD_REFERRAL, f"{said}; add them as a lead and stop this sequence"
         return ReviewAction.STOP, f"{said}; add them as a lead, then stop"
+    if found.intent == "later":
+        when = found.return_date.isoformat() if found.return_date else "the time they name"
+        return ReviewAction.RESUME, f"{said}; come back on {when}: resume then, or stop"
+    if found.intent == "data_request":
+        return ReviewAction.STOP, f"{said}; answer within one month (GDPR Art. 12), then stop"
     return ReviewAction.RESUME, f"{said}; read the reply and decide"
 
 
@@ -222,6 +227,9 @@ _SAYS = {
     "unsubscribe": "asks to unsubscribe",
     "bounce_hard": "bounced",
     "bounce_soft": "bounced for now",
+    "later": "not now, later",
+    "data_request": "data-protection request",
+    "left_company": "has left the company",
 }
 
 

@@ -24,24 +24,24 @@ from worker.understanding.auto_replies import (
     ooo_phrases,
     reads_like_a_machine,
 )
-from worker.understanding.body import TEXT_LIMIT, extract_body
+from worker.understanding.body import TEXT_LIMIT
 from worker.understanding.bounces import Bounce, read_bounce
-from worker.understanding.headers import (
-    HeaderSignals,
-    addresses_in,
-    read_headers,
-    strip_reply_prefix,
-)
-from worker.understanding.intents import TextVerdict, decide
+from worker.understanding.deferrals import deferral_date
+from worker.understanding.headers import HeaderSignals, addresses_in, read_headers
+from worker.understanding.intents import TextVerdict
+from worker.understanding.judgement import ModelVerdict, judge
 from worker.understanding.language import detect_language
 from worker.understanding.mime import addresses, header, parse, sender
 from worker.understanding.model import Classification, Intent
-from worker.understanding.quotes import strip_quotes
+from worker.understanding.reading import read_words
 from worker.understanding.referrals import referred_address
 from worker.understanding.return_dates import return_date
 
 log = logging.getLogger(__name__)
-STRONG_HUMAN: frozenset[Intent] = frozenset({"positive", "negative", "unsubscribe"})
+STRONG_HUMAN: frozenset[Intent] = frozenset(
+    {"positive", "negative", "unsubscribe", "later", "data_request"}
+)
+MODEL_MACHINE_AT = 0.75  # the model alone names a machine reply only when this sure
 
 
 def classify(
@@ -96,20 +96,15 @@ class _Reading:
 
     def __init__(self, message: Message, received_at: datetime | None):
         self.signals: HeaderSignals = read_headers(message)
-        body = extract_body(message)
-        self.full = body.text
-        self.text = strip_quotes(self.full)
-        subject = header(message, "Subject")
-        plain_subject = strip_reply_prefix(subject)
-        # A subject of its own ("Unsubscribe", "Remove me") is part of what the person wrote;
-        # so is a reply subject when the body holds no words of the person's (a phone reply
-        # typed into the subject line: "Re: … - pls remove me").
-        own_subject = plain_subject == subject or not self.text.strip()
-        self.analysed = f"{plain_subject}\n{self.text}" if own_subject else self.text
+        words = read_words(message)
+        body = words.body
+        self.full = words.full
+        self.text = words.text
+        self.analysed = words.analysed
         self.language = detect_language(self.text) or detect_language(self.full)
         self.base = message_date(message, received_at)
         self.sender = sender(message)
-        self.subject = subject
+        self.subject = words.subject
         self.reasons = list(self.signals.reasons)
         if body.truncated:
             self.reasons.append(f"only the first {TEXT_LIMIT} characters were read")
@@ -148,15 +143,26 @@ def _classify(
         return _bounce(reading, bounce)
     cc = addresses(addresses_in(message, "Cc", "To"))
     referral = referred_address(reading.text, sender=reading.sender, own=own, cc=cc)
-    verdict = decide(reading.analysed, referred=referral is not None)
+    verdict = judge(reading.analysed, referred=referral is not None)
+    if verdict.intent in ("referral", "left_company") and referral is None:
+        referral = referred_address(
+            reading.text, sender=reading.sender, own=own, cc=cc, anywhere=True
+        )
     machine = _machine(reading, verdict, referral)
     if machine is not None:
         return machine
     reading.reasons.extend(verdict.reasons())
-    if verdict.intent == "referral" and referral:
-        reading.reasons.append(f"referred address {referral}")
+    if verdict.intent == "referral":
+        if referral:
+            reading.reasons.append(f"referred address {referral}")
+        else:
+            reading.reasons.append("no address to follow: a rep finds the right contact")
         return reading.result("referral", verdict.confidence, referral_email=referral)
-    if verdict.intent in ("question", "unknown") and not verdict.clear():
+    if verdict.intent == "later":
+        day = deferral_date(reading.text, reading.base.date(), reading.language or "en")
+        return reading.result("later", verdict.confidence, return_date=day)
+    settled = verdict.phrases.clear() if isinstance(verdict, ModelVerdict) else verdict.clear()
+    if verdict.intent in ("question", "unknown", "positive") and not settled:
         other = someone_else(
             reading.text,
             subject=reading.subject,
@@ -167,6 +173,8 @@ def _classify(
         if other is not None:
             reading.reasons.append(f"greets {other!r}, not us, and says nothing about our mail")
             return reading.result("unknown", 0.6)
+    if verdict.intent == "unknown" and not reading.text.strip():
+        return reading.result("unknown", min(verdict.confidence, 0.3))  # nothing of their own
     return reading.result(verdict.intent, verdict.confidence)
 
 
@@ -190,12 +198,12 @@ def _ooo(reading: _Reading, confidence: float) -> Classification:
 
 
 def _machine(
-    reading: _Reading, verdict: TextVerdict, referral: str | None
+    reading: _Reading, verdict: ModelVerdict | TextVerdict, referral: str | None
 ) -> Classification | None:
     """An out-of-office or other automatic reply, or None when a person wrote it.
 
-    Someone who has left is never ``ooo``: a notice naming another address is a ``referral``,
-    one without is an ``auto_reply``.
+    Someone who has left is never ``ooo`` but ``left_company``, with the address it names to
+    write to instead (offered to a rep as a referral).
     """
     signals = reading.signals
     machine_like = signals.auto or signals.weak_auto or signals.vacation
@@ -203,12 +211,16 @@ def _machine(
         verdict.intent in STRONG_HUMAN or (verdict.intent == "question" and not machine_like)
     )
     departed = departure_phrases(reading.text)
-    if departed and not human_says:
-        reading.reasons.append(f"departure phrase {departed[0]!r}")
+    left = verdict.intent == "left_company"
+    if (departed and not human_says) or left:
+        if departed:
+            reading.reasons.append(f"departure phrase {departed[0]!r}")
+        if left:
+            reading.reasons.extend(verdict.reasons())
         if referral:
             reading.reasons.append(f"referred address {referral}")
-            return reading.result("referral", 0.85, referral_email=referral)
-        return reading.result("auto_reply", 0.9 if signals.auto else 0.75)
+        confidence = max(verdict.confidence if left else 0.0, 0.9 if departed else 0.0)
+        return reading.result("left_company", confidence, referral_email=referral)
     own_ooo = ooo_phrases(reading.text)
     ooo = own_ooo or (ooo_phrases(reading.full) if machine_like else [])
     if signals.auto or (ooo and not human_says) or (signals.vacation and not human_says):
@@ -218,8 +230,16 @@ def _machine(
         auto = auto_reply_phrases(reading.text)
         if signals.oof_subject and not auto:  # Outlook's automatic replies are its OOO assistant
             return _ooo(reading, 0.8)
+        if verdict.intent == "ooo" and verdict.confidence >= 0.5:  # an absence in other words
+            reading.reasons.extend(verdict.reasons())
+            return _ooo(reading, 0.85)
         reading.reasons.extend(f"auto-reply phrase {p!r}" for p in auto[:3])
         return reading.result("auto_reply", 0.95)
+    if verdict.intent in ("ooo", "auto_reply") and verdict.confidence >= MODEL_MACHINE_AT:
+        reading.reasons.extend(verdict.reasons())
+        if verdict.intent == "ooo":
+            return _ooo(reading, verdict.confidence)
+        return reading.result("auto_reply", verdict.confidence)
     if verdict.intent == "referral" and not machine_statements(reading.text):
         return None  # a no-reply notice naming a shared address is still a machine
     if verdict.intent in STRONG_HUMAN:

@@ -17,11 +17,23 @@ Intent = Literal[
     "question",
     "auto_reply",
     "unknown",
+    "later",
+    "data_request",
+    "left_company",
 ]
 INTENTS: tuple[Intent, ...] = get_args(Intent)
 # Intents written by a person (they stop the sequence at once); the rest are machine-made.
 HUMAN_INTENTS: frozenset[Intent] = frozenset(
-    ("positive", "negative", "unsubscribe", "referral", "question", "unknown")
+    (
+        "positive",
+        "negative",
+        "unsubscribe",
+        "referral",
+        "question",
+        "unknown",
+        "later",
+        "data_request",
+    )
 )
 
 

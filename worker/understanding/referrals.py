@@ -51,11 +51,18 @@ def _written_in_a_sentence(text: str) -> list[str]:
 
 
 def referred_address(
-    text: str, *, sender: str, own: Collection[str], cc: Collection[str] = ()
+    text: str,
+    *,
+    sender: str,
+    own: Collection[str],
+    cc: Collection[str] = (),
+    anywhere: bool = False,
 ) -> str | None:
     """A person's address written in the reply's own text (else a role address), else a
-    copied-in one, else None."""
-    eligible = [a for a in _written_in_a_sentence(text) if _eligible(a, sender, own)]
+    copied-in one, else None. ``anywhere``: when the reply is known to be a referral, an
+    address on a line of its own (under "… is Anna Schmidt:" or in a name block) counts too."""
+    written = emails_in(text) if anywhere else _written_in_a_sentence(text)
+    eligible = [a for a in written if _eligible(a, sender, own)]
     people = [a for a in eligible if not ROLE.match(a)]
     if people or eligible:
         return (people or eligible)[0]

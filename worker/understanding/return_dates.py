@@ -1,12 +1,16 @@
 """The first day someone is back, from an out-of-office text (English and German).
 
 Labelling convention: "back on X", "returning X", "from X I will be back", "ab X wieder
-erreichbar", "wieder am X" → X; "until X" / "bis X" / "bis zum X" → X; "through X",
-"until X inclusive", "to X inclusive", "bis einschließlich X", "bis inkl. X", "after X" → the day
-after X. Each date mention is read with the nearest trigger word before it (within its clause),
-and with what follows it ("… wieder im Büro", "… inclusive"). A return mention beats an "until"
-mention; the first of each kind wins. Relative spans ("in two weeks", "in zwei Wochen") are left
-to dateparser.
+erreichbar", "wieder am X" → X; "through X", "until X inclusive", "bis einschließlich X",
+"after X" → the first working day after X; "until X" / "bis X" / "bis zum X" → the same, unless
+X is a Monday ("away until Monday, 7 December" → that Monday): the sequence must not resume
+while the notice still answers, nor on a weekend. "until the end of June" / "bis Ende Juni" →
+1 July. Three sets written by fresh hands read "until X" so; an earlier convention (X itself)
+resumed sequences on the last day of absence, or on a Saturday.
+Each date mention is read with the nearest trigger word before it (within its clause), and with
+what follows it ("… wieder im Büro", "… inclusive"). A return mention beats an "until" mention;
+the first of each kind wins. Relative spans ("in two weeks", "in zwei Wochen") are left to
+dateparser.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
-from worker.understanding.date_mentions import DateMention, find_dates
+from worker.understanding.date_mentions import MONTHS, DateMention, find_dates
 
 _I = re.IGNORECASE
 Kind = Literal["return", "until", "until_inclusive", "after", "start", "absent", "none"]
@@ -69,6 +73,11 @@ RELATIVE_SPAN = re.compile(
     _I,
 )
 GAP = 40  # characters allowed between a trigger word and its date
+UNTIL_MONTH_END = re.compile(
+    r"\b(?:until|till|through|bis)\s+(?:the\s+)?(?:end\s+of|ende)\s+(?:of\s+)?"
+    rf"({'|'.join(sorted(MONTHS, key=len, reverse=True))})\b",
+    _I,
+)
 
 
 def _clause_before(text: str, start: int) -> str:
@@ -160,8 +169,23 @@ def return_date(text: str, base: date, language: str = "en") -> date | None:
     untils = [(firsts[k][0], k) for k in ("until", "until_inclusive") if k in firsts]
     if untils:
         kind = min(untils)[1]
-        return firsts[kind][1] + timedelta(days=1 if kind == "until_inclusive" else 0)
+        last = firsts[kind][1]
+        if kind == "until" and last.weekday() == 0:  # "away until Monday": back that Monday
+            return last
+        return _next_working_day(last)
     if "after" in firsts:
-        return firsts["after"][1] + timedelta(days=1)
+        return _next_working_day(firsts["after"][1])
+    if match := UNTIL_MONTH_END.search(text):
+        month = MONTHS[match.group(1).lower().rstrip(".")]
+        year = base.year if month >= base.month else base.year + 1
+        return date(year + month // 12, month % 12 + 1, 1)
     relative = _relative(text, base, language)
     return relative[0][1] if relative else None
+
+
+def _next_working_day(last_away: date) -> date:
+    """The first Monday-to-Friday after ``last_away``."""
+    day = last_away + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day

@@ -1,0 +1,61 @@
+"""What the reply model reads: word and character n-grams of a person's own words.
+
+The same function makes the features when the model is trained and when it is applied, so the
+two can never drift apart. Text is lower-cased; addresses, links and digits are folded into
+placeholders (a date or a phone number is evidence by its shape, not its value).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+
+from worker.understanding.intents import decide
+
+_URL = re.compile(r"(https?://|www\.)\S+", re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+_DIGIT = re.compile(r"\d")
+_WORD = re.compile(r"\w+|[?!]")
+WORD_LIMIT = 400  # the first words carry the answer; long signatures and disclaimers follow
+TEXT_LIMIT = 8_000
+LONGEST_WORD = 40  # a longer run of letters (a link, a hash, a line without breaks) is cut
+CHAR_SIZES = (3, 4, 5)
+
+
+def normalise(text: str) -> str:
+    """Lower-cased, with links, addresses and digits folded into placeholders."""
+    text = _URL.sub(" urlx ", text)
+    text = _EMAIL.sub(" emailx ", text)
+    return _DIGIT.sub("0", text.lower())
+
+
+def features(text: str, rule: str | None = None) -> Counter[str]:
+    """Counts of ``w:`` words, ``b:`` word pairs, ``c:`` character n-grams inside words, and
+    ``r:`` the phrase tables' verdict (one more piece of evidence the model learns to weigh;
+    ``rule`` when the caller has it already). Only the first ``TEXT_LIMIT`` characters and
+    ``WORD_LIMIT`` words are read."""
+    text = text[:TEXT_LIMIT]
+    words = [word[:LONGEST_WORD] for word in _WORD.findall(normalise(text))[:WORD_LIMIT]]
+    grams = [f"w:{word}" for word in words]
+    grams += [f"b:{a} {b}" for a, b in itertools.pairwise(words)]
+    for word in words:
+        padded = f" {word} "
+        last = len(padded) + 1
+        grams += [f"c:{padded[i : i + size]}" for size in CHAR_SIZES for i in range(last - size)]
+    found = Counter(grams)
+    if not words:
+        found["e:empty"] = 1
+    elif len(words) <= 3:
+        found["e:short"] = 1
+    found[f"r:{rule or rule_of(text)}"] = 1
+    return found
+
+
+def rule_of(text: str) -> str:
+    """The phrase tables' reading of ``text`` without a referred address (a signature's
+    address alone is no evidence)."""
+    return decide(text[:TEXT_LIMIT], referred=False).intent
+
+
+__all__ = ["features", "normalise", "rule_of"]

@@ -1,0 +1,107 @@
+"""The reply model at run time: a linear model over n-gram features, applied with numpy.
+
+Its weights ship in the package (``reply_model.npz``, written by ``outreach replies train``);
+nothing is downloaded. The model is loaded once per process. ``predict`` gives a probability
+per intent, calibrated by the temperature found when it was trained.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from worker.understanding.features import features
+
+MODEL_FILE = Path(__file__).with_name("reply_model.npz")
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ReplyModel:
+    """Vocabulary, idf, weights and calibration of one trained model."""
+
+    classes: tuple[str, ...]
+    index: dict[str, int]
+    idf: NDArray[np.float32]
+    coef: NDArray[np.float32]  # one row per class, one column per feature
+    intercept: NDArray[np.float32]
+    temperature: float
+    meta: dict[str, object]
+
+    def probabilities(self, text: str, rule: str | None = None) -> dict[str, float]:
+        """Every intent's probability for ``text`` (a person's own words); ``rule``: the phrase
+        tables' reading when the caller has it already."""
+        counts = features(text, rule)
+        columns: list[int] = []
+        values: list[float] = []
+        for name, count in counts.items():
+            column = self.index.get(name)
+            if column is not None:
+                columns.append(column)
+                values.append(1.0 + math.log(count))
+        scores = self.intercept.astype(np.float64)
+        if columns:
+            weights = np.asarray(values) * self.idf[columns]
+            weights /= np.linalg.norm(weights) or 1.0
+            scores = scores + self.coef[:, columns].astype(np.float64) @ weights
+        scores /= self.temperature
+        scores -= scores.max()
+        exp = np.exp(scores)
+        exp /= exp.sum()
+        return {name: float(p) for name, p in zip(self.classes, exp, strict=True)}
+
+
+def save_model(model: ReplyModel, path: Path) -> None:
+    """Write ``model`` as one compressed ``.npz`` (vocabulary in column order)."""
+    vocabulary = sorted(model.index, key=model.index.__getitem__)
+    meta = {**model.meta, "format": FORMAT, "classes": list(model.classes)}
+    with path.open("wb") as out:
+        np.savez_compressed(
+            out,
+            vocabulary=np.asarray(vocabulary, dtype=np.str_),
+            idf=model.idf.astype(np.float32),
+            coef=model.coef.astype(np.float16),
+            intercept=model.intercept.astype(np.float32),
+            temperature=np.asarray([model.temperature], dtype=np.float64),
+            meta=np.asarray([json.dumps(meta, sort_keys=True)]),
+        )
+
+
+def load_model(path: Path = MODEL_FILE) -> ReplyModel:
+    """Read a model written by ``save_model``."""
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"][0]))
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{path}: reply model format {meta.get('format')!r}, need {FORMAT}")
+        vocabulary = [str(term) for term in data["vocabulary"]]
+        return ReplyModel(
+            classes=tuple(meta["classes"]),
+            index={term: n for n, term in enumerate(vocabulary)},
+            idf=data["idf"].astype(np.float32),
+            coef=data["coef"].astype(np.float32),
+            intercept=data["intercept"].astype(np.float32),
+            temperature=float(data["temperature"][0]),
+            meta=meta,
+        )
+
+
+_loaded: ReplyModel | None = None
+_lock = threading.Lock()
+
+
+def shipped_model() -> ReplyModel:
+    """The packaged model, loaded on first use and kept for the life of the process."""
+    global _loaded  # noqa: PLW0603 (one model per process)
+    with _lock:
+        if _loaded is None:
+            _loaded = load_model(MODEL_FILE)
+        return _loaded
+
+
+__all__ = ["MODEL_FILE", "ReplyModel", "load_model", "save_model", "shipped_model"]
