@@ -21,8 +21,8 @@ def test_the_demo_sends_every_touch_of_the_simulated_weeks_into_the_outbox(proje
     assert result.imported.enrollment.enrolled == 25
     assert result.sent == len(files)
     assert result.sent >= 25 * 2  # at least two touches each within two weeks
-    assert sum(result.stages.values()) == 25
-    assert sum(result.statuses.values()) == 25
+    assert sum(result.stages.values()) == 26  # and Ada's colleague from the website form
+    assert sum(result.statuses.values()) == 26
     # a soft-bounced touch goes out a second time: counted each day it was sent
     sent_daily = sum(day.summary.totals().get("sent", 0) for day in result.days)
     assert sent_daily == result.sent + result.resent
@@ -41,7 +41,7 @@ def test_the_demo_command_prints_what_happened(project: Path) -> None:
         reset_cli_runtime()
 
     assert outcome.exit_code == 0, outcome.output
-    assert "25 sent" in outcome.output
+    assert "26 sent" in outcome.output  # the sample leads and the colleague from the website
     assert "emails sent" in outcome.output
     assert "Inspect:" in outcome.output
 
@@ -61,6 +61,7 @@ def test_simulated_replies_go_through_the_real_ingestion_and_rules(project: Path
         "auto_reply": 1,
         "bounce_hard": 1,
         "bounce_soft": 1,
+        "later": 1,
         "negative": 1,
         "ooo": 2,
         "positive": 2,
@@ -103,9 +104,13 @@ def test_simulated_replies_go_through_the_real_ingestion_and_rules(project: Path
     assert leads["t.becker@gruenstrom.test"].status == "active"  # ticket auto-reply ignored
     assert [tuple(row) for row in weber] == [("consideration", "stopped"), ("decision", "active")]
     assert sorted((reason, email or "-") for reason, email in open_items) == [
+        ("colleague_replied", "tom.reed@northwind.test"),
         ("hot_lead", "ada@northwind.test"),
         ("hot_lead", "sophie.turner@quillstone.test"),
         ("inbound_unmatched", "-"),
+        ("reply_later", "o.hughes@fenwick-packaging.test"),
         ("reply_question", "w.tan@harbourline.test"),
         ("reply_referral", "priya.nair@ledgerly.test"),
     ]
+    assert result.colleagues_paused == 1
+    assert leads["o.hughes@fenwick-packaging.test"].status == "paused"  # until 1 March

@@ -189,3 +189,71 @@ def test_replies_over_imap_stop_the_sequence_even_with_the_next_touch_queued(
     again = cli_json(["run"], env(returned + timedelta(hours=1)), project)
     assert again["totals"].get("sent", 0) == 0
     assert len(_sent_to(sink, ADA)) == 1
+
+
+def _three_leads(project: Path) -> Path:
+    """Ada, Klaus and Tom, Ada's colleague at Northwind Traders (same domain)."""
+    lines = (project / "examples" / "leads.csv").read_text(encoding="utf-8").splitlines()
+    ada = next(line for line in lines if line.startswith(ADA))
+    tom = ada.replace(f"{ADA},Ada,Winter", f"{TOM},Tom,Reed", 1)
+    chosen = [lines[0], ada, tom, *(line for line in lines if line.startswith(KLAUS))]
+    path = project / "three-leads.csv"
+    path.write_text("\n".join(chosen) + "\n", encoding="utf-8")
+    return path
+
+
+TOM = "tom.reed@northwind.test"
+
+
+def test_a_later_reply_waits_for_its_day_and_a_yes_pauses_the_colleagues_over_imap(
+    project: Path, postgres_url: str, sink: Sink, imap: ImapAccount
+) -> None:
+    leads = _three_leads(project)
+
+    def env(at: datetime) -> dict[str, str]:
+        return process_env(
+            project, postgres_url, sink.url, at, OUTREACH_INBOX_URL=imap.url("INBOX")
+        )
+
+    assert cli_json(["leads", "import", str(leads)], env(START), project)["enrolled"] == 3
+    assert cli_json(["run"], env(START), project)["totals"]["sent"] == 3
+    [intro_ada], [intro_klaus] = _sent_to(sink, ADA), _sent_to(sink, KLAUS)
+    imap.append(
+        _reply(
+            intro_ada,
+            f"Ada Winter <{ADA}>",
+            f"Re: {intro_ada['Subject']}",
+            "Sounds good, let's talk. Tuesday afternoon works for me.",
+            START + timedelta(hours=2),
+        ),
+        _reply(
+            intro_klaus,
+            f"Klaus Müller <{KLAUS}>",
+            f"AW: {intro_klaus['Subject']}",
+            "Hallo Frau Fischer,\n\ngrundsätzlich interessant, aber wir stecken bis Ende "
+            "Februar in der ERP-Umstellung. Melden Sie sich bitte im März wieder.\n\nGruß\nKlaus",
+            START + timedelta(hours=3),
+        ),
+    )
+
+    # Day 7: Ada advances; Tom, her colleague, is paused and goes to the rep; Klaus waits.
+    day7 = START + timedelta(days=7)
+    week = cli_json(["run"], env(day7), project)
+    assert week["inbox"]["statuses"] == {"positive": 1, "later": 1}, week
+    assert week["totals"].get("sent", 0) == 0
+    tom = cli_json(["leads", "show", TOM], env(day7), project)
+    assert tom["status"] == "needs_review"
+    klaus = cli_json(["leads", "show", KLAUS], env(day7), project)
+    assert klaus["status"] == "paused"
+    assert klaus["replies"][0]["intent"] == "later"
+    assert klaus["replies"][0]["return_date"] == "2027-03-01"
+    queue = {i["reason"]: i["lead"] for i in cli_json(["review", "list"], env(day7), project)}
+    assert (queue["colleague_replied"], queue["reply_later"]) == (TOM, KLAUS)
+
+    # 1 March: Klaus's sequence resumes at the step it stopped at; Tom stays with the rep.
+    march = datetime(2027, 3, 1, 10, 0, tzinfo=START.tzinfo)
+    resumed = cli_json(["run"], env(march), project)
+    assert resumed["totals"]["sent"] == 1, resumed
+    assert len(_sent_to(sink, KLAUS)) == 2
+    assert len(_sent_to(sink, TOM)) == 1
+    assert len(_sent_to(sink, ADA)) == 1

@@ -34,6 +34,8 @@ class Settings:
     inbox_every_s: int = 60
     min_confidence: float = 0.6
     ooo_fallback_days: int = 7
+    later_fallback_days: int = 90
+    data_request_deadline_days: int = 30
     soft_bounce_limit: int = 3
     soft_bounce_retry_s: int = 4 * 3600
     redis_namespace: str = "outreach"
@@ -108,6 +110,8 @@ class Settings:
             inbox_every_s=max(1, _int(env, "OUTREACH_INBOX_EVERY_S", 60)),
             min_confidence=_fraction(env, "OUTREACH_MIN_CONFIDENCE", 0.6),
             ooo_fallback_days=_int(env, "OUTREACH_OOO_FALLBACK_DAYS", 7),
+            later_fallback_days=max(1, _int(env, "OUTREACH_LATER_FALLBACK_DAYS", 90)),
+            data_request_deadline_days=max(1, _int(env, "OUTREACH_DATA_REQUEST_DAYS", 30)),
             soft_bounce_limit=max(1, _int(env, "OUTREACH_SOFT_BOUNCE_LIMIT", 3)),
             soft_bounce_retry_s=_int(env, "OUTREACH_SOFT_BOUNCE_RETRY_S", 4 * 3600),
             redis_namespace=env.get("OUTREACH_REDIS_NAMESPACE") or "outreach",

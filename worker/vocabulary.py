@@ -100,6 +100,7 @@ class ReviewReason(StrEnum):
     REPLY_LATER = "reply_later"
     REPLY_DATA_REQUEST = "reply_data_request"
     REPLY_LEFT_COMPANY = "reply_left_company"
+    COLLEAGUE_REPLIED = "colleague_replied"
     DELIVERY_UNKNOWN = "delivery_unknown"
     DELIVERY_FAILED = "delivery_failed"
     TEMPLATE_ERROR = "template_error"

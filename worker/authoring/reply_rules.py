@@ -25,6 +25,7 @@ ACTIONS: dict[str, str] = {
     "bounce": "suppress the address and mark the lead bounced",
     "retry": "send the bounced touch again later; bounced after repeated soft bounces",
     "wait_for_return": "pause and resume at the same step on the return date",
+    "defer": "pause until the day a 'later' reply names (else a fallback), with a rep task then",
     "continue": "ignore the message; the sequence goes on",
 }
 ENROLL_PREFIX = "enroll:"
@@ -40,14 +41,14 @@ DEFAULT_RULES: Mapping[Intent, tuple[str, ...]] = {
     "question": ("flag",),
     "unknown": ("flag",),
     "auto_reply": ("continue",),
-    # Read since the learned model; a rep decides for now (pause and flag): a deferral names
-    # when to come back, a data-protection request has a legal deadline, a departure names
-    # who to write to instead. Their own reactions are the next step.
-    "later": ("flag",),
+    # A deferral resumes on the day it names, with a task for a rep that day; a data-protection
+    # request goes to a person with its legal deadline (never a sale signal); a departure stops
+    # the old address and offers the one it names as a referral.
+    "later": ("defer",),
     "data_request": ("flag",),
-    "left_company": ("flag",),
+    "left_company": ("stop", "flag"),
 }
-_ONLY_FOR: Mapping[str, str] = {"retry": "bounce_soft", "wait_for_return": "ooo"}
+_ONLY_FOR: Mapping[str, str] = {"retry": "bounce_soft", "wait_for_return": "ooo", "defer": "later"}
 
 
 def parse_rule(intent: str, value: object) -> tuple[str, ...]:

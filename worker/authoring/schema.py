@@ -218,6 +218,9 @@ class OnReply(_Strict):
     question: tuple[str, ...] | None = None
     auto_reply: tuple[str, ...] | None = None
     unknown: tuple[str, ...] | None = None
+    later: tuple[str, ...] | None = None
+    data_request: tuple[str, ...] | None = None
+    left_company: tuple[str, ...] | None = None
 
     @field_validator("*", mode="before")
     @classmethod
@@ -227,6 +230,55 @@ class OnReply(_Strict):
     def rules(self) -> dict[str, tuple[str, ...]]:
         """The intents this sequence overrides."""
         return {intent: actions for intent, actions in self if actions is not None}
+
+
+COMPANY_ACTIONS = ("pause", "flag", "stop")
+
+
+class OnCompanyReply(_Strict):
+    """What a reply of one lead does to the other leads of the same company (by the email's
+    ``domain`` or the ``company`` field): per intent, pause their sequences, flag them for the
+    rep, or stop them. Intents not named leave the colleagues alone."""
+
+    match: Literal["domain", "company"] = "domain"
+    positive: tuple[str, ...] | None = None
+    negative: tuple[str, ...] | None = None
+    unsubscribe: tuple[str, ...] | None = None
+    referral: tuple[str, ...] | None = None
+    question: tuple[str, ...] | None = None
+    later: tuple[str, ...] | None = None
+    data_request: tuple[str, ...] | None = None
+    left_company: tuple[str, ...] | None = None
+
+    @field_validator(
+        "positive",
+        "negative",
+        "unsubscribe",
+        "referral",
+        "question",
+        "later",
+        "data_request",
+        "left_company",
+        mode="before",
+    )
+    @classmethod
+    def _actions(cls, value: object) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        raw = [value] if isinstance(value, str) else value
+        if not isinstance(raw, list) or not raw or not all(isinstance(a, str) for a in raw):
+            raise ValueError("write an action or a list of actions")
+        actions = tuple(a.strip() for a in raw)
+        for action in actions:
+            if action not in COMPANY_ACTIONS:
+                raise ValueError(
+                    f"unknown action {action!r} for colleagues — use {', '.join(COMPANY_ACTIONS)}"
+                )
+        return actions
+
+    def rules(self) -> dict[str, tuple[str, ...]]:
+        """The intents that reach the colleagues, and what they do."""
+        return {k: v for k, v in self if k != "match" and v is not None}
 
 
 class SequenceSpec(_Strict):
@@ -240,6 +292,7 @@ class SequenceSpec(_Strict):
     steps: list[StepSpec] = Field(min_length=1)
     on_complete: OnComplete = Field(default_factory=OnComplete)
     on_reply: OnReply = Field(default_factory=OnReply)
+    on_company_reply: OnCompanyReply = Field(default_factory=OnCompanyReply)
 
     @field_validator("name")
     @classmethod

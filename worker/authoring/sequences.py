@@ -167,6 +167,7 @@ _KNOWN_KEYS: dict[tuple[str, ...], list[str]] = {
         "steps",
         "on_complete",
         "on_reply",
+        "on_company_reply",
     ],
     ("steps",): [
         "type",
@@ -181,6 +182,17 @@ _KNOWN_KEYS: dict[tuple[str, ...], list[str]] = {
     ("steps", "variants"): ["name", "weight", "subject", "template"],
     ("on_complete",): ["action", "after", "sequence"],
     ("on_reply",): list(INTENTS),
+    ("on_company_reply",): [
+        "match",
+        "positive",
+        "negative",
+        "unsubscribe",
+        "referral",
+        "question",
+        "later",
+        "data_request",
+        "left_company",
+    ],
 }
 
 

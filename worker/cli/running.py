@@ -256,6 +256,11 @@ def demo(ctx: click.Context, weeks: int, folder: Path | None) -> None:
             f"after out-of-office, {result.suppressed} address(es) suppressed, "
             f"{result.review_open} item(s) waiting in the review queue"
         )
+    if result.colleagues_paused:
+        out.print(
+            f"Company-wide: {result.colleagues_paused} colleague sequence(s) paused when a "
+            "contact at the same company answered (on_company_reply)"
+        )
     if result.tasks:
         tasks = ", ".join(f"{n} {status}" for status, n in sorted(result.tasks.items()))
         out.print(f"Call and LinkedIn tasks for reps: {tasks}")

@@ -20,6 +20,7 @@ from worker.authoring.reply_rules import ENROLL_PREFIX, rules_for
 from worker.authoring.schema import SequenceSpec
 from worker.authoring.sequences import Catalog
 from worker.leads import lifecycle
+from worker.leads.colleagues import colleagues
 from worker.leads.enrollment import enroll_leads
 from worker.leads.flags import HOT, flag
 from worker.leads.stages import change_stage, next_stage
@@ -48,6 +49,8 @@ class ReplyPolicy:
 
     min_confidence: float = 0.6
     ooo_fallback_days: int = 7
+    later_fallback_days: int = 90
+    data_request_deadline_days: int = 30
     soft_bounce_limit: int = 3
     soft_bounce_retry_s: int = 4 * 3600
 
@@ -56,6 +59,8 @@ class ReplyPolicy:
         return cls(
             min_confidence=settings.min_confidence,
             ooo_fallback_days=settings.ooo_fallback_days,
+            later_fallback_days=settings.later_fallback_days,
+            data_request_deadline_days=settings.data_request_deadline_days,
             soft_bounce_limit=settings.soft_bounce_limit,
             soft_bounce_retry_s=settings.soft_bounce_retry_s,
         )
@@ -134,7 +139,39 @@ def act_on_reply(
         elif action.startswith(ENROLL_PREFIX):
             _enroll(reply, catalog.get(action[len(ENROLL_PREFIX) :]))
         session.flush()
+    if spec is not None and not low:
+        _tell_colleagues(reply, spec.on_company_reply.rules().get(found.intent, ()))
     return Outcome(found.intent, actions, low)
+
+
+def _tell_colleagues(reply: _Reply, actions: tuple[str, ...]) -> None:
+    """Apply a sequence's ``on_company_reply`` rule to the other leads of the company."""
+    if not actions or reply.spec is None:
+        return
+    match = reply.spec.on_company_reply.match
+    cause = f"colleague {reply.lead.email} replied: {reply.found.intent}"
+    for colleague in colleagues(reply.session, reply.lead, match):
+        enrollments = lifecycle.open_enrollments(reply.session, colleague.id)
+        if "stop" in actions:
+            lifecycle.stop(reply.session, enrollments, at=reply.at, cause=cause)
+            if colleague.status in (LeadStatus.ACTIVE, LeadStatus.PAUSED):
+                colleague.status = LeadStatus.STOPPED
+        elif "pause" in actions or "flag" in actions:
+            lifecycle.pause(reply.session, enrollments, at=reply.at, cause=cause)
+            if colleague.status == LeadStatus.ACTIVE:
+                colleague.status = LeadStatus.PAUSED
+        if "flag" in actions:
+            flag(
+                reply.session,
+                colleague.id,
+                ReviewReason.COLLEAGUE_REPLIED,
+                at=reply.at,
+                detail=f"{cause} ({reply.found.confidence:.0%}); resume, or stop this lead",
+                sequence=reply.spec.name,
+                inbound_id=reply.inbound.id,
+                suggested_action=ReviewAction.RESUME,
+            )
+        colleague.updated_at = reply.at
 
 
 def store_classification(inbound: InboundMessage, found: Classification, at: datetime) -> None:
@@ -173,6 +210,10 @@ def _flag(reply: _Reply, *, hot: bool = False) -> None:
     if reply.low_confidence and not hot:
         reason = ReviewReason.REPLY_LOW_CONFIDENCE
     suggestion, advice = _suggestion(reply, hot)
+    deadline = None
+    if found.intent == "data_request" and not reply.low_confidence:
+        deadline = reply.at + timedelta(days=reply.policy.data_request_deadline_days)
+        advice = f"{advice} (due {deadline:%Y-%m-%d})"
     flag(
         reply.session,
         reply.lead.id,
@@ -184,6 +225,42 @@ def _flag(reply: _Reply, *, hot: bool = False) -> None:
         sequence=reply.spec.name if reply.spec else None,
         inbound_id=reply.inbound.id,
         suggested_action=suggestion,
+        due_at=deadline,
+    )
+
+
+def _defer(reply: _Reply) -> None:
+    """Not now, later: pause until the day they named (else the fallback) and give a rep a
+    task for that day; the sequence resumes on it unless the rep decides otherwise."""
+    found = reply.found
+    resume_at = resume_time(
+        found.return_date, reply.lead.timezone, reply.at, reply.policy.later_fallback_days
+    )
+    named = found.return_date.isoformat() if found.return_date else "no day named"
+    lifecycle.pause(
+        reply.session,
+        reply.open_enrollments(),
+        at=reply.at,
+        cause=f"later: {named}",
+        resume_at=resume_at,
+    )
+    if reply.lead.status == LeadStatus.ACTIVE:
+        reply.lead.status = LeadStatus.PAUSED
+    flag(
+        reply.session,
+        reply.lead.id,
+        ReviewReason.REPLY_LATER,
+        at=reply.at,
+        detail=(
+            f"asked us to come back later ({named}); the sequence resumes "
+            f"{resume_at:%Y-%m-%d %H:%M} UTC unless you resolve this first"
+        ),
+        touch_id=reply.touch.id if reply.touch else None,
+        sequence=reply.spec.name if reply.spec else None,
+        inbound_id=reply.inbound.id,
+        suggested_action=ReviewAction.RESUME,
+        due_at=resume_at,
+        needs_review=False,
     )
 
 
@@ -416,5 +493,6 @@ _HANDLERS: dict[str, Callable[[_Reply], None]] = {
     "bounce": _bounce,
     "retry": _retry,
     "wait_for_return": _wait_for_return,
+    "defer": _defer,
     "continue": lambda reply: None,
 }

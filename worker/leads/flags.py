@@ -32,8 +32,14 @@ def flag(
     step_index: int | None = None,
     inbound_id: int | None = None,
     suggested_action: str | None = None,
+    due_at: datetime | None = None,
+    needs_review: bool = True,
 ) -> int:
-    """Put the lead in the review queue (one open item per lead and reason); return its id."""
+    """Put the lead in the review queue (one open item per lead and reason); return its id.
+
+    ``due_at``: when the rep must have acted (a follow-up day, a legal deadline).
+    ``needs_review=False``: the item is work for a rep while the lead keeps its status (a
+    paused lead still resumes on its date)."""
     existing = session.scalar(
         select(ReviewItem.id).where(
             ReviewItem.lead_id == lead_id,
@@ -41,14 +47,15 @@ def flag(
             ReviewItem.resolved_at.is_(None),
         )
     )
-    session.execute(
-        update(Lead)
-        .where(
-            Lead.id == lead_id,
-            Lead.status.in_((LeadStatus.ACTIVE, LeadStatus.PAUSED, LeadStatus.COMPLETED)),
+    if needs_review:
+        session.execute(
+            update(Lead)
+            .where(
+                Lead.id == lead_id,
+                Lead.status.in_((LeadStatus.ACTIVE, LeadStatus.PAUSED, LeadStatus.COMPLETED)),
+            )
+            .values(status=LeadStatus.NEEDS_REVIEW, updated_at=at)
         )
-        .values(status=LeadStatus.NEEDS_REVIEW, updated_at=at)
-    )
     events.record(
         session,
         EventKind.FLAGGED,
@@ -67,6 +74,10 @@ def flag(
             .where(ReviewItem.id == existing, ReviewItem.priority < priority)
             .values(priority=priority)
         )
+        if due_at is not None:
+            session.execute(
+                update(ReviewItem).where(ReviewItem.id == existing).values(due_at=due_at)
+            )
         return existing
     item = ReviewItem(
         lead_id=lead_id,
@@ -76,6 +87,7 @@ def flag(
         detail=detail,
         priority=priority,
         suggested_action=suggested_action,
+        due_at=due_at,
         created_at=at,
     )
     session.add(item)

@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from worker.broker import build_broker, install
 from worker.clock import VirtualClock
+from worker.leads.capture import capture_lead
 from worker.leads.importing import ImportReport, import_leads
 from worker.processes.batch import BatchSummary, run_batch
-from worker.rehearsal.demo_replies import deliver_replies
+from worker.rehearsal.demo_replies import COLLEAGUE, deliver_replies
 from worker.review.resolutions import resolve
 from worker.runtime import Runtime, set_runtime
 from worker.settings import Settings
@@ -54,6 +55,7 @@ class DemoResult:
     suppressed: int = 0
     review_open: int = 0
     tasks: dict[str, int] = field(default_factory=dict)
+    colleagues_paused: int = 0
 
 
 BATCHES_PER_DAY = 8  # 00:30, 03:30, … 21:30 UTC: two or more in every lead's send window
@@ -96,6 +98,16 @@ def run_demo(
         imported = import_leads(
             runtime.sessions, settings.sample_leads_file, clock, runtime.catalog
         )
+        if "prospecting" in runtime.catalog:
+            with runtime.sessions.begin() as session:
+                capture_lead(
+                    session,
+                    runtime.catalog,
+                    COLLEAGUE,
+                    sequence="prospecting",
+                    at=clock.now(),
+                    source="website",
+                )
         result = DemoResult(
             folder=folder,
             outbox=outbox,
@@ -138,6 +150,12 @@ def run_demo(
             result.suppressed = _count(session, select(func.count()).select_from(Suppression))
             result.review_open = _count(
                 session, select(func.count()).where(ReviewItem.resolved_at.is_(None))
+            )
+            result.colleagues_paused = _count(
+                session,
+                select(func.count()).where(
+                    Event.kind == EventKind.PAUSED, Event.cause.like("colleague %")
+                ),
             )
             result.tasks = {
                 str(status): int(count)

@@ -45,7 +45,19 @@ SCRIPT: tuple[ScriptedReply, ...] = (
     ScriptedReply("m.weber@weber-kuehltechnik.test", 2, "positive_de"),
     ScriptedReply("sophie.turner@quillstone.test", 1, "question_en"),
     ScriptedReply("ben.walker@atlas-fleet.test", 1, "bounce_soft"),
+    ScriptedReply("o.hughes@fenwick-packaging.test", 2, "later_en"),
 )
+# A colleague of Ada's at Northwind Traders, who came in through the website form: when Ada
+# says yes, the prospecting sequence's on_company_reply pauses Tom and flags him for the rep.
+COLLEAGUE = {
+    "email": "tom.reed@northwind.test",
+    "first_name": "Tom",
+    "last_name": "Reed",
+    "company": "Northwind Traders",
+    "title": "Sales Operations Manager",
+    "timezone": "Europe/London",
+    "country": "GB",
+}
 
 
 def _bodies(lead: Lead, back: date) -> dict[str, tuple[str, str]]:
@@ -82,6 +94,12 @@ def _bodies(lead: Lead, back: date) -> dict[str, tuple[str, str]]:
             "Hi Ada,\n\nI'm not the right person for this — please reach out to my colleague "
             "Raj Patel (raj.patel@ledgerly.test), he runs sales operations here.\n\n"
             f"Best,\n{name}",
+        ),
+        "later_en": (
+            "Re: {subject}",
+            f"Hi Ada,\n\nnot a no, but the timing is wrong: we're in the middle of our ERP "
+            "migration until the end of February and nobody here has a free minute. Please "
+            f"try me again in March.\n\nCheers,\n{name}",
         ),
         "ooo_en": (
             "Automatic reply: {subject}",

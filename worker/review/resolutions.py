@@ -65,7 +65,7 @@ class Resolution:
 
 
 def resolve_now(
-    runtime: Runtime, item_id: int, action: str, *, note: str | None = None
+    runtime: Runtime, item_id: int, action: str, *, note: str | None = None, by: str | None = None
 ) -> Resolution:
     """``resolve`` in its own transaction, now, with the runtime's sequences and reply policy."""
     with runtime.sessions.begin() as session:
@@ -77,6 +77,7 @@ def resolve_now(
             at=runtime.clock.now(),
             note=note,
             policy=ReplyPolicy.from_settings(runtime.settings),
+            by=by,
         )
 
 
@@ -89,8 +90,12 @@ def resolve(
     at: datetime,
     note: str | None = None,
     policy: ReplyPolicy | None = None,
+    by: str | None = None,
 ) -> Resolution:
-    """Apply ``action`` to review item ``item_id`` and close it; OutreachError if it cannot."""
+    """Apply ``action`` to review item ``item_id`` and close it; OutreachError if it cannot.
+
+    A reply's item keeps what the rep's decision says about the reply (a reclassification, or
+    the intent the action implies) as a labelled example for training the reply model."""
     item = session.get(ReviewItem, item_id)
     if item is None:
         raise NotFoundError(f"No review item {item_id} — see 'outreach review list'.")
@@ -115,6 +120,7 @@ def resolve(
     item.resolved_at = at
     item.resolution = action
     item.note = note
+    _label(session, item, action, by, at)
     if lead is not None:
         events.record(
             session,
@@ -128,6 +134,35 @@ def resolve(
         if lead.status == LeadStatus.NEEDS_REVIEW and not other_open_items(session, item):
             lifecycle.settle_status(session, lead, at)
     return Resolution(item_id, action, lead.email if lead is not None else None)
+
+
+# What a resolution says about the reply it answers, when the rep did not reclassify it.
+_IMPLIED: dict[str, str] = {
+    ReviewAction.ADVANCE: "positive",
+    ReviewAction.WON: "positive",
+    ReviewAction.LOST: "negative",
+    ReviewAction.UNSUBSCRIBE: "unsubscribe",
+}
+
+
+def implied_intent(action: str, said: str | None) -> str | None:
+    """The intent a rep's action gives a reply the machine read as ``said``, or None."""
+    if action.startswith(RECLASSIFY):
+        return action[len(RECLASSIFY) :]
+    if action == ReviewAction.ADD_REFERRAL:
+        return said if said in ("referral", "left_company") else "referral"
+    return _IMPLIED.get(action)
+
+
+def _label(session: Session, item: ReviewItem, action: str, by: str | None, at: datetime) -> None:
+    inbound = session.get(InboundMessage, item.inbound_id) if item.inbound_id else None
+    if inbound is None:
+        return
+    intent = implied_intent(action, inbound.intent)
+    if intent in INTENTS:
+        inbound.label = intent
+        inbound.labelled_by = by or "command line"
+        inbound.labelled_at = at
 
 
 def _claim(session: Session, item: ReviewItem, at: datetime) -> None:
@@ -274,8 +309,8 @@ def _reclassify(
     found = Classification(
         intent=intent,
         confidence=1.0,
-        return_date=inbound.return_date if intent == "ooo" else None,
-        referral_email=inbound.referral_email if intent == "referral" else None,
+        return_date=inbound.return_date if intent in ("ooo", "later") else None,
+        referral_email=inbound.referral_email if intent in ("referral", "left_company") else None,
         text=inbound.reply_text or "",
         reasons=(f"reclassified by a rep (was {inbound.intent})",),
     )

@@ -239,6 +239,11 @@ class InboundMessage(Base):
     reply_text: Mapped[str | None] = mapped_column(Text)
     classification: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     processed_at: Mapped[datetime | None] = mapped_column()
+    # The intent a rep gave the message (a reclassification, or implied by a resolution): a
+    # labelled example for training the reply model (``outreach replies export --labelled``).
+    label: Mapped[str | None] = mapped_column(String(32), index=True)
+    labelled_by: Mapped[str | None] = mapped_column(String(100))
+    labelled_at: Mapped[datetime | None] = mapped_column()
 
 
 class Suppression(Base):

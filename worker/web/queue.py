@@ -129,7 +129,7 @@ def resolve_item(item_id: int) -> ResponseReturnValue:
         if session.get(ReviewItem, item_id) is None:
             abort(404)
     try:
-        result = resolve_now(runtime, item_id, action, note=signed)
+        result = resolve_now(runtime, item_id, action, note=signed, by=rep)
     except OutreachError as exc:
         flash(f"#{item_id} not resolved: {exc}", "error")
         return redirect(back)
