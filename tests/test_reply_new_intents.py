@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from tests.conftest import make_settings
 from tests.reply_support import reply_to
+from tests.web_support import signed_in_client
 from worker.authoring.schema import OnCompanyReply
 from worker.inbound.labels import export_labelled
 from worker.leads.capture import capture_lead
@@ -222,3 +223,15 @@ def test_bad_company_rules_are_reported_with_file_and_line(
         message in p.message and p.line == line and p.path.endswith("prospecting.yaml")
         for p in problems
     ), problems
+
+
+def test_the_queue_page_shows_when_a_later_reply_is_due(runtime, project: Path) -> None:
+    touch = _sent(runtime, project)
+    reply_to(
+        runtime,
+        touch,
+        Classification("later", 0.9, return_date=date(2027, 3, 1), text="Try me in March."),
+    )
+    client, _ = signed_in_client(runtime)
+    page = client.get("/queue").text
+    assert "Due 2027-03-01 09:00 UTC" in page
