@@ -195,8 +195,36 @@ def _resolve(kind: str, match: re.Match[str], base: date, language: str) -> date
     return None
 
 
+_ORDINAL_WORDS = [
+    *("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth"),
+    *("tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth"),
+    *("seventeenth", "eighteenth", "nineteenth", "twentieth"),
+]
+_ORDINAL_NUMBERS = {word: n for n, word in enumerate(_ORDINAL_WORDS, 1)}
+_ORDINAL_NUMBERS.update(
+    {f"twenty-{word}": 20 + n for n, word in enumerate(_ORDINAL_WORDS[:9], 1)}
+    | {"thirtieth": 30, "thirty-first": 31}
+)
+_MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
+_ORDINAL_NAMES = "|".join(sorted(_ORDINAL_NUMBERS, key=len, reverse=True))
+_ORDINAL_BEFORE = re.compile(
+    rf"\b({_ORDINAL_NAMES})\b(?=\s+(?:of\s+)?(?:{_MONTH_NAMES})\b)", _I
+)  # "the second of February"
+_ORDINAL_AFTER = re.compile(rf"\b((?:{_MONTH_NAMES})\s+)({_ORDINAL_NAMES})\b", _I)  # "May third"
+_SUFFIX = {1: "st", 2: "nd", 3: "rd", 21: "st", 22: "nd", 23: "rd", 31: "st"}
+
+
+def _digits(word: str) -> str:
+    """ "second" → "2nd   ": the same length, so positions in the text stay where they were."""
+    n = _ORDINAL_NUMBERS[word.lower()]
+    return f"{n}{_SUFFIX.get(n, 'th')}".ljust(len(word))
+
+
 def find_dates(text: str, base: date, language: str = "en") -> list[DateMention]:
-    """Every date mentioned in ``text``, in order; overlapping matches keep the longest."""
+    """Every date mentioned in ``text``, in order; overlapping matches keep the longest.
+    Ordinal words ("the second of February") count as their numbers."""
+    text = _ORDINAL_BEFORE.sub(lambda m: _digits(m.group(1)), text)
+    text = _ORDINAL_AFTER.sub(lambda m: m.group(1) + _digits(m.group(2)), text)
     found: list[DateMention] = []
     for kind, pattern in PATTERNS:
         for match in pattern.finditer(text):

@@ -25,7 +25,15 @@ _MONTH = re.compile(
     _I,
 )
 _AFTER_MONTH = re.compile(rf"\b(?:after|nach)\s+({_MONTH_WORDS})\b", _I)
-_QUARTER = re.compile(r"\b(?:Q|quarter\s*|quartal\s*)([1-4])\b|\b([1-4])\.\s*quartal\b", _I)
+_QUARTER = re.compile(
+    r"\b(?:Q|quarter\s*|quartal\s*)([1-4])\b|\b([1-4])\.\s*quartal\b"
+    r"|\b(first|second|third|fourth|erste[nms]?|zweite[nms]?|dritte[nms]?|vierte[nms]?)\s+"
+    r"(?:quarter|quartal)\b",
+    _I,
+)
+_QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "erst": 1, "zweit": 2}
+_QUARTER_WORDS |= {"dritt": 3, "viert": 4}
+_START = re.compile(r"\b(ab|from|starting|beginning|in|im|after|nach|anfang|early)\W*$", _I)
 _NEXT_QUARTER = re.compile(r"\b(next|nächste[nms]?|kommende[nms]?)\s+(quarter|quartal)\b", _I)
 _WEEK = re.compile(r"\b(?:KW|calendar week|week|kalenderwoche)\s*(\d{1,2})\b", _I)
 _NEXT_YEAR = re.compile(
@@ -59,7 +67,8 @@ _MID = re.compile(rf"\b(?:mid|mitte|middle of)[\s-]+({_MONTH_WORDS})\b", _I)
 _NEXT_MONTH = re.compile(r"\b(next month|nächsten monat|kommenden monat)\b", _I)
 _CALLBACK = re.compile(
     r"\b(try|contact|reach|get back|come back|circle back|follow up|ping|touch base|reconnect"
-    r"|revisit|check in|talk|speak|write|email|mail|get in touch|pick (this|it) up|ask"
+    r"|revisit|check in|talk|speak|write|email|mail|get in touch|pick (this|it) up|ask|regroup"
+    r"|let's|lass uns|lassen sie uns"
     r"|melden|kontaktieren|schreiben|sprechen|anrufen|wieder|erneut|noch ?mal|nochmals"
     r"|gerne|aufnehmen|angehen|zurückkommen)\b",
     _I,
@@ -122,12 +131,18 @@ def _first_time(text: str, base: date, language: str) -> date | None:
     if _NEXT_QUARTER.search(text):
         return _quarter_start((base.month - 1) // 3 + 2 if base.month < 10 else 1, base)
     if match := _QUARTER.search(text):
+        if match.group(3):
+            word = match.group(3).lower().rstrip("nms").rstrip("e")
+            return _quarter_start(_QUARTER_WORDS.get(word, 1), base)
         return _quarter_start(int(match.group(1) or match.group(2)), base)
     if match := _MID.search(text):
         return _next_first(MONTHS[match.group(1).lower()], base).replace(day=15)
     if match := _AFTER_MONTH.search(text):
         return _add_months(_next_first(MONTHS[match.group(1).lower()], base), 1)
-    if match := _MONTH.search(text):
+    months = list(_MONTH.finditer(text))
+    if months:  # "bis Ende März …, gerne ab April": a month we may start in beats one to wait out
+        starts = [m for m in months if _START.search(text[max(0, m.start(1) - 20) : m.start(1)])]
+        match = (starts or months)[0]
         return _next_first(MONTHS[match.group(1).lower().rstrip(".")], base)
     if _NEXT_MONTH.search(text):
         return _add_months(base.replace(day=1), 1)

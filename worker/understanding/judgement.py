@@ -23,7 +23,7 @@ from worker.understanding.model import INTENTS, Intent
 log = logging.getLogger(__name__)
 CLEAR_AT = 0.85
 UNSURE = 0.9
-GUESSING = 0.5
+GUESSING = 0.6  # below the confidence the worker acts on (OUTREACH_MIN_CONFIDENCE)
 _model_missing_logged = False
 
 

@@ -73,6 +73,11 @@ RELATIVE_SPAN = re.compile(
     _I,
 )
 GAP = 40  # characters allowed between a trigger word and its date
+BACK_IN_MONTH = re.compile(
+    r"\b(?:back|return(?:ing)?|zurück|wieder(?: da| im büro| erreichbar)?)\s+(?:in|im|ab|from)\s+"
+    rf"({'|'.join(sorted(MONTHS, key=len, reverse=True))})\b\.?(?:\s+(20\d\d))?",
+    _I,
+)  # "back in June 2027", "zurück im Juni"
 UNTIL_MONTH_END = re.compile(
     r"\b(?:until|till|through|bis)\s+(?:the\s+)?(?:end\s+of|ende)\s+(?:of\s+)?"
     rf"({'|'.join(sorted(MONTHS, key=len, reverse=True))})\b",
@@ -175,6 +180,20 @@ def return_date(text: str, base: date, language: str = "en") -> date | None:
         return _next_working_day(last)
     if "after" in firsts:
         return _next_working_day(firsts["after"][1])
+    away = [day for kind, (_, day) in firsts.items() if kind == "none"]
+    if (
+        away
+        and ABSENCE_WORDS.search(text)
+        and not RETURN_WORDS.search(ABSENCE_WORDS.sub(" ", text))
+    ):
+        # "Ich bin am 28. und 29. Dezember nicht im Büro": back after the last day named
+        return _next_working_day(max(m.day for m in mentions))
+    if match := BACK_IN_MONTH.search(text):
+        month = MONTHS[match.group(1).lower().rstrip(".")]
+        year = int(match.group(2)) if match.group(2) else None
+        if year is None:
+            year = base.year if month > base.month else base.year + 1
+        return date(year, month, 1)
     if match := UNTIL_MONTH_END.search(text):
         month = MONTHS[match.group(1).lower().rstrip(".")]
         year = base.year if month >= base.month else base.year + 1
