@@ -233,6 +233,17 @@ class OnReply(_Strict):
 
 
 COMPANY_ACTIONS = ("pause", "flag", "stop")
+# The intents a person writes that can reach a company's other leads.
+COMPANY_INTENTS = (
+    "positive",
+    "negative",
+    "unsubscribe",
+    "referral",
+    "question",
+    "later",
+    "data_request",
+    "left_company",
+)
 
 
 class OnCompanyReply(_Strict):
@@ -250,17 +261,7 @@ class OnCompanyReply(_Strict):
     data_request: tuple[str, ...] | None = None
     left_company: tuple[str, ...] | None = None
 
-    @field_validator(
-        "positive",
-        "negative",
-        "unsubscribe",
-        "referral",
-        "question",
-        "later",
-        "data_request",
-        "left_company",
-        mode="before",
-    )
+    @field_validator(*COMPANY_INTENTS, mode="before")
     @classmethod
     def _actions(cls, value: object) -> tuple[str, ...] | None:
         if value is None:

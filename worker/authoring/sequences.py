@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from worker.authoring.problems import Problem, display_path
 from worker.authoring.schedules import SCHEDULES_FILE, ScheduleFileError, Schedules, read_schedules
-from worker.authoring.schema import SequenceSpec
+from worker.authoring.schema import COMPANY_INTENTS, SequenceSpec
 from worker.authoring.yaml_source import Loc, YamlSyntaxError, line_for, load_with_lines
 from worker.errors import NotFoundError, did_you_mean
 from worker.understanding import INTENTS
@@ -182,17 +182,7 @@ _KNOWN_KEYS: dict[tuple[str, ...], list[str]] = {
     ("steps", "variants"): ["name", "weight", "subject", "template"],
     ("on_complete",): ["action", "after", "sequence"],
     ("on_reply",): list(INTENTS),
-    ("on_company_reply",): [
-        "match",
-        "positive",
-        "negative",
-        "unsubscribe",
-        "referral",
-        "question",
-        "later",
-        "data_request",
-        "left_company",
-    ],
+    ("on_company_reply",): ["match", *COMPANY_INTENTS],
 }
 
 
