@@ -6,9 +6,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from tests.conftest import make_settings
+from worker.authoring.problems import Problem
 from worker.inbound.reactions import ReplyPolicy, act_on_reply, store_classification
 from worker.leads.importing import import_leads
 from worker.processes.batch import run_batch
+from worker.rehearsal.validation import validate
 from worker.runtime import Runtime
 from worker.store.models import InboundMessage, Lead, Touch
 from worker.understanding import Classification
@@ -50,3 +53,16 @@ def first_touch_after_a_batch(runtime: Runtime, project: Path, email: str) -> To
         )
         assert touch is not None, f"no touch for {email}"
         return touch
+
+
+def reported_at_the_last_line(project: Path, text: str, message: str) -> list[Problem]:
+    """Write ``text`` as the project's prospecting.yaml and validate: ``message`` must be
+    reported at the file's last line. Returns every problem."""
+    (project / "sequences" / "prospecting.yaml").write_text(text, encoding="utf-8")
+    problems = validate(make_settings(project, "sqlite://"))
+    line = text.count("\n")
+    assert any(
+        message in p.message and p.line == line and p.path.endswith("prospecting.yaml")
+        for p in problems
+    ), problems
+    return problems

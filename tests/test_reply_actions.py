@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.reply_support import reply_to
+from tests.reply_support import reply_to, reported_at_the_last_line
 from worker.authoring.sequences import load_catalog
 from worker.delivery.sending import send_touches
 from worker.delivery.tick import tick
@@ -327,18 +327,9 @@ def test_on_reply_rules_in_the_sequence_override_the_defaults(runtime, project: 
 def test_bad_on_reply_rules_are_reported_with_file_and_line(
     project: Path, rule: str, message: str
 ) -> None:
-    from tests.conftest import make_settings
-    from worker.rehearsal.validation import validate
-
     path = project / "sequences" / "prospecting.yaml"
     text = path.read_text(encoding="utf-8") + "on_reply:\n" + rule
-    path.write_text(text, encoding="utf-8")
-    problems = validate(make_settings(project, "sqlite://"))
-    line = text.count("\n")
-    assert any(
-        message in p.message and p.line == line and p.path.endswith("prospecting.yaml")
-        for p in problems
-    ), problems
+    reported_at_the_last_line(project, text, message)
     catalog, _ = load_catalog(project / "sequences", project)
     assert ("prospecting" in catalog) == ("nowhere" in rule)
 

@@ -16,7 +16,13 @@ from worker.understanding import judgement
 from worker.understanding.corpus import load_labelled
 from worker.understanding.intents import TextVerdict
 from worker.understanding.learned import MODEL_FILE, load_model, save_model, shipped_model
-from worker.understanding.training import default_corpus, train
+from worker.understanding.training import (
+    MACHINE_ONLY,
+    corpus_digest,
+    default_corpus,
+    example_text,
+    train,
+)
 
 TEXTS = REPO / "tests" / "corpus" / "texts" / "t1.jsonl"
 
@@ -53,13 +59,9 @@ def test_the_shipped_model_was_trained_on_the_shipped_corpus() -> None:
     model = load_model(MODEL_FILE)
     examples = [e for path, labels in default_corpus(REPO) for e in load_labelled(path, labels)]
     assert len(examples) >= 1500
-    from worker.understanding.training import MACHINE_ONLY, example_text
-
     texts = [example_text(e) for e in examples if e.intent not in MACHINE_ONLY]
     labels = np.asarray([e.intent for e in examples if e.intent not in MACHINE_ONLY])
-    from worker.understanding.training import _digest
-
-    assert model.meta["corpus_sha256"] == _digest(texts, labels), "run `make train`"
+    assert model.meta["corpus_sha256"] == corpus_digest(texts, labels), "run `make train`"
     assert model.meta["examples"] == len(texts)
     assert shipped_model() is shipped_model()  # loaded once per process
 

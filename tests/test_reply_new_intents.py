@@ -11,19 +11,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import make_settings
-from tests.reply_support import reply_to
+from tests.reply_support import reply_to, reported_at_the_last_line
 from tests.web_support import signed_in_client
+from worker.authoring.reply_rules import DEFAULT_RULES
 from worker.authoring.schema import OnCompanyReply
 from worker.inbound.labels import export_labelled
 from worker.leads.capture import capture_lead
 from worker.leads.importing import import_leads
 from worker.processes.batch import run_batch
 from worker.queries.review_queue import list_open
-from worker.rehearsal.validation import validate
 from worker.review.resolutions import resolve_now
-from worker.store.models import Enrollment, InboundMessage, Lead, ReviewItem, Touch
-from worker.understanding import Classification
+from worker.store.models import Enrollment, Event, InboundMessage, Lead, ReviewItem, Touch
+from worker.understanding import INTENTS, Classification
 
 ADA = "ada@northwind.test"  # prospecting, Europe/London
 COLLEAGUE = "bo@northwind.test"
@@ -76,6 +75,11 @@ def test_later_pauses_until_the_named_day_gives_a_rep_a_task_then_and_resumes(
     assert item.due_at is not None
     assert item.due_at.replace(tzinfo=UTC) == resume
     assert "2027-03-01" in (item.detail or "")
+    with runtime.sessions() as session:  # one pause on the timeline, with its resume time
+        pauses = session.scalars(
+            select(Event.cause).where(Event.lead_id == lead.id, Event.kind == "paused")
+        ).all()
+    assert pauses == ["later: 2027-03-01"]
 
     runtime.clock.set(resume + timedelta(minutes=5))
     run_batch(runtime)
@@ -216,13 +220,7 @@ def test_bad_company_rules_are_reported_with_file_and_line(
     path = project / "sequences" / "prospecting.yaml"
     example = path.read_text(encoding="utf-8")
     text = example[: example.index("on_company_reply:")] + "on_company_reply:\n" + rule
-    path.write_text(text, encoding="utf-8")
-    problems = validate(make_settings(project, "sqlite://"))
-    line = text.count("\n")
-    assert any(
-        message in p.message and p.line == line and p.path.endswith("prospecting.yaml")
-        for p in problems
-    ), problems
+    reported_at_the_last_line(project, text, message)
 
 
 def test_the_queue_page_shows_when_a_later_reply_is_due(runtime, project: Path) -> None:
@@ -235,3 +233,7 @@ def test_the_queue_page_shows_when_a_later_reply_is_due(runtime, project: Path) 
     client, _ = signed_in_client(runtime)
     page = client.get("/queue").text
     assert "Due 2027-03-01 09:00 UTC" in page
+
+
+def test_every_intent_has_a_default_rule_so_no_reply_is_left_without_one() -> None:
+    assert set(DEFAULT_RULES) == set(INTENTS)

@@ -97,11 +97,15 @@ def replies_train(
         return
     out.print(f"trained on {result.examples} examples → {path}")
     out.print(f"cross-validated accuracy: {result.cv_accuracy:.1%}")
+    _recall_table(result.cv_by_intent)
+    _reliability_table(result.reliability)
+
+
+def _recall_table(by_intent: dict[str, tuple[int, int]]) -> None:
     table = Table("intent", "right", "of", "recall")
-    for intent, (right, total) in result.cv_by_intent.items():
+    for intent, (right, total) in by_intent.items():
         table.add_row(intent, str(right), str(total), f"{right / total:.0%}" if total else "-")
     out.print(table)
-    _reliability_table(result.reliability)
 
 
 def _reliability_table(rows: Sequence[tuple[float, float, int, float, float]]) -> None:
@@ -139,10 +143,7 @@ def replies_evaluate(ctx: click.Context, folder: Path, labels: Path | None, as_j
         print_json(scores.as_json())
         return
     out.print(f"accuracy: {scores.right}/{scores.total} = {scores.accuracy:.1%}")
-    table = Table("intent", "right", "of", "recall")
-    for intent, (right, total) in scores.by_intent.items():
-        table.add_row(intent, str(right), str(total), f"{right / total:.0%}")
-    out.print(table)
+    _recall_table(scores.by_intent)
     said = sorted({s for _, s in scores.confusion})
     matrix = Table("truth \\ said", *said)
     for truth in scores.by_intent:

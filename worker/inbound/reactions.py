@@ -130,7 +130,9 @@ def act_on_reply(
         actions=list(actions),
     )
     reply = _Reply(session, catalog, policy, lead, inbound, found, touch, spec, at, low)
-    if found.intent in HUMAN_INTENTS or low:
+    # A person's reply pauses every open sequence at once, in this transaction; ``defer``
+    # pauses them itself (with the day to resume), so the timeline shows one pause, not two.
+    if (found.intent in HUMAN_INTENTS or low) and "defer" not in actions:
         lifecycle.pause(session, reply.open_enrollments(), at=at, cause=reply.cause)
     for action in actions:
         handler = _HANDLERS.get(action)

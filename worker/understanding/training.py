@@ -77,7 +77,7 @@ def train(examples: Sequence[Labelled], c: float = C) -> Training:
         meta={
             "examples": len(usable),
             "by_intent": dict(sorted(Counter(labels.tolist()).items())),
-            "corpus_sha256": _digest(texts, labels),
+            "corpus_sha256": corpus_digest(texts, labels),
             "c": c,
             "seed": SEED,
             "sklearn": sklearn.__version__,
@@ -171,7 +171,8 @@ def _reliability(
     return table
 
 
-def _digest(texts: list[str], labels: NDArray[np.str_]) -> str:
+def corpus_digest(texts: list[str], labels: NDArray[np.str_]) -> str:
+    """SHA-256 of the examples a model was trained on (kept in its metadata)."""
     digest = hashlib.sha256()
     for text, label in zip(texts, labels, strict=True):
         digest.update(f"{label}\0{text}\0".encode())
@@ -191,4 +192,13 @@ def default_corpus(home: Path) -> list[tuple[Path, Path | None]]:
     return [(path, labels) for path, labels in found if path.exists()]
 
 
-__all__ = ["SEED", "C", "Training", "default_corpus", "example_text", "train"]
+__all__ = [
+    "MACHINE_ONLY",
+    "SEED",
+    "C",
+    "Training",
+    "corpus_digest",
+    "default_corpus",
+    "example_text",
+    "train",
+]
