@@ -107,27 +107,62 @@ def test_a_message_that_breaks_processing_is_kept_flagged_and_the_rest_go_on(
             (_headers(touch, n) + "\r\nSounds good, let's talk.\r\n").encode()
         )
     real = processing.act_on_reply
-    calls = Counter[str]()
 
-    def flaky(session, catalog, policy, inbound, found, *, at):
-        calls["n"] += 1
-        if calls["n"] == 1:
+    def broken_on_one(session, catalog, policy, inbound, found, *, at):
+        if inbound.subject == "Re: hello 1":  # the middle one of a batch sharing a transaction
             raise RuntimeError("disk on fire")
         return real(session, catalog, policy, inbound, found, at=at)
 
-    monkeypatch.setattr(processing, "act_on_reply", flaky)
+    monkeypatch.setattr(processing, "act_on_reply", broken_on_one)
 
     report = ingest(runtime, str(folder))
 
     assert report.statuses == Counter({"failed": 1, "positive": 2})
     with runtime.sessions() as session:
         failed = session.scalar(select(InboundMessage).where(InboundMessage.status == "failed"))
+        processed = session.scalars(
+            select(InboundMessage.subject).where(InboundMessage.status == "processed")
+        ).all()
         item = session.scalar(select(ReviewItem).where(ReviewItem.reason == "inbound_failed"))
+    assert sorted(processed) == ["Re: hello 0", "Re: hello 2"]
     assert failed is not None
     assert failed.raw
     assert "disk on fire" in (failed.error or "")
     assert item is not None
     assert item.inbound_id == failed.id
+
+
+def test_a_failure_that_passes_is_not_pinned_on_a_message(
+    runtime, project: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """A batch that fails once is processed again one message at a time; a message whose
+    processing then works is processed, not set aside."""
+    touch = _sent_touch(runtime, project)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"{n}.eml").write_bytes(
+            (_headers(touch, n) + "\r\nSounds good, let's talk.\r\n").encode()
+        )
+    real = processing.act_on_reply
+    calls = Counter[str]()
+
+    def flaky(session, catalog, policy, inbound, found, *, at):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("connection reset")
+        return real(session, catalog, policy, inbound, found, at=at)
+
+    monkeypatch.setattr(processing, "act_on_reply", flaky)
+
+    report = ingest(runtime, str(folder))
+
+    assert report.statuses == Counter({"positive": 3})
+    with runtime.sessions() as session:
+        statuses = session.scalars(select(InboundMessage.status)).all()
+        items = session.scalars(select(ReviewItem.reason)).all()
+    assert statuses == ["processed"] * 3
+    assert "inbound_failed" not in items
 
 
 def test_a_message_stored_before_a_crash_is_processed_by_the_next_run(

@@ -11,17 +11,19 @@ from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from worker.errors import OutreachError
 from worker.inbound.imap import ImapFetch, fetch_imap, is_imap_url
 from worker.inbound.inboxes import FetchReport, InboxResult, configured_inboxes
 from worker.inbound.processing import mark_failed, process_stored
-from worker.inbound.sources import read_source, store, stored_maildir_sources
+from worker.inbound.sources import RawMessage, read_source, store, stored_maildir_sources
 from worker.runtime import Runtime
 from worker.store.models import InboundMessage
 from worker.vocabulary import InboundStatus
 
 log = logging.getLogger(__name__)
+BATCH = 100  # messages per transaction, storing and processing
 
 
 @dataclass
@@ -70,15 +72,26 @@ def store_from(
     if source != "-" and Path(source).is_dir():
         with runtime.sessions() as session:
             stored = stored_maildir_sources(session, source)
+    batch: list[RawMessage] = []
     for raw in read_source(source, stdin, stored):
         report.read += 1
-        with runtime.sessions.begin() as session:
-            inbound_id = store(session, raw, runtime.clock.now())
-        if inbound_id is None:
-            report.duplicates += 1
-            continue
-        report.stored += 1
+        batch.append(raw)
+        if len(batch) == BATCH:
+            _store_batch(runtime, batch, report)
+            batch = []
+    if batch:
+        _store_batch(runtime, batch, report)
     return report
+
+
+def _store_batch(runtime: Runtime, batch: list[RawMessage], report: IngestReport) -> None:
+    """Store ``batch`` in one transaction. Nothing is lost if it fails: a file, folder, maildir
+    or mbox keeps every message, and a re-run stores what did not commit."""
+    with runtime.sessions.begin() as session:
+        ids = [store(session, raw, runtime.clock.now()) for raw in batch]
+    stored = sum(1 for inbound_id in ids if inbound_id is not None)
+    report.stored += stored
+    report.duplicates += len(ids) - stored
 
 
 def fetch_inboxes(runtime: Runtime) -> FetchReport:
@@ -109,8 +122,12 @@ def fetch_inboxes(runtime: Runtime) -> FetchReport:
 
 def match_pending(runtime: Runtime) -> Counter[str]:
     """Match, classify and act on every stored message not processed yet (also those a crash
-    left behind); count outcomes by intent or status."""
-    statuses: Counter[str] = Counter()
+    left behind); count outcomes by intent or status.
+
+    ``BATCH`` messages share a transaction; when any of them fails, that batch is rolled back
+    and its messages are processed one by one, each in its own transaction, so one bad message
+    is set aside (``failed``, in the review queue) and never stops the rest.
+    """
     with runtime.sessions() as session:
         pending = list(
             session.scalars(
@@ -119,16 +136,34 @@ def match_pending(runtime: Runtime) -> Counter[str]:
                 .order_by(InboundMessage.id)
             )
         )
-    for inbound_id in pending:
+    statuses: Counter[str] = Counter()
+    for start in range(0, len(pending), BATCH):
+        chunk = pending[start : start + BATCH]
         try:
             with runtime.sessions.begin() as session:
-                inbound = session.get(InboundMessage, inbound_id, with_for_update=True)
-                if inbound is None or inbound.status != InboundStatus.STORED:
-                    continue
-                statuses[process_stored(session, runtime, inbound, runtime.clock.now())] += 1
-        except Exception as exc:  # one bad message never stops the rest
-            log.exception("inbound %r could not be processed", inbound_id)
-            with runtime.sessions.begin() as session:
-                mark_failed(session, runtime, inbound_id, runtime.clock.now(), exc)
-            statuses[InboundStatus.FAILED] += 1
+                outcomes = [_process(session, runtime, inbound_id) for inbound_id in chunk]
+        except Exception as exc:
+            log.warning("inbound batch failed (%s); processing its messages one by one", exc)
+            outcomes = [_process_alone(runtime, inbound_id) for inbound_id in chunk]
+        statuses.update(outcome for outcome in outcomes if outcome is not None)
     return statuses
+
+
+def _process(session: Session, runtime: Runtime, inbound_id: int) -> str | None:
+    """Process one stored message in ``session``; None when another process took it."""
+    inbound = session.get(InboundMessage, inbound_id, with_for_update=True)
+    if inbound is None or inbound.status != InboundStatus.STORED:
+        return None
+    return process_stored(session, runtime, inbound, runtime.clock.now())
+
+
+def _process_alone(runtime: Runtime, inbound_id: int) -> str | None:
+    """Process one message in its own transaction; a failure marks it ``failed``."""
+    try:
+        with runtime.sessions.begin() as session:
+            return _process(session, runtime, inbound_id)
+    except Exception as exc:
+        log.exception("inbound %r could not be processed", inbound_id)
+        with runtime.sessions.begin() as session:
+            mark_failed(session, runtime, inbound_id, runtime.clock.now(), exc)
+        return InboundStatus.FAILED

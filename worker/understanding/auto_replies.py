@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from worker.understanding.literals import PhraseList
+
 _I = re.IGNORECASE
 
 # Someone is away for a while (and will be back): an out-of-office reply.
@@ -109,10 +111,10 @@ COURTESY_PHRASES: tuple[str, ...] = (
     r"(wir|ich) (melden|werden) (uns|mich) .{0,40}(bei ihnen|zurück|schnellstmöglich|melden)",
 )
 
-_OOO = tuple(re.compile(pattern, _I) for pattern in OOO_PHRASES)
-_DEPARTURE = tuple(re.compile(pattern, _I) for pattern in DEPARTURE_PHRASES)
-_AUTO = tuple(re.compile(pattern, _I) for pattern in AUTO_PHRASES)
-_COURTESY = tuple(re.compile(pattern, _I) for pattern in COURTESY_PHRASES)
+_OOO = PhraseList(OOO_PHRASES, _I)
+_DEPARTURE = PhraseList(DEPARTURE_PHRASES, _I)
+_AUTO = PhraseList(AUTO_PHRASES, _I)
+_COURTESY = PhraseList(COURTESY_PHRASES, _I)
 
 
 _PAST = re.compile(r"\b(was|were|war|waren|been|had been)\W+(\w+\W+){0,2}$", _I)
@@ -130,14 +132,14 @@ def _asked(text: str, end: int) -> bool:
 
 
 def _found(
-    patterns: tuple[re.Pattern[str], ...],
+    phrases: PhraseList,
     text: str,
     *,
     statements: bool = False,
     present: bool = False,
 ) -> list[str]:
     found: list[str] = []
-    for pattern in patterns:
+    for pattern in phrases.possible(text):
         for match in pattern.finditer(text):
             if statements and _asked(text, match.end()):
                 continue

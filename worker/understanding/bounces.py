@@ -29,6 +29,7 @@ from email.message import Message
 from typing import Literal
 
 from worker.understanding.headers import HeaderSignals
+from worker.understanding.literals import GuardedPattern
 from worker.understanding.mime import (
     ADDRESS,
     addresses,
@@ -100,7 +101,7 @@ BOUNCE_TEXT = re.compile(
     r"|delivery to the following recipients? (failed|has been delayed)|permanent(ly)? fail"
     r"|this is the mail system at host|unable to deliver|delivery status notification"
     r"|message delivery failure|delivery (is|has been) delayed|has not yet been delivered"
-    r"|the following addresses? (had permanent fatal errors|failed)|your message to .{1,80} "
+    r"|the following address(es)? (had permanent fatal errors|failed)|your message to .{1,80} "
     r"couldn'?t be delivered|address not found|unzustellbar|konnte nicht zugestellt werden"
     r"|nicht zugestellt|zustellung\w* (ist |war )?fehlgeschlagen|postfach voll"
     r"|benutzer unbekannt|delivery failure|failure notice"
@@ -108,6 +109,7 @@ BOUNCE_TEXT = re.compile(
     r"(verzögert|gescheitert)",
     _I,
 )
+_BOUNCE_TEXT = GuardedPattern(BOUNCE_TEXT)  # most replies hold none of its words
 FAILURE_CONTEXT = re.compile(
     r"fail|reject|unknown|not exist|not found|undeliver|could not|couldn'?t|unable|quota|full"
     r"|recipient|delayed|unzustellbar|unbekannt|nicht|voll|empfänger|error|fehler"
@@ -266,7 +268,7 @@ def read_bounce(
     if blocks and not failed:
         return None  # a delivery report saying the mail arrived
     x_failed = addresses(headers(message, "X-Failed-Recipients"))
-    phrase = BOUNCE_TEXT.search(text[:50_000])
+    phrase = _BOUNCE_TEXT.search(text[:50_000])
     evidence = [signals.daemon, signals.bounce_subject, bool(phrase), bool(x_failed)]
     if signals.auto or signals.daemon:
         # A machine-made message that quotes SMTP replies or says it keeps retrying is a mail

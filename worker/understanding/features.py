@@ -7,6 +7,7 @@ placeholders (a date or a phone number is evidence by its shape, not its value).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections import Counter
@@ -40,9 +41,7 @@ def features(text: str, rule: str | None = None) -> Counter[str]:
     grams = [f"w:{word}" for word in words]
     grams += [f"b:{a} {b}" for a, b in itertools.pairwise(words)]
     for word in words:
-        padded = f" {word} "
-        last = len(padded) + 1
-        grams += [f"c:{padded[i : i + size]}" for size in CHAR_SIZES for i in range(last - size)]
+        grams += _char_grams(word)
     found = Counter(grams)
     if not words:
         found["e:empty"] = 1
@@ -50,6 +49,14 @@ def features(text: str, rule: str | None = None) -> Counter[str]:
         found["e:short"] = 1
     found[f"r:{rule or rule_of(text)}"] = 1
     return found
+
+
+@functools.lru_cache(maxsize=65_536)
+def _char_grams(word: str) -> tuple[str, ...]:
+    """``c:`` n-grams of one word, padded with a space each side (words recur: kept)."""
+    padded = f" {word} "
+    last = len(padded) + 1
+    return tuple(f"c:{padded[i : i + size]}" for size in CHAR_SIZES for i in range(last - size))
 
 
 def rule_of(text: str) -> str:

@@ -21,17 +21,34 @@ Precedence (each rule documented where it is decided):
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
+from worker.understanding.literals import LiteralIndex, required_literals
 from worker.understanding.model import Intent
-from worker.understanding.phrases import NEGATORS, PHRASES, TextIntent
+from worker.understanding.phrases import NEGATORS, PHRASES, PhraseTable, TextIntent
 
 _FLAGS = re.IGNORECASE | re.MULTILINE
-_TABLES = {
-    intent: tuple((re.compile(pattern, _FLAGS), weight) for pattern, weight in table)
-    for intent, table in PHRASES.items()
-}
+
+
+_Numbered = dict[TextIntent, tuple[tuple[re.Pattern[str], float, int], ...]]
+
+
+def _numbered(table: PhraseTable) -> _Numbered:
+    """Each table's compiled patterns with their weight and their number in ``_INDEX``."""
+    numbers = itertools.count()
+    return {
+        intent: tuple((re.compile(p, _FLAGS), weight, next(numbers)) for p, weight in rows)
+        for intent, rows in table.items()
+    }
+
+
+_TABLES = _numbered(PHRASES)
+# Most patterns find nothing in most replies; the index tells in one pass which could.
+_INDEX = LiteralIndex(
+    [required_literals(p.pattern, _FLAGS) for rows in _TABLES.values() for p, _, _ in rows]
+)
 _NEGATED = re.compile(rf"({NEGATORS})\W+(\w+\W+){{0,2}}$", re.IGNORECASE)
 _NEGATED_AFTER = re.compile(r"^[ ,]*(\w+[ ,]+)?nicht\b", re.IGNORECASE)  # "passt mir nicht"
 _CHECK_NEGATION: frozenset[TextIntent] = frozenset({"unsubscribe", "positive"})
@@ -75,10 +92,13 @@ def _negated(text: str, start: int, end: int) -> bool:
 def find_evidence(text: str) -> list[Evidence]:
     """Phrases of every table; a match hides its words from the tables after it."""
     masked = URL.sub(" ", text)
+    possible = _INDEX.candidates(masked.lower())
     found: list[Evidence] = []
     for intent, table in _TABLES.items():
         spans: list[tuple[int, int]] = []
-        for pattern, weight in table:
+        for pattern, weight, number in table:
+            if number not in possible:
+                continue
             for match in pattern.finditer(masked):
                 if intent in _CHECK_NEGATION and _negated(masked, match.start(), match.end()):
                     continue
@@ -89,6 +109,8 @@ def find_evidence(text: str) -> list[Evidence]:
                 break  # one match per phrase is enough
         for start, end in spans:
             masked = masked[:start] + " " * (end - start) + masked[end:]
+        if spans:  # blanking can join words into a phrase that was not there
+            possible = _INDEX.candidates(masked.lower())
     return found
 
 

@@ -8,9 +8,8 @@ per intent, calibrated by the temperature found when it was trained.
 from __future__ import annotations
 
 import json
-import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,23 +32,27 @@ class ReplyModel:
     intercept: NDArray[np.float32]
     temperature: float
     meta: dict[str, object]
+    by_feature: NDArray[np.float64] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # One row per feature, so a reply's few hundred features are gathered row by row.
+        by_feature = np.ascontiguousarray(self.coef.T, dtype=np.float64)
+        object.__setattr__(self, "by_feature", by_feature)
 
     def probabilities(self, text: str, rule: str | None = None) -> dict[str, float]:
         """Every intent's probability for ``text`` (a person's own words); ``rule``: the phrase
         tables' reading when the caller has it already."""
         counts = features(text, rule)
-        columns: list[int] = []
-        values: list[float] = []
-        for name, count in counts.items():
-            column = self.index.get(name)
-            if column is not None:
-                columns.append(column)
-                values.append(1.0 + math.log(count))
+        lookup = self.index.get
+        columns = np.fromiter((lookup(name, -1) for name in counts), np.int64, len(counts))
+        known = columns >= 0
         scores = self.intercept.astype(np.float64)
-        if columns:
-            weights = np.asarray(values) * self.idf[columns]
+        if known.any():
+            values = np.fromiter(counts.values(), np.float64, len(counts))[known]
+            columns = columns[known]
+            weights = (1.0 + np.log(values)) * self.idf[columns]
             weights /= np.linalg.norm(weights) or 1.0
-            scores = scores + self.coef[:, columns].astype(np.float64) @ weights
+            scores = scores + weights @ self.by_feature[columns]
         scores /= self.temperature
         scores -= scores.max()
         exp = np.exp(scores)
