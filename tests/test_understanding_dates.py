@@ -45,6 +45,22 @@ BASE = date(2026, 11, 30)  # a Monday
         ("I am on parental leave and will reply when I am back.", "en", None),
         # the start of an absence alone is not a return date
         ("Ich bin ab dem 18.12. nicht im Büro.", "de", None),
+        # holidays and feast days: after one → the first working day after it
+        ("Ich bin bis nach Ostern in Elternzeit.", "de", date(2027, 3, 29)),
+        ("Nach Dreikönig bin ich wieder im Büro.", "de", date(2027, 1, 7)),
+        ("Away over the holidays, back after St. Patrick\u2019s Day.", "en", date(2027, 3, 18)),
+        ("I'm off for Thanksgiving and back in the office Monday.", "en", date(2026, 12, 7)),
+        ("Closed for Christmas; back on Tuesday the fifth of January.", "en", date(2027, 1, 5)),
+        # a weekday of a month, a German ordinal word, the end of a calendar week, "week 3"
+        ("Back in the office on the first Monday in February.", "en", date(2027, 2, 1)),
+        ("Ab dem zweiten Februar bin ich wieder für Sie da.", "de", date(2027, 2, 2)),
+        ("Ich bin bis Ende KW 50 abwesend.", "de", date(2026, 12, 14)),
+        ("On holiday and back in the office in week 3.", "en", date(2027, 1, 18)),
+        # Swiss "bis und mit" is inclusive
+        ("Ich bin bis und mit Montag, 4. Januar abwesend.", "de", date(2027, 1, 5)),
+        # a month, a quarter, "next year" in the sentence that says when they are back
+        ("On leave for February and back at my desk in March.", "en", date(2027, 3, 1)),
+        ("In Elternzeit, ab dem zweiten Quartal 2027 wieder für Sie da.", "de", date(2027, 4, 1)),
     ],
 )
 def test_return_date_follows_the_labelling_convention(

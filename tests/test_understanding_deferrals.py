@@ -30,6 +30,13 @@ BASE = date(2026, 11, 16)  # a Monday
         ("In 3 Monaten wieder.", date(2027, 2, 16)),
         ("After the trade fair on 14 March we can talk.", date(2027, 3, 15)),
         ("Bis zum 10.12. bin ich voll, danach gerne.", date(2026, 12, 10)),
+        # a feast day: the day after it; a calendar week: its Monday, whatever follows
+        ("Melden Sie sich nach Ostern wieder.", date(2027, 3, 29)),
+        ("Try me again after Waitangi Day.", date(2027, 2, 7)),
+        ("Melden Sie sich in KW 10 wieder, dann ist das Budget durch.", date(2027, 3, 8)),
+        # a month with its year; the start of next year
+        ("Bitte kontaktieren Sie mich im Mai 2027 erneut.", date(2027, 5, 1)),
+        ("Kommen Sie Anfang nächsten Jahres wieder auf mich zu.", date(2027, 1, 1)),
     ],
 )
 def test_a_deferral_names_the_first_day_to_come_back(text: str, expected: date) -> None:

@@ -10,6 +10,7 @@ date means next year.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -44,6 +45,77 @@ _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _DAYNAME = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
 _PREFIX = rf"(?:(?:{_DAYNAME})\.?,?\s+(?:(?:the|den|dem)\s+)?)?"
 _ORD = r"(?:st|nd|rd|th|\.)?"
+_FULL_DAYS = "|".join(name for name in WEEKDAYS if len(name) > 4)
+_NTHS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1,
+    "erst": 1, "zweit": 2, "dritt": 3, "viert": 4, "letzt": -1,
+}  # fmt: skip
+_NTH = r"first|second|third|fourth|last|(?:erst|zweit|dritt|viert|letzt)(?:e[nmrs]?)"
+
+
+def _easter(year: int) -> date:
+    """Easter Sunday (Gregorian; the anonymous algorithm)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    el = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * el) // 451
+    month, day = divmod(h + el - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
+def _thanksgiving(year: int) -> date:
+    first = date(year, 11, 1)
+    return first + timedelta(days=(3 - first.weekday()) % 7 + 21)
+
+
+def _fixed(month: int, day: int) -> Callable[[int], date]:
+    return lambda year: date(year, month, day)
+
+
+def _from_easter(days: int) -> Callable[[int], date]:
+    return lambda year: _easter(year) + timedelta(days=days)
+
+
+# Holidays and feast days people date their absence by ("nach Ostern", "after Paddy's Day").
+# Christmas counts as its second day, when offices in DE/AT/CH/UK/IE open again after it.
+HOLIDAYS: dict[str, Callable[[int], date]] = {
+    "neujahr": _fixed(1, 1), "new year's day": _fixed(1, 1), "berchtoldstag": _fixed(1, 2),
+    "heilige drei könige": _fixed(1, 6), "heiligen drei königen": _fixed(1, 6),
+    "heilige dreikönige": _fixed(1, 6), "dreikönigstag": _fixed(1, 6), "dreikönig": _fixed(1, 6),
+    "epiphany": _fixed(1, 6), "australia day": _fixed(1, 26), "waitangi day": _fixed(2, 6),
+    "st. patrick's day": _fixed(3, 17), "st patrick's day": _fixed(3, 17),
+    "saint patrick's day": _fixed(3, 17), "paddy's day": _fixed(3, 17),
+    "patrick's day": _fixed(3, 17), "king's day": _fixed(4, 27), "koningsdag": _fixed(4, 27),
+    "may day": _fixed(5, 1), "maifeiertag": _fixed(5, 1), "independence day": _fixed(7, 4),
+    "bundesfeier": _fixed(8, 1), "tag der deutschen einheit": _fixed(10, 3),
+    "reformationstag": _fixed(10, 31), "allerheiligen": _fixed(11, 1),
+    "all saints' day": _fixed(11, 1), "mariä empfängnis": _fixed(12, 8),
+    "heiligabend": _fixed(12, 24), "christmas eve": _fixed(12, 24),
+    "weihnachten": _fixed(12, 26), "weihnachtsfeiertage": _fixed(12, 26),
+    "christmas": _fixed(12, 26), "xmas": _fixed(12, 26), "boxing day": _fixed(12, 26),
+    "st. stephen's day": _fixed(12, 26), "stephanstag": _fixed(12, 26),
+    "stefanitag": _fixed(12, 26), "silvester": _fixed(12, 31),
+    "new year's eve": _fixed(12, 31), "hogmanay": _fixed(12, 31),
+    "thanksgiving": _thanksgiving, "rosenmontag": _from_easter(-48),
+    "faschingsdienstag": _from_easter(-47), "shrove tuesday": _from_easter(-47),
+    "aschermittwoch": _from_easter(-46), "ash wednesday": _from_easter(-46),
+    "karfreitag": _from_easter(-2), "good friday": _from_easter(-2),
+    "ostersonntag": _from_easter(0), "easter sunday": _from_easter(0),
+    "ostermontag": _from_easter(1), "easter monday": _from_easter(1),
+    "ostern": _from_easter(0), "easter": _from_easter(0),
+    "christi himmelfahrt": _from_easter(39), "auffahrt": _from_easter(39),
+    "ascension day": _from_easter(39), "pfingstmontag": _from_easter(50),
+    "whit monday": _from_easter(50), "pfingsten": _from_easter(49),
+    "whitsun": _from_easter(49), "pentecost": _from_easter(49),
+    "fronleichnam": _from_easter(60), "corpus christi": _from_easter(60),
+}  # fmt: skip
+_HOLIDAY_NAMES = "|".join(
+    re.escape(name).replace("'", "['\u2019]?").replace(r"\ ", r"\s+")
+    for name in sorted(HOLIDAYS, key=len, reverse=True)
+)
 
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("iso", re.compile(r"(?<![\d.])(?P<y>20\d\d)-(?P<m>[01]?\d)-(?P<d>[0-3]?\d)(?![\d])")),
@@ -95,6 +167,24 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "calendar_week",
         re.compile(r"\b(?:kw|kalenderwoche|calendar week|cw)\s?(?P<w>[0-5]?\d)\b", _I),
     ),
+    (
+        "week_end",
+        re.compile(
+            r"\b(?:ende|end of)\s+(?:der\s+|the\s+)?(?:kw|kalenderwoche|calendar week|week|cw)"
+            r"\s?(?P<w>[0-5]?\d)\b",
+            _I,
+        ),
+    ),
+    ("week_number", re.compile(r"\b(?:in|ab|from|by|bis|until)\s+week\s(?P<w>[0-5]?\d)\b", _I)),
+    (
+        "nth_weekday",
+        re.compile(
+            rf"\b(?P<n>{_NTH})\s+(?P<w>{_FULL_DAYS})\s+(?:in|of|im|des)\s+(?P<m>{_MONTH})\b\.?"
+            r"(?:\s+(?P<y>20\d\d)\b)?",
+            _I,
+        ),
+    ),
+    ("holiday", re.compile(rf"\b(?P<h>{_HOLIDAY_NAMES})(?:\s+(?P<y>20\d\d)\b)?", _I)),
     ("tomorrow", re.compile(r"\b(?:tomorrow|(?-i:morgen)|übermorgen|day after tomorrow)\b", _I)),
     ("next_week", re.compile(r"\b(?:next week|nächste[rn]? woche|kommende[rn]? woche)\b", _I)),
 )
@@ -108,6 +198,7 @@ class DateMention:
     end: int
     day: date
     text: str
+    kind: str = ""
 
 
 def _rolled(year: int | None, month: int, day: int, base: date) -> date | None:
@@ -170,6 +261,37 @@ def _calendar_week(week: int, base: date) -> date | None:
     return None
 
 
+def _nth_weekday(groups: dict[str, str], year: int | None, base: date) -> date | None:
+    """ "the first Monday in February" / "am ersten Montag im Februar"."""
+    word = groups["n"].lower()
+    nth = _NTHS[re.sub(r"e[nmrs]?$", "", word) if word not in _NTHS else word]
+    weekday = WEEKDAYS[groups["w"].lower()]
+    month = MONTHS[groups["m"].lower().rstrip(".")]
+    for candidate in [year] if year else [base.year, base.year + 1]:
+        first = date(candidate, month, 1)
+        if nth > 0:
+            found = first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (nth - 1))
+        else:
+            last = date(candidate + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+            found = last - timedelta(days=(last.weekday() - weekday) % 7)
+        if found.month == month and (year or found >= base):
+            return found
+    return None
+
+
+def _holiday(name: str, year: int | None, base: date) -> date | None:
+    """The holiday's date: in ``year``, or its next one from ``base`` on."""
+    key = re.sub(r"\s+", " ", name.lower().replace("\u2019", "'"))
+    key = next((k for k in HOLIDAYS if k.replace("'", "") == key.replace("'", "")), key)
+    rule = HOLIDAYS.get(key)
+    if rule is None:
+        return None
+    if year:
+        return rule(year)
+    found = rule(base.year)
+    return found if found >= base else rule(base.year + 1)
+
+
 def _resolve(kind: str, match: re.Match[str], base: date, language: str) -> date | None:
     groups = match.groupdict()
     digits = groups.get("y") or groups.get("y2")
@@ -183,8 +305,15 @@ def _resolve(kind: str, match: re.Match[str], base: date, language: str) -> date
         return _slashed(int(groups["a"]), int(groups["b"]), year, base, language)
     if kind == "ordinal_day":
         return _ordinal_day(int(groups["d"]), base)
-    if kind == "calendar_week":
+    if kind in ("calendar_week", "week_number"):
         return _calendar_week(int(groups["w"]), base)
+    if kind == "week_end":  # "bis Ende KW 47": its Friday
+        monday = _calendar_week(int(groups["w"]), base)
+        return monday + timedelta(days=4) if monday else None
+    if kind == "nth_weekday":
+        return _nth_weekday(groups, year, base)
+    if kind == "holiday":
+        return _holiday(groups["h"], year, base)
     if kind == "weekday":
         return _next_weekday(WEEKDAYS[groups["w"].lower()], base)
     if kind == "tomorrow":
@@ -201,6 +330,25 @@ _ORDINAL_WORDS = [
     *("seventeenth", "eighteenth", "nineteenth", "twentieth"),
 ]
 _ORDINAL_NUMBERS = {word: n for n, word in enumerate(_ORDINAL_WORDS, 1)}
+_GERMAN_ORDINALS = [
+    *("erst", "zweit", "dritt", "viert", "fünft", "sechst", "siebt", "acht", "neunt", "zehnt"),
+    *("elft", "zwölft", "dreizehnt", "vierzehnt", "fünfzehnt", "sechzehnt", "siebzehnt"),
+    *("achtzehnt", "neunzehnt", "zwanzigst"),
+]
+_ORDINAL_NUMBERS |= {
+    f"{stem}{end}": n for n, stem in enumerate(_GERMAN_ORDINALS, 1) for end in ("e", "en", "er")
+}
+_ORDINAL_NUMBERS |= (
+    {
+        f"{unit}undzwanzigst{end}": 20 + n
+        for n, unit in enumerate(
+            ("ein", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun"), 1
+        )
+        for end in ("e", "en", "er")
+    }
+    | {f"dreißigst{end}": 30 for end in ("e", "en", "er")}
+    | {f"einunddreißigst{end}": 31 for end in ("e", "en", "er")}
+)
 _ORDINAL_NUMBERS.update(
     {f"twenty-{word}": 20 + n for n, word in enumerate(_ORDINAL_WORDS[:9], 1)}
     | {"thirtieth": 30, "thirty-first": 31}
@@ -230,7 +378,7 @@ def find_dates(text: str, base: date, language: str = "en") -> list[DateMention]
         for match in pattern.finditer(text):
             day = _resolve(kind, match, base, language)
             if day is not None:
-                found.append(DateMention(match.start(), match.end(), day, match.group(0)))
+                found.append(DateMention(match.start(), match.end(), day, match.group(0), kind))
     found.sort(key=lambda m: (m.start, -(m.end - m.start)))
     kept: list[DateMention] = []
     for mention in found:

@@ -21,7 +21,8 @@ _I = re.IGNORECASE
 _MONTH_WORDS = "|".join(sorted(MONTHS, key=len, reverse=True))
 _MONTH = re.compile(
     rf"\b(?:in|im|ab|from|after|nach|until|bis|anfang|early|mid|ende|end of|late)?\s*"
-    rf"(?:(?:the\s+)?(?:beginning|start|middle|end)\s+of\s+)?({_MONTH_WORDS})\b\.?(?!\s*\d)",
+    rf"(?:(?:the\s+)?(?:beginning|start|middle|end)\s+of\s+)?({_MONTH_WORDS})\b\.?"
+    r"(?:\s+(20\d\d)\b)?(?!\s*\d)",
     _I,
 )
 _AFTER_MONTH = re.compile(rf"\b(?:after|nach)\s+({_MONTH_WORDS})\b", _I)
@@ -37,7 +38,8 @@ _START = re.compile(r"\b(ab|from|starting|beginning|in|im|after|nach|anfang|earl
 _NEXT_QUARTER = re.compile(r"\b(next|nächste[nms]?|kommende[nms]?)\s+(quarter|quartal)\b", _I)
 _WEEK = re.compile(r"\b(?:KW|calendar week|week|kalenderwoche)\s*(\d{1,2})\b", _I)
 _NEXT_YEAR = re.compile(
-    r"\b(next year|nächste[ns]? jahr|kommende[ns]? jahr|new year|neue[ns]? jahr)\b", _I
+    r"\b(next year|nächste[ns]? jahr(es)?|kommende[ns]? jahr(es)?|new year|neue[ns]? jahr(es)?)\b",
+    _I,
 )
 _RELATIVE = re.compile(
     r"\b(?:in|nach|after)\s+(?:about\s+|etwa\s+|ca\.\s+)?"
@@ -62,7 +64,7 @@ _AFTER = re.compile(
     r"\b(after|nach|following|once|sobald|ends?|endet|closes?|abgeschlossen)\b[^.!?\n]*$", _I
 )
 _AFTER_EVENT = re.compile(r"\b(after|nach|following|once|sobald)\b", _I)
-_ENDS_AFTER = re.compile(r"^[^.!?\n]{0,30}\b(ends?|endet|closes?|is over|vorbei|durch)\b", _I)
+_ENDS_AFTER = re.compile(r"^[^.!?\n]{0,15}\b(ends?|endet|closes?|is over|vorbei)\b", _I)
 _MID = re.compile(rf"\b(?:mid|mitte|middle of)[\s-]+({_MONTH_WORDS})\b", _I)
 _NEXT_MONTH = re.compile(r"\b(next month|nächsten monat|kommenden monat)\b", _I)
 _CALLBACK = re.compile(
@@ -143,7 +145,10 @@ def _first_time(text: str, base: date, language: str) -> date | None:
     if months:  # "bis Ende März …, gerne ab April": a month we may start in beats one to wait out
         starts = [m for m in months if _START.search(text[max(0, m.start(1) - 20) : m.start(1)])]
         match = (starts or months)[0]
-        return _next_first(MONTHS[match.group(1).lower().rstrip(".")], base)
+        month = MONTHS[match.group(1).lower().rstrip(".")]
+        if match.group(2):  # "im Mai 2027"
+            return max(date(int(match.group(2)), month, 1), base)
+        return _next_first(month, base)
     if _NEXT_MONTH.search(text):
         return _add_months(base.replace(day=1), 1)
     if match := _RELATIVE.search(text):

@@ -111,7 +111,8 @@ def _cut_history(lines: list[str]) -> list[str]:
 
 
 def _is_closing(line: str) -> bool:
-    return bool(CLOSING.match(line.strip()))
+    """A closing line; of a bilingual one ("Mit freundlichen Grüßen / Kind regards"), the first."""
+    return bool(CLOSING.match(line.split(" / ", maxsplit=1)[0].strip()))
 
 
 def _cut_signature(lines: list[str]) -> list[str]:

@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from worker.understanding.date_mentions import MONTHS, DateMention, find_dates
+from worker.understanding.deferrals import deferral_date
 
 _I = re.IGNORECASE
 Kind = Literal["return", "until", "until_inclusive", "after", "start", "absent", "none"]
@@ -30,6 +31,7 @@ TRIGGERS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
         "until_inclusive",
         re.compile(
             r"\b(through|thru|up to and including|bis einschließlich|bis einschl\.?|bis inkl\.?"
+            r"|bis und mit"
             r"|bis inklusive|einschließlich|inklusive)(?=\W)",
             _I,
         ),
@@ -74,7 +76,8 @@ RELATIVE_SPAN = re.compile(
 )
 GAP = 40  # characters allowed between a trigger word and its date
 BACK_IN_MONTH = re.compile(
-    r"\b(?:back|return(?:ing)?|zurück|wieder(?: da| im büro| erreichbar)?)\s+(?:in|im|ab|from)\s+"
+    r"\b(?:back|return(?:ing)?|zurück|wieder(?: da| im büro| erreichbar)?)(?:\s+[\w']+){0,3}?"
+    r"\s+(?:in|im|ab|from)\s+"
     rf"({'|'.join(sorted(MONTHS, key=len, reverse=True))})\b\.?(?:\s+(20\d\d))?",
     _I,
 )  # "back in June 2027", "zurück im Juni"
@@ -125,7 +128,7 @@ def _kind(text: str, mention: DateMention, previous: DateMention | None, followi
         return "none"
     if kind == "until" and INCLUSIVE_AFTER.match(after):
         return "until_inclusive"
-    if kind in ("start", "none"):
+    if kind in ("start", "none") and mention.kind != "holiday":  # "off for Christmas, back …"
         back_after = RETURN_WORDS.search(after) and not ABSENCE_WORDS.search(after)
         back_before = RETURN_WORDS.search(before) and not ABSENCE_WORDS.search(before)
         if back_after or (kind == "start" and back_before):
@@ -199,7 +202,12 @@ def return_date(text: str, base: date, language: str = "en") -> date | None:
         year = base.year if month >= base.month else base.year + 1
         return date(year + month // 12, month % 12 + 1, 1)
     relative = _relative(text, base, language)
-    return relative[0][1] if relative else None
+    if relative:
+        return relative[0][1]
+    # "ab dem zweiten Quartal 2027 wieder für Sie da", "back early next year": read like a
+    # deferral, in the sentences that say when they are back
+    back = [part for part in re.split(r"[.!?\n]", text) if RETURN_WORDS.search(part)]
+    return next((found for part in back if (found := deferral_date(part, base, language))), None)
 
 
 def _next_working_day(last_away: date) -> date:
