@@ -56,6 +56,9 @@ BASE = date(2026, 11, 30)  # a Monday
         ("Ab dem zweiten Februar bin ich wieder für Sie da.", "de", date(2027, 2, 2)),
         ("Ich bin bis Ende KW 50 abwesend.", "de", date(2026, 12, 14)),
         ("On holiday and back in the office in week 3.", "en", date(2027, 1, 18)),
+        # "we reopen on", and a "back" that belongs to the date after it
+        ("We close on 24 December and reopen on Tuesday 29 December.", "en", date(2026, 12, 29)),
+        ("Away from Fri 5 Feb and back in the office on Wed 10 Feb.", "en", date(2027, 2, 10)),
         # Swiss "bis und mit" is inclusive
         ("Ich bin bis und mit Montag, 4. Januar abwesend.", "de", date(2027, 1, 5)),
         # a month, a quarter, "next year" in the sentence that says when they are back

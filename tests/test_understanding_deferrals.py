@@ -37,6 +37,13 @@ BASE = date(2026, 11, 16)  # a Monday
         # a month with its year; the start of next year
         ("Bitte kontaktieren Sie mich im Mai 2027 erneut.", date(2027, 5, 1)),
         ("Kommen Sie Anfang nächsten Jahres wieder auf mich zu.", date(2027, 1, 1)),
+        # the asking sentence first: a feast day or a busy quarter elsewhere does not count
+        ("Bis Silvester ist hier die Hölle los. Meld dich im Februar.", date(2027, 2, 1)),
+        ("Q1 is a write-off. Q2 would be better. Drop me a line in April.", date(2027, 4, 1)),
+        # "then" / "danach" point to the sentence before
+        ("Next financial year, i.e. April onwards. Please connect with me then.", date(2027, 4, 1)),
+        ("Bis zur Hausmesse am 18. März geht nichts. Danach gerne.", date(2027, 3, 19)),
+        ("The board meets on the 9th of February. Chase me after that.", date(2027, 2, 10)),
     ],
 )
 def test_a_deferral_names_the_first_day_to_come_back(text: str, expected: date) -> None:

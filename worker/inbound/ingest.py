@@ -141,12 +141,27 @@ def match_pending(runtime: Runtime) -> Counter[str]:
         chunk = pending[start : start + BATCH]
         try:
             with runtime.sessions.begin() as session:
-                outcomes = [_process(session, runtime, inbound_id) for inbound_id in chunk]
+                outcomes = _process_batch(session, runtime, chunk)
         except Exception as exc:
             log.warning("inbound batch failed (%s); processing its messages one by one", exc)
             outcomes = [_process_alone(runtime, inbound_id) for inbound_id in chunk]
         statuses.update(outcome for outcome in outcomes if outcome is not None)
     return statuses
+
+
+def _process_batch(session: Session, runtime: Runtime, chunk: list[int]) -> list[str | None]:
+    """Process the messages of ``chunk`` still stored (another process may have taken some),
+    read in one query and locked until the transaction ends."""
+    query = (
+        select(InboundMessage)
+        .where(InboundMessage.id.in_(chunk), InboundMessage.status == InboundStatus.STORED)
+        .order_by(InboundMessage.id)
+        .with_for_update()
+    )
+    return [
+        process_stored(session, runtime, inbound, runtime.clock.now())
+        for inbound in session.scalars(query).all()
+    ]
 
 
 def _process(session: Session, runtime: Runtime, inbound_id: int) -> str | None:

@@ -101,14 +101,16 @@ def match_message(session: Session, message: Message, secret: bytes | None = Non
         touch = session.scalars(select(Touch).where(Touch.message_id.in_(ids))).first()
         if touch is not None:
             return Match(touch.lead_id, touch.id, "message_id")
-    for address in failed_recipients(message):
-        lead = session.scalar(select(Lead).where(Lead.email == address))
-        if lead is not None:
-            return Match(lead.id, None, "failed_recipient")
-    for _name, address in getaddresses([str(v) for v in message.get_all("From") or []]):
-        lead = session.scalar(select(Lead).where(Lead.email == address.strip().lower()))
-        if lead is not None:
-            return Match(lead.id, None, "sender")
+    senders = getaddresses([str(v) for v in message.get_all("From") or []])
+    candidates = [(address, "failed_recipient") for address in failed_recipients(message)]
+    candidates += [(address.strip().lower(), "sender") for _name, address in senders]
+    wanted = {address for address, _ in candidates if address}
+    if wanted:  # one query for every address, then the first in order wins
+        rows = session.execute(select(Lead.email, Lead.id).where(Lead.email.in_(wanted)))
+        leads = {row.email: row.id for row in rows}
+        for address, how in candidates:
+            if address in leads:
+                return Match(leads[address], None, how)
     return Match(None, None, None)
 
 

@@ -35,6 +35,7 @@ _QUARTER = re.compile(
 _QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "erst": 1, "zweit": 2}
 _QUARTER_WORDS |= {"dritt": 3, "viert": 4}
 _START = re.compile(r"\b(ab|from|starting|beginning|in|im|after|nach|anfang|early)\W*$", _I)
+_ONWARDS = re.compile(r"\s*(onwards?|on\b|an\b)", _I)  # "April onwards", "von April an"
 _NEXT_QUARTER = re.compile(r"\b(next|nächste[nms]?|kommende[nms]?)\s+(quarter|quartal)\b", _I)
 _WEEK = re.compile(r"\b(?:KW|calendar week|week|kalenderwoche)\s*(\d{1,2})\b", _I)
 _NEXT_YEAR = re.compile(
@@ -69,12 +70,16 @@ _MID = re.compile(rf"\b(?:mid|mitte|middle of)[\s-]+({_MONTH_WORDS})\b", _I)
 _NEXT_MONTH = re.compile(r"\b(next month|nächsten monat|kommenden monat)\b", _I)
 _CALLBACK = re.compile(
     r"\b(try|contact|reach|get back|come back|circle back|follow up|ping|touch base|reconnect"
+    r"|connect (with me|again)|chase|nudge|drop me a (line|note|mail)|give me a (shout|call|ring)"
     r"|revisit|check in|talk|speak|write|email|mail|get in touch|pick (this|it) up|ask|regroup"
     r"|let's|lass uns|lassen sie uns"
-    r"|melden|kontaktieren|schreiben|sprechen|anrufen|wieder|erneut|noch ?mal|nochmals"
-    r"|gerne|aufnehmen|angehen|zurückkommen)\b",
+    r"|melden|meld dich|melde dich|meldet euch|kontaktieren|schreiben|sprechen|anrufen|wieder"
+    r"|erneut|noch ?mal|nochmals"
+    r"|gerne|aufnehmen|angehen|zurückkommen)\b(?!-)",  # not "write-off"
     _I,
 )
+_THEN = re.compile(r"\b(then|at that point|dann|danach|after that|afterwards)\b", _I)
+_AFTERWARDS = re.compile(r"\b(danach|after that|afterwards)\b", _I)
 _SENTENCE_END = re.compile(r"[!?]+\s|(?<=[^\d\s]{3})\.\s+(?=[A-ZÄÖÜ])|\n")
 
 
@@ -102,9 +107,17 @@ def _add_months(base: date, months: int) -> date:
 
 def deferral_date(text: str, base: date, language: str = "en") -> date | None:
     """The first day the reply asks us to come back, or None."""
-    asking = [s for s in _SENTENCE_END.split(text) if _CALLBACK.search(s)]
+    sentences = _SENTENCE_END.split(text)
+    asking = [s for s in sentences if _CALLBACK.search(s)]
     for part in asking:
         found = _first_time(part, base, language)
+        if found is None and _THEN.search(part) and not _AFTER_EVENT.search(part):
+            # "… in the next financial year, i.e. April onwards. Please connect with me then."
+            index = sentences.index(part)
+            earlier = [s for s in sentences[:index] if s.strip()]
+            found = _first_time(earlier[-1], base, language) if earlier else None
+            if found and _AFTERWARDS.search(part) and _is_day(earlier[-1], found, base, language):
+                found += timedelta(days=1)  # "… until our fair on 18 March. Danach gerne."
         if found is not None:
             return found
     found = _first_time(text, base, language)
@@ -143,7 +156,12 @@ def _first_time(text: str, base: date, language: str) -> date | None:
         return _add_months(_next_first(MONTHS[match.group(1).lower()], base), 1)
     months = list(_MONTH.finditer(text))
     if months:  # "bis Ende März …, gerne ab April": a month we may start in beats one to wait out
-        starts = [m for m in months if _START.search(text[max(0, m.start(1) - 20) : m.start(1)])]
+        starts = [
+            m
+            for m in months
+            if _START.search(text[max(0, m.start(1) - 20) : m.start(1)])
+            or _ONWARDS.match(text[m.end() :])
+        ]
         match = (starts or months)[0]
         month = MONTHS[match.group(1).lower().rstrip(".")]
         if match.group(2):  # "im Mai 2027"

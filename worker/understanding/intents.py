@@ -74,6 +74,7 @@ class TextVerdict:
     confidence: float
     evidence: tuple[Evidence, ...]
     question_mark: bool
+    found: frozenset[TextIntent] = frozenset()  # every table with a phrase in the text
 
     def clear(self) -> bool:
         """True when a phrase that settles an intent on its own was found (weight 1.0)."""
@@ -130,7 +131,7 @@ def decide(text: str, *, referred: bool) -> TextVerdict:
     last_word = find_evidence(contrasts[-1].group(0)) if contrasts else []
     verdict = _decide(evidence, mark, referred, _leaning(last_word))
     used = tuple(e for e in evidence if e.intent == verdict[0]) or tuple(evidence[:3])
-    return TextVerdict(verdict[0], verdict[1], used, mark)
+    return TextVerdict(verdict[0], verdict[1], used, mark, frozenset(e.intent for e in evidence))
 
 
 def _leaning(evidence: list[Evidence]) -> Intent | None:

@@ -5,9 +5,12 @@ exceptions where the phrase tables know better: interest stated outright (accept
 proposed slot) with a question is ``positive``, not a ``question``; and the phrase tables'
 reading decides when the model is not sure (below ``UNSURE``) and a phrase settles the intent
 on its own ("we'll respectfully decline"), when the model can only say ``unknown``, or when it
-is guessing (below ``GUESSING``). The phrase tables never name an unsubscribe on their own: it
-suppresses for good, so only the model does. ``clear`` means the reading is sure enough that
-a reply greeting someone else is still about our mail.
+is guessing (below ``GUESSING``) — but a reply the model reads as interest or a question that
+copies in a colleague ("Fiona (cc'd) handles onboarding") stays so: the referral table's
+"cc'd" cannot tell copying in from stepping out. The phrase tables never name an unsubscribe
+on their own: it suppresses for good, so only the model does, and below ``UNSURE`` only where
+the text holds an opt-out phrase too; otherwise a rep reads it first. ``clear`` means the
+reading is sure enough that a reply greeting someone else is still about our mail.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ log = logging.getLogger(__name__)
 CLEAR_AT = 0.85
 UNSURE = 0.9
 GUESSING = 0.6  # below the confidence the worker acts on (OUTREACH_MIN_CONFIDENCE)
+UNSUPPORTED = 0.5  # an opt-out the model reads where no opt-out phrase is: a rep decides
 _model_missing_logged = False
 
 
@@ -62,12 +66,21 @@ def judge(text: str, *, referred: bool) -> ModelVerdict | TextVerdict:
     intent: Intent = name
     if intent in ("question", "unknown") and phrases.intent == "positive" and phrases.clear():
         return ModelVerdict("positive", max(probability, 0.75), tuple(ranked), phrases)
-    if phrases.intent not in (intent, "unsubscribe", "unknown") and (
-        (probability < UNSURE and phrases.clear())
-        or (intent == "unknown" and probability < UNSURE)
-        or probability < GUESSING
+    copied_in = phrases.intent == "referral" and intent in ("positive", "question")  # see above
+    if (
+        phrases.intent not in (intent, "unsubscribe", "unknown")
+        and not copied_in
+        and (
+            (probability < UNSURE and phrases.clear())
+            or (intent == "unknown" and probability < UNSURE)
+            or probability < GUESSING
+        )
     ):
         return phrases  # a rule the team wrote down decides; it never suppresses on its own
+    if intent == "unsubscribe" and probability < UNSURE and "unsubscribe" not in plain.found:
+        # It suppresses for good: without a word of opting out, a rep reads it first ("so
+        # please use my new address from now on" is a change of address).
+        return ModelVerdict(intent, min(probability, UNSUPPORTED), tuple(ranked), phrases)
     return ModelVerdict(intent, probability, tuple(ranked), phrases)
 
 

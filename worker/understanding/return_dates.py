@@ -42,7 +42,8 @@ TRIGGERS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
         "return",
         re.compile(
             r"\b(back|return(ing|s)?|return date|rückkehr\w*|zurück|wieder|again|reachable"
-            r"|erreichbar|available|first day|in the office|im büro|resum(e|ing)|anwesend)\b",
+            r"|reopen\w*|erreichbar|available|first day|in the office|im büro|resum(e|ing)"
+            r"|anwesend)\b",
             _I,
         ),
     ),
@@ -55,8 +56,8 @@ TRIGGERS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
 )
 RANGE = re.compile(r"^\s*(to|-|\u2013|\u2014|bis)\s*$", _I)  # "Dec 1 to Dec 7", "1.12. - 7.12."
 RETURN_WORDS = re.compile(
-    r"\b(back|return\w*|wieder|zurück|erreichbar|available|in the office|im büro|im hause?"
-    r"|rückkehr|anwesend)\b",
+    r"\b(back|return\w*|reopen\w*|wieder|zurück|erreichbar|available|in the office|im büro"
+    r"|im hause?|rückkehr|anwesend)\b",
     _I,
 )
 ABSENCE_WORDS = re.compile(
@@ -129,7 +130,11 @@ def _kind(text: str, mention: DateMention, previous: DateMention | None, followi
     if kind == "until" and INCLUSIVE_AFTER.match(after):
         return "until_inclusive"
     if kind in ("start", "none") and mention.kind != "holiday":  # "off for Christmas, back …"
-        back_after = RETURN_WORDS.search(after) and not ABSENCE_WORDS.search(after)
+        # "from Fri 5 Feb and back on Wed 10 Feb": that "back" is the next date's
+        belongs_to_next = following < len(text) and mention.end + len(after) >= following
+        back_after = (
+            RETURN_WORDS.search(after) and not ABSENCE_WORDS.search(after) and not belongs_to_next
+        )
         back_before = RETURN_WORDS.search(before) and not ABSENCE_WORDS.search(before)
         if back_after or (kind == "start" and back_before):
             return "return"
