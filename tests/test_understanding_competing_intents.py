@@ -258,3 +258,32 @@ def test_a_reply_greeting_someone_else_about_something_else_is_unknown(body: str
 )
 def test_a_greeting_alone_does_not_make_a_reply_misdirected(body: str, intent: str) -> None:
     assert classify(mail(body), own_addresses=OWN).intent in intent.split("|")
+
+
+def test_a_mail_system_saying_the_recipient_left_is_left_company_not_a_bounce() -> None:
+    """A notice without a delivery report whose reason is that someone left: the address is
+    not broken, the person is gone (the lead stops; a rep looks for the successor)."""
+    body = (
+        "Dies ist eine automatisch erzeugte Nachricht.\n\nIhre Nachricht an Herrn Dirk"
+        " Bredenbeck wurde nicht zugestellt, da der Empfänger aus dem Unternehmen ausgeschieden"
+        " ist. Die Nachricht wurde gelöscht und nicht weitergeleitet.\n"
+    )
+    found = classify(
+        delay_warning(
+            body,
+            sender="Postmaster <postmaster@larkspur-foods.test>",
+            subject="Automatische Benachrichtigung: Empfänger ausgeschieden",
+        ),
+        own_addresses=OWN,
+    )
+    assert found.intent == "left_company", found.reasons
+
+
+def test_a_colleague_who_takes_over_is_the_address_to_write_to() -> None:
+    body = (
+        "Hello Ada,\n\nMette Lauridsen left us at the end of October, her mailbox is forwarded"
+        " to me. I have taken over her customers, so if you want to continue you can write to"
+        " me on p.nair@larkspur-foods.test.\n\nJens"
+    )
+    found = classify(mail(body), own_addresses=OWN)
+    assert (found.intent, found.referral_email) == ("left_company", "p.nair@larkspur-foods.test")

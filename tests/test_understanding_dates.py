@@ -32,7 +32,8 @@ BASE = date(2026, 11, 30)  # a Monday
         ("Ich bin bis 18. Dezember im Urlaub.", "de", date(2026, 12, 21)),
         ("Ich bin bis 16. Dezember im Urlaub.", "de", date(2026, 12, 17)),
         ("Ich bin bis zum 07.12.2026 nicht im Büro.", "de", date(2026, 12, 7)),
-        ("Out of office from Dec 1 to Dec 7.", "en", date(2026, 12, 7)),
+        ("Out of office from Dec 1 to Dec 7.", "en", date(2026, 12, 8)),  # a range: inclusive
+        ("Out of office 12/28-1/4, back after that.", "en", date(2027, 1, 5)),
         # through X / inclusive → the first working day after X
         ("I am on annual leave through December 18.", "en", date(2026, 12, 21)),
         ("I am away until December 18 inclusive.", "en", date(2026, 12, 21)),
@@ -56,6 +57,8 @@ BASE = date(2026, 11, 30)  # a Monday
         ("Ab dem zweiten Februar bin ich wieder für Sie da.", "de", date(2027, 2, 2)),
         ("Ich bin bis Ende KW 50 abwesend.", "de", date(2026, 12, 14)),
         ("On holiday and back in the office in week 3.", "en", date(2027, 1, 18)),
+        ("On Christmas leave and back in the office in vecka 3.", "en", date(2027, 1, 18)),
+        ("Juleferie: back in the office uge 2.", "en", date(2027, 1, 11)),
         # "we reopen on", and a "back" that belongs to the date after it
         ("We close on 24 December and reopen on Tuesday 29 December.", "en", date(2026, 12, 29)),
         ("Away from Fri 5 Feb and back in the office on Wed 10 Feb.", "en", date(2027, 2, 10)),

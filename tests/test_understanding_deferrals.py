@@ -33,6 +33,8 @@ BASE = date(2026, 11, 16)  # a Monday
         # a feast day: the day after it; a calendar week: its Monday, whatever follows
         ("Melden Sie sich nach Ostern wieder.", date(2027, 3, 29)),
         ("Try me again after Waitangi Day.", date(2027, 2, 7)),
+        ("Try me again after Kristi himmelfärd.", date(2027, 5, 7)),
+        ("Try me again in uge 10.", date(2027, 3, 8)),
         ("Melden Sie sich in KW 10 wieder, dann ist das Budget durch.", date(2027, 3, 8)),
         # a month with its year; the start of next year
         ("Bitte kontaktieren Sie mich im Mai 2027 erneut.", date(2027, 5, 1)),

@@ -95,6 +95,7 @@ DEPARTURE_PHRASES: tuple[str, ...] = (
     r"\bno longer (works|worked) (at|for|here|with)\b|\b(has|have) (moved on|departed)\b",
     r"\b(hat|haben) (uns|das unternehmen|unser haus|unsere firma) verlassen\b",
     r"\b(ist|sind)\b[^!?\n]{0,60}?\bausgeschieden\b",
+    r"\b(aus (dem|unserem) (unternehmen|haus)|bei uns) ausgeschieden (ist|sind)\b",
     r"nicht mehr (im unternehmen|bei uns|für .{1,40} tätig|in unserem (unternehmen|hause?)"
     r"|im hause?)",
     r"hat (das|unser) unternehmen verlassen|(ist|sind) aus (dem|unserem) unternehmen ausgeschieden",

@@ -31,7 +31,7 @@ from worker.understanding.headers import HeaderSignals, addresses_in, read_heade
 from worker.understanding.intents import TextVerdict
 from worker.understanding.judgement import ModelVerdict, judge
 from worker.understanding.language import detect_language
-from worker.understanding.mime import addresses, header, parse, sender
+from worker.understanding.mime import addresses, emails_in, header, parse, sender
 from worker.understanding.model import Classification, Intent
 from worker.understanding.reading import read_words
 from worker.understanding.referrals import referred_address
@@ -139,6 +139,8 @@ def _classify(
 ) -> Classification:
     reading = _Reading(message, received_at)
     bounce = read_bounce(message, reading.signals, reading.full, own)
+    if bounce is not None and not _reported(bounce) and departure_phrases(reading.text):
+        bounce = None  # "nicht zugestellt, da der Empfänger ausgeschieden ist": someone left
     if bounce is not None:
         return _bounce(reading, bounce)
     cc = addresses(addresses_in(message, "Cc", "To"))
@@ -148,6 +150,10 @@ def _classify(
         referral = referred_address(
             reading.text, sender=reading.sender, own=own, cc=cc, anywhere=True
         )
+    if verdict.intent == "left_company" and referral is None and reading.sender:
+        # "Mette has left; write to me on jens.kragh@…": the colleague who answers takes over
+        written = [address.lower() for address in emails_in(reading.text)]
+        referral = reading.sender if reading.sender.lower() in written else None
     machine = _machine(reading, verdict, referral)
     if machine is not None:
         return machine
@@ -178,9 +184,14 @@ def _classify(
     return reading.result(verdict.intent, verdict.confidence)
 
 
+def _reported(bounce: Bounce) -> bool:
+    """True when a delivery status report (RFC 3464) says so, not only the notice's words."""
+    return any(reason.startswith("DSN ") for reason in bounce.reasons)
+
+
 def _bounce(reading: _Reading, bounce: Bounce) -> Classification:
     reading.reasons.extend(bounce.reasons)
-    dsn = any(reason.startswith("DSN ") for reason in bounce.reasons)
+    dsn = _reported(bounce)
     confidence = 0.98 if dsn else 0.95 if reading.signals.daemon else 0.9
     return reading.result(
         "bounce_hard" if bounce.severity == "hard" else "bounce_soft",

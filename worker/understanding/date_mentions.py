@@ -45,6 +45,8 @@ _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _DAYNAME = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
 _PREFIX = rf"(?:(?:{_DAYNAME})\.?,?\s+(?:(?:the|den|dem)\s+)?)?"
 _ORD = r"(?:st|nd|rd|th|\.)?"
+# A calendar week: German, English, Danish/Norwegian ("uge", "uke"), Swedish, Dutch, Finnish.
+WEEK_WORDS = r"kw|kalenderwoche|calendar week|cw|uge|uke|vecka|veckan|v\.|viikko|viikolla"
 _FULL_DAYS = "|".join(name for name in WEEKDAYS if len(name) > 4)
 _NTHS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1,
@@ -111,6 +113,12 @@ HOLIDAYS: dict[str, Callable[[int], date]] = {
     "whit monday": _from_easter(50), "pfingsten": _from_easter(49),
     "whitsun": _from_easter(49), "pentecost": _from_easter(49),
     "fronleichnam": _from_easter(60), "corpus christi": _from_easter(60),
+    "sinterklaas": _fixed(12, 5), "kerstmis": _fixed(12, 26), "kerst": _fixed(12, 26),
+    "påsk": _from_easter(0), "påske": _from_easter(0), "pasen": _from_easter(0),
+    "kristi himmelfärd": _from_easter(39), "kristi himmelfärdsdag": _from_easter(39),
+    "kristi himmelfartsdag": _from_easter(39), "hemelvaart": _from_easter(39),
+    "hemelvaartsdag": _from_easter(39), "pingst": _from_easter(49), "pinse": _from_easter(49),
+    "pinksteren": _from_easter(49), "trettondagen": _fixed(1, 6), "helligtrekonger": _fixed(1, 6),
 }  # fmt: skip
 _HOLIDAY_NAMES = "|".join(
     re.escape(name).replace("'", "['\u2019]?").replace(r"\ ", r"\s+")
@@ -165,7 +173,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "calendar_week",
-        re.compile(r"\b(?:kw|kalenderwoche|calendar week|cw)\s?(?P<w>[0-5]?\d)\b", _I),
+        re.compile(rf"\b(?:{WEEK_WORDS})\s?(?P<w>[0-5]?\d)\b", _I),
     ),
     (
         "week_end",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from worker.understanding.date_mentions import MONTHS, find_dates
+from worker.understanding.date_mentions import MONTHS, WEEK_WORDS, find_dates
 
 _I = re.IGNORECASE
 _MONTH_WORDS = "|".join(sorted(MONTHS, key=len, reverse=True))
@@ -37,7 +37,7 @@ _QUARTER_WORDS |= {"dritt": 3, "viert": 4}
 _START = re.compile(r"\b(ab|from|starting|beginning|in|im|after|nach|anfang|early)\W*$", _I)
 _ONWARDS = re.compile(r"\s*(onwards?|on\b|an\b)", _I)  # "April onwards", "von April an"
 _NEXT_QUARTER = re.compile(r"\b(next|nächste[nms]?|kommende[nms]?)\s+(quarter|quartal)\b", _I)
-_WEEK = re.compile(r"\b(?:KW|calendar week|week|kalenderwoche)\s*(\d{1,2})\b", _I)
+_WEEK = re.compile(rf"\b(?:{WEEK_WORDS}|week)\s*(\d{{1,2}})\b", _I)
 _NEXT_YEAR = re.compile(
     r"\b(next year|nächste[ns]? jahr(es)?|kommende[ns]? jahr(es)?|new year|neue[ns]? jahr(es)?)\b",
     _I,

@@ -4,9 +4,11 @@ Labelling convention: "back on X", "returning X", "from X I will be back", "ab X
 erreichbar", "wieder am X" → X; "through X", "until X inclusive", "bis einschließlich X",
 "after X" → the first working day after X; "until X" / "bis X" / "bis zum X" → the same, unless
 X is a Monday ("away until Monday, 7 December" → that Monday): the sequence must not resume
-while the notice still answers, nor on a weekend. "until the end of June" / "bis Ende Juni" →
-1 July. Three sets written by fresh hands read "until X" so; an earlier convention (X itself)
-resumed sequences on the last day of absence, or on a Saturday.
+while the notice still answers, nor on a weekend. A range "from A to B" / "A-B" → the first
+working day after B, Monday or not. "until the end of June" / "bis Ende Juni" → 1 July; a
+calendar week (KW, uge, vecka) → its Monday. Three sets written by fresh hands read "until X"
+so; an earlier convention (X itself) resumed sequences on the last day of absence, or on a
+Saturday. The brief for the evaluation sets states this convention since set N.
 Each date mention is read with the nearest trigger word before it (within its clause), and with
 what follows it ("… wieder im Büro", "… inclusive"). A return mention beats an "until" mention;
 the first of each kind wins. Relative spans ("in two weeks", "in zwei Wochen") are left to
@@ -112,9 +114,8 @@ def _kind(text: str, mention: DateMention, previous: DateMention | None, followi
     before = _clause_before(text, mention.start)
     if previous is not None and previous.end > mention.start - len(before):
         between = text[previous.end : mention.start]
-        if RANGE.match(between):
-            inclusive = INCLUSIVE_AFTER.match(text[mention.end :])
-            return "until_inclusive" if inclusive else "until"
+        if RANGE.match(between):  # "from 28 Dec to 4 Jan": the 4th is the last day away
+            return "until_inclusive"
         before = between
     after = _clause_after(text[:following], mention.end)
     nearest: tuple[int, Kind] | None = None
