@@ -92,7 +92,17 @@ def token_lead(message: Message, secret: bytes) -> int | None:
 
 
 def match_message(session: Session, message: Message, secret: bytes | None = None) -> Match:
-    """Find the lead and touch of ``message`` (with ``secret``: by unsubscribe token first)."""
+    """Find the lead and touch of ``message`` (with ``secret``: by unsubscribe token first).
+
+    Reads only leads and touches, which processing never adds or re-addresses: what the
+    session holds unflushed (earlier messages of a batch) is written once, at commit, not
+    before each query.
+    """
+    with session.no_autoflush:
+        return _match(session, message, secret)
+
+
+def _match(session: Session, message: Message, secret: bytes | None) -> Match:
     lead_id = token_lead(message, secret) if secret is not None else None
     if lead_id is not None and session.get(Lead, lead_id) is not None:
         return Match(lead_id, None, UNSUBSCRIBE_TOKEN)
