@@ -251,13 +251,17 @@ def test_a_reply_greeting_someone_else_about_something_else_is_unknown(body: str
         ("Hallo Herr Berg,\n\nkönnen Sie mir die Unterlagen schicken?", "question|positive"),
         ("Hi team,\n\ncan you share a reference customer?", "question"),  # nobody in particular
         ("Hi Tom,\n\nhow much does it cost per seat?", "question"),  # a clear product question
-        ("Hi Tom,\n\ncould the pipeline review also cover Q1?", "question"),  # our subject
+        # our subject, but a colleague greeted: the model may read it as misdirected (a rep
+        # then looks); what matters is that the greeting rule does not decide it
+        ("Hi Tom,\n\ncould the pipeline review also cover Q1?", "question|unknown"),
         ("Hi Tom,\n\ncan you look at your offer again?", "question"),  # refers to our mail
         ("Hi Tom,\n\nsounds good, let's talk on Monday.", "positive"),  # a clear yes stays
     ],
 )
 def test_a_greeting_alone_does_not_make_a_reply_misdirected(body: str, intent: str) -> None:
-    assert classify(mail(body), own_addresses=OWN).intent in intent.split("|")
+    found = classify(mail(body), own_addresses=OWN)
+    assert found.intent in intent.split("|"), found.reasons
+    assert not any(reason.startswith("greets") for reason in found.reasons)
 
 
 def test_a_mail_system_saying_the_recipient_left_is_left_company_not_a_bounce() -> None:
