@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -275,6 +276,27 @@ def test_duplicate_key_in_one_file_is_an_error_not_silently_overwritten(seqs: Pa
     assert "line 6" in problem.message
 
 
+def test_a_yaml_bomb_is_one_error_in_under_a_second_and_the_others_still_load(
+    seqs: Path,
+) -> None:
+    """Nine levels of nine aliases expand to 387 million values: refused before they are
+    built, with the line where the expansion passes the limit; the good file loads."""
+    levels = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for upper, lower in zip("bcdefghi", "abcdefgh", strict=True):
+        levels.append(f"{upper}: &{upper} [{', '.join([f'*{lower}'] * 9)}]")
+    write(seqs, "bomb.yaml", "name: bomb\n" + "\n".join(levels) + "\n")
+    write(seqs, "loop.yaml", "name: loop\nsteps: &s\n  - *s\n")
+    write(seqs, "good.yaml", HEADER.format(name="good") + STEPS_7)
+    started = time.monotonic()
+    names, problems = load(seqs)
+    assert time.monotonic() - started < 1.0
+    assert names == ["good"]
+    by_file = {p.path: p for p in problems if p.severity == "error"}
+    assert "expands to more than 100,000 values" in by_file["sequences/bomb.yaml"].message
+    assert by_file["sequences/bomb.yaml"].line == 6
+    assert "refers to a node that contains it" in by_file["sequences/loop.yaml"].message
+
+
 def test_a_file_that_is_not_a_mapping_is_an_error(seqs: Path) -> None:
     write(seqs, "l.yaml", "- just\n- a list\n")
     problem = only_error(load(seqs)[1])
@@ -382,3 +404,20 @@ def test_looking_up_a_sequence_whose_file_is_invalid_says_so(seqs: Path) -> None
         catalog.get("prospecting")
     with pytest.raises(NotFoundError, match=r"1 invalid file\(s\) left out"):
         catalog.get("nothing-like-it")
+
+
+@pytest.mark.parametrize(
+    "wait", ["1000000000 days", "731 days", "20000 hours", "600 business days"]
+)
+def test_a_wait_longer_than_two_years_is_an_error_on_its_line(seqs: Path, wait: str) -> None:
+    steps = STEPS_7.replace("wait: 3 business days", f"wait: {wait}", 1)
+    write(seqs, "w.yaml", HEADER.format(name="w") + steps)
+    problem = only_error(load(seqs)[1])
+    assert problem.line == 8  # the second step's wait
+    assert "longer than two years" in problem.message
+
+
+def test_a_wait_of_two_years_is_accepted(seqs: Path) -> None:
+    steps = STEPS_7.replace("wait: 3 business days", "wait: 730 days", 1)
+    write(seqs, "w.yaml", HEADER.format(name="w") + steps)
+    assert errors(load(seqs)[1]) == []

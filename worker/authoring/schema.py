@@ -22,6 +22,7 @@ from worker.vocabulary import PIPELINE_STAGES
 _WAIT = re.compile(
     r"^\s*(?P<n>\d+)\s*(?P<unit>business\s+days?|days?|hours?|d|bd|h)\s*$", re.IGNORECASE
 )
+MAX_WAIT_DAYS = 730
 _UNITS = {"d": "days", "day": "days", "days": "days", "h": "hours", "hour": "hours"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -37,7 +38,7 @@ class Wait:
     def parse(cls, text: str | int) -> Wait:
         """Parse "3 days", "2 business days", "4 hours" (or 3d / 2bd / 4h)."""
         if isinstance(text, int):
-            return cls(text, "days")
+            return cls(text, "days")._within_limit(text)
         match = _WAIT.match(str(text))
         if not match:
             raise ValueError(
@@ -46,8 +47,20 @@ class Wait:
             )
         unit = re.sub(r"\s+", " ", match["unit"].lower())
         if unit.startswith("business") or unit == "bd":
-            return cls(int(match["n"]), "business_days")
-        return cls(int(match["n"]), _UNITS.get(unit, unit))  # type: ignore[arg-type]
+            found = cls(int(match["n"]), "business_days")
+        else:
+            found = cls(int(match["n"]), _UNITS.get(unit, unit))  # type: ignore[arg-type]
+        return found._within_limit(text)
+
+    def _within_limit(self, text: str | int) -> Wait:
+        """This wait, when it is at most ``MAX_WAIT_DAYS`` long; else a clear error."""
+        days = {"hours": self.amount / 24, "business_days": self.amount * 7 / 5}
+        if days.get(self.unit, self.amount) > MAX_WAIT_DAYS:
+            raise ValueError(
+                f"wait {text!r} is longer than two years ({MAX_WAIT_DAYS} days) — a sequence "
+                "step that far out is a typo; end the sequence and enroll the lead again later"
+            )
+        return self
 
     def __str__(self) -> str:
         label = self.unit.replace("_", " ")

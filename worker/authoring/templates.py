@@ -19,8 +19,8 @@ from jinja2 import (
     select_autoescape,
 )
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from worker.authoring.template_limits import BoundedSandbox, render_bounded, render_budget
 from worker.errors import TemplateRenderError
 
 TEXT_SUFFIX = ".txt.j2"
@@ -37,11 +37,10 @@ class RenderedEmail:
     html: str | None
 
 
-def make_environment(
-    templates_dir: Path, *, auto_reload: bool = False
-) -> ImmutableSandboxedEnvironment:
-    """The one Jinja environment: sandboxed, strict, autoescaping ``*.html.j2`` only."""
-    return ImmutableSandboxedEnvironment(
+def make_environment(templates_dir: Path, *, auto_reload: bool = False) -> BoundedSandbox:
+    """The one Jinja environment: sandboxed with limits (``template_limits``), strict,
+    autoescaping ``*.html.j2`` only."""
+    return BoundedSandbox(
         loader=FileSystemLoader(str(templates_dir)),
         undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
@@ -76,9 +75,19 @@ class TemplateRenderer:
     ) -> RenderedEmail:
         """Render one touch; raise TemplateRenderError naming file and line on any problem."""
         text_name = f"{template}{TEXT_SUFFIX}"
+        with render_budget():
+            return self._render(template, text_name, context, subject_override)
+
+    def _render(
+        self,
+        template: str,
+        text_name: str,
+        context: dict[str, Any],
+        subject_override: str | None,
+    ) -> RenderedEmail:
         try:
             text_template = self.env.get_template(text_name)
-            text = text_template.render(context).strip() + "\n"
+            text = render_bounded(text_template, context).strip() + "\n"
             if subject_override is not None:
                 subject = self._render_subject_override(subject_override, context)
             elif "subject" in text_template.blocks:
@@ -90,7 +99,8 @@ class TemplateRenderer:
                 )
             html = None
             if (self.templates_dir / f"{template}{HTML_SUFFIX}").is_file():
-                html = self.env.get_template(f"{template}{HTML_SUFFIX}").render(context).strip()
+                html_template = self.env.get_template(f"{template}{HTML_SUFFIX}")
+                html = render_bounded(html_template, context).strip()
         except TemplateRenderError:
             raise
         except TemplateNotFound as exc:
@@ -145,7 +155,7 @@ class TemplateRenderer:
     def _render_subject_override(self, source: str, context: dict[str, Any]) -> str:
         """Render a step's ``subject:``; errors name that subject, not the template file."""
         try:
-            return self._subject_template(source).render(context)
+            return render_bounded(self._subject_template(source), context)
         except TemplateSyntaxError as exc:
             problem = f"syntax error: {exc.message}"
         except UndefinedError as exc:

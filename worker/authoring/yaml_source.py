@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 Loc = tuple[str | int, ...]
+MAX_NODES = 100_000  # values a file may expand to; the largest real sequence file has a few hundred
 # libyaml's safe loader when PyYAML was built with it (about 20x faster), else pure Python.
 _SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -28,6 +29,8 @@ def load_with_lines(path: Path) -> tuple[Any, dict[Loc, int]]:
     try:
         # Parse once: the node tree gives the lines, and the data is built from it.
         node = loader.get_single_node()
+        if node is not None:
+            _check_size(node)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         line, message = _syntax_error_line(exc, text)
@@ -40,6 +43,42 @@ def load_with_lines(path: Path) -> tuple[Any, dict[Loc, int]]:
     if node is not None:
         _walk(node, (), lines)
     return data, lines
+
+
+def _check_size(root: yaml.Node) -> None:
+    """Refuse a document whose aliases (``*name``) expand it beyond ``MAX_NODES`` or into
+    itself: a "billion laughs" file is a few lines that grow to gigabytes once expanded."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise YamlSyntaxError(
+                node.start_mark.line + 1, "an alias refers to a node that contains it (a loop)"
+            )
+        open_nodes.add(key)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > MAX_NODES:
+                raise YamlSyntaxError(
+                    child.start_mark.line + 1,
+                    f"this file expands to more than {MAX_NODES:,} values through its aliases "
+                    "(&anchor / *alias) — write the values out, or reuse fewer times",
+                )
+        open_nodes.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root)
 
 
 def _syntax_error_line(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, str]:

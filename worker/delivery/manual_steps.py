@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from worker.authoring.mailboxes import MailboxSpec
 from worker.authoring.schema import SequenceSpec
+from worker.authoring.template_limits import render_bounded, render_budget
 from worker.authoring.templates import TemplateRenderer, one_line
 from worker.delivery.claiming import why_not
 from worker.delivery.rendering import lead_fields, template_context
@@ -71,7 +72,8 @@ def render_task(
     fields = lead if isinstance(lead, dict) else lead_fields(lead)
     context = {**fields, **template_context(fields, mailbox, spec, step_index, "")}
     try:
-        text = renderer.env.from_string(source).render(context)
+        with render_budget():
+            text = render_bounded(renderer.env.from_string(source), context)
     except TemplateSyntaxError as exc:
         problem = f"syntax error: {exc.message}"
     except UndefinedError as exc:
