@@ -24,7 +24,8 @@ def test_everything_reachable_passes(project: Path, sqlite_url: str, smtp_sink) 
     env = {"DATABASE_URL": sqlite_url, "OUTREACH_TRANSPORT_URL": smtp_sink.url, "REDIS_URL": None}
     result = _check(project, env, "--json")
     assert result.exit_code == 0, result.output
-    parts = {row["part"]: row for row in json.loads(result.output)}
+    rows = json.loads(result.output)
+    parts = {row["part"]: row for row in rows if not row["warning"]}
     assert set(parts) == {
         "database",
         "broker",
@@ -33,8 +34,35 @@ def test_everything_reachable_passes(project: Path, sqlite_url: str, smtp_sink) 
         "transport[sales]",
         "transport[success]",
     }
-    assert all(row["ok"] for row in parts.values())
+    assert all(row["ok"] for row in rows)
     assert f"127.0.0.1:{smtp_sink.port}" in parts["transport[sales]"]["detail"]
+
+
+def test_what_will_hurt_is_a_warning_that_does_not_fail_the_check(
+    project: Path, sqlite_url: str, smtp_sink, tmp_path: Path
+) -> None:
+    """No inbox for a mailbox that sends sequences (replies never stop one), the default
+    public URL (every unsubscribe link broken), no secret key in the environment."""
+    env = {"DATABASE_URL": sqlite_url, "OUTREACH_TRANSPORT_URL": smtp_sink.url, "REDIS_URL": None}
+    result = _check(project, env)
+    assert result.exit_code == 0, result.output
+    warned = [line.split()[1] for line in result.output.splitlines() if line.startswith("warn")]
+    assert warned == ["inbox[sales]", "inbox[success]", "public", "secret"], result.output
+    assert "OUTREACH_PUBLIC_URL is http://127.0.0.1:8000" in result.output
+
+    inbox = tmp_path / "maildir"
+    for sub in ("cur", "new", "tmp"):
+        (inbox / sub).mkdir(parents=True)
+    settled = {
+        **env,
+        "OUTREACH_INBOX_URL": str(inbox),
+        "OUTREACH_PUBLIC_URL": "http://outreach.example.com",
+        "OUTREACH_SECRET_KEY": "from-the-environment",
+    }
+    result = _check(project, settled, "--json")
+    warnings = [row for row in json.loads(result.output) if row["warning"]]
+    assert [row["part"] for row in warnings] == ["public url"]  # plain http is still a warning
+    assert "not https" in warnings[0]["detail"]
 
 
 def test_an_unreachable_smtp_server_and_redis_fail_the_check(

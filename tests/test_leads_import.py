@@ -279,6 +279,35 @@ def test_bad_rows_are_reported_with_file_and_row_and_the_rest_imported(
     assert report.enrollment.enrolled == 2
 
 
+def test_a_nul_byte_or_a_name_too_long_for_a_header_is_one_row_error_and_the_rest_imported(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    """PostgreSQL refuses a NUL byte in text and SMTP servers a header line over 998
+    characters: each is a row error naming the field, and the other rows are imported."""
+    long_name = "A" * 2000
+    path = tmp_path / "odd.csv"
+    path.write_text(
+        f"{HEADER}\n"
+        "good1@x.test,Ann,A,Aco,prospecting,,,\n"
+        "nul@x.test,B\x00b,B,Bco,prospecting,,,\n"
+        f"long@x.test,{long_name[:1999]},L,Lco,prospecting,,,\n"
+        "good2@x.test,Gus,G,Gco,qualification,,,\n",
+        encoding="utf-8",
+    )
+    report = run_import(runtime, path)
+
+    messages = [str(error) for error in report.errors]
+    assert len(messages) == 2, messages
+    assert messages[0].startswith("odd.csv:3: ")
+    assert "control character" in messages[0]
+    assert "'first_name'" in messages[0]
+    assert messages[1].startswith("odd.csv:4: ")
+    assert "1999 characters long" in messages[1]
+    with runtime.sessions() as session:
+        emails = sorted(session.scalars(select(Lead.email)))
+    assert emails == ["good1@x.test", "good2@x.test"]
+
+
 def test_a_file_without_an_email_column_is_a_clear_error(tmp_path: Path) -> None:
     path = write_csv(tmp_path, "noemail.csv", "name,company\nAda,Northwind\n")
     with pytest.raises(LeadImportError, match=r"noemail\.csv:1: no 'email' column"):

@@ -271,3 +271,28 @@ def test_a_reply_whose_processing_fails_still_pauses_the_leads_sequence(
     assert item is not None
     assert item.lead_id == lead.id  # the rep sees whose reply it is
     assert statuses == {"paused"}  # a reply nobody could read yet never gets a follow-up
+
+
+def test_a_nul_byte_in_a_reply_is_read_and_stored_without_a_traceback(
+    runtime, project: Path, tmp_path: Path
+) -> None:
+    """PostgreSQL refuses NUL in text: the subject, sender and text are stored without it."""
+    touch = _sent_touch(runtime, project)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    raw = (
+        _headers(touch, 5).replace("Subject: Re: hello 5", "Subject: Re: hel\x00lo")
+        + "\r\nSounds good,\x00 let's talk.\r\n"
+    )
+    (folder / "nul.eml").write_bytes(raw.encode())
+
+    report = ingest(runtime, str(folder))
+
+    assert report.stored == 1
+    assert report.statuses == Counter({"positive": 1})
+    with runtime.sessions() as session:
+        stored = session.scalar(select(InboundMessage))
+    assert stored is not None
+    assert stored.subject == "Re: hello"
+    assert "\x00" not in (stored.reply_text or "")
+    assert stored.raw == raw.encode()  # the raw message is kept as it came

@@ -491,3 +491,22 @@ def test_each_shipped_template_renders_for_every_sample_lead(
             assert "None" not in rendered.html
         else:
             assert rendered.html is None
+
+
+def test_a_missing_path_or_a_folder_for_a_file_is_one_line_and_exit_1(
+    invoke: Invoke, tmp_path: Path
+) -> None:
+    folder = tmp_path / "some-folder.csv"
+    folder.mkdir()
+    cases = [
+        (("validate", str(tmp_path / "no-such-file.yaml")), "no such file or folder"),
+        (("leads", "import", str(folder)), "is a folder — give the CSV file itself"),
+        (("leads", "import", str(tmp_path / "nope.csv")), "no such CSV file"),
+    ]
+    for args, says in cases:
+        result = invoke(*args)
+        assert result.exit_code == 1, result.output
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1, result.output
+        assert says in lines[0]
+        assert "Usage:" not in result.output

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from worker.errors import ConfigError
 
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"  # the web app run locally; set it in production
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -20,7 +22,7 @@ class Settings:
     redis_url: str | None = None
     transport_url: str = ""
     inbox_url: str | None = None
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = DEFAULT_PUBLIC_URL
     secret_key: str | None = None
     now: str | None = None
     send_threads: int = 4
@@ -97,7 +99,7 @@ class Settings:
             redis_url=env.get("REDIS_URL") or None,
             transport_url=env.get("OUTREACH_TRANSPORT_URL") or f"file://{base / 'outbox'}",
             inbox_url=env.get("OUTREACH_INBOX_URL") or None,
-            public_url=(env.get("OUTREACH_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            public_url=(env.get("OUTREACH_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/"),
             secret_key=env.get("OUTREACH_SECRET_KEY") or None,
             now=env.get("OUTREACH_NOW") or None,
             send_threads=_int(env, "OUTREACH_SEND_THREADS", 4),

@@ -9,10 +9,11 @@ from rich.table import Table
 
 from worker.cli.common import err, out, print_json, runtime_of, settings_of, user_errors
 from worker.cli.root import main
+from worker.errors import NotFoundError
 
 
 @main.command()
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
 @user_errors
 def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
@@ -25,6 +26,11 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """
     from worker.rehearsal.validation import validate as run_validation
 
+    for path in paths:
+        if not path.exists():
+            raise NotFoundError(
+                f"{path}: no such file or folder — give a sequence .yaml, a template or a folder."
+            )
     problems = run_validation(settings_of(ctx), list(paths) or None)
     errors = [p for p in problems if p.severity == "error"]
     for problem in problems:

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -15,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from worker.errors import OutreachError
+from worker.errors import NotFoundError, OutreachError
 from worker.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,6 +60,15 @@ def user_errors(func: F) -> F:
             ) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def existing_file(path: Path, what: str = "file") -> Path:
+    """``path`` when it is a file; else one clear error (not click's usage text, exit 2)."""
+    if path.is_dir():
+        raise NotFoundError(f"{path}: is a folder — give the {what} itself.")
+    if not path.exists():
+        raise NotFoundError(f"{path}: no such {what} — check the name and the folder you are in.")
+    return path
 
 
 def print_json(data: Any) -> None:

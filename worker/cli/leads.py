@@ -8,7 +8,14 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from worker.cli.common import out, print_json, print_timeline, runtime_of, user_errors
+from worker.cli.common import (
+    existing_file,
+    out,
+    print_json,
+    print_timeline,
+    runtime_of,
+    user_errors,
+)
 from worker.cli.root import main
 
 
@@ -18,7 +25,7 @@ def leads() -> None:
 
 
 @leads.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option(
     "--sequence", help="Enroll into this sequence (default: the sequence of each lead's stage)."
 )
@@ -41,7 +48,7 @@ def leads_import(
     runtime = runtime_of(ctx)
     report = import_leads(
         runtime.sessions,
-        file,
+        existing_file(file, "CSV file"),
         runtime.clock,
         runtime.catalog,
         sequence=sequence,

@@ -158,7 +158,9 @@ def worker(ctx: click.Context, processes: int, threads: int, extra: tuple[str, .
 def check(ctx: click.Context, as_json: bool) -> None:
     """Check that the database, broker, sequences, mailboxes and SMTP servers are reachable.
 
-    Exits 1 when any part fails (for deploy scripts and health checks).
+    Exits 1 when any part fails (for deploy scripts and health checks). Warnings ("warn")
+    name what works today and will hurt: a sending mailbox without an inbox or a daily limit,
+    the default or a plain-http OUTREACH_PUBLIC_URL, no OUTREACH_SECRET_KEY.
 
     \b
     Example:
@@ -168,10 +170,16 @@ def check(ctx: click.Context, as_json: bool) -> None:
 
     results = run_checks(settings_of(ctx))
     if as_json:
-        print_json([{"part": r.part, "ok": r.ok, "detail": r.detail} for r in results])
+        print_json(
+            [
+                {"part": r.part, "ok": r.ok, "warning": r.warning, "detail": r.detail}
+                for r in results
+            ]
+        )
     else:
         for result in results:
-            click.echo(f"{'ok  ' if result.ok else 'FAIL'}  {result.part:<20} {result.detail}")
+            label = "FAIL" if not result.ok else "warn" if result.warning else "ok  "
+            click.echo(f"{label}  {result.part:<20} {result.detail}")
     if not all(result.ok for result in results):
         ctx.exit(1)
 

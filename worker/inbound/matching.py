@@ -181,14 +181,16 @@ def decoded_header(value: object) -> str:
     if value is None:
         return ""
     try:
-        return str(make_header(decode_header(str(value))))
+        text = str(make_header(decode_header(str(value))))
     except Exception:  # unknown charset or broken encoded word: show it as it came
-        return str(value)
+        text = str(value)
+    return text.replace("\x00", "")  # a NUL byte cannot be stored (PostgreSQL refuses it)
 
 
 def _first_address(message: Message) -> str | None:
     pairs = getaddresses([str(v) for v in message.get_all("From") or []])
-    return pairs[0][1].lower()[:320] if pairs and pairs[0][1] else None
+    address = pairs[0][1].replace("\x00", "").lower()[:320] if pairs else ""
+    return address or None
 
 
 def _to_review(

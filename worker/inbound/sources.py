@@ -29,7 +29,7 @@ from worker.vocabulary import InboundStatus
 
 log = logging.getLogger(__name__)
 
-_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+_MESSAGE_ID = re.compile(r"<[^<>\s\x00-\x1f\x7f]+>")  # no control characters: stored as text
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,8 @@ _ALIASES = {
     "deal_size": "deal_value",
 }
 MAX_CELL_CHARS = 2000
+MAX_NAME_CHARS = {"first_name": 100, "last_name": 100, "company": 200}  # they go into headers
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line breaks stay allowed
 
 
 @dataclass
@@ -93,6 +95,16 @@ def validate_row(raw: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]
     for key, value in values.items():
         if len(value) > MAX_CELL_CHARS:
             errors[key] = f"field {key!r} is longer than {MAX_CELL_CHARS} characters"
+        elif _CONTROL.search(value):
+            errors[key] = (
+                f"field {key!r} holds a control character (such as a NUL byte) — "
+                "remove it; it cannot be stored or sent"
+            )
+        elif len(value) > MAX_NAME_CHARS.get(key, MAX_CELL_CHARS):
+            errors[key] = (
+                f"field {key!r} is {len(value)} characters long (at most "
+                f"{MAX_NAME_CHARS[key]}): it goes into email headers, where it cannot fit"
+            )
     row: dict[str, Any] = {}
     try:
         row["email"] = normalise_email(values.pop("email", ""))

@@ -11,7 +11,7 @@ from worker.authoring.mailboxes import Mailboxes, load_mailboxes
 from worker.authoring.sequences import load_catalog
 from worker.errors import OutreachError
 from worker.inbound.imap import is_imap_url, probe
-from worker.settings import Settings
+from worker.settings import DEFAULT_PUBLIC_URL, Settings
 from worker.store.db import make_engine, schema_is_current
 from worker.transports.local import OutboxTransport
 from worker.transports.smtp import SmtpTransport
@@ -25,6 +25,7 @@ class Check:
     part: str
     ok: bool
     detail: str
+    warning: bool = False  # works, but will hurt: printed as "warn", does not fail the check
 
 
 def run_checks(settings: Settings) -> list[Check]:
@@ -39,7 +40,72 @@ def run_checks(settings: Settings) -> list[Check]:
     checks.append(Check("mailboxes", True, ", ".join(sorted(mailboxes.by_name))))
     for name in sorted(mailboxes.by_name):
         checks.append(_transport(name, mailboxes, settings))
-    return checks + _inboxes(settings, mailboxes)
+    return checks + _inboxes(settings, mailboxes) + _what_will_hurt(settings, mailboxes)
+
+
+def _what_will_hurt(settings: Settings, mailboxes: Mailboxes) -> list[Check]:
+    """Settings that work today and hurt later: warnings, each saying what to do."""
+    found: list[Check] = []
+    catalog, _ = load_catalog(settings.sequences_dir, settings.home)
+    sending = sorted(
+        {
+            member
+            for loaded in catalog.sequences.values()
+            for member in mailboxes.members(loaded.spec.mailbox)
+            if member in mailboxes.by_name
+        }
+    )
+    for name in sending:
+        try:
+            inbox = settings.inbox_url or mailboxes.inbox_url(name, settings.environ)
+        except OutreachError:
+            inbox = "broken"  # reported as a failing inbox above
+        if not inbox:
+            found.append(
+                _warn(
+                    f"inbox[{name}]",
+                    "no inbox: replies to this mailbox are never read, so no reply stops a "
+                    "sequence — set 'inbox:' in mailboxes.yaml or OUTREACH_INBOX_URL",
+                )
+            )
+        if mailboxes.by_name[name].daily_limit is None:
+            found.append(
+                _warn(
+                    f"limit[{name}]",
+                    "no daily_limit: a large import can send hundreds of mails from it in a day "
+                    "— set daily_limit in mailboxes.yaml (new mailboxes: start near 30)",
+                )
+            )
+    url = urlsplit(settings.public_url)
+    if settings.public_url == DEFAULT_PUBLIC_URL or url.hostname in ("127.0.0.1", "localhost"):
+        found.append(
+            _warn(
+                "public url",
+                f"OUTREACH_PUBLIC_URL is {settings.public_url}: the unsubscribe links in every "
+                "email point there — set it to the address your web app is reached at",
+            )
+        )
+    elif url.scheme != "https":
+        found.append(
+            _warn(
+                "public url",
+                f"OUTREACH_PUBLIC_URL {settings.public_url} is not https: mail clients and "
+                "recipients distrust plain-http unsubscribe links — serve the web app over https",
+            )
+        )
+    if not settings.secret_key:
+        found.append(
+            _warn(
+                "secret key",
+                "OUTREACH_SECRET_KEY is not set: unsubscribe links are signed with a key kept "
+                "only in the database, so links already sent break if it is lost — set it",
+            )
+        )
+    return found
+
+
+def _warn(part: str, detail: str) -> Check:
+    return Check(part, True, detail, warning=True)
 
 
 def _inboxes(settings: Settings, mailboxes: Mailboxes) -> list[Check]:

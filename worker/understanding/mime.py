@@ -62,7 +62,7 @@ def header(message: Message, name: str) -> str:
             )
         except Exception:
             decoded = text
-    return " ".join(decoded.split())
+    return " ".join(decoded.replace("\x00", " ").split())
 
 
 def headers(message: Message, name: str) -> list[str]:
