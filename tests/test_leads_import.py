@@ -9,11 +9,12 @@ import json
 import re
 import textwrap
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, update
 
 from tests.cli_support import Invoke, make_invoke, reset_cli_runtime
 from worker.authoring.templates import TemplateRenderer
@@ -550,6 +551,24 @@ def test_cli_leads_list_json_follows_the_contract(invoke: Invoke, project: Path)
     only = json.loads(invoke("leads", "list", "--json", "--stage", "decision").stdout)
     assert {row["stage"] for row in only} == {"decision"}
     assert len(only) == 3
+
+
+def test_cli_leads_list_shows_a_paused_leads_resume_time_as_next_due(
+    invoke: Invoke, project: Path, database_url: str
+) -> None:
+    assert invoke("leads", "import", str(project / "examples" / "leads.csv")).exit_code == 0
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        ada_id = connection.scalar(select(Lead.id).where(Lead.email == "ada@northwind.test"))
+        connection.execute(
+            update(Enrollment)
+            .where(Enrollment.lead_id == ada_id)
+            .values(status="paused", resume_at=datetime(2027, 1, 18, 8, 0), next_due_at=None)
+        )
+    engine.dispose()
+    rows = json.loads(invoke("leads", "list", "--json").stdout)
+    ada = next(row for row in rows if row["email"] == "ada@northwind.test")
+    assert (ada["enrollment_status"], ada["next_due_at"]) == ("paused", "2027-01-18T08:00:00Z")
 
 
 def test_cli_leads_list_of_an_unenrolled_lead_has_nulls(invoke: Invoke, project: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -65,6 +66,13 @@ def _step_number(enrollment: Enrollment) -> int:
     return max(enrollment.current_step, 1)
 
 
+def _next_due(enrollment: Enrollment) -> datetime | None:
+    """When the lead's sequence next does something: a paused one's resume time."""
+    if enrollment.status == EnrollmentStatus.PAUSED and enrollment.resume_at is not None:
+        return enrollment.resume_at
+    return enrollment.next_due_at
+
+
 def lead_row(lead: Lead, enrollment: Enrollment | None) -> dict[str, Any]:
     """One lead as a flat dictionary."""
     return {
@@ -77,7 +85,7 @@ def lead_row(lead: Lead, enrollment: Enrollment | None) -> dict[str, Any]:
         "sequence": enrollment.sequence if enrollment else None,
         "step": _step_number(enrollment) if enrollment else None,
         "enrollment_status": enrollment.status if enrollment else None,
-        "next_due_at": iso(enrollment.next_due_at) if enrollment else None,
+        "next_due_at": iso(_next_due(enrollment)) if enrollment else None,
         "deal_value": lead.deal_value,
         "timezone": lead.timezone,
         "updated_at": iso(lead.updated_at),
