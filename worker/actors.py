@@ -8,6 +8,7 @@ database, so they survive restarts; dramatiq retries only unexpected crashes, 3 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 import dramatiq
 
@@ -33,7 +34,13 @@ SEND_MAX_AGE_MS = 24 * 3600 * 1000
 def send_touches(touch_ids: list[int]) -> None:
     """Send these touches (each at most once, whatever happens to this message)."""
     outcomes = send_touches_service(get_runtime(), touch_ids)
-    log.debug("sent batch of %d: %s", len(touch_ids), [o.result for o in outcomes])
+    counts = Counter(outcome.result for outcome in outcomes)
+    log.info(
+        "batch of %d touches: %s",
+        len(touch_ids),
+        ", ".join(f"{n} {result}" for result, n in sorted(counts.items())) or "nothing to do",
+        extra={"touches": len(touch_ids), "outcomes": dict(counts)},
+    )
 
 
 __all__ = ["send_touches"]

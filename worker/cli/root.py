@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import logging
+import os
 from pathlib import Path
 
 import click
 
 from worker import __version__
+from worker.cli.logs import configure_logging
 from worker.errors import OutreachError
 from worker.settings import Settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="outreach")
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option("-v", "--verbose", count=True, help="Libraries' log lines too (-v info, -vv debug).")
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
@@ -32,8 +33,7 @@ def main(ctx: click.Context, verbose: int, home: Path | None) -> None:
       outreach run
       outreach demo
     """
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(verbose, os.environ.get("OUTREACH_LOG_FORMAT"))
     try:
         ctx.ensure_object(dict)["settings"] = Settings.from_env(home=home)
     except OutreachError as exc:

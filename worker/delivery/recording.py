@@ -151,6 +151,18 @@ def record_sent(runtime: Runtime, token: str, batch: list[Prepared]) -> list[Out
         if texts:
             conn.execute(_STORE_TEXT, texts)
         events.record_many(session, [row for row in logged if row["touch_id"] in recorded])
+    for item in batch:
+        if item.touch_id in recorded:
+            log.info(
+                "touch %s sent: lead %s, %s step %d, mailbox %s, %s",
+                item.touch_id,
+                item.lead_id,
+                item.sequence,
+                item.step_index + 1,
+                item.mailbox,
+                item.built.message_id,
+                extra={"touch_id": item.touch_id, "lead_id": item.lead_id, "event": "sent"},
+            )
     return [Outcome(touch_id, "sent") for touch_id in ids if touch_id in recorded]
 
 

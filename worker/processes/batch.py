@@ -141,6 +141,14 @@ def run_batch(
     summary.per_sequence = summarise(runtime, ids)
     summary.unknown_open = count_unknown(runtime)
     summary.inbox, summary.warnings = inbox, warnings
+    totals = summary.totals()
+    log.info(
+        "run: %d enqueued; %s; %d delivery unknown open",
+        len(ids),
+        ", ".join(f"{n} {what}" for what, n in sorted(totals.items())) or "nothing sent",
+        summary.unknown_open,
+        extra={"enqueued": len(ids), "totals": totals, "unknown_open": summary.unknown_open},
+    )
     return summary
 
 

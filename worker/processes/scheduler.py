@@ -54,8 +54,14 @@ def fetch_inboxes_job(runtime: Runtime) -> FetchReport | None:
     for error in report.errors:
         log.warning("%s", error)
     totals = report.as_dict()
-    if totals["stored"]:
-        log.info("inboxes: %d read, %d stored", totals["read"], totals["stored"])
+    outcomes: dict[str, int] = totals["statuses"]
+    log.info(
+        "inboxes: %d read, %d stored%s",
+        totals["read"],
+        totals["stored"],
+        "".join(f", {n} {what}" for what, n in sorted(outcomes.items())),
+        extra={"read": totals["read"], "stored": totals["stored"], "outcomes": outcomes},
+    )
     return report
 
 

@@ -1,0 +1,50 @@
+"""Logging for every ``outreach`` process, set up here at the command-line edge only.
+
+The worker's own loggers (``worker.*``) speak at INFO: a line per batch sent, inbox poll and
+state change that matters (sent, deferred, failed, unknown, a mailbox paused), with ids.
+Libraries (Alembic, APScheduler, dramatiq, urllib3) speak at WARNING unless ``-v``; ``-vv``
+is DEBUG for everything. ``OUTREACH_LOG_FORMAT=json`` writes one JSON object per line (time,
+level, logger, message, and the values the line was logged with).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ``ts``, ``level``, ``logger``, ``message`` and extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry |= {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def configure_logging(verbose: int, log_format: str | None) -> None:
+    """Levels for this process (``-v`` count) and, unless a handler is already set up (a
+    test runner's), one handler on standard error in ``text`` or ``json``."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        json_lines = (log_format or "text").strip().lower() == "json"
+        handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("worker").setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
+
+
+__all__ = ["JsonFormatter", "configure_logging"]
