@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 from alembic import command
+from click.testing import CliRunner, Result
 from sqlalchemy import text
 
+from tests.cli_support import reset_cli_runtime
+from worker.cli import main
 from worker.store.db import alembic_config, make_engine, migrate, schema_is_current
 
 
@@ -44,3 +49,29 @@ def test_upgrading_from_the_first_revision_keeps_existing_rows(database_url: str
         assert [tuple(r) for r in rows] == [(1, "delivery_unknown", None)]
     finally:
         engine.dispose()
+
+
+def test_db_current_and_history_say_what_is_pending_without_changing_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    def outreach(*args: str) -> Result:
+        env = {"DATABASE_URL": database_url, "REDIS_URL": None, "OUTREACH_HOME": str(tmp_path)}
+        try:
+            return CliRunner().invoke(main, list(args), env=env)
+        finally:
+            reset_cli_runtime()
+
+    before = outreach("db", "current", "--json")
+    assert before.exit_code == 1
+    state = json.loads(before.stdout)
+    assert state["current"] is None
+    assert state["pending"][0] == "0001"
+    assert state["pending"][-1] == state["head"]
+    assert outreach("db", "current").exit_code == 1  # still nothing applied: it only looks
+    assert " pending " in outreach("db", "history").stdout
+
+    assert outreach("db", "upgrade").exit_code == 0
+    after = outreach("db", "current")
+    assert after.exit_code == 0
+    assert "(the newest)" in after.stdout
+    assert " pending " not in outreach("db", "history").stdout

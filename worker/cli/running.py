@@ -189,11 +189,63 @@ def db() -> None:
     """Database maintenance."""
 
 
+@db.command("current")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@user_errors
+def db_current(ctx: click.Context, as_json: bool) -> None:
+    """Print the database's schema revision and whether migrations are pending (exit 1 when
+    they are). Changes nothing.
+
+    \b
+    Example:
+      outreach db current
+    """
+    from worker.store.db import make_engine, revisions
+
+    engine = make_engine(settings_of(ctx).database_url)
+    try:
+        current, every = revisions(engine)
+    finally:
+        engine.dispose()
+    pending = [r.revision for r in every if not r.applied]
+    if as_json:
+        print_json({"current": current, "head": every[-1].revision, "pending": pending})
+    elif pending:
+        click.echo(
+            f"{current or 'empty database'}: {len(pending)} migration(s) pending "
+            f"({', '.join(pending)}) — run 'outreach db upgrade'"
+        )
+    else:
+        click.echo(f"{current} (the newest)")
+    if pending:
+        ctx.exit(1)
+
+
+@db.command("history")
+@click.pass_context
+@user_errors
+def db_history(ctx: click.Context) -> None:
+    """List every schema migration, oldest first, and which this database has."""
+    from worker.store.db import make_engine, revisions
+
+    engine = make_engine(settings_of(ctx).database_url)
+    try:
+        _, every = revisions(engine)
+    finally:
+        engine.dispose()
+    for revision in every:
+        mark = "applied" if revision.applied else "pending"
+        click.echo(f"{revision.revision}  {mark:8} {revision.description}")
+
+
 @db.command("upgrade")
 @click.pass_context
 @user_errors
 def db_upgrade(ctx: click.Context) -> None:
-    """Apply schema migrations (commands also do this automatically)."""
+    """Apply pending schema migrations, once, under a lock (PostgreSQL advisory lock; a lock
+    file beside a SQLite database): processes that start meanwhile wait, then find the schema
+    current. Every command also does this on start."""
     from worker.store.db import make_engine, migrate
 
     engine = make_engine(settings_of(ctx).database_url)

@@ -6,6 +6,7 @@ import fcntl
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,30 @@ def schema_is_current(engine: Engine) -> bool:
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     return current == head
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One migration: its id, what it does, and whether this database has it."""
+
+    revision: str
+    description: str
+    applied: bool
+
+
+def revisions(engine: Engine) -> tuple[str | None, list[Revision]]:
+    """This database's current revision and every migration, oldest first (nothing is
+    changed: a database that is behind stays behind)."""
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    applied = set()
+    if current is not None:
+        applied = {r.revision for r in script.walk_revisions("base", current)}
+    ordered = list(reversed(list(script.walk_revisions())))
+    return current, [
+        Revision(r.revision, (r.doc or "").strip(), r.revision in applied) for r in ordered
+    ]
 
 
 def migrate(engine: Engine) -> None:
