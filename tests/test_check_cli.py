@@ -70,7 +70,7 @@ def test_an_unreachable_smtp_server_and_redis_fail_the_check(
 ) -> None:
     env = {
         "DATABASE_URL": sqlite_url,
-        "OUTREACH_TRANSPORT_URL": f"smtp://ada:secret@127.0.0.1:{free_port()}",
+        "OUTREACH_TRANSPORT_URL": f"smtp://ada:pw-never-shown@127.0.0.1:{free_port()}",
         "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
     }
     result = _check(project, env)
@@ -79,7 +79,7 @@ def test_an_unreachable_smtp_server_and_redis_fail_the_check(
     assert any(line.startswith("FAIL  broker") for line in lines)
     assert any(line.startswith("FAIL  transport[sales]") for line in lines)
     assert any(line.startswith("ok    database") for line in lines)
-    assert "secret" not in result.output
+    assert "pw-never-shown" not in result.output
 
 
 def test_an_unreachable_database_fails_the_check(project: Path) -> None:
@@ -146,5 +146,6 @@ def test_the_capture_sequence_must_exist(project: Path, sqlite_url: str) -> None
     assert parts["capture"] == {
         "part": "capture",
         "ok": True,
+        "warning": False,
         "detail": "form only (no API key), enrolling into 'prospecting'",
     }

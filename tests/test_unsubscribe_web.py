@@ -362,7 +362,11 @@ def test_outreach_web_serves_the_app(project: Path, tmp_path: Path) -> None:
     command = [str(outreach), "web", "--port", str(port)]
     with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) as process:
         try:
-            ready = process.stderr.readline()  # printed once the socket listens
+            ready = ""
+            for _ in range(5):  # log lines (a new database's migration) may come first
+                ready = process.stderr.readline()  # printed once the socket listens
+                if "serving on" in ready:
+                    break
             assert f"serving on http://127.0.0.1:{port}" in ready
             assert "http://127.0.0.1:8000/u/" in ready
             health = request(f"http://127.0.0.1:{port}/healthz")
