@@ -74,6 +74,13 @@ def test_json_lines_carry_the_ids_a_line_was_logged_with(project: Path) -> None:
     assert summary["totals"]["sent"] == len(sent)
 
 
+def test_interactive_commands_print_results_not_log_lines(project: Path) -> None:
+    imported = _outreach(project, "leads", "import", str(project / "examples" / "leads.csv"))
+    assert imported.returncode == 0
+    assert " INFO " not in imported.stderr  # the migration of a new database included
+    assert "25 created" in imported.stdout
+
+
 def test_verbose_lets_the_libraries_speak(project: Path) -> None:
     quiet = _outreach(project, "leads", "list")
     loud = _outreach(project, "-v", "leads", "list", DATABASE_URL=f"sqlite:///{project / 'b.db'}")

@@ -33,7 +33,7 @@ def main(ctx: click.Context, verbose: int, home: Path | None) -> None:
       outreach run
       outreach demo
     """
-    configure_logging(verbose, os.environ.get("OUTREACH_LOG_FORMAT"))
+    configure_logging(verbose, os.environ.get("OUTREACH_LOG_FORMAT"), ctx.invoked_subcommand)
     try:
         ctx.ensure_object(dict)["settings"] = Settings.from_env(home=home)
     except OutreachError as exc:
