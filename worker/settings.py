@@ -48,6 +48,7 @@ class Settings:
     web_proxies: int = 0
     capture_sequence: str | None = None
     capture_api_key: str | None = None
+    metrics_token: str | None = None
     capture_form_limit: str = "5 per minute;30 per hour"
     capture_api_limit: str = "60 per minute"
     capture_origins: tuple[str, ...] = ()
@@ -124,6 +125,7 @@ class Settings:
             web_proxies=max(0, _int(env, "OUTREACH_WEB_PROXIES", 0)),
             capture_sequence=(env.get("OUTREACH_CAPTURE_SEQUENCE") or "").strip() or None,
             capture_api_key=env.get("OUTREACH_CAPTURE_API_KEY") or None,
+            metrics_token=env.get("OUTREACH_METRICS_TOKEN") or None,
             capture_form_limit=_rate_limit(
                 env, "OUTREACH_CAPTURE_FORM_LIMIT", "5 per minute;30 per hour"
             ),

@@ -27,6 +27,7 @@ from worker.web import (
     error_pages,
     health,
     leads,
+    metrics,
     queue,
     reports,
     security,
@@ -74,7 +75,8 @@ def create_app(runtime: Runtime) -> Flask:
     csrf = CSRFProtect(app)
     init_limiter(app, runtime)
     pages = (queue.blueprint, board.blueprint, leads.blueprint, reports.blueprint)
-    for blueprint in (health.blueprint, unsubscribe.blueprint, auth.blueprint, *pages):
+    public = (health.blueprint, metrics.blueprint, unsubscribe.blueprint, auth.blueprint)
+    for blueprint in (*public, *pages):
         app.register_blueprint(blueprint)
     csrf.exempt(unsubscribe.blueprint)
     app.add_url_rule("/", "home", _home)

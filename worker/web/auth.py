@@ -29,7 +29,7 @@ from worker.web.context import current_runtime
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("auth", __name__)
-PUBLIC = frozenset({"auth", "health", "unsubscribe", "capture", "capture_api"})
+PUBLIC = frozenset({"auth", "health", "metrics", "unsubscribe", "capture", "capture_api"})
 SIGN_IN_LIMIT = "10 per minute"
 
 
