@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.feature_extraction import DictVectorizer
-from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import ComplementNB
@@ -31,11 +29,11 @@ from worker.understanding.corpus import Labelled, load_labelled
 from worker.understanding.features import features, rule_of
 from worker.understanding.training import (
     MACHINE_ONLY,
-    MIN_DOCS,
     SEED,
     C,
     default_corpus,
     example_text,
+    weigh,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -60,12 +58,7 @@ def _examples(sources: list[tuple[Path, Path | None]]) -> tuple[list[str], np.nd
 def _fit_predict(
     learner: Any, train: list[dict[str, int]], labels: np.ndarray, test: list[dict[str, int]]
 ) -> np.ndarray:
-    vectorizer = DictVectorizer()
-    counts = vectorizer.fit_transform(train)
-    docs = np.asarray((counts > 0).sum(axis=0)).ravel()  # as the shipped training: a feature
-    vectorizer.restrict(docs >= MIN_DOCS)  # seen in one reply only is noise
-    tfidf = TfidfTransformer(sublinear_tf=True)
-    weighted = tfidf.fit_transform(vectorizer.transform(train))
+    vectorizer, tfidf, weighted = weigh(train)  # the shipped training's columns and weights
     learner.fit(weighted, labels)
     return np.asarray(learner.predict(tfidf.transform(vectorizer.transform(test))))
 

@@ -96,9 +96,8 @@ def test_odd_messages_are_kept_raw_and_never_stop_the_batch(
     assert by_subject["Re: hello 1"].reply_text
 
 
-def test_a_message_that_breaks_processing_is_kept_flagged_and_the_rest_go_on(
-    runtime, project: Path, tmp_path: Path, monkeypatch
-) -> None:
+def _three_yeses(runtime, project: Path, tmp_path: Path) -> Path:
+    """A folder of three positive replies to one sent touch ("Re: hello 0" to "… 2")."""
     touch = _sent_touch(runtime, project)
     folder = tmp_path / "in"
     folder.mkdir()
@@ -106,6 +105,13 @@ def test_a_message_that_breaks_processing_is_kept_flagged_and_the_rest_go_on(
         (folder / f"{n}.eml").write_bytes(
             (_headers(touch, n) + "\r\nSounds good, let's talk.\r\n").encode()
         )
+    return folder
+
+
+def test_a_message_that_breaks_processing_is_kept_flagged_and_the_rest_go_on(
+    runtime, project: Path, tmp_path: Path, monkeypatch
+) -> None:
+    folder = _three_yeses(runtime, project, tmp_path)
     real = processing.act_on_reply
 
     def broken_on_one(session, catalog, policy, inbound, found, *, at):
@@ -137,13 +143,7 @@ def test_a_failure_that_passes_is_not_pinned_on_a_message(
 ) -> None:
     """A batch that fails once is processed again one message at a time; a message whose
     processing then works is processed, not set aside."""
-    touch = _sent_touch(runtime, project)
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for n in range(3):
-        (folder / f"{n}.eml").write_bytes(
-            (_headers(touch, n) + "\r\nSounds good, let's talk.\r\n").encode()
-        )
+    folder = _three_yeses(runtime, project, tmp_path)
     real = processing.act_on_reply
     calls = Counter[str]()
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from worker.authoring.mailboxes import Mailboxes, load_mailboxes
-from worker.authoring.sequences import load_catalog
+from worker.authoring.problems import Problem
+from worker.authoring.sequences import Catalog, load_catalog
 from worker.errors import OutreachError
 from worker.inbound.imap import is_imap_url, probe
 from worker.settings import DEFAULT_PUBLIC_URL, Settings
@@ -30,9 +31,10 @@ class Check:
 
 def run_checks(settings: Settings) -> list[Check]:
     """Check the database, the broker, sequences, mailboxes, transports and inboxes."""
-    checks = [_database(settings), _broker(settings), _sequences(settings)]
+    catalog, problems = load_catalog(settings.sequences_dir, settings.home)  # read once
+    checks = [_database(settings), _broker(settings), _sequences(catalog, problems)]
     if settings.capture_sequence:
-        checks.append(_capture(settings))
+        checks.append(_capture(settings, catalog))
     try:
         mailboxes = load_mailboxes(settings.mailboxes_file)
     except OutreachError as exc:
@@ -40,13 +42,12 @@ def run_checks(settings: Settings) -> list[Check]:
     checks.append(Check("mailboxes", True, ", ".join(sorted(mailboxes.by_name))))
     for name in sorted(mailboxes.by_name):
         checks.append(_transport(name, mailboxes, settings))
-    return checks + _inboxes(settings, mailboxes) + _what_will_hurt(settings, mailboxes)
+    return checks + _inboxes(settings, mailboxes) + _what_will_hurt(settings, mailboxes, catalog)
 
 
-def _what_will_hurt(settings: Settings, mailboxes: Mailboxes) -> list[Check]:
+def _what_will_hurt(settings: Settings, mailboxes: Mailboxes, catalog: Catalog) -> list[Check]:
     """Settings that work today and hurt later: warnings, each saying what to do."""
     found: list[Check] = []
-    catalog, _ = load_catalog(settings.sequences_dir, settings.home)
     sending = sorted(
         {
             member
@@ -166,17 +167,15 @@ def _broker(settings: Settings) -> Check:
     return Check("broker", True, redact_url(settings.redis_url))
 
 
-def _sequences(settings: Settings) -> Check:
-    catalog, problems = load_catalog(settings.sequences_dir, settings.home)
+def _sequences(catalog: Catalog, problems: list[Problem]) -> Check:
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         return Check("sequences", False, f"{len(errors)} error(s) — run 'outreach validate'")
     return Check("sequences", True, f"{len(catalog.names())} valid: {', '.join(catalog.names())}")
 
 
-def _capture(settings: Settings) -> Check:
+def _capture(settings: Settings, catalog: Catalog) -> Check:
     """The sequence lead capture enrolls into must exist."""
-    catalog, _ = load_catalog(settings.sequences_dir, settings.home)
     name = settings.capture_sequence
     if name not in catalog.sequences:
         return Check(

@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import sklearn
@@ -98,17 +99,25 @@ def train(examples: Sequence[Labelled], c: float = C) -> Training:
     )
 
 
-def _fit(
-    rows: list[Counter[str]], labels: NDArray[np.str_], c: float
-) -> tuple[DictVectorizer, TfidfTransformer, LogisticRegression]:
+def weigh(
+    rows: Sequence[Mapping[str, int]],
+) -> tuple[DictVectorizer, TfidfTransformer, Any]:
+    """The feature columns of ``rows`` (those seen in ``MIN_DOCS`` replies or more) and their
+    sublinear TF-IDF weights: what every learner is fitted on."""
     vectorizer = DictVectorizer()
     counts = vectorizer.fit_transform(rows)
     docs = np.asarray((counts > 0).sum(axis=0)).ravel()
     keep = np.flatnonzero(docs >= MIN_DOCS)
     vectorizer.restrict(np.isin(np.arange(counts.shape[1]), keep))
-    counts = vectorizer.transform(rows)
     tfidf = TfidfTransformer(sublinear_tf=True)
-    weighted = tfidf.fit_transform(counts)
+    weighted = tfidf.fit_transform(vectorizer.transform(rows))
+    return vectorizer, tfidf, weighted
+
+
+def _fit(
+    rows: list[Counter[str]], labels: NDArray[np.str_], c: float
+) -> tuple[DictVectorizer, TfidfTransformer, LogisticRegression]:
+    vectorizer, tfidf, weighted = weigh(rows)
     model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
     model.fit(weighted, labels)
     return vectorizer, tfidf, model
@@ -201,4 +210,5 @@ __all__ = [
     "default_corpus",
     "example_text",
     "train",
+    "weigh",
 ]
