@@ -25,6 +25,7 @@ import os
 import signal
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 EHLO_REPLY = b"250-bench-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 52428800\r\n"
@@ -118,13 +119,20 @@ async def _serve_fast(host: str, port: int, counters: _Counters, ready: Any) -> 
         await server.serve_forever()
 
 
-def _serve_aiosmtpd(host: str, port: int, counters: _Counters, ready: Any) -> None:
+def _serve_aiosmtpd(
+    host: str, port: int, counters: _Counters, ready: Any, record: str | None = None
+) -> None:
     from aiosmtpd.controller import Controller
+
+    journal = open(record, "a", encoding="utf-8") if record else None  # noqa: SIM115
 
     class Handler:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
             counters.messages.value += 1
             counters.data_bytes.value += len(envelope.original_content or b"")
+            if journal is not None:  # one line per accepted message, before the 250
+                journal.write(" ".join(envelope.rcpt_tos) + "\n")
+                journal.flush()
             return "250 2.0.0 accepted"
 
     # aiosmtpd 1.4's Controller cannot bind port 0 (its start-up self-check connects to the
@@ -145,18 +153,27 @@ def _free_port(host: str) -> int:
         return int(probe.getsockname()[1])
 
 
-def _run(kind: str, host: str, port: int, counters: _Counters, ready: Any) -> None:
+def _run(
+    kind: str, host: str, port: int, counters: _Counters, ready: Any, record: str | None
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us with SIGTERM
     if kind == "aiosmtpd":
-        _serve_aiosmtpd(host, port, counters, ready)
+        _serve_aiosmtpd(host, port, counters, ready, record)
     else:
         asyncio.run(_serve_fast(host, port, counters, ready))
 
 
 class SinkProcess:
-    """Start/stop a sink in a child process; ``count`` is how many messages it accepted."""
+    """Start/stop a sink in a child process; ``count`` is how many messages it accepted.
 
-    def __init__(self, kind: str = "fast", host: str = "127.0.0.1", port: int = 0) -> None:
+    ``record`` (aiosmtpd only): a file that gets one line of recipients per accepted message.
+    """
+
+    def __init__(
+        self, kind: str = "fast", host: str = "127.0.0.1", port: int = 0, record: Path | None = None
+    ) -> None:
+        if record is not None and kind != "aiosmtpd":
+            raise ValueError("only the aiosmtpd sink records recipients")
         ctx = mp.get_context("spawn")
         self.kind = kind
         self.host = host
@@ -164,7 +181,7 @@ class SinkProcess:
         self._ready = ctx.Queue()
         self._process = ctx.Process(
             target=_run,
-            args=(kind, host, port, self.counters, self._ready),
+            args=(kind, host, port, self.counters, self._ready, str(record) if record else None),
             name=f"smtp-sink-{kind}",
             daemon=True,
         )

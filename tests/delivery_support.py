@@ -261,6 +261,49 @@ def statuses(runtime: Runtime) -> Counter[str]:
     return Counter(t.status for t in touches(runtime))
 
 
+@contextmanager
+def redis_workers_setup(
+    project: Path,
+    database_url: str,
+    namespace: str,
+    sink: Sink,
+    clock: Clock,
+    settings: Callable[..., Settings],
+    now: datetime,
+    redis_url: str,
+    **changes: Any,
+) -> Iterator[tuple[Runtime, dict[str, str]]]:
+    """A migrated runtime on Redis (namespace ``namespace``) for this test process, with the
+    Redis broker installed to enqueue, and the environment for worker subprocesses."""
+    from worker.broker import build_broker, install
+
+    made = settings(
+        project,
+        database_url,
+        redis_url=redis_url,
+        transport_url=sink.url,
+        redis_namespace=namespace,
+        **changes,
+    )
+    runtime = Runtime.from_settings(made, clock)
+    runtime.engine  # noqa: B018  (migrate before the workers start)
+    broker = install(build_broker(redis_url, namespace))
+    env = process_env(
+        project,
+        database_url,
+        sink.url,
+        now,
+        REDIS_URL=redis_url,
+        OUTREACH_REDIS_NAMESPACE=namespace,
+    )
+    try:
+        yield runtime, env
+    finally:
+        install(build_broker(None))
+        broker.close()
+        runtime.close()
+
+
 def wait_until(
     condition: Callable[[], bool], timeout_s: float, what: str, every_s: float = 0.1
 ) -> None:

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from worker.delivery.recovery import recover
 from worker.delivery.sending import send_touches
-from worker.delivery.tick import expire_claims, tick
+from worker.delivery.tick import tick
 from worker.leads.importing import import_leads
 from worker.review.resolutions import resolve_now
 from worker.runtime import Runtime
@@ -53,7 +54,7 @@ def _stalled_send(runtime: Runtime, project: Path) -> tuple[int, SlowTransport, 
     thread.start()
     assert transport.taken.wait(30)
     runtime.clock.advance(timedelta(seconds=runtime.settings.delivery_lease_s + 1))  # type: ignore[attr-defined]
-    assert expire_claims(runtime) == [touch_id]
+    assert recover(runtime).unknown == [touch_id]
     return touch_id, transport, thread
 
 

@@ -17,6 +17,7 @@ LAYERS: list[set[str]] = [
     {"worker.timing"},
     {"worker.transports"},
     {"worker.runtime"},
+    {"worker.operations"},
     {"worker.mailboxes"},
     {"worker.leads"},
     {"worker.delivery", "worker.inbound"},

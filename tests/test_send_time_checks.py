@@ -174,7 +174,7 @@ def test_the_delivery_lease_starts_at_the_hand_over_not_at_the_chunk_claim(
 ) -> None:
     from datetime import timedelta
 
-    from worker.delivery.tick import expire_claims
+    from worker.delivery.recovery import recover
 
     _import(runtime, project)
     ids = tick(runtime).to_enqueue
@@ -184,7 +184,7 @@ def test_the_delivery_lease_starts_at_the_hand_over_not_at_the_chunk_claim(
     assert mark_sending(runtime, prepared[1], "token-1") is True
     clock.advance(timedelta(seconds=10))  # the transport answers ten seconds later
 
-    assert expire_claims(runtime) == []  # in flight for ten seconds: not "delivery unknown"
+    assert recover(runtime).unknown == []  # in flight for ten seconds: not "delivery unknown"
     with runtime.sessions() as session:
         assert session.get(Touch, prepared[1].touch_id).status == "sending"
         assert session.get(Touch, prepared[0].touch_id).status == "queued"  # never handed over

@@ -39,6 +39,7 @@ def test_the_stored_tuples_keep_their_values_and_order() -> None:
         "queued",
         "claimed",
         "sending",
+        "delivered",
         "sent",
         "skipped",
         "failed",

@@ -7,17 +7,30 @@ database, so they survive restarts; dramatiq retries only unexpected crashes, 3 
 
 from __future__ import annotations
 
+import os
+
+from worker.operations.log_format import configure_worker_process_logging, in_dramatiq_command
+
+if in_dramatiq_command():  # the logging edge of a worker process, before the imports below log
+    configure_worker_process_logging(os.environ.get("OUTREACH_LOG_FORMAT"))
+
 import logging
+import time
 from collections import Counter
 
 import dramatiq
 
-from worker import broker as _broker  # noqa: F401  (builds the broker before actors are declared)
+from worker import broker as _broker  # noqa: F401  (the broker before actors are declared)
 from worker.broker import QUEUE
 from worker.delivery.sending import send_touches as send_touches_service
+from worker.operations.process_metrics import WORKER_METRICS
+from worker.operations.worker_process import worker_process_middleware
 from worker.runtime import get_runtime
 
 log = logging.getLogger(__name__)
+
+for _middleware in worker_process_middleware():  # a `dramatiq worker.actors` process only
+    dramatiq.get_broker().add_middleware(_middleware)
 
 SEND_TIME_LIMIT_MS = 10 * 60 * 1000
 SEND_MAX_AGE_MS = 24 * 3600 * 1000
@@ -33,8 +46,10 @@ SEND_MAX_AGE_MS = 24 * 3600 * 1000
 )
 def send_touches(touch_ids: list[int]) -> None:
     """Send these touches (each at most once, whatever happens to this message)."""
+    started = time.perf_counter()
     outcomes = send_touches_service(get_runtime(), touch_ids)
     counts = Counter(outcome.result for outcome in outcomes)
+    WORKER_METRICS.observe(counts, time.perf_counter() - started)
     log.info(
         "batch of %d touches: %s",
         len(touch_ids),

@@ -45,6 +45,43 @@ def build_broker(redis_url: str | None, namespace: str = "outreach") -> dramatiq
     return StubBroker(middleware=_middleware())
 
 
+# What dramatiq's own maintenance does for a dead worker (it waits until the worker's Redis
+# heartbeat is a minute old and a random draw picks a command): its fetched, unacked messages
+# go back to the queue. KEYS: the consumer's ack set, the queue list, the queue's messages.
+_REQUEUE_FETCHED = """
+local ids = redis.call("smembers", KEYS[1])
+for _, id in ipairs(ids) do
+    if redis.call("hexists", KEYS[3], id) > 0 then
+        redis.call("rpush", KEYS[2], id)
+    end
+end
+redis.call("del", KEYS[1])
+return #ids
+"""
+
+
+def requeue_fetched(broker: dramatiq.Broker, consumers: list[str]) -> int:
+    """Put back on the queue what dead worker processes (by Redis consumer id) had fetched
+    but not finished; returns how many messages. A no-op for the in-process broker."""
+    from dramatiq.brokers.redis import RedisBroker
+
+    if not consumers or not isinstance(broker, RedisBroker):
+        return 0
+    client, namespace = broker.client, broker.namespace
+    script = client.register_script(_REQUEUE_FETCHED)
+    moved = 0
+    for consumer in consumers:
+        for queue in (QUEUE, f"{QUEUE}.DQ"):
+            keys = [
+                f"{namespace}:__acks__.{consumer}.{queue}",
+                f"{namespace}:{queue}",
+                f"{namespace}:{queue}.msgs",
+            ]
+            moved += int(script(keys=keys))
+        client.zrem(f"{namespace}:__heartbeats__", consumer)
+    return moved
+
+
 def install(broker: dramatiq.Broker) -> dramatiq.Broker:
     """Make ``broker`` the global broker and move every declared actor onto it."""
     previous = dramatiq.get_broker() if _has_global() else None

@@ -30,6 +30,10 @@ class Settings:
     tick_batch_size: int = 500
     delivery_lease_s: int = 900
     requeue_after_s: int = 900
+    heartbeat_s: int = 5
+    heartbeat_timeout_s: int = 30
+    heartbeat_forget_s: int = 3600
+    sent_grace_s: int = 600
     retry_max_attempts: int = 6
     retry_max_age_s: int = 24 * 3600
     smtp_timeout_s: float = 30.0
@@ -43,6 +47,7 @@ class Settings:
     redis_namespace: str = "outreach"
     mailbox_max_failures_24h: int = 5
     mailbox_max_bounce_rate: float = 0.05
+    mailbox_max_complaint_rate: float = 0.003
     mailbox_min_sample: int = 20
     web_session_hours: int = 12
     web_proxies: int = 0
@@ -108,6 +113,10 @@ class Settings:
             tick_batch_size=_int(env, "OUTREACH_TICK_BATCH_SIZE", 500),
             delivery_lease_s=_int(env, "OUTREACH_DELIVERY_LEASE_S", 900),
             requeue_after_s=_int(env, "OUTREACH_REQUEUE_AFTER_S", 900),
+            heartbeat_s=max(1, _int(env, "OUTREACH_HEARTBEAT_S", 5)),
+            heartbeat_timeout_s=max(2, _int(env, "OUTREACH_HEARTBEAT_TIMEOUT_S", 30)),
+            heartbeat_forget_s=max(60, _int(env, "OUTREACH_HEARTBEAT_FORGET_S", 3600)),
+            sent_grace_s=_int(env, "OUTREACH_SENT_GRACE_S", 600),
             retry_max_attempts=_int(env, "OUTREACH_RETRY_MAX_ATTEMPTS", 6),
             retry_max_age_s=_int(env, "OUTREACH_RETRY_MAX_AGE_S", 24 * 3600),
             inbox_every_s=max(1, _int(env, "OUTREACH_INBOX_EVERY_S", 60)),
@@ -120,6 +129,7 @@ class Settings:
             redis_namespace=env.get("OUTREACH_REDIS_NAMESPACE") or "outreach",
             mailbox_max_failures_24h=_int(env, "OUTREACH_MAILBOX_MAX_FAILURES_24H", 5),
             mailbox_max_bounce_rate=_fraction(env, "OUTREACH_MAILBOX_MAX_BOUNCE_RATE", 0.05),
+            mailbox_max_complaint_rate=_fraction(env, "OUTREACH_MAILBOX_MAX_COMPLAINT_RATE", 0.003),
             mailbox_min_sample=_int(env, "OUTREACH_MAILBOX_MIN_SAMPLE", 20),
             web_session_hours=max(1, _int(env, "OUTREACH_WEB_SESSION_HOURS", 12)),
             web_proxies=max(0, _int(env, "OUTREACH_WEB_PROXIES", 0)),

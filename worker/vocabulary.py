@@ -59,6 +59,8 @@ class TouchStatus(StrEnum):
     QUEUED = "queued"
     CLAIMED = "claimed"
     SENDING = "sending"
+    # The server accepted it; the timeline entry and the next step follow within seconds.
+    DELIVERED = "delivered"
     SENT = "sent"
     SKIPPED = "skipped"
     FAILED = "failed"
@@ -93,6 +95,7 @@ class ReviewReason(StrEnum):
     REPLY_OOO = "reply_ooo"
     REPLY_BOUNCE_HARD = "reply_bounce_hard"
     REPLY_BOUNCE_SOFT = "reply_bounce_soft"
+    REPLY_COMPLAINT = "reply_complaint"
     REPLY_REFERRAL = "reply_referral"
     REPLY_QUESTION = "reply_question"
     REPLY_AUTO_REPLY = "reply_auto_reply"

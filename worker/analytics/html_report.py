@@ -275,9 +275,15 @@ def sections(data: dict[str, Any], *, charts: bool = True) -> list[dict[str, Any
         {
             "name": "mailboxes",
             "title": "Mailboxes",
-            "head": ["mailbox", "sent", "hard bounces", "reply rate"],
+            "head": ["mailbox", "sent", "hard bounces", "spam complaints", "reply rate"],
             "rows": [
-                [r["mailbox"], r["sent"], _pct(r["hard_bounce_rate"]), _pct(r["reply_rate"])]
+                [
+                    r["mailbox"],
+                    r["sent"],
+                    _pct(r["hard_bounce_rate"]),
+                    _pct(r["complaint_rate"]),
+                    _pct(r["reply_rate"]),
+                ]
                 for r in mailboxes
             ],
         },

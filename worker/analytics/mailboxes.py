@@ -1,4 +1,4 @@
-"""Per sending mailbox: touches sent, hard-bounce rate and reply rate."""
+"""Per sending mailbox: touches sent, hard-bounce rate, spam-complaint rate and reply rate."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from worker.analytics.touches import intents_by_touch, replied, sent_touch_ids
 
 def mailbox_rows(window: list[EventRow], touches: list[TouchRow]) -> list[dict[str, Any]]:
     """One row per mailbox that sent in ``window``: ``sent``, ``hard_bounce_rate`` (touches
-    with a hard bounce / sent) and ``reply_rate`` (touches a person replied to / sent)."""
+    with a hard bounce / sent), ``complaint_rate`` (touches reported as spam through a
+    feedback loop / sent) and ``reply_rate`` (touches a person replied to / sent)."""
     sent = sent_touch_ids(window)
     intents = intents_by_touch(window)
     counts: dict[str, Counter[str]] = {}
@@ -23,6 +24,7 @@ def mailbox_rows(window: list[EventRow], touches: list[TouchRow]) -> list[dict[s
         found = intents.get(touch.id, [])
         row["sent"] += 1
         row["hard_bounced"] += "bounce_hard" in found
+        row["complained"] += "complaint" in found
         row["replied"] += replied(found)
     return [
         {
@@ -30,7 +32,9 @@ def mailbox_rows(window: list[EventRow], touches: list[TouchRow]) -> list[dict[s
             "sent": row["sent"],
             "hard_bounced": row["hard_bounced"],
             "replied": row["replied"],
+            "complained": row["complained"],
             "hard_bounce_rate": rate(row["hard_bounced"], row["sent"]),
+            "complaint_rate": rate(row["complained"], row["sent"]),
             "reply_rate": rate(row["replied"], row["sent"]),
         }
         for mailbox, row in sorted(counts.items())

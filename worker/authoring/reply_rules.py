@@ -23,6 +23,8 @@ ACTIONS: dict[str, str] = {
     "won": "move the lead to 'won' and stop",
     "suppress": "suppress the address for every sequence, for good",
     "bounce": "suppress the address and mark the lead bounced",
+    "complain": "suppress the address for good, unsubscribe the lead, and count a spam complaint "
+    "against the mailbox that sent it",
     "retry": "send the bounced touch again later; bounced after repeated soft bounces",
     "wait_for_return": "pause and resume at the same step on the return date",
     "defer": "pause until the day a 'later' reply names (else a fallback), with a rep task then",
@@ -37,6 +39,7 @@ DEFAULT_RULES: Mapping[Intent, tuple[str, ...]] = {
     "ooo": ("wait_for_return",),
     "bounce_hard": ("bounce",),
     "bounce_soft": ("retry",),
+    "complaint": ("complain",),
     "referral": ("flag",),
     "question": ("flag",),
     "unknown": ("flag",),
@@ -48,7 +51,12 @@ DEFAULT_RULES: Mapping[Intent, tuple[str, ...]] = {
     "data_request": ("flag",),
     "left_company": ("stop", "flag"),
 }
-_ONLY_FOR: Mapping[str, str] = {"retry": "bounce_soft", "wait_for_return": "ooo", "defer": "later"}
+_ONLY_FOR: Mapping[str, str] = {
+    "retry": "bounce_soft",
+    "wait_for_return": "ooo",
+    "defer": "later",
+    "complain": "complaint",
+}
 
 
 def parse_rule(intent: str, value: object) -> tuple[str, ...]:
@@ -74,6 +82,8 @@ def parse_rule(intent: str, value: object) -> tuple[str, ...]:
         )
     if intent == "unsubscribe" and "suppress" not in actions:
         raise ValueError("must include 'suppress': an unsubscribe is always honoured")
+    if intent == "complaint" and "complain" not in actions:
+        raise ValueError("must include 'complain': a spam complaint is always honoured")
     if "continue" in actions and len(actions) > 1:
         raise ValueError("'continue' cannot be combined with other actions")
     return actions

@@ -227,6 +227,7 @@ class OnReply(_Strict):
     ooo: tuple[str, ...] | None = None
     bounce_hard: tuple[str, ...] | None = None
     bounce_soft: tuple[str, ...] | None = None
+    complaint: tuple[str, ...] | None = None
     referral: tuple[str, ...] | None = None
     question: tuple[str, ...] | None = None
     auto_reply: tuple[str, ...] | None = None

@@ -12,30 +12,9 @@ level, logger, message, and the values the line was logged with).
 
 from __future__ import annotations
 
-import json
 import logging
-from datetime import UTC, datetime
-from typing import Any
 
-TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per record: ``ts``, ``level``, ``logger``, ``message`` and extras."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry |= {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
-
+from worker.operations.log_format import TEXT_FORMAT, JsonFormatter
 
 OPERATIONS = frozenset({"run", "scheduler", "web", "worker"})
 
@@ -55,4 +34,8 @@ def configure_logging(verbose: int, log_format: str | None, command: str | None 
     logging.getLogger("worker").setLevel(logging.DEBUG if verbose >= 2 else own)
 
 
-__all__ = ["OPERATIONS", "JsonFormatter", "configure_logging"]
+__all__ = [
+    "OPERATIONS",
+    "JsonFormatter",
+    "configure_logging",
+]

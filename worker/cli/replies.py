@@ -243,21 +243,40 @@ def review_show(ctx: click.Context, item_id: int, as_json: bool) -> None:
 
 
 @review.command("resolve")
-@click.argument("item_id", type=int)
+@click.argument("item_id", type=int, required=False)
 @click.option(
     "--action",
     required=True,
     help=(
         "resume | stop | lost | won | unsubscribe | advance | enroll:SEQUENCE | "
         "reclassify:INTENT | sent | not-sent | done | skip (tasks) | "
-        "add-referral (the referred address becomes a lead)"
+        "add-referral (the referred address becomes a lead) | suggested (with --all: each "
+        "item's own suggestion)"
     ),
 )
 @click.option("--note", help="Why; kept with the resolution.")
+@click.option("--all", "every", is_flag=True, help="Every open item matching the filters.")
+@click.option("--reason", help="With --all (required): only items with this reason.")
+@click.option("--stage", help="With --all: only items of leads in this stage.")
+@click.option("--mailbox", help="With --all: only items of this sending mailbox.")
+@click.option("--rep", help="With --all: only items assigned to this rep ('unassigned').")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (with --all).")
 @click.pass_context
 @user_errors
-def review_resolve(ctx: click.Context, item_id: int, action: str, note: str | None) -> None:
-    """Resolve an item; the decision is recorded with time and note.
+def review_resolve(
+    ctx: click.Context,
+    item_id: int | None,
+    action: str,
+    note: str | None,
+    every: bool,
+    reason: str | None,
+    stage: str | None,
+    mailbox: str | None,
+    rep: str | None,
+    as_json: bool,
+) -> None:
+    """Resolve an item (or, with --all, every open item of a reason); the decision is
+    recorded with time and note.
 
     \b
     Examples:
@@ -266,14 +285,85 @@ def review_resolve(ctx: click.Context, item_id: int, action: str, note: str | No
       outreach review resolve 5 --action reclassify:ooo --note "auto-reply in Dutch"
       outreach review resolve 6 --action done --note "called, demo on Friday"
       outreach review resolve 7 --action add-referral
+      outreach review resolve --all --reason delivery_unknown --action suggested
+      outreach review resolve --all --reason delivery_unknown --mailbox sales --action not-sent
     """
+    if every == (item_id is not None):
+        raise click.UsageError("Give one ITEM_ID, or --all with --reason (not both).")
+    if every:
+        _resolve_all(ctx, action, note, reason, stage, mailbox, rep, as_json)
+        return
     from worker.review.resolutions import resolve_now
 
+    assert item_id is not None
     result = resolve_now(runtime_of(ctx), item_id, action, note=note)
     click.echo(
         f"resolved #{result.item_id} ({result.action})"
         + (f" for {result.lead_email}" if result.lead_email else "")
     )
+
+
+def _resolve_all(
+    ctx: click.Context,
+    action: str,
+    note: str | None,
+    reason: str | None,
+    stage: str | None,
+    mailbox: str | None,
+    rep: str | None,
+    as_json: bool,
+) -> None:
+    from worker.queries.review_queue import QueueFilter, list_open
+    from worker.review.bulk import resolve_many
+
+    if not reason:
+        raise click.UsageError(
+            "--all needs --reason (e.g. --reason delivery_unknown), so one command never "
+            "closes items of different kinds."
+        )
+    filters = QueueFilter(
+        reason=reason,
+        stage=stage or None,
+        mailbox=mailbox or None,
+        assignee=rep.strip().lower() if rep else None,
+    )
+    runtime = runtime_of(ctx)
+    with runtime.sessions() as session:
+        rows = list_open(session, filters=filters)
+    done = resolve_many(runtime, rows, action, note=note)
+    if as_json:
+        print_json(done.as_dict())
+        return
+    for item_id, chosen in done.resolved.items():
+        click.echo(f"resolved #{item_id} ({chosen})")
+    for item_id, why in done.left.items():
+        click.echo(f"left #{item_id} open: {why}")
+    click.echo(f"{len(done.resolved)} resolved, {len(done.left)} left open")
+
+
+@review.command("check-sent")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@user_errors
+def review_check_sent(ctx: click.Context, as_json: bool) -> None:
+    """Look up every "delivery unknown" touch in its mailbox's IMAP Sent folder.
+
+    Found: resolved as sent, with the evidence in the note. Not found: the item suggests
+    not-sent (confirm with 'review resolve --all --reason delivery_unknown --action
+    suggested'). 'outreach run' and the scheduler do this after each inbox read.
+    """
+    from worker.review.evidence import check_sent_folders
+
+    result = check_sent_folders(runtime_of(ctx))
+    if as_json:
+        print_json(result.as_dict())
+        return
+    click.echo(
+        f"{result.searched} searched: {len(result.settled_sent)} found in a Sent folder "
+        f"(resolved as sent), {len(result.suggested_not_sent)} not found (suggest not-sent)"
+    )
+    for mailbox, why in result.not_searched.items():
+        click.echo(f"not searched: {mailbox}: {why}")
 
 
 @review.command("assign")

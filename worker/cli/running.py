@@ -96,8 +96,9 @@ def run(ctx: click.Context, as_json: bool, wait: bool, timeout: int) -> None:
         click.echo(f"{summary.enqueued} touch(es) enqueued for the workers")
     if summary.unknown_open:
         click.echo(
-            f"{summary.unknown_open} touch(es) in 'delivery unknown' — check them with "
-            "'outreach leads list --status needs_review'",
+            f"{summary.unknown_open} touch(es) in 'delivery unknown' — see them with "
+            "'outreach review list --reason delivery_unknown'; settle them with 'outreach "
+            "review resolve --all --reason delivery_unknown --action sent|not-sent|suggested'",
             err=True,
         )
 
@@ -148,6 +149,9 @@ def worker(ctx: click.Context, processes: int, threads: int, extra: tuple[str, .
         str(threads),
         *extra,
     ]
+    from worker.operations.process_metrics import worker_env
+
+    os.environ.update(worker_env(dict(os.environ)))  # the metrics exporter, when asked for
     os.execv(sys.executable, args)  # noqa: S606 (replace this process with dramatiq)
 
 

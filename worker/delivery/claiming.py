@@ -3,8 +3,10 @@
 The claim is one conditional UPDATE (``queued`` → ``claimed``) over the chunk, so a duplicated
 or redelivered queue message, or two overlapping runs, can claim each touch only once.
 Everything that could make an email wrong is checked inside the same transaction. Just before
-its hand-over each touch moves ``claimed`` → ``sending`` on its own (``mark_sending``): a crash
-then leaves only the touch in flight in doubt; the rest of the chunk is safely requeued.
+its hand-over each touch moves ``claimed`` → ``sending`` on its own (``mark_sending``), and the
+same statement moves the touch sent just before it to ``delivered``: a crash then leaves only
+the touch in flight in doubt (one per sending thread); the rest of the chunk is requeued as
+soon as the claimer is known dead (``worker.operations.heartbeats``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from worker.delivery.variants import resolve_variant
 from worker.errors import NotFoundError, OutreachError, TemplateRenderError
 from worker.leads.addresses import suppressed_values, suppression_keys
 from worker.leads.flags import flag
+from worker.operations.heartbeats import current_holder
 from worker.runtime import Runtime
 from worker.store import events
 from worker.store.models import Enrollment, Lead, Suppression, Touch
@@ -41,6 +44,7 @@ _CLAIM = (
         status=TouchStatus.CLAIMED,
         claimed_at=bindparam("now"),
         claim_token=bindparam("token"),
+        holder=bindparam("holder"),
         attempts=_touches.c.attempts + 1,
     )
     .returning(
@@ -70,6 +74,7 @@ _STAMP = (
         subject=bindparam("subj"),
         mailbox=bindparam("mbox"),
         variant=bindparam("var"),
+        body_text=bindparam("body", type_=_touches.c.body_text.type),
     )
 )
 
@@ -109,11 +114,24 @@ _OURS = (
 _MARK_SENDING = (
     _touches.update()
     .where(*_OURS, _ENROLLMENT_AT_STEP, _LEAD_ACTIVE, _NOT_SUPPRESSED)
-    # The delivery lease (``dispatch.expire_claims``) runs from the hand-over, not from the
+    # The delivery lease (``delivery.recovery``) runs from the hand-over, not from the
     # chunk's claim: a touch late in a slow chunk is not "unknown" seconds after it went out.
     .values(status=TouchStatus.SENDING, claimed_at=bindparam("now"))
     .returning(_touches.c.id)
 )
+# The send just before the next one was accepted by the server: recorded with the next
+# ``_MARK_SENDING`` (one round trip), its bookkeeping follows in ``recording.record_sent``.
+_CONFIRM = (
+    _touches.update()
+    .where(
+        _touches.c.id == bindparam("confirm"),
+        _touches.c.claim_token == bindparam("token"),
+        _touches.c.status == TouchStatus.SENDING,
+    )
+    .values(status=TouchStatus.DELIVERED)
+)
+# PostgreSQL: a data-modifying CTE runs whether or not the outer statement reads it.
+_MARK_SENDING_AND_CONFIRM = _MARK_SENDING.add_cte(_CONFIRM.cte("confirmed"))
 _SKIP_CLAIMED = (
     _touches.update()
     .where(*_OURS)
@@ -144,7 +162,9 @@ _RELEASE_UNSENT = (
         _touches.c.claim_token == bindparam("token"),
         _touches.c.status == TouchStatus.CLAIMED,
     )
-    .values(status=TouchStatus.QUEUED, claim_token=None, claimed_at=None, enqueued_at=None)
+    .values(
+        status=TouchStatus.QUEUED, claim_token=None, claimed_at=None, enqueued_at=None, holder=None
+    )
 )
 
 
@@ -200,7 +220,10 @@ def claim_and_prepare(
         conn = session.connection()
         claimed = {
             row.id: row
-            for row in conn.execute(_CLAIM, {"ids": list(touch_ids), "now": now, "token": token})
+            for row in conn.execute(
+                _CLAIM,
+                {"ids": list(touch_ids), "now": now, "token": token, "holder": current_holder()},
+            )
         }
         outcomes.extend(Outcome(tid, "not_claimed") for tid in touch_ids if tid not in claimed)
         if not claimed:
@@ -294,6 +317,7 @@ def _check_and_render(
             "subj": item.built.subject,
             "mbox": item.mailbox,
             "var": item.variant,
+            "body": item.built.text,
         }
     )
     return item
@@ -339,23 +363,37 @@ def _prepare(
     )
 
 
-def mark_sending(runtime: Runtime, item: Prepared, token: str) -> bool:
+def mark_sending(runtime: Runtime, item: Prepared, token: str, confirm: int | None = None) -> bool:
     """Move one claimed touch to ``sending`` right before its hand-over; False if not ours.
 
-    One statement; on PostgreSQL it runs in autocommit (one round trip instead of three).
+    ``confirm``: the touch this thread handed over just before, accepted by the server; it
+    becomes ``delivered`` in the same commit. On PostgreSQL both are one statement in
+    autocommit (one round trip); on SQLite one short transaction.
     """
     params = {
         "tid": item.touch_id,
         "token": token,
         "now": runtime.clock.now(),
+        "confirm": confirm,
         **_recheck_params(item),
     }
     engine = runtime.engine
     if engine.dialect.name == "postgresql":
+        statement = _MARK_SENDING_AND_CONFIRM if confirm is not None else _MARK_SENDING
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            return conn.execute(_MARK_SENDING, params).first() is not None
+            return conn.execute(statement, params).first() is not None
     with runtime.sessions.begin() as session:
-        return session.connection().execute(_MARK_SENDING, params).first() is not None
+        conn = session.connection()
+        if confirm is not None:
+            conn.execute(_CONFIRM, params)
+        return conn.execute(_MARK_SENDING, params).first() is not None
+
+
+def confirm_delivered(runtime: Runtime, touch_id: int, token: str) -> None:
+    """Record at once that the server accepted ``touch_id`` (when no next send carries it)."""
+    params = {"confirm": touch_id, "token": token}
+    with runtime.sessions.begin() as session:
+        session.connection().execute(_CONFIRM, params)
 
 
 def _recheck_params(item: Prepared) -> dict[str, Any]:
@@ -426,6 +464,7 @@ _POSTPONE_CLAIMED = (
         claimed_at=None,
         enqueued_at=None,
         available_at=bindparam("until"),
+        holder=None,
         attempts=_touches.c.attempts - 1,  # a postponement is not a delivery attempt
         last_error=bindparam("err"),
     )
@@ -473,6 +512,7 @@ __all__ = [
     "Outcome",
     "Prepared",
     "claim_and_prepare",
+    "confirm_delivered",
     "mark_sending",
     "postpone_claimed",
     "release_unsent",

@@ -1,15 +1,16 @@
 """Record what happened to claimed touches: sent (in small batches), deferred, failed, unknown.
 
 Progress is recorded only after the transport confirmed the hand-over. A touch whose result
-is never recorded (a crash) stays ``sending`` until its lease expires and becomes
-``unknown`` — flagged for a rep, never resent.
+is never recorded (a crash) stays ``sending`` until its holder is known dead or its lease
+expires, and becomes ``unknown`` — flagged for a rep, never resent. One already
+``delivered`` is recorded as sent by the recovery (``delivery.recovery``).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import Table, bindparam, case, select
@@ -38,14 +39,15 @@ RETRY_BACKOFF_S = (60, 300, 900, 3600, 3 * 3600, 6 * 3600)
 
 _touches: Table = Touch.__table__  # type: ignore[assignment]
 _enrollments: Table = Enrollment.__table__  # type: ignore[assignment]
-# A claim's own touches whose outcome is still open: ``sending``, or ``unknown`` when the
-# lease ran out before the transport answered (never one a rep already decided on).
+# A claim's own touches whose outcome is still open: ``sending`` or ``delivered``, or
+# ``unknown`` when the lease ran out before the transport answered (never one a rep already
+# decided on).
 _MARK_SENT = (
     _touches.update()
     .where(
         _touches.c.id.in_(bindparam("ids", expanding=True)),
         _touches.c.claim_token == bindparam("token"),
-        _touches.c.status.in_((TouchStatus.SENDING, TouchStatus.UNKNOWN)),
+        _touches.c.status.in_((TouchStatus.SENDING, TouchStatus.DELIVERED, TouchStatus.UNKNOWN)),
     )
     .values(status=TouchStatus.SENT, finished_at=bindparam("now"), last_error=None)
     .returning(_touches.c.id)
@@ -54,11 +56,6 @@ _LATE = select(_touches.c.id).where(
     _touches.c.id.in_(bindparam("ids", expanding=True)),
     _touches.c.claim_token == bindparam("token"),
     _touches.c.status == TouchStatus.UNKNOWN,
-)
-_STORE_TEXT = (
-    _touches.update()
-    .where(_touches.c.id == bindparam("tid"))
-    .values(body_text=bindparam("body", type_=_touches.c.body_text.type))
 )
 _NEXT_DUE = case(
     (
@@ -85,8 +82,51 @@ _ADVANCE_NEW_THREAD = (
 )
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """What recording one send the server accepted needs."""
+
+    touch_id: int
+    enrollment_id: int
+    lead_id: int
+    sequence: str
+    step_index: int
+    mailbox: str
+    message_id: str
+    subject: str
+    starts_thread: bool
+    zone: str | None = None
+    country: str | None = None
+
+    @classmethod
+    def of(cls, item: Prepared) -> Accepted:
+        return cls(
+            touch_id=item.touch_id,
+            enrollment_id=item.enrollment_id,
+            lead_id=item.lead_id,
+            sequence=item.sequence,
+            step_index=item.step_index,
+            mailbox=item.mailbox,
+            message_id=item.built.message_id,
+            subject=item.built.subject,
+            starts_thread=item.starts_thread,
+            zone=item.zone,
+            country=item.country,
+        )
+
+
 def record_sent(runtime: Runtime, token: str, batch: list[Prepared]) -> list[Outcome]:
     """Mark confirmed sends and schedule each enrollment's next step, in one transaction."""
+    if not batch:
+        return []
+    return record_accepted(runtime, token, [Accepted.of(item) for item in batch])
+
+
+def record_accepted(
+    runtime: Runtime, token: str, batch: list[Accepted], cause: str = "due"
+) -> list[Outcome]:
+    """``record_sent`` for sends known by their ledger rows (also after a crash: ``cause``
+    ``recovered``)."""
     if not batch:
         return []
     now = runtime.clock.now()
@@ -95,22 +135,23 @@ def record_sent(runtime: Runtime, token: str, batch: list[Prepared]) -> list[Out
     logged: list[dict[str, Any]] = []
     schedules = runtime.catalog.schedules
     for item in batch:
-        spec = runtime.catalog.get(item.sequence)
-        due = due_after(
-            schedules,
-            spec,
-            item.step_index,
-            now,
-            timezone=item.zone,
-            country=item.country,
-            lead_id=item.lead_id,
-        )
+        due = None
+        if item.sequence in runtime.catalog:  # gone from the catalog: the tick flags the lead
+            due = due_after(
+                schedules,
+                runtime.catalog.get(item.sequence),
+                item.step_index,
+                now,
+                timezone=item.zone,
+                country=item.country,
+                lead_id=item.lead_id,
+            )
         params = {
             "eid": item.enrollment_id,
-            "mid": item.built.message_id,
-            "subj": item.built.subject,
+            "mid": item.message_id,
+            "subj": item.subject,
             "step": item.step_index + 1,
-            "due": due,
+            "due": due if due is not None else now,
         }
         (new_thread if item.starts_thread else advance).append(params)
         logged.append(
@@ -121,17 +162,15 @@ def record_sent(runtime: Runtime, token: str, batch: list[Prepared]) -> list[Out
                 "touch_id": item.touch_id,
                 "sequence": item.sequence,
                 "step_index": item.step_index,
-                "cause": "due",
+                "cause": cause,
                 "detail": {
-                    "message_id": item.built.message_id,
-                    "subject": item.built.subject,
+                    "message_id": item.message_id,
+                    "subject": item.subject,
                     "mailbox": item.mailbox,
                 },
             }
         )
     ids = [item.touch_id for item in batch]
-    # Parsed before the transaction, so it stays as short as before.
-    texts = [{"tid": item.touch_id, "body": sent_text(item.built.message)} for item in batch]
     with runtime.sessions.begin() as session:
         conn = session.connection()
         late = set(conn.scalars(_LATE, {"ids": ids, "token": token}))
@@ -139,7 +178,8 @@ def record_sent(runtime: Runtime, token: str, batch: list[Prepared]) -> list[Out
         if late & recorded:
             confirm_late_sends(session, late & recorded, now)
         for touch_id in set(ids) - recorded:
-            log.error("touch %r was sent but its claim is gone; not recording twice", touch_id)
+            if cause == "due":  # a recovery racing another one finds it recorded: fine
+                log.error("touch %r was sent but its claim is gone; not recording twice", touch_id)
         keep = {item.enrollment_id for item in batch if item.touch_id in recorded}
         advance = [p for p in advance if p["eid"] in keep]
         new_thread = [p for p in new_thread if p["eid"] in keep]
@@ -147,41 +187,21 @@ def record_sent(runtime: Runtime, token: str, batch: list[Prepared]) -> list[Out
             conn.execute(_ADVANCE, advance)
         if new_thread:
             conn.execute(_ADVANCE_NEW_THREAD, new_thread)
-        texts = [row for row in texts if row["tid"] in recorded]
-        if texts:
-            conn.execute(_STORE_TEXT, texts)
         events.record_many(session, [row for row in logged if row["touch_id"] in recorded])
     for item in batch:
         if item.touch_id in recorded:
             log.info(
-                "touch %s sent: lead %s, %s step %d, mailbox %s, %s",
+                "touch %s sent: lead %s, %s step %d, mailbox %s, %s%s",
                 item.touch_id,
                 item.lead_id,
                 item.sequence,
                 item.step_index + 1,
                 item.mailbox,
-                item.built.message_id,
+                item.message_id,
+                " (recorded after its sender stopped)" if cause != "due" else "",
                 extra={"touch_id": item.touch_id, "lead_id": item.lead_id, "event": "sent"},
             )
     return [Outcome(touch_id, "sent") for touch_id in ids if touch_id in recorded]
-
-
-def sent_text(message: EmailMessage) -> str | None:
-    """The text/plain part of a sent message (what the lead's timeline shows); None when it
-    has none. Never raises: a send already happened and must be recorded regardless."""
-    try:
-        part = message.get_body(preferencelist=("plain",))
-        if part is None:
-            return None
-        try:
-            text = part.get_content()
-        except (LookupError, ValueError):  # an unknown charset: keep what can be decoded
-            payload = part.get_payload(decode=True)
-            text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else None
-        return text if isinstance(text, str) else None
-    except Exception:
-        log.exception("could not read the text part of %s", message.get("Message-ID"))
-        return None
 
 
 def confirm_late_sends(session: Session, touch_ids: set[int], now: datetime) -> None:
@@ -242,6 +262,7 @@ def deferred_or_failed(runtime: Runtime, touch_id: int, token: str, error: str) 
                 claim_token=None,
                 claimed_at=None,
                 enqueued_at=None,
+                holder=None,
                 available_at=now + timedelta(seconds=delay),
                 last_error=error,
             )

@@ -156,6 +156,7 @@ def build_message(
         subject=subject,
         sender=mailbox.address,
         recipient=lead.email,
+        text=rendered.text,
     )
 
 

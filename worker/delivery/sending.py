@@ -1,8 +1,10 @@
-"""Send touches: claim a chunk, hand each message over, record confirmed sends in batches.
+"""Send touches: claim a chunk, hand each message over, record each acceptance at once.
 
 Touch states: ``queued`` → ``claimed`` (the chunk, atomically) → ``sending`` (one touch, just
-before its hand-over) → ``sent``; or ``skipped`` / ``failed`` / ``unknown``, or back to
-``queued`` for a retry.
+before its hand-over) → ``delivered`` (the server accepted it; written with the next touch's
+move to ``sending``, so it costs no extra round trip) → ``sent`` (timeline and next step,
+recorded in small batches); or ``skipped`` / ``failed`` / ``unknown``, or back to ``queued``
+for a retry. A crash therefore leaves at most one touch per sending thread in doubt.
 
 One bad touch never stops the others. A failure of one hand-over is recorded for that touch
 alone (deferred, failed or unknown); the sends confirmed before it are recorded first.
@@ -17,6 +19,7 @@ from worker.delivery.claiming import (
     Outcome,
     Prepared,
     claim_and_prepare,
+    confirm_delivered,
     mark_sending,
     postpone_claimed,
     release_unsent,
@@ -63,16 +66,22 @@ def _send_chunk(runtime: Runtime, touch_ids: list[int]) -> list[Outcome]:
     prepared, outcomes = claim_and_prepare(runtime, touch_ids, token)
     confirmed: list[Prepared] = []
     started: set[int] = set()
+    accepted: int | None = None  # handed over and accepted, not yet ``delivered`` in the ledger
     try:
         for item in prepared:
             started.add(item.touch_id)
             postponed = first_postponement(runtime, item, runtime.clock.now())
             if postponed is not None:
+                if accepted is not None:
+                    confirm_delivered(runtime, accepted, token)
+                    accepted = None
                 outcomes.append(
                     postpone_claimed(runtime, item, token, postponed.until, postponed.reason)
                 )
                 continue
-            if not mark_sending(runtime, item, token):
+            marked = mark_sending(runtime, item, token, confirm=accepted)
+            accepted = None
+            if not marked:
                 outcomes.append(
                     skip_claimed(
                         runtime,
@@ -89,7 +98,9 @@ def _send_chunk(runtime: Runtime, touch_ids: list[int]) -> list[Outcome]:
                 outcomes.append(problem)
                 continue
             confirmed.append(item)
+            accepted = item.touch_id
             if len(confirmed) >= RECORD_EVERY:
+                accepted = None
                 outcomes.extend(record_sent(runtime, token, confirmed))
                 confirmed = []
     finally:

@@ -11,16 +11,18 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import and_, literal_column, null, or_, select, update
+from sqlalchemy import literal_column, null, or_, select, update
 
 from worker.authoring.schema import SequenceSpec
 from worker.delivery.manual_steps import open_tasks
+from worker.delivery.recovery import recover
 from worker.delivery.variants import assign_variants
 from worker.leads.completion import complete_enrollment
 from worker.leads.flags import flag
 from worker.leads.rep_tasks import close_stray_tasks, expire_tasks
 from worker.leads.resuming import resume_due
 from worker.mailboxes.pauses import check_mailboxes
+from worker.operations.heartbeats import queue_holder
 from worker.runtime import Runtime
 from worker.store import events
 from worker.store.dialect import dialect_insert, is_postgres
@@ -39,6 +41,7 @@ class TickResult:
     completed: int = 0
     resumed: int = 0
     unknown: list[int] = field(default_factory=list)
+    recovered_sent: list[int] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     tasks_opened: list[int] = field(default_factory=list)
     tasks_closed: list[int] = field(default_factory=list)
@@ -49,9 +52,12 @@ class TickResult:
 
 
 def tick(runtime: Runtime) -> TickResult:
-    """One pass: expire stale claims, create due touches, pick up touches to (re)enqueue."""
+    """One pass: recover touches of stopped senders, create due touches, pick up touches to
+    (re)enqueue."""
     result = TickResult()
-    result.unknown = expire_claims(runtime)
+    recovery = recover(runtime)
+    result.unknown = recovery.unknown
+    result.recovered_sent = recovery.recorded_sent
     result.resumed = resume_due(runtime)
     check_mailboxes(runtime)  # auto-pause mailboxes that fail or bounce too often
     result.tasks_closed = close_stray_tasks(runtime) + expire_tasks(runtime)
@@ -119,6 +125,7 @@ def _tick_batch(
                     "created_at": now,
                     "available_at": now,
                     "enqueued_at": now,
+                    "holder": queue_holder(runtime.settings),
                     "mailbox": enrollment.mailbox or spec.mailbox,
                     "attempts": 0,
                     "variant": None,
@@ -141,6 +148,7 @@ def _tick_batch(
                     "due_at": insert.excluded.due_at,
                     "available_at": insert.excluded.available_at,
                     "enqueued_at": insert.excluded.enqueued_at,
+                    "holder": insert.excluded.holder,
                     "variant": insert.excluded.variant,
                     "kind": literal_column("'email'"),
                     "claim_token": null(),
@@ -185,70 +193,10 @@ def requeue_stale(runtime: Runtime, exclude: set[int] | None = None) -> list[int
         if is_postgres(session):
             query = query.with_for_update(skip_locked=True)
         ids = [i for i in session.scalars(query) if not exclude or i not in exclude]
+        holder = queue_holder(runtime.settings)
         for start in range(0, len(ids), 1000):
             chunk = ids[start : start + 1000]
-            session.execute(update(Touch).where(Touch.id.in_(chunk)).values(enqueued_at=now))
+            session.execute(
+                update(Touch).where(Touch.id.in_(chunk)).values(enqueued_at=now, holder=holder)
+            )
     return ids
-
-
-def expire_claims(runtime: Runtime) -> list[int]:
-    """Expired claims: never-sent ones are requeued; in-flight ones are flagged, never resent."""
-    now = runtime.clock.now()
-    lease_start = now - timedelta(seconds=runtime.settings.delivery_lease_s)
-    expired: list[int] = []
-    with runtime.sessions.begin() as session:
-        # Claimed but never handed over (the claimer died before its turn came): safe to requeue.
-        released = session.execute(
-            update(Touch)
-            .where(Touch.status == TouchStatus.CLAIMED, Touch.claimed_at < lease_start)
-            .values(status=TouchStatus.QUEUED, claim_token=None, claimed_at=None, enqueued_at=None)
-            .returning(Touch.id)
-        ).all()
-        if released:
-            log.info("requeued %d touches whose claimer stopped before sending them", len(released))
-        stale = list(
-            session.scalars(
-                select(Touch).where(
-                    and_(Touch.status == TouchStatus.SENDING, Touch.claimed_at < lease_start)
-                )
-            )
-        )
-        for touch in stale:
-            changed = session.execute(
-                update(Touch)
-                .where(Touch.id == touch.id, Touch.status == TouchStatus.SENDING)
-                .values(
-                    status=TouchStatus.UNKNOWN,
-                    last_error="delivery unknown: claim expired",
-                    finished_at=now,
-                )
-                .returning(Touch.id)
-            ).first()
-            if changed is None:
-                continue
-            expired.append(touch.id)
-            events.record(
-                session,
-                EventKind.DELIVERY_UNKNOWN,
-                at=now,
-                lead_id=touch.lead_id,
-                touch_id=touch.id,
-                sequence=touch.sequence,
-                step_index=touch.step_index,
-                cause="claim_expired",
-            )
-            flag(
-                session,
-                touch.lead_id,
-                ReviewReason.DELIVERY_UNKNOWN,
-                at=now,
-                touch_id=touch.id,
-                detail=(
-                    f"touch {touch.id} (step {touch.step_index + 1} of {touch.sequence}) was "
-                    "claimed but its result was never recorded; it may or may not have been sent"
-                ),
-                sequence=touch.sequence,
-                step_index=touch.step_index,
-            )
-            log.warning("touch %r: delivery unknown (claim expired)", touch.id)
-    return expired

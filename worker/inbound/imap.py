@@ -1,7 +1,8 @@
 """Read an IMAP folder incrementally by UID; every message is stored raw with its checkpoint.
 
 ``imap://user:password@host:port/FOLDER`` (plain, for loopback), ``imaps://`` (implicit TLS)
-or ``imap+starttls://``; options ``?cafile=PATH``, ``?verify=false``, ``?timeout=SECONDS``.
+or ``imap+starttls://``; options ``?cafile=PATH``, ``?verify=false``, ``?timeout=SECONDS``,
+``?sent=FOLDER`` (where the provider keeps sent mail, when it does not flag it ``\\Sent``).
 The folder is examined read-only and messages are fetched with ``BODY.PEEK[]``: flags stay as
 they are and nothing is ever deleted or moved on the server.
 
@@ -42,7 +43,7 @@ SCHEMES = ("imap", "imaps", "imap+starttls")
 FETCH_BATCH = 50
 DEFAULT_TIMEOUT_S = 30.0
 _PORTS = {"imap": 143, "imaps": 993, "imap+starttls": 143}
-_OPTIONS = ("cafile", "verify", "timeout")
+_OPTIONS = ("cafile", "verify", "timeout", "sent")
 
 
 class ImapError(OutreachError):
@@ -63,6 +64,7 @@ class ImapUrl:
     cafile: str | None = None
     verify: bool = True
     timeout_s: float = DEFAULT_TIMEOUT_S
+    sent_folder: str | None = None  # ``?sent=``; else the folder flagged \Sent (RFC 6154)
 
     @property
     def redacted(self) -> str:
@@ -125,7 +127,7 @@ def parse_imap_url(text: str) -> ImapUrl:
     if unknown:
         raise ConfigError(
             f"{shown!r}: unknown option {unknown[0]!r}{did_you_mean(unknown[0], set(_OPTIONS))}"
-            " — the options are cafile, verify and timeout."
+            " — the options are cafile, verify, timeout and sent."
         )
     try:
         timeout_s = float(query.get("timeout", DEFAULT_TIMEOUT_S))
@@ -142,6 +144,7 @@ def parse_imap_url(text: str) -> ImapUrl:
         cafile=query.get("cafile"),
         verify=query.get("verify", "yes").lower() not in ("no", "false", "0"),
         timeout_s=timeout_s,
+        sent_folder=query.get("sent") or None,
     )
 
 

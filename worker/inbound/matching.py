@@ -2,10 +2,10 @@
 
 In order: a valid unsubscribe token in the Subject (``unsubscribe TOKEN``, what the mailto
 link of our List-Unsubscribe header writes; whichever address it comes from); the Message-IDs
-it refers to (In-Reply-To, References, and for bounces the original message quoted inside the
-report) against the Message-IDs the worker sent; then the failed recipient of a delivery
-report; then the sender's address. A message that matches
-nothing, or cannot be parsed, goes to the review queue — never dropped.
+it refers to (In-Reply-To, References, and for bounces and spam complaints the original message
+quoted inside the report) against the Message-IDs the worker sent; then the failed recipient of
+a delivery report or the complaining recipient of a feedback report; then the sender's address.
+A message that matches nothing, or cannot be parsed, goes to the review queue — never dropped.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 MAX_PARSE_BYTES = 10 * 1024 * 1024
 _MESSAGE_IDS = re.compile(r"<[^<>\s]+@[^<>\s]+>")
 _FINAL_RECIPIENT = re.compile(r"^(?:Final|Original)-Recipient:\s*rfc822;\s*(\S+)", re.I | re.M)
+_ORIGINAL_RCPT = re.compile(r"^Original-Rcpt-To:\s*<?([^<>\s@]+@[^<>\s@]+)>?", re.I | re.M)
 _EMBEDDED_ID = re.compile(r"(?im)^Message-ID:\s*(<[^<>\s]+>)")
 _EMBEDDED = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers")
 _UNSUBSCRIBE_TOKEN = re.compile(r"\bunsubscribe\s+(\d{1,18}\.[0-9a-f]{32})\b", re.I)
@@ -74,14 +75,17 @@ def _embedded_ids(part: Message) -> list[str]:
 
 
 def failed_recipients(message: Message) -> list[str]:
-    """Addresses a delivery status report says could not be delivered to."""
+    """Addresses a delivery status report says could not be delivered to, or a spam
+    complaint's feedback report (RFC 5965) names as the complaining recipient."""
     found: list[str] = []
     for part in message.walk():
-        if part.get_content_type() == "message/delivery-status":
+        kind = part.get_content_type()
+        if kind in ("message/delivery-status", "message/feedback-report"):
             payload = part.get_payload()
             chunks = payload if isinstance(payload, list) else [payload]
+            pattern = _FINAL_RECIPIENT if kind == "message/delivery-status" else _ORIGINAL_RCPT
             for chunk in chunks:
-                found.extend(_FINAL_RECIPIENT.findall(str(chunk)))
+                found.extend(pattern.findall(str(chunk)))
     return [address.strip("<>").lower() for address in found]
 
 

@@ -9,9 +9,11 @@ A classification below the confidence threshold is always flagged for a rep.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -39,6 +41,8 @@ from worker.vocabulary import (
     Stage,
     TouchStatus,
 )
+
+log = logging.getLogger(__name__)
 
 RESUME_LOCAL_TIME = time(9, 0)
 
@@ -306,6 +310,7 @@ _SAYS = {
     "unsubscribe": "asks to unsubscribe",
     "bounce_hard": "bounced",
     "bounce_soft": "bounced for now",
+    "complaint": "complained (marked our mail as spam)",
     "later": "not now, later",
     "data_request": "data-protection request",
     "left_company": "has left the company",
@@ -370,26 +375,39 @@ def _enroll(reply: _Reply, target: SequenceSpec | None) -> None:
 
 
 def _suppress(reply: _Reply) -> None:
-    lifecycle.suppress(reply.session, reply.lead.email, reason="unsubscribe", at=reply.at)
-    _stop(reply, lead_status=LeadStatus.UNSUBSCRIBED)
-    reply.lead.status = LeadStatus.UNSUBSCRIBED
-    events.record(
-        reply.session, EventKind.SUPPRESSED, at=reply.at, lead_id=reply.lead.id, cause="unsubscribe"
-    )
+    _suppress_for_good(reply, "unsubscribe", LeadStatus.UNSUBSCRIBED)
 
 
 def _bounce(reply: _Reply) -> None:
-    lifecycle.suppress(reply.session, reply.lead.email, reason="bounce", at=reply.at)
-    _stop(reply, lead_status=LeadStatus.BOUNCED)
-    reply.lead.status = LeadStatus.BOUNCED
-    events.record(
-        reply.session,
-        EventKind.SUPPRESSED,
-        at=reply.at,
-        lead_id=reply.lead.id,
-        cause="bounce",
-        recipients=list(reply.found.bounced_recipients),
+    _suppress_for_good(reply, "bounce", LeadStatus.BOUNCED)
+
+
+def _complain(reply: _Reply) -> None:
+    """A spam complaint: never mail the address again; the lead is unsubscribed. The
+    ``classified`` event of the touch counts against its mailbox (``mailboxes.pauses``)."""
+    _suppress_for_good(reply, "complaint", LeadStatus.UNSUBSCRIBED)
+    log.warning(
+        "spam complaint from %s: address suppressed",
+        reply.lead.email,
+        extra={"lead_id": reply.lead.id, "event": "complaint"},
     )
+
+
+def _suppress_for_good(reply: _Reply, cause: str, status: LeadStatus) -> None:
+    """Suppress the lead's address (``cause``), stop its sequences, set its status."""
+    lifecycle.suppress(reply.session, reply.lead.email, reason=cause, at=reply.at)
+    _stop(reply, lead_status=status)
+    reply.lead.status = status
+    row: dict[str, Any] = {
+        "kind": EventKind.SUPPRESSED,
+        "at": reply.at,
+        "lead_id": reply.lead.id,
+        "cause": cause,
+        "detail": {}
+        if cause == "unsubscribe"
+        else {"recipients": list(reply.found.bounced_recipients)},
+    }
+    events.record_many(reply.session, [row])
 
 
 def _retry(reply: _Reply) -> None:
@@ -493,6 +511,7 @@ _HANDLERS: dict[str, Callable[[_Reply], None]] = {
     "won": _final_stage(Stage.WON),
     "suppress": _suppress,
     "bounce": _bounce,
+    "complain": _complain,
     "retry": _retry,
     "wait_for_return": _wait_for_return,
     "defer": _defer,

@@ -109,6 +109,7 @@ def touch_outstanding(session: Session, enrollment: Enrollment) -> bool:
                         TouchStatus.QUEUED,
                         TouchStatus.CLAIMED,
                         TouchStatus.SENDING,
+                        TouchStatus.DELIVERED,
                         TouchStatus.TASK_OPEN,
                     )
                 ),

@@ -9,7 +9,12 @@ A mailbox is paused automatically when
   delivery error (event ``failed`` / ``delivery_failed``) in the last 24 hours (0: never), or
 - its hard bounces (events ``classified`` / ``bounce_hard`` of touches it sent) in the last 7
   days, over its sends in the last 7 UTC days, are above ``OUTREACH_MAILBOX_MAX_BOUNCE_RATE``
-  (0.05), once it sent at least ``OUTREACH_MAILBOX_MIN_SAMPLE`` (20) in those days.
+  (0.05), once it sent at least ``OUTREACH_MAILBOX_MIN_SAMPLE`` (20) in those days, or
+- its spam complaints (events ``classified`` / ``complaint``: ARF feedback reports about
+  touches it sent) in the last 7 days, over its sends in the last 7 UTC days, are above
+  ``OUTREACH_MAILBOX_MAX_COMPLAINT_RATE`` (0.003: Gmail's limit is 0.3 %, its guidance below
+  0.1 %), once it sent at least the same minimum. At low volume one complaint is enough
+  (1 in 300 sends is 0.33 %); 0 turns the rule off.
 
 Only failures and bounces after the mailbox was last resumed count, so the next check does not
 undo a resume. The rules are checked at the start of every tick (``outreach run``, the
@@ -189,13 +194,9 @@ def check_mailboxes(runtime: Runtime, only: str | None = None) -> list[str]:
         failures = _times(
             session, EventKind.FAILED, ReviewReason.DELIVERY_FAILED, now - FAILURE_WINDOW, names
         )
-        bounces = _times(
-            session,
-            EventKind.CLASSIFIED,
-            "bounce_hard",
-            now - timedelta(days=BOUNCE_WINDOW_DAYS),
-            names,
-        )
+        week = now - timedelta(days=BOUNCE_WINDOW_DAYS)
+        bounces = _times(session, EventKind.CLASSIFIED, "bounce_hard", week, names)
+        complaints = _times(session, EventKind.CLASSIFIED, "complaint", week, names)
     found: dict[str, str] = {}
     for name in names:
         state = states.get(name)
@@ -204,18 +205,25 @@ def check_mailboxes(runtime: Runtime, only: str | None = None) -> list[str]:
         since = state.resumed_at if state is not None else None
         failed = [at for at in failures.get(name, []) if since is None or at > since]
         bounced = [at for at in bounces.get(name, []) if since is None or at > since]
+        complained = [at for at in complaints.get(name, []) if since is None or at > since]
         limit = settings.mailbox_max_failures_24h
         if limit and len(failed) >= limit:
             found[name] = f"{len(failed)} touches failed for good in the last 24 hours"
-        elif bounced:
-            today = day_of(now)
-            sent = sent_since(runtime, name, today - timedelta(days=BOUNCE_WINDOW_DAYS - 1), today)
-            rate = len(bounced) / sent if sent else 1.0
-            if sent >= settings.mailbox_min_sample and rate > settings.mailbox_max_bounce_rate:
-                found[name] = (
-                    f"{len(bounced)} hard bounces for {sent} sent in 7 days ({rate:.1%}, above "
-                    f"{settings.mailbox_max_bounce_rate:.1%})"
-                )
+            continue
+        if not bounced and not complained:
+            continue
+        today = day_of(now)
+        sent = sent_since(runtime, name, today - timedelta(days=BOUNCE_WINDOW_DAYS - 1), today)
+        if sent < settings.mailbox_min_sample:
+            continue
+        why = _over_rate(
+            len(complained), sent, settings.mailbox_max_complaint_rate, "spam complaints"
+        )
+        why = why or _over_rate(
+            len(bounced), sent, settings.mailbox_max_bounce_rate, "hard bounces"
+        )
+        if why:
+            found[name] = why
     paused: list[str] = []
     if found:
         with runtime.sessions.begin() as session:
@@ -224,6 +232,14 @@ def check_mailboxes(runtime: Runtime, only: str | None = None) -> list[str]:
                     _review(session, name, why, now)
                     paused.append(name)
     return paused
+
+
+def _over_rate(count: int, sent: int, limit: float, what: str) -> str | None:
+    """Why a rate breaks its limit (0: no limit), or None."""
+    rate = count / sent if sent else 1.0
+    if not count or not limit or rate <= limit:
+        return None
+    return f"{count} {what} for {sent} sent in 7 days ({rate:.1%}, above {limit:.1%})"
 
 
 def after_failure(runtime: Runtime, touch_id: int, reason: str) -> None:

@@ -15,11 +15,13 @@ import dramatiq
 from sqlalchemy import func, select
 
 from worker.actors import send_touches
-from worker.broker import QUEUE
+from worker.broker import QUEUE, requeue_fetched
 from worker.delivery.tick import TickResult, tick
 from worker.errors import OutreachError
 from worker.inbound.inboxes import configured_inboxes
 from worker.inbound.ingest import fetch_inboxes
+from worker.operations import heartbeats
+from worker.review.evidence import check_sent_folders
 from worker.runtime import Runtime, set_runtime
 from worker.store.models import Touch
 from worker.vocabulary import TouchStatus
@@ -42,6 +44,7 @@ class BatchSummary:
     problems: list[str] = field(default_factory=list)
     inbox: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    sent_folders: dict[str, Any] | None = None
 
     def totals(self) -> dict[str, int]:
         total: dict[str, int] = {}
@@ -63,6 +66,7 @@ class BatchSummary:
             "delivery_unknown_open": self.unknown_open,
             "problems": self.problems,
             "inbox": self.inbox,
+            "sent_folders": self.sent_folders,
             "warnings": self.warnings,
         }
 
@@ -110,6 +114,21 @@ def enqueue(touch_ids: list[int], chunk: int) -> int:
     return messages
 
 
+def requeue_from_dead_workers(runtime: Runtime, broker: dramatiq.Broker) -> int:
+    """Messages that worker processes known dead had fetched go back to the Redis queue now."""
+    with runtime.sessions() as session:
+        consumers = heartbeats.dead_consumers(session, runtime.settings)
+    moved = requeue_fetched(broker, consumers)
+    if moved:
+        log.info(
+            "requeued %d queue messages fetched by %d stopped worker processes",
+            moved,
+            len(consumers),
+            extra={"messages": moved, "consumers": consumers, "event": "requeued_messages"},
+        )
+    return moved
+
+
 def run_batch(
     runtime: Runtime,
     *,
@@ -119,18 +138,27 @@ def run_batch(
 ) -> BatchSummary:
     """Run one batch on the installed broker; embedded (stub) batches always wait."""
     set_runtime(runtime)
+    with heartbeats.beating(runtime, "run"):
+        return _run_batch(runtime, wait=wait, wait_timeout_s=wait_timeout_s, progress=progress)
+
+
+def _run_batch(
+    runtime: Runtime, *, wait: bool, wait_timeout_s: float, progress: Progress | None
+) -> BatchSummary:
     broker = send_touches.broker
     embedded = not runtime.settings.uses_redis
     problems = [str(p) for p in runtime.problems if p.severity == "error"]
     inbox, warnings = _read_inboxes(runtime)  # first: a reply stops touches due in this batch
     result = tick(runtime)
     ids = result.to_enqueue
+    sent_folders = check_sent_folders(runtime)  # settles "delivery unknown" with evidence
     if embedded:
         with embedded_worker(broker, runtime.settings.send_threads):
             enqueue(ids, runtime.settings.touches_per_message)
             _join_embedded(broker, runtime, ids, progress)
         waited = True
     else:
+        requeue_from_dead_workers(runtime, broker)
         enqueue(ids, runtime.settings.touches_per_message)
         waited = wait
         if wait:
@@ -141,6 +169,12 @@ def run_batch(
     summary.per_sequence = summarise(runtime, ids)
     summary.unknown_open = count_unknown(runtime)
     summary.inbox, summary.warnings = inbox, warnings
+    summary.sent_folders = sent_folders.as_dict()
+    summary.warnings += [
+        f"sent folder of {mailbox} not searched: {why}"
+        for mailbox, why in sent_folders.not_searched.items()
+        if "no IMAP inbox" not in why
+    ]
     totals = summary.totals()
     log.info(
         "run: %d enqueued; %s; %d delivery unknown open",
@@ -207,7 +241,9 @@ def _pending(runtime: Runtime, ids: list[int]) -> int:
                     .select_from(Touch)
                     .where(
                         Touch.id.in_(chunk),
-                        Touch.status.in_((TouchStatus.CLAIMED, TouchStatus.SENDING))
+                        Touch.status.in_(
+                            (TouchStatus.CLAIMED, TouchStatus.SENDING, TouchStatus.DELIVERED)
+                        )
                         | ((Touch.status == TouchStatus.QUEUED) & (Touch.available_at <= now)),
                     )
                 )

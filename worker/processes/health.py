@@ -12,8 +12,9 @@ from worker.authoring.problems import Problem
 from worker.authoring.sequences import Catalog, load_catalog
 from worker.errors import OutreachError
 from worker.inbound.imap import is_imap_url, probe
+from worker.operations import heartbeats
 from worker.settings import DEFAULT_PUBLIC_URL, Settings
-from worker.store.db import make_engine, schema_is_current
+from worker.store.db import make_engine, schema_is_current, session_factory
 from worker.transports.local import OutboxTransport
 from worker.transports.smtp import SmtpTransport
 from worker.transports.urls import redact_url, transport_from_url
@@ -32,7 +33,12 @@ class Check:
 def run_checks(settings: Settings) -> list[Check]:
     """Check the database, the broker, sequences, mailboxes, transports and inboxes."""
     catalog, problems = load_catalog(settings.sequences_dir, settings.home)  # read once
-    checks = [_database(settings), _broker(settings), _sequences(catalog, problems)]
+    checks = [
+        _database(settings),
+        _broker(settings),
+        *_processes(settings),
+        _sequences(catalog, problems),
+    ]
     if settings.capture_sequence:
         checks.append(_capture(settings, catalog))
     try:
@@ -153,6 +159,42 @@ def _database(settings: Settings) -> Check:
         else "schema not at the newest revision: commands upgrade it, or 'outreach db upgrade'"
     )
     return Check("database", True, f"{redact_url(settings.database_url)} ({state})")
+
+
+def _processes(settings: Settings) -> list[Check]:
+    """Registered processes: a stale heartbeat fails; Redis without a live worker warns."""
+    try:
+        engine = make_engine(settings.database_url)
+        try:
+            if not schema_is_current(engine):
+                return []  # reported by the database line
+            with session_factory(engine)() as session:
+                alive = heartbeats.live(session, settings)
+                stopped = heartbeats.stale(session, settings)
+        finally:
+            engine.dispose()
+    except Exception:  # the database line says what is wrong
+        return []
+    checks = [
+        Check(
+            "processes",
+            False,
+            f"{heartbeats.describe(row)} — restart it; its touches are recovered by the next tick",
+        )
+        for row in stopped
+    ]
+    roles = sorted(role for row in alive for role in row.roles.split(","))
+    if alive:
+        checks.append(Check("processes", True, f"{len(alive)} alive ({', '.join(roles)})"))
+    if settings.uses_redis and "worker" not in roles:
+        checks.append(
+            _warn(
+                "processes",
+                "REDIS_URL is set but no dramatiq worker is alive: nothing enqueued is sent — "
+                "start 'dramatiq worker.actors' (the Procfile's worker)",
+            )
+        )
+    return checks
 
 
 def _broker(settings: Settings) -> Check:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -19,7 +20,10 @@ from worker.delivery.tick import tick
 from worker.errors import OutreachError
 from worker.inbound.inboxes import FetchReport, configured_inboxes
 from worker.inbound.ingest import fetch_inboxes
-from worker.processes.batch import embedded_worker, enqueue
+from worker.operations import heartbeats
+from worker.operations.process_metrics import SchedulerMetrics, serve_scheduler_metrics
+from worker.processes.batch import embedded_worker, enqueue, requeue_from_dead_workers
+from worker.review.evidence import check_sent_folders
 from worker.runtime import Runtime, set_runtime
 
 log = logging.getLogger(__name__)
@@ -27,11 +31,19 @@ log = logging.getLogger(__name__)
 TICK_EVERY_S = 60
 
 
-def tick_and_enqueue(runtime: Runtime) -> int:
+def tick_and_enqueue(runtime: Runtime, metrics: SchedulerMetrics | None = None) -> int:
     """One scheduler job run: create due touches and enqueue them; returns how many."""
+    started = time.perf_counter()
     result = tick(runtime)
     ids = result.to_enqueue
+    requeue_from_dead_workers(runtime, send_touches.broker)
     enqueue(ids, runtime.settings.touches_per_message)
+    if metrics is not None:
+        metrics.tick_seconds.observe(time.perf_counter() - started)
+        metrics.enqueued.inc(len(ids))
+        metrics.recovered.labels("unknown").inc(len(result.unknown))
+        metrics.recovered.labels("sent").inc(len(result.recovered_sent))
+        metrics.last_tick.set_to_current_time()
     if ids or result.unknown or result.completed:
         log.info(
             "tick: %d enqueued (%d new, %d requeued), %d sequences completed, %d claims expired",
@@ -44,13 +56,19 @@ def tick_and_enqueue(runtime: Runtime) -> int:
     return len(ids)
 
 
-def fetch_inboxes_job(runtime: Runtime) -> FetchReport | None:
+def fetch_inboxes_job(
+    runtime: Runtime, metrics: SchedulerMetrics | None = None
+) -> FetchReport | None:
     """One inbox job run: read the configured inboxes, store and match what is new."""
+    started = time.perf_counter()
     try:
         report = fetch_inboxes(runtime)
     except OutreachError as exc:
         log.warning("inboxes not read: %s", exc)
         return None
+    finally:
+        if metrics is not None:
+            metrics.inbox_seconds.observe(time.perf_counter() - started)
     for error in report.errors:
         log.warning("%s", error)
     totals = report.as_dict()
@@ -62,16 +80,19 @@ def fetch_inboxes_job(runtime: Runtime) -> FetchReport | None:
         "".join(f", {n} {what}" for what, n in sorted(outcomes.items())),
         extra={"read": totals["read"], "stored": totals["stored"], "outcomes": outcomes},
     )
+    check_sent_folders(runtime)  # settle "delivery unknown" touches with evidence
     return report
 
 
-def build_scheduler(runtime: Runtime, every_s: int = TICK_EVERY_S) -> BlockingScheduler:
+def build_scheduler(
+    runtime: Runtime, every_s: int = TICK_EVERY_S, metrics: SchedulerMetrics | None = None
+) -> BlockingScheduler:
     """The scheduler with its jobs: coalesced, one instance at a time, generous misfire grace."""
     scheduler = BlockingScheduler(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 5 * every_s},
         timezone="UTC",
     )
-    jobs: list[tuple[str, Callable[[Runtime], object], int]] = [("tick", tick_and_enqueue, every_s)]
+    jobs: list[tuple[str, Callable[..., object], int]] = [("tick", tick_and_enqueue, every_s)]
     if configured_inboxes(runtime):
         jobs.append(("inbox", fetch_inboxes_job, runtime.settings.inbox_every_s))
     for job_id, job, seconds in jobs:
@@ -79,7 +100,7 @@ def build_scheduler(runtime: Runtime, every_s: int = TICK_EVERY_S) -> BlockingSc
             job,
             "interval",
             seconds=seconds,
-            args=[runtime],
+            args=[runtime, metrics],
             id=job_id,
             next_run_time=None,
             coalesce=True,
@@ -94,16 +115,17 @@ def run_scheduler(
 ) -> None:
     """Run until interrupted; without Redis, an in-process worker sends what is enqueued."""
     set_runtime(runtime)
-    scheduler = build_scheduler(runtime, every_s)
+    scheduler = build_scheduler(runtime, every_s, serve_scheduler_metrics())
     for job in scheduler.get_jobs():
         job.modify(next_run_time=datetime.now(scheduler.timezone))
     if stop is not None:
         threading.Thread(
             target=lambda: (stop.wait(), scheduler.shutdown(wait=False)), daemon=True
         ).start()
-    if runtime.settings.uses_redis:
-        scheduler.start()
-        return
-    log.warning("REDIS_URL is not set: sending in this process with an embedded worker")
-    with embedded_worker(send_touches.broker, runtime.settings.send_threads):
-        scheduler.start()
+    with heartbeats.beating(runtime, "scheduler"):
+        if runtime.settings.uses_redis:
+            scheduler.start()
+            return
+        log.warning("REDIS_URL is not set: sending in this process with an embedded worker")
+        with embedded_worker(send_touches.broker, runtime.settings.send_threads):
+            scheduler.start()

@@ -66,6 +66,8 @@ def leads_page(
 
 
 _STANDARD_FIELDS = frozenset({"email", "stage", *LEAD_COLUMNS})
+# The text of an email is shown once it went (or may have gone) out.
+_TEXT_SHOWN = frozenset({TouchStatus.SENT, TouchStatus.DELIVERED, TouchStatus.UNKNOWN})
 
 
 def lead_page(session: Session, lead_id: int) -> dict[str, Any]:
@@ -131,7 +133,7 @@ def timeline_entries(gathered: Gathered) -> list[dict[str, Any]]:
             "sent_by": anchor.cause if anchor is not None and anchor.cause != "due" else None,
             "due_at": iso(t.due_at),
             "error": t.last_error,
-            "body_text": t.body_text,
+            "body_text": t.body_text if t.status in _TEXT_SHOWN else None,
         }
         key = (as_utc(anchor.at), 1, anchor.id) if anchor else (as_utc(at), 2, t.id)
         keyed.append((key, entry))

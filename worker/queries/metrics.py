@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from worker.store.models import InboundMessage, ReviewItem, Touch
+from worker.operations.heartbeats import is_alive, wall_now
+from worker.settings import Settings
+from worker.store.models import Heartbeat, InboundMessage, ReviewItem, Touch
 from worker.vocabulary import TouchStatus
 
 
@@ -20,10 +22,13 @@ class Figures:
     review_open: dict[str, int] = field(default_factory=dict)  # by reason
     inbound: dict[str, int] = field(default_factory=dict)  # by intent (or status)
     sent_today: dict[str, int] = field(default_factory=dict)  # by mailbox, UTC day
+    failed_today: dict[str, int] = field(default_factory=dict)  # by mailbox, UTC day
+    # Registered processes: (holder, roles, seconds since the last beat, alive).
+    heartbeats: list[tuple[str, str, float, bool]] = field(default_factory=list)
 
 
-def read_figures(session: Session, now: datetime) -> Figures:
-    """Every figure in four grouped queries."""
+def read_figures(session: Session, now: datetime, settings: Settings) -> Figures:
+    """Every figure in a few grouped queries."""
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     touches = session.execute(select(Touch.status, func.count()).group_by(Touch.status))
     review = session.execute(
@@ -33,20 +38,31 @@ def read_figures(session: Session, now: datetime) -> Figures:
     )
     label = func.coalesce(InboundMessage.intent, InboundMessage.status)
     inbound = session.execute(select(label, func.count()).group_by(label))
-    sent = session.execute(
-        select(Touch.mailbox, func.count())
+    per_mailbox = (
+        select(Touch.status, Touch.mailbox, func.count())
         .where(
-            Touch.status == TouchStatus.SENT,
+            Touch.status.in_((TouchStatus.SENT, TouchStatus.FAILED)),
             Touch.finished_at >= day,
             Touch.finished_at < day + timedelta(days=1),
         )
-        .group_by(Touch.mailbox)
+        .group_by(Touch.status, Touch.mailbox)
     )
+    today: dict[str, dict[str, int]] = {TouchStatus.SENT: {}, TouchStatus.FAILED: {}}
+    for status, mailbox, n in session.execute(per_mailbox):
+        if mailbox:
+            today[status][str(mailbox)] = int(n)
+    wall = wall_now()
+    beats = [
+        (row.holder, row.roles, (wall - row.beat_at).total_seconds(), is_alive(row, settings, wall))
+        for row in session.scalars(select(Heartbeat).order_by(Heartbeat.holder))
+    ]
     return Figures(
         touches={str(k): int(n) for k, n in touches},
         review_open={str(k): int(n) for k, n in review},
         inbound={str(k): int(n) for k, n in inbound},
-        sent_today={str(k): int(n) for k, n in sent if k},
+        sent_today=today[TouchStatus.SENT],
+        failed_today=today[TouchStatus.FAILED],
+        heartbeats=beats,
     )
 
 

@@ -185,7 +185,14 @@ def _starting_points(runtime: Runtime, now: datetime, lead_email: str | None) ->
             (touch.enrollment_id, touch.step_index): touch
             for touch in session.scalars(
                 select(Touch).where(
-                    Touch.status.in_((TouchStatus.QUEUED, TouchStatus.CLAIMED, TouchStatus.SENDING))
+                    Touch.status.in_(
+                        (
+                            TouchStatus.QUEUED,
+                            TouchStatus.CLAIMED,
+                            TouchStatus.SENDING,
+                            TouchStatus.DELIVERED,
+                        )
+                    )
                 )
             )
         }

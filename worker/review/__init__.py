@@ -1,10 +1,13 @@
-"""Reps at work on the review queue: resolving an item (applied to the lead, with a note),
-assigning items, and the reps' accounts.
+"""Reps at work on the review queue: resolving an item (applied to the lead, with a note) or
+many at once, assigning items, the reps' accounts, and settling "delivery unknown" items with
+evidence from the mailbox's Sent folder.
 """
 
 from __future__ import annotations
 
 from worker.review.assignment import assign
+from worker.review.bulk import resolve_many
+from worker.review.evidence import check_sent_folders
 from worker.review.reps import add_rep, authenticate, list_reps, remove_rep, set_password
 from worker.review.resolutions import ACTIONS, resolve, resolve_now
 
@@ -13,9 +16,11 @@ __all__ = [
     "add_rep",
     "assign",
     "authenticate",
+    "check_sent_folders",
     "list_reps",
     "remove_rep",
     "resolve",
+    "resolve_many",
     "resolve_now",
     "set_password",
 ]

@@ -374,6 +374,7 @@ def _settle_unknown_touch(
         touch.available_at = at
         touch.enqueued_at = None
         touch.claim_token = None
+        touch.holder = None
         events.record(
             session,
             EventKind.REQUEUED,

@@ -34,6 +34,7 @@ TOUCH_STATUSES: tuple[TouchStatus, ...] = (
     TouchStatus.QUEUED,
     TouchStatus.CLAIMED,
     TouchStatus.SENDING,
+    TouchStatus.DELIVERED,
     TouchStatus.SENT,
     TouchStatus.SKIPPED,
     TouchStatus.FAILED,
@@ -148,6 +149,9 @@ class Touch(Base):
     enqueued_at: Mapped[datetime | None] = mapped_column()
     claimed_at: Mapped[datetime | None] = mapped_column()
     claim_token: Mapped[str | None] = mapped_column(String(64))
+    # The process (``Heartbeat.holder``) that claimed the touch, or holds it in its in-process
+    # queue: when that process stops beating, the touch is recovered at once (no lease wait).
+    holder: Mapped[str | None] = mapped_column(String(120))
     finished_at: Mapped[datetime | None] = mapped_column()
     attempts: Mapped[int] = mapped_column(default=0)
     mailbox: Mapped[str | None] = mapped_column(String(100))
@@ -300,6 +304,26 @@ class MailboxPause(Base):
     paused_at: Mapped[datetime] = mapped_column()
     reason: Mapped[str] = mapped_column(Text)
     resumed_at: Mapped[datetime | None] = mapped_column()
+
+
+class Heartbeat(Base):
+    """A running process (scheduler, worker, cron run) that says it is alive every few seconds.
+
+    Touches it holds are recovered as soon as its row is stale or gone; ``/healthz`` and
+    ``outreach check`` report a stale one. Times are wall-clock, whatever clock the run uses.
+    """
+
+    __tablename__ = "heartbeats"
+
+    holder: Mapped[str] = mapped_column(String(120), primary_key=True)
+    roles: Mapped[str] = mapped_column(String(100))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column()
+    started_at: Mapped[datetime] = mapped_column()
+    beat_at: Mapped[datetime] = mapped_column()
+    # A dramatiq worker process's Redis consumer id: what it fetched goes back to the queue
+    # as soon as it is known dead (``worker.broker.requeue_fetched``).
+    consumer: Mapped[str | None] = mapped_column(String(64))
 
 
 class Rep(Base):

@@ -17,6 +17,7 @@ class BuiltMessage:
     subject: str
     sender: str
     recipient: str
+    text: str | None = None  # the text/plain part as rendered (what the timeline shows)
 
     @property
     def message(self) -> EmailMessage:

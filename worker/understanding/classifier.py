@@ -26,6 +26,7 @@ from worker.understanding.auto_replies import (
 )
 from worker.understanding.body import TEXT_LIMIT
 from worker.understanding.bounces import Bounce, read_bounce
+from worker.understanding.complaints import Complaint, read_complaint
 from worker.understanding.deferrals import deferral_date
 from worker.understanding.headers import HeaderSignals, addresses_in, read_headers
 from worker.understanding.intents import TextVerdict
@@ -138,6 +139,9 @@ def _classify(
     message: Message, received_at: datetime | None, own: tuple[str, ...]
 ) -> Classification:
     reading = _Reading(message, received_at)
+    complaint = read_complaint(message)
+    if complaint is not None:
+        return _complaint(reading, complaint)
     bounce = read_bounce(message, reading.signals, reading.full, own)
     if bounce is not None and not _reported(bounce) and departure_phrases(reading.text):
         bounce = None  # "nicht zugestellt, da der Empfänger ausgeschieden ist": someone left
@@ -182,6 +186,17 @@ def _classify(
     if verdict.intent == "unknown" and not reading.text.strip():
         return reading.result("unknown", min(verdict.confidence, 0.3))  # nothing of their own
     return reading.result(verdict.intent, verdict.confidence)
+
+
+def _complaint(reading: _Reading, complaint: Complaint) -> Classification:
+    """An ARF feedback report: a spam complaint (or a "not spam" report, which is none)."""
+    who = f" by {complaint.reporter}" if complaint.reporter else ""
+    reading.reasons.append(
+        f"ARF feedback report (RFC 5965){who}, Feedback-Type: {complaint.feedback_type}"
+    )
+    if not complaint.is_complaint:
+        return reading.result("auto_reply", 0.95)
+    return reading.result("complaint", 0.99, bounced_recipients=complaint.recipients)
 
 
 def _reported(bounce: Bounce) -> bool:

@@ -13,6 +13,7 @@ Intent = Literal[
     "ooo",
     "bounce_hard",
     "bounce_soft",
+    "complaint",
     "referral",
     "question",
     "auto_reply",

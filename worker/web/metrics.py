@@ -16,15 +16,17 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from worker.queries.metrics import Figures, read_figures
+from worker.settings import Settings
 from worker.web.context import current_runtime
 
 blueprint = Blueprint("metrics", __name__)
 
 
 class _FiguresCollector(Collector):
-    def __init__(self, figures: Figures, limits: dict[str, int]) -> None:
+    def __init__(self, figures: Figures, limits: dict[str, int], queue: dict[str, int]) -> None:
         self.figures = figures
         self.limits = limits
+        self.queue = queue
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         yield _gauge("outreach_touches", "Touches by status.", "status", self.figures.touches)
@@ -47,7 +49,34 @@ class _FiguresCollector(Collector):
             self.figures.sent_today,
         )
         yield _gauge(
+            "outreach_mailbox_failed_today",
+            "Emails that failed today (UTC) by mailbox.",
+            "mailbox",
+            self.figures.failed_today,
+        )
+        yield _gauge(
             "outreach_mailbox_daily_limit", "Daily limit by mailbox.", "mailbox", self.limits
+        )
+        yield _gauge(
+            "outreach_queue_messages",
+            "Messages in the Redis queue (ready and delayed); absent on the embedded queue.",
+            "queue",
+            self.queue,
+        )
+        age = GaugeMetricFamily(
+            "outreach_heartbeat_age_seconds",
+            "Seconds since each registered process (scheduler, worker, run) last beat.",
+            labels=["holder", "roles"],
+        )
+        stale = 0
+        for holder, roles, seconds, alive in self.figures.heartbeats:
+            age.add_metric([holder, roles], seconds)
+            stale += not alive
+        yield age
+        yield GaugeMetricFamily(
+            "outreach_processes_stale",
+            "Registered processes that stopped beating (alert when above 0).",
+            value=stale,
         )
 
 
@@ -56,6 +85,30 @@ def _gauge(name: str, text: str, label: str, values: dict[str, int]) -> GaugeMet
     for key, value in sorted(values.items()):
         family.add_metric([key], value)
     return family
+
+
+# ``worker.broker.QUEUE``; not imported, because importing the broker module builds a broker.
+QUEUE = "outreach"
+
+
+def _queue_depth(settings: Settings) -> dict[str, int]:
+    """dramatiq's Redis queue: messages ready (or being worked on) and delayed for retry."""
+    if not settings.redis_url:
+        return {}
+    import redis
+
+    prefix = f"{settings.redis_namespace}:{QUEUE}"
+    try:
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
+        try:
+            return {
+                "ready": int(client.hlen(f"{prefix}.msgs")),
+                "delayed": int(client.hlen(f"{prefix}.DQ.msgs")),
+            }
+        finally:
+            client.close()
+    except redis.RedisError:  # the scrape still reports the database figures
+        return {}
 
 
 @blueprint.get("/metrics")
@@ -68,7 +121,7 @@ def metrics() -> Response:
     if not hmac.compare_digest(given.encode(), token.encode()):
         return Response("metrics need the bearer token", 401, mimetype="text/plain")
     with runtime.sessions() as session:
-        figures = read_figures(session, runtime.clock.now())
+        figures = read_figures(session, runtime.clock.now(), runtime.settings)
     try:
         limits = {
             name: spec.daily_limit
@@ -78,5 +131,5 @@ def metrics() -> Response:
     except Exception:  # a broken mailboxes.yaml: `outreach check` reports it
         limits = {}
     registry = CollectorRegistry()
-    registry.register(_FiguresCollector(figures, limits))
+    registry.register(_FiguresCollector(figures, limits, _queue_depth(runtime.settings)))
     return Response(generate_latest(registry), 200, mimetype=CONTENT_TYPE_LATEST)

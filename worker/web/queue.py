@@ -3,8 +3,10 @@
 ``GET /queue`` lists the open items (filters: reason, stage, mailbox, rep — a name, ``me``
 or ``unassigned``); ``GET /queue/<id>`` shows one with the lead's recent timeline.
 ``POST /queue/<id>/resolve`` applies an action as ``outreach review resolve`` does and
-``POST /queue/<id>/assign`` gives the item to a rep (or to nobody); both record the rep who
-did it, flash the outcome and return to the queue page they came from.
+``POST /queue/<id>/assign`` gives the item to a rep (or to nobody); ``POST /queue/resolve-all``
+resolves every open item matching the filters (a reason is required) with one action, or each
+with its own suggestion. All record the rep who did it, flash the outcome and return to the
+queue page they came from.
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ from worker.queries.review_queue import (
     UNASSIGNED,
     QueueFilter,
     filter_choices,
+    list_open,
     queue_item,
     queue_rows,
 )
 from worker.review.assignment import assign
+from worker.review.bulk import SUGGESTED, resolve_many
 from worker.review.reps import rep_names
 from worker.review.resolutions import RECLASSIFY, resolve_now
 from worker.store.models import ReviewItem
 from worker.understanding import INTENTS
-from worker.vocabulary import ReviewAction, TouchStatus
+from worker.vocabulary import ReviewAction, ReviewReason, TouchStatus
 from worker.web.auth import current_rep
 from worker.web.context import current_runtime
 
@@ -85,6 +89,7 @@ def index() -> ResponseReturnValue:
         unassigned=UNASSIGNED,
         back=request.full_path.rstrip("?"),
         lead_url=_lead_url,
+        bulk_actions=_bulk_actions(asked["reason"]),
     )
 
 
@@ -136,6 +141,42 @@ def resolve_item(item_id: int) -> ResponseReturnValue:
     who = f" for {result.lead_email}" if result.lead_email else ""
     flash(f"Resolved #{result.item_id}: {result.action}{who}.")
     return redirect(back)
+
+
+@blueprint.post("/resolve-all")
+def resolve_all_items() -> ResponseReturnValue:
+    form = request.form
+    action = form.get("action", "").strip()
+    asked = {key: form.get(key, "").strip()[:MAX_FILTER] for key in _FILTER_KEYS}
+    back = _back(form.get("back"))
+    if action not in _bulk_actions(asked["reason"]) or not asked["reason"]:
+        abort(400)
+    if form.get("confirm") != "yes":
+        flash("Tick the box to confirm resolving every item shown.", "error")
+        return redirect(back)
+    rep = current_rep()
+    filters = QueueFilter(
+        reason=asked["reason"],
+        stage=asked["stage"] or None,
+        mailbox=asked["mailbox"] or None,
+        assignee=rep if asked["rep"] == ME else (asked["rep"] or None),
+    )
+    runtime = current_runtime()
+    with runtime.sessions() as session:
+        rows = list_open(session, filters=filters)
+    done = resolve_many(runtime, rows, action, note=f"in bulk by {rep}", by=rep)
+    flash(f"Resolved {len(done.resolved)} item(s) ({action}).")
+    if done.left:
+        shown = ", ".join(f"#{item_id}: {why}" for item_id, why in list(done.left.items())[:5])
+        flash(f"{len(done.left)} left open — {shown}", "error")
+    return redirect(back)
+
+
+def _bulk_actions(reason: str) -> list[str]:
+    """What the bulk form offers for items of ``reason``."""
+    if reason == ReviewReason.DELIVERY_UNKNOWN:
+        return [SUGGESTED, ReviewAction.SENT, ReviewAction.NOT_SENT]
+    return [SUGGESTED] if reason else []
 
 
 @blueprint.post("/<int:item_id>/assign")
