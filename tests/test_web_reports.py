@@ -112,7 +112,7 @@ def test_the_report_page_shows_every_section_with_the_known_numbers(
     # pipeline: won value 5,000.00, forecast total 605.00
     assert row("won", 1, "5,000.00", "-", "-") in page
     assert '<td class="num">605.00</td>' in page
-    assert row("sales", 6, "16.7%", "33.3%") in page
+    assert row("sales", 6, "16.7%", "0.0%", "33.3%") in page
     assert "No data." in page  # no A/B variants
     for name in CHARTS:
         assert f'<img src="/reports/charts/{name}.svg" alt="Bar chart: ' in page

@@ -100,6 +100,7 @@ def pause_mailbox(
         "mailbox %r paused: %s",
         mailbox,
         reason,
+        extra={"mailbox": mailbox, "cause": cause, "event": "mailbox_paused"},
     )
     return True
 
