@@ -40,6 +40,7 @@ train: $(VENV)/.test-installed
 	$(BIN)/outreach replies train
 
 bench: $(VENV)/.test-installed services
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/throughput.py
 
 screenshots: $(VENV)/.test-installed services

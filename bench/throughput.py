@@ -5,13 +5,18 @@
 
 Figures (see bench/README.md for what each one means):
 
-1. floor      pre-rendered messages over ONE reused SMTP connection to a sink process
-2. embedded   ``run_batch`` on SQLite + the in-process stub broker, end to end
-3. redis      PostgreSQL + Redis broker + ``dramatiq worker.actors -p 2 -t 4``
-4. tick       ``dispatch.tick`` cost: D due among D enrolled vs D due among a big list
-5. import     ``leads.import_leads`` rows/s and peak RSS, 10k vs 100k rows
+1. floor      pre-built messages sent with smtplib over ONE reused connection
+2. mailmerge  the simplest peer (awdeorio/mailmerge, its CLI, ``--no-limit``): the same leads
+              and an equivalent template, one connection per message
+3. embedded   ``run_batch`` on SQLite + the in-process stub broker, end to end
+4. redis      PostgreSQL + Redis broker + ``dramatiq worker.actors -p 2 -t 4``
+5. tick       ``dispatch.tick`` cost: D due among D enrolled vs D due among a big list
+6. import     ``leads.import_leads`` rows/s and peak RSS, 10k vs 100k rows
 
-Everything runs on loopback; temp folders, PostgreSQL schemas and Redis keys are removed.
+Every sending phase talks to the same SMTP server process (aiosmtpd by default, which parses
+each message as a relay would) and reports msg/s, its ratio to the floor and to mailmerge, and
+CPU per message of every process involved. Everything runs on loopback; temp folders,
+PostgreSQL schemas and Redis keys are removed.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import resource
 import signal
 import smtplib
 import statistics
@@ -63,7 +69,7 @@ REDIS_URL = "redis://127.0.0.1:6379/14"
 SECRET = "bench-secret"
 SEQUENCE = "prospecting"
 WORKER_APP = f"outreach-bench-{os.getpid()}"  # tags the workers' PostgreSQL sessions
-PHASES = ("floor", "embedded", "redis", "tick", "import")
+PHASES = ("floor", "mailmerge", "embedded", "redis", "tick", "import")
 
 log = logging.getLogger("bench")
 
@@ -287,7 +293,8 @@ class Stages:
             self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - cpu0
 
 
-FLOOR = "FLOOR: SmtpTransport.send, pre-built, 1 conn"
+FLOOR = "FLOOR: smtplib, pre-built bytes, 1 reused conn"
+MAILMERGE = "MAILMERGE end to end (1 conn per message)"
 
 
 def phase_floor(res: Results, sink: SinkProcess, n: int, work: Path) -> None:
@@ -351,8 +358,8 @@ def phase_floor(res: Results, sink: SinkProcess, n: int, work: Path) -> None:
         ("render", "render (Jinja, compiled templates)", ""),
         ("build", "build (rendering.build_message)", ""),
         ("serialise", "serialise (built.data, else message.as_bytes)", ""),
-        ("raw", "SMTP only, pre-serialised bytes, 1 conn", ""),
-        ("floor", FLOOR, "MAIL/RCPT/DATA (+ serialise)"),
+        ("raw", FLOOR, "smtplib.sendmail of pre-built bytes"),
+        ("floor", "product's SmtpTransport.send, pre-built, 1 conn", "MAIL/RCPT/DATA"),
     )
     for key, label, note in rows:
         cpu_ms = stage.cpu[key] / n * 1000
@@ -366,7 +373,101 @@ def phase_floor(res: Results, sink: SinkProcess, n: int, work: Path) -> None:
     runtime.close()
 
 
-# --- 2. embedded -----------------------------------------------------------------------
+# --- 2. mailmerge, the simplest peer ---------------------------------------------------
+
+# The product's first prospecting email, as a mailmerge template: the same fields, the same
+# length, the same signature and unsubscribe line.
+MAILMERGE_TEMPLATE = """\
+TO: {{first_name}} {{last_name}} <{{email}}>
+SUBJECT: Forecast accuracy at {{company}}
+FROM: Ada Fischer <ada.fischer@northwind-analytics.example>
+
+Hi {{first_name}},
+
+{{referrer}} suggested I get in touch with you.
+
+Most {{industry}} sales leaders I speak with rebuild their forecast by hand every Monday, \
+and are still surprised at quarter end.
+
+Northwind connects read-only to {{crm}}, scores every open deal on its real likelihood to \
+close, and flags the stale ones before they inflate the pipeline. Reps don't change how they \
+work.
+
+I'd be curious how {{company}} is tackling {{pain_point}} today.
+
+Would 20 minutes be worth it to see your current pipeline through that lens?
+
+Best,
+Ada Fischer
+Account Executive, Northwind Analytics
++49 30 5550 1234
+
+Not the right time? Unsubscribe: http://127.0.0.1:8000/u/{{email}}
+"""
+
+
+def phase_mailmerge(res: Results, sink: SinkProcess, n: int, work: Path) -> None:
+    """mailmerge (awdeorio/mailmerge) as its users run it: the same CSV, an equivalent
+    template, ``--no-limit``, one SMTP connection per message, sequential by design."""
+    say(f"\n[mailmerge] {n:,} messages, its own CLI, one connection per message")
+    folder = work / "mailmerge"
+    folder.mkdir()
+    csv = write_leads_csv(folder / "leads.csv", n, start=50_000_000)
+    template = folder / "template.txt"
+    template.write_text(MAILMERGE_TEMPLATE, encoding="utf-8")
+    config = folder / "server.conf"
+    config.write_text(
+        f"[smtp_server]\nhost = {sink.host}\nport = {sink.port}\nratelimit = 0\n",
+        encoding="utf-8",
+    )
+    command = [
+        str(VENV_BIN / "mailmerge"),
+        "--template",
+        str(template),
+        "--database",
+        str(csv),
+        "--config",
+        str(config),
+        "--no-dry-run",
+        "--no-limit",
+        "--output-format",
+        "raw",
+    ]
+    before, before_lf = sink.count, sink.bare_lf
+    sink_cpu = sink_meter(sink).start()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with stopwatch() as elapsed:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, err = proc.communicate()
+    sink_cpu.stop()
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = used.ru_utime + used.ru_stime - children.ru_utime - children.ru_stime
+    seconds = elapsed()
+    got = sink.wait_for_count(before + n) - before
+    if proc.returncode != 0 or got != n:
+        res.problem(f"mailmerge: exit {proc.returncode}, sink got {got} of {n}: {err[-500:]!r}")
+    rate = n / seconds
+    res.add("mailmerge", MAILMERGE, rate, "msg/s", f"{n:,} messages")
+    floor = res.get("floor", FLOOR)
+    if floor:
+        res.add("mailmerge", "ratio mailmerge / floor", rate / floor, "x")
+    res.add("mailmerge", "CPU per message, mailmerge", cpu / n * 1000, "ms")
+    res.add("mailmerge", "CPU per message, sink", sink_cpu.seconds / n * 1000, "ms")
+    res.add("mailmerge", "sink accepted", got, "msgs", f"expected {n}")
+    check_line_endings(res, "mailmerge", sink, before_lf)
+
+
+def ratios(res: Results, section: str, rate: float) -> None:
+    """The product's rate against the floor and against mailmerge, measured in this run."""
+    for name, other in (
+        ("floor", res.get("floor", FLOOR)),
+        ("mailmerge", res.get("mailmerge", MAILMERGE)),
+    ):
+        if other:
+            res.add(section, f"ratio end to end / {name}", rate / other, "x")
+
+
+# --- 3. embedded -----------------------------------------------------------------------
 
 
 def phase_embedded(
@@ -434,9 +535,7 @@ def phase_embedded(
         )
         res.add("embedded", "EMBEDDED end to end", rate, "msg/s")
         res.add("embedded", "send part only", n / rest, "msg/s", "excl. tick & summary")
-        floor = res.get("floor", FLOOR)
-        if floor:
-            res.add("embedded", "ratio end to end / floor", rate / floor, "x")
+        ratios(res, "embedded", rate)
         tick_statements = timers["tick"].statements
         send_statements = sql.statements - sum(t.statements for t in timers.values())
         res.add("embedded", "SQL statements per touch, send path", send_statements / n, "stmts")
@@ -453,7 +552,7 @@ def phase_embedded(
         runtime.close()
 
 
-# --- 3. redis + 2 worker processes -------------------------------------------------------
+# --- 4. redis + 2 worker processes -------------------------------------------------------
 
 
 def _worker_env(settings: Settings, namespace: str, redis_url: str, home: Path) -> dict[str, str]:
@@ -656,9 +755,7 @@ def _redis_measure(
     res.add("redis", f"REDIS end to end ({processes} proc x {threads} thr)", rate, "msg/s")
     send_only = seconds - tick_elapsed()
     res.add("redis", "send part only", n / send_only, "msg/s", "excl. tick")
-    floor = res.get("floor", FLOOR)
-    if floor:
-        res.add("redis", "ratio end to end / floor", rate / floor, "x")
+    ratios(res, "redis", rate)
     per_msg = {
         "dramatiq worker processes": workers_cpu.seconds,
         "their PostgreSQL backends": pg_cpu.seconds,
@@ -681,7 +778,7 @@ def _redis_measure(
     check_line_endings(res, "redis", sink, before_lf)
 
 
-# --- 4. tick cost ----------------------------------------------------------------------
+# --- 5. tick cost ----------------------------------------------------------------------
 
 
 def _analyze(engine: sa.Engine) -> None:
@@ -808,7 +905,7 @@ def phase_tick(
         res.add("tick", f"{backend}: bulk insert of {big:,} enrolled leads", large.insert_s, "s")
 
 
-# --- 5. import memory ------------------------------------------------------------------
+# --- 6. import memory ------------------------------------------------------------------
 
 
 def phase_import(res: Results, work: Path, rows_big: int) -> None:
@@ -885,7 +982,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--skip-postgres-tick", action="store_true", help="measure the tick on SQLite only"
     )
     parser.add_argument("--only", default=",".join(PHASES), help="comma-separated phases to run")
-    parser.add_argument("--sink", choices=("fast", "aiosmtpd"), default="fast")
+    parser.add_argument("--sink", choices=("aiosmtpd", "fast"), default="aiosmtpd")
     parser.add_argument("--threads", type=int, default=4, help="send threads (embedded)")
     parser.add_argument("--worker-processes", type=int, default=2)
     parser.add_argument("--worker-threads", type=int, default=4)
@@ -932,6 +1029,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if "floor" in args.phases:
             phase_floor(res, sink, args.touches, work)
+        if "mailmerge" in args.phases:
+            phase_mailmerge(res, sink, args.touches, work)
         if "embedded" in args.phases:
             phase_embedded(res, sink, args.touches, work, args.threads, args.warmup, args.py_spy)
         if "redis" in args.phases:

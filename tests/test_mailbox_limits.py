@@ -28,7 +28,7 @@ from worker.delivery.tick import tick
 from worker.errors import PermanentDeliveryError
 from worker.leads.enrollment import enroll_leads
 from worker.leads.importing import import_leads
-from worker.mailboxes.capacity import usage_on
+from worker.mailboxes.capacity import count_uncounted_sends, usage_on
 from worker.mailboxes.limits import next_day_start
 from worker.mailboxes.pauses import check_mailboxes, pause_mailbox, resume_mailbox
 from worker.mailboxes.pools import rendezvous
@@ -622,9 +622,41 @@ def test_a_touch_postponed_by_an_earlier_gate_uses_no_capacity(
     runtime = build(database_url, sales="daily_limit: 10")
     assert import_emails(runtime, addresses(3)) == 3
 
-    def closed(runtime: Runtime, item: Prepared, now: datetime) -> Postpone:
+    def closed(runtime: Runtime, item: Prepared, now: datetime, paused: object) -> Postpone:
         return Postpone(now + timedelta(hours=1), "outside send window")
 
     monkeypatch.setattr(worker.delivery.gates, "window_gate", closed)
     assert run_batch(runtime).totals() == {"deferred": 3}
     assert usage_on(runtime, ["sales"], DAY1)["sales"].sent == 0
+
+
+def test_a_mailbox_without_limits_is_counted_per_chunk_and_a_pause_stops_the_next_chunk(
+    build: Any, database_url: str, clock: VirtualClock
+) -> None:
+    """No limit: nothing is reserved per touch, but the day's sends are still counted (usage,
+    bounce and complaint rates) once per chunk, and a pause stops every chunk that starts
+    after it."""
+    runtime = build(database_url, settings={"touches_per_message": 25})
+    import_emails(runtime, addresses(30))
+    assert run_batch(runtime).totals() == {"sent": 30}
+    assert usage_on(runtime, ["sales"], DAY1)["sales"].sent == 30
+
+    import_emails(runtime, addresses(10, prefix="more"))
+    with runtime.sessions.begin() as session:
+        pause_mailbox(session, "sales", "checking the account", at=clock.now())
+    assert run_batch(runtime).totals() == {"deferred": 10}
+    assert usage_on(runtime, ["sales"], DAY1)["sales"].sent == 30
+
+
+def test_sends_of_a_mailbox_without_limits_are_counted_in_redis_too(
+    build: Any, sqlite_url: str, redis_namespace: str
+) -> None:
+    settings = {"redis_url": REDIS_URL, "redis_namespace": redis_namespace}
+    runtime = build(sqlite_url, settings=settings, success="daily_limit: 5")
+    with runtime.sessions.begin() as session:
+        count_uncounted_sends(runtime, session, {"sales": 7, "success": 3}, START)
+        count_uncounted_sends(runtime, session, {"sales": 2}, START)
+    usage = usage_on(runtime, ["sales", "success"], DAY1)
+    assert usage["sales"].sent == 9
+    assert usage["success"].sent == 0  # limited: its reservations count it, not this
+    assert usage["sales"].last_sent_at == START

@@ -9,6 +9,7 @@ expires, and becomes ``unknown`` — flagged for a rep, never resent. One alread
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from worker.delivery.claiming import Outcome, Prepared
 from worker.leads import lifecycle
 from worker.leads.flags import flag, other_open_items
+from worker.mailboxes.capacity import count_uncounted_sends
 from worker.mailboxes.pauses import after_failure
 from worker.runtime import Runtime
 from worker.store import events
@@ -188,6 +190,8 @@ def record_accepted(
         if new_thread:
             conn.execute(_ADVANCE_NEW_THREAD, new_thread)
         events.record_many(session, [row for row in logged if row["touch_id"] in recorded])
+        sends = Counter(item.mailbox for item in batch if item.touch_id in recorded)
+        count_uncounted_sends(runtime, session, sends, now)
     for item in batch:
         if item.touch_id in recorded:
             log.info(

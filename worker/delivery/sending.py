@@ -33,6 +33,7 @@ from worker.errors import (
     PermanentDeliveryError,
     TemporaryDeliveryError,
 )
+from worker.mailboxes.capacity import paused_mailboxes
 from worker.runtime import Runtime
 from worker.transports.base import SenderRefusedError
 from worker.vocabulary import ReviewReason
@@ -40,7 +41,8 @@ from worker.vocabulary import ReviewReason
 log = logging.getLogger(__name__)
 
 CLAIM_CHUNK = 25
-RECORD_EVERY = 10
+# Accepted sends are durable at once (``delivered``); their bookkeeping is written per chunk.
+RECORD_EVERY = CLAIM_CHUNK
 
 
 def send_touches(runtime: Runtime, touch_ids: list[int]) -> list[Outcome]:
@@ -67,10 +69,12 @@ def _send_chunk(runtime: Runtime, touch_ids: list[int]) -> list[Outcome]:
     confirmed: list[Prepared] = []
     started: set[int] = set()
     accepted: int | None = None  # handed over and accepted, not yet ``delivered`` in the ledger
+    # Pauses as the chunk begins, read again after any failure (which may pause a mailbox).
+    paused = paused_mailboxes(runtime) if prepared else {}
     try:
         for item in prepared:
             started.add(item.touch_id)
-            postponed = first_postponement(runtime, item, runtime.clock.now())
+            postponed = first_postponement(runtime, item, runtime.clock.now(), paused)
             if postponed is not None:
                 if accepted is not None:
                     confirm_delivered(runtime, accepted, token)
@@ -96,6 +100,7 @@ def _send_chunk(runtime: Runtime, touch_ids: list[int]) -> list[Outcome]:
                 outcomes.extend(record_sent(runtime, token, confirmed))
                 confirmed = []
                 outcomes.append(problem)
+                paused = paused_mailboxes(runtime)
                 continue
             confirmed.append(item)
             accepted = item.touch_id

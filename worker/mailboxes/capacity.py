@@ -26,6 +26,7 @@ slot, so the count may be above what really went out, never below it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -65,11 +66,33 @@ _USAGE_ROW = select(_usage.c.sent, _usage.c.last_sent_at).where(
 )
 
 
-def reserve(runtime: Runtime, mailbox: str, domain: str, now: datetime) -> Postpone | None:
-    """Postpone a send while ``mailbox`` is paused or out of capacity; else reserve one send."""
+def paused_mailboxes(runtime: Runtime) -> dict[str, str]:
+    """Every mailbox paused now, with the reason (one read)."""
+    with runtime.sessions() as session:
+        rows = session.connection().execute(
+            select(_pauses.c.mailbox, _pauses.c.reason).where(_pauses.c.resumed_at.is_(None))
+        )
+        return {str(mailbox): str(reason) for mailbox, reason in rows}
+
+
+def reserve(
+    runtime: Runtime,
+    mailbox: str,
+    domain: str,
+    now: datetime,
+    paused_now: Mapping[str, str] | None = None,
+) -> Postpone | None:
+    """Postpone a send while ``mailbox`` is paused or out of capacity; else reserve one send.
+
+    A mailbox without any limit has nothing to count: with ``paused_now`` (the pauses read
+    when the chunk began, see ``paused_mailboxes``) it costs no database round trip at all.
+    """
     limits = limits_for(runtime.mailboxes, mailbox)
     if limits is None:  # claiming already failed such a touch; nothing to count
         return None
+    if not limits.counted and paused_now is not None:
+        reason = paused_now.get(mailbox)
+        return paused(mailbox, reason, now) if reason is not None else None
     if runtime.settings.uses_redis:
         with runtime.sessions() as session:
             reason = session.connection().scalar(_PAUSED, {"mailbox": mailbox})
@@ -295,6 +318,49 @@ def usage_on(runtime: Runtime, mailboxes: list[str], day: date) -> dict[str, Usa
     return {name: Usage(counts.get(name, 0), lasts.get(name)) for name in mailboxes}
 
 
+def count_uncounted_sends(
+    runtime: Runtime, session: Session, sends: Mapping[str, int], now: datetime
+) -> None:
+    """Count sends of mailboxes without limits (``reserve`` counted nothing for them), so the
+    day's usage and the bounce and complaint rates see them: one increment per mailbox, in
+    ``session``'s transaction (the database) or in Redis."""
+    uncounted = {
+        mailbox: n
+        for mailbox, n in sends.items()
+        if n
+        and (limits := limits_for(runtime.mailboxes, mailbox)) is not None
+        and not limits.counted
+    }
+    if not uncounted:
+        return
+    settings = runtime.settings
+    day = day_of(now)
+    if settings.redis_url:
+        client, _ = _redis(settings.redis_url)
+        pipe = client.pipeline()
+        for mailbox, n in uncounted.items():
+            key = mailbox_key(settings.redis_namespace, mailbox, day)
+            pipe.incrby(key, n)
+            pipe.expire(key, REDIS_TTL_S)
+            pipe.set(last_send_key(settings.redis_namespace, mailbox), _epoch_ms(now))
+        pipe.execute()
+        return
+    insert = dialect_insert(session, _usage)
+    for mailbox, n in uncounted.items():
+        session.execute(
+            insert.values(mailbox=mailbox, day=day, sent=n, last_sent_at=now).on_conflict_do_update(
+                index_elements=["mailbox", "day"],
+                set_={"sent": _usage.c.sent + n, "last_sent_at": now},
+            )
+        )
+
+
+def _counted(runtime: Runtime, mailbox: str) -> bool:
+    """Whether ``reserve`` counts the sends of ``mailbox`` (True for an unknown one: skip it)."""
+    limits = limits_for(runtime.mailboxes, mailbox)
+    return limits is None or limits.counted
+
+
 def sent_since(runtime: Runtime, mailbox: str, first_day: date, last_day: date) -> int:
     """The mailbox's sends (reservations) from ``first_day`` to ``last_day``, both included."""
     days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
@@ -314,9 +380,11 @@ def sent_since(runtime: Runtime, mailbox: str, first_day: date, last_day: date) 
 
 __all__ = [
     "REDIS_TTL_S",
+    "count_uncounted_sends",
     "domain_key",
     "last_send_key",
     "mailbox_key",
+    "paused_mailboxes",
     "reserve",
     "sent_since",
     "usage_on",

@@ -26,6 +26,11 @@ class Limits:
     spacing_s: int = 0
     domain_daily: int | None = None
 
+    @property
+    def counted(self) -> bool:
+        """Whether a send must be counted (any limit at all); if not, only a pause stops it."""
+        return bool(self.daily) or self.spacing_s > 0 or bool(self.domain_daily)
+
 
 @dataclass(frozen=True)
 class Usage:
