@@ -166,6 +166,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     last_kill = time.monotonic()
                     settle_s = _wait_final(runtime, enrolled, stall_s=args.stall_s)
                 waited_for_lease = enrolled - count_status(runtime, FINAL)
+                figures["not_final_after_settling_real_clock"] = {
+                    k: v for k, v in touch_totals(runtime).items() if k not in FINAL
+                }
                 if waited_for_lease:
                     later = SystemClock().now() + timedelta(seconds=settings.delivery_lease_s + 60)
                     late_runtime = Runtime.from_settings(settings, VirtualClock(later))

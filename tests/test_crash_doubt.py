@@ -34,6 +34,7 @@ from delivery_support import (
 )
 
 from worker.clock import VirtualClock
+from worker.operations import heartbeats
 from worker.processes.scheduler import tick_and_enqueue
 from worker.runtime import Runtime
 from worker.store.models import Lead
@@ -48,6 +49,11 @@ FINAL = {"sent", "unknown"}
 def sink() -> Iterator[Sink]:
     with running_sink() as running:
         yield running
+
+
+def _live_workers(runtime: Runtime) -> int:
+    with runtime.sessions() as session:
+        return len(heartbeats.live(session, runtime.settings))
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
@@ -77,6 +83,7 @@ def test_sigkilled_workers_leave_in_doubt_only_what_was_in_flight(
         START,
         REDIS_URL,
         heartbeat_timeout_s=3,
+        touches_per_message=5,  # many queue messages: the killed ones had some fetched
     )
     with setup as (runtime, env):
         _kill_repeatedly(runtime, dict(env, OUTREACH_HEARTBEAT_S="1"), project, sink, tmp_path)
@@ -106,13 +113,15 @@ def _kill_repeatedly(
         assert tick_and_enqueue(runtime) == 400
         for _ in range(KILLS):
             workers = start(command, env, project, log=log)
+            # As under a process manager: the new group is up before the next tick runs.
+            wait_until(lambda: _live_workers(runtime) == PROCESSES, 30, "the workers' heartbeats")
             goal = len(sink.recipients()) + 30
 
             def progressed(goal: int = goal) -> bool:
                 tick_and_enqueue(runtime)  # the scheduler: recovers what the killed ones held
                 return len(sink.recipients()) >= goal
 
-            wait_until(progressed, 60, f"{goal} messages sent", every_s=0.2)
+            wait_until(progressed, 45, f"{goal} messages sent", every_s=0.2)
             _kill_group(workers)
             held_at_kill.append(statuses(runtime))
         workers = start(command, env, project, log=log)
@@ -121,7 +130,8 @@ def _kill_repeatedly(
             tick_and_enqueue(runtime)
             return set(statuses(runtime)) <= FINAL
 
-        wait_until(settled, 120, "every touch sent or delivery unknown", every_s=0.5)
+        # Well within dramatiq's own recovery of fetched messages (its heartbeat: 60 s).
+        wait_until(settled, 45, "every touch sent or delivery unknown", every_s=0.5)
     finally:
         if workers is not None:
             _kill_group(workers)

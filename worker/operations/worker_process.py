@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dramatiq
 
+from worker.broker import requeue_fetched
 from worker.operations import heartbeats
 from worker.operations.log_format import in_dramatiq_command
 from worker.operations.process_metrics import worker_metrics_middleware
@@ -21,7 +22,12 @@ class HeartbeatMiddleware(dramatiq.Middleware):
     Redis consumer id (what it fetched goes back to the queue once it is known dead)."""
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        heartbeats.start(get_runtime(), "worker", consumer=getattr(broker, "broker_id", None))
+        runtime = get_runtime()
+        # A restart replaces the dead processes of its role on this host and drops their
+        # heartbeat rows: first give the queue back what they had fetched.
+        with runtime.sessions() as session:
+            requeue_fetched(broker, heartbeats.dead_consumers(session, runtime.settings))
+        heartbeats.start(runtime, "worker", consumer=getattr(broker, "broker_id", None))
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         heartbeats.stop("worker")
