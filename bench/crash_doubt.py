@@ -22,18 +22,17 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import redis
 import sqlalchemy as sa
 from datagen import copy_project, write_leads_csv
 from smtp_sink import SinkProcess
@@ -46,11 +45,11 @@ from throughput import (
     count_status,
     import_csv,
     postgres_schema,
+    redis_broker,
     say,
     touch_totals,
 )
 
-from worker.broker import build_broker, install
 from worker.clock import SystemClock, VirtualClock
 from worker.processes.scheduler import tick_and_enqueue
 from worker.runtime import Runtime, set_runtime
@@ -118,102 +117,106 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="outreach-crash-"))
     journal = work / "received.txt"
     rng = random.Random(args.seed)
-    namespace = f"outreach-bench-{uuid.uuid4().hex[:8]}"
-    client = redis.Redis.from_url(args.redis_url)
-    client.ping()
-    broker = install(build_broker(args.redis_url, namespace))
     figures: dict[str, Any] = {"engine": _engine_version()}
     try:
-        with (
-            SinkProcess("aiosmtpd", record=journal) as sink,
-            postgres_schema(args.pg_url) as database_url,
-        ):
-            home = copy_project(work / "project")
-            settings = bench_settings(home, database_url, sink.url, redis_url=args.redis_url)
-            runtime = Runtime.from_settings(settings, SystemClock())
-            set_runtime(runtime)
-            runtime.sessions  # noqa: B018  (migrate before the workers start)
-            csv = write_leads_csv(work / "leads.csv", args.leads, start=40_000_000)
-            enrolled, _ = import_csv(runtime, csv)
-            proc = _start_workers(
-                settings, namespace, args.redis_url, home, work, args.processes, args.threads
-            )
-            in_flight_at_kill: list[int] = []
-            started = time.monotonic()
-            try:
-                with Ticker(runtime):
-                    tick_and_enqueue(runtime)
-                    for kill in range(args.kills):
-                        before = sink.count
-                        goal = before + rng.randint(args.min_gap, args.max_gap)
-                        sink.wait_for_count(goal, timeout_s=60)
-                        _kill_group(proc)
-                        sending = count_status(runtime, ("sending",))
-                        in_flight_at_kill.append(sending)
-                        say(
-                            f"  kill {kill + 1}: sink had {sink.count:,}; "
-                            f"{sending} touches 'sending' right after the kill"
-                        )
-                        proc = _start_workers(
-                            settings,
-                            namespace,
-                            args.redis_url,
-                            home,
-                            work,
-                            args.processes,
-                            args.threads,
-                        )
-                    last_kill = time.monotonic()
-                    settle_s = _wait_final(runtime, enrolled, stall_s=args.stall_s)
-                waited_for_lease = enrolled - count_status(runtime, FINAL)
-                figures["not_final_after_settling_real_clock"] = {
-                    k: v for k, v in touch_totals(runtime).items() if k not in FINAL
-                }
-                if waited_for_lease:
-                    later = SystemClock().now() + timedelta(seconds=settings.delivery_lease_s + 60)
-                    late_runtime = Runtime.from_settings(settings, VirtualClock(later))
-                    tick_and_enqueue(late_runtime)
-                    late_runtime.close()
-                    with Ticker(runtime):
-                        _wait_final(runtime, enrolled, stall_s=args.stall_s)
-            finally:
-                _kill_group(proc)
-            elapsed = time.monotonic() - started
-            sink.wait_for_count(sink.count)
-            received = Counter(
-                line.strip() for line in journal.read_text().splitlines() if line.strip()
-            )
-            by_status = _emails_by_status(runtime)
-            unknown = by_status.get("unknown", [])
-            leads = {email for emails in by_status.values() for email in emails}
-            settled = set(by_status.get("sent", [])) | set(unknown)
-            bound = args.kills * args.processes * args.threads
-            figures.update(
-                {
-                    "leads": enrolled,
-                    "kills": args.kills,
-                    "processes": args.processes,
-                    "threads": args.threads,
-                    "bound_kills_x_processes_x_threads": bound,
-                    "sending_right_after_each_kill": in_flight_at_kill,
-                    "unknown": len(unknown),
-                    "unknown_in_fact_delivered": sum(1 for e in unknown if received[e]),
-                    "duplicates_at_server": sum(1 for n in received.values() if n > 1),
-                    "neither_sent_nor_unknown": len(leads - settled),
-                    "touches": touch_totals(runtime),
-                    "seconds_last_kill_to_settled_real_clock": round(settle_s, 1),
-                    "touches_that_waited_for_the_lease": waited_for_lease,
-                    "seconds_total": round(elapsed, 1),
-                    "since_last_kill_s": round(time.monotonic() - last_kill, 1),
-                }
-            )
-            set_runtime(None)
-            runtime.close()
+        return _run(args, work, journal, rng, figures)
     finally:
-        broker.close()
-        for key in client.scan_iter(f"{namespace}*"):
-            client.delete(key)
-        client.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(
+    args: argparse.Namespace,
+    work: Path,
+    journal: Path,
+    rng: random.Random,
+    figures: dict[str, Any],
+) -> dict[str, Any]:
+    with (
+        redis_broker(args.redis_url) as namespace,
+        SinkProcess("aiosmtpd", record=journal) as sink,
+        postgres_schema(args.pg_url) as database_url,
+    ):
+        home = copy_project(work / "project")
+        settings = bench_settings(home, database_url, sink.url, redis_url=args.redis_url)
+        runtime = Runtime.from_settings(settings, SystemClock())
+        set_runtime(runtime)
+        runtime.sessions  # noqa: B018  (migrate before the workers start)
+        csv = write_leads_csv(work / "leads.csv", args.leads, start=40_000_000)
+        enrolled, _ = import_csv(runtime, csv)
+        proc = _start_workers(
+            settings, namespace, args.redis_url, home, work, args.processes, args.threads
+        )
+        in_flight_at_kill: list[int] = []
+        started = time.monotonic()
+        try:
+            with Ticker(runtime):
+                tick_and_enqueue(runtime)
+                for kill in range(args.kills):
+                    before = sink.count
+                    goal = before + rng.randint(args.min_gap, args.max_gap)
+                    sink.wait_for_count(goal, timeout_s=60)
+                    _kill_group(proc)
+                    sending = count_status(runtime, ("sending",))
+                    in_flight_at_kill.append(sending)
+                    say(
+                        f"  kill {kill + 1}: sink had {sink.count:,}; "
+                        f"{sending} touches 'sending' right after the kill"
+                    )
+                    proc = _start_workers(
+                        settings,
+                        namespace,
+                        args.redis_url,
+                        home,
+                        work,
+                        args.processes,
+                        args.threads,
+                    )
+                last_kill = time.monotonic()
+                settle_s = _wait_final(runtime, enrolled, stall_s=args.stall_s)
+            waited_for_lease = enrolled - count_status(runtime, FINAL)
+            figures["not_final_after_settling_real_clock"] = {
+                k: v for k, v in touch_totals(runtime).items() if k not in FINAL
+            }
+            if waited_for_lease:
+                later = SystemClock().now() + timedelta(seconds=settings.delivery_lease_s + 60)
+                late_runtime = Runtime.from_settings(settings, VirtualClock(later))
+                tick_and_enqueue(late_runtime)
+                late_runtime.close()
+                with Ticker(runtime):
+                    _wait_final(runtime, enrolled, stall_s=args.stall_s)
+        finally:
+            _kill_group(proc)
+        elapsed = time.monotonic() - started
+        sink.wait_for_count(sink.count)
+        received = Counter(
+            line.strip() for line in journal.read_text().splitlines() if line.strip()
+        )
+        by_status = _emails_by_status(runtime)
+        unknown = by_status.get("unknown", [])
+        leads = {email for emails in by_status.values() for email in emails}
+        settled = set(by_status.get("sent", [])) | set(unknown)
+        bound = args.kills * args.processes * args.threads
+        figures.update(
+            {
+                "leads": enrolled,
+                "kills": args.kills,
+                "processes": args.processes,
+                "threads": args.threads,
+                "bound_kills_x_processes_x_threads": bound,
+                "sending_right_after_each_kill": in_flight_at_kill,
+                "unknown": len(unknown),
+                "unknown_in_fact_delivered": sum(1 for e in unknown if received[e]),
+                "duplicates_at_server": sum(1 for n in received.values() if n > 1),
+                "neither_sent_nor_unknown": len(leads - settled),
+                "touches": touch_totals(runtime),
+                "seconds_last_kill_to_settled_real_clock": round(settle_s, 1),
+                "touches_that_waited_for_the_lease": waited_for_lease,
+                "seconds_total": round(elapsed, 1),
+                "since_last_kill_s": round(time.monotonic() - last_kill, 1),
+            }
+        )
+        set_runtime(None)
+        runtime.close()
     return figures
 
 

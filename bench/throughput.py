@@ -645,25 +645,31 @@ def phase_redis(
 ) -> None:
     say(f"\n[redis] PostgreSQL + Redis, dramatiq -p {processes} -t {threads}, {n:,} touches")
     home = copy_project(work / "redis-project")
+    with redis_broker(redis_url) as namespace, postgres_schema(pg_url) as database_url:
+        settings = bench_settings(home, database_url, sink.url, redis_url=redis_url)
+        runtime = Runtime.from_settings(settings, SystemClock())
+        set_runtime(runtime)
+        runtime.sessions  # noqa: B018  (migrate before the workers start)
+        proc = _start_workers(settings, namespace, redis_url, home, work, processes, threads)
+        try:
+            _redis_measure(
+                res, sink, n, work, runtime, proc, processes, threads, warmup, profile_dir
+            )
+        finally:
+            _stop_process_group(proc)  # always, before the schema is dropped
+            set_runtime(None)
+            runtime.close()
+
+
+@contextmanager
+def redis_broker(redis_url: str) -> Iterator[str]:
+    """The Redis broker installed under a fresh namespace (yielded); its keys removed after."""
     namespace = f"outreach-bench-{uuid.uuid4().hex[:8]}"
     client = redis.Redis.from_url(redis_url)
     client.ping()
     broker = install(build_broker(redis_url, namespace))
     try:
-        with postgres_schema(pg_url) as database_url:
-            settings = bench_settings(home, database_url, sink.url, redis_url=redis_url)
-            runtime = Runtime.from_settings(settings, SystemClock())
-            set_runtime(runtime)
-            runtime.sessions  # noqa: B018  (migrate before the workers start)
-            proc = _start_workers(settings, namespace, redis_url, home, work, processes, threads)
-            try:
-                _redis_measure(
-                    res, sink, n, work, runtime, proc, processes, threads, warmup, profile_dir
-                )
-            finally:
-                _stop_process_group(proc)  # always, before the schema is dropped
-                set_runtime(None)
-                runtime.close()
+        yield namespace
     finally:
         broker.close()
         for key in client.scan_iter(f"{namespace}*"):

@@ -19,7 +19,7 @@ import pytest
 import redis
 from sqlalchemy import select, update
 
-from tests.conftest import REDIS_URL, START, make_settings
+from tests.conftest import REDIS_URL, START, free_port, make_settings
 from worker.broker import build_broker, install
 from worker.clock import VirtualClock
 from worker.delivery.claiming import Prepared
@@ -660,3 +660,13 @@ def test_sends_of_a_mailbox_without_limits_are_counted_in_redis_too(
     assert usage["sales"].sent == 9
     assert usage["success"].sent == 0  # limited: its reservations count it, not this
     assert usage["sales"].last_sent_at == START
+
+
+def test_redis_down_never_stops_recording_sends_it_would_only_count(
+    build: Any, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    closed = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    runtime = build(sqlite_url, settings={"redis_url": closed})
+    with runtime.sessions.begin() as session:
+        count_uncounted_sends(runtime, session, {"sales": 4}, START)
+    assert "sends of ['sales'] not counted in Redis" in caplog.text

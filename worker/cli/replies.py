@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -103,12 +105,31 @@ def review() -> None:
     """The flagged-lead queue: what the machine could not decide, for a rep."""
 
 
+def _queue_filters(command: Callable[..., None]) -> Callable[..., None]:
+    """The filters ``review list`` and ``review resolve --all`` share."""
+    for option in reversed(
+        (
+            click.option("--reason", help="Only items with this reason (e.g. delivery_unknown)."),
+            click.option("--stage", help="Only items of leads in this stage."),
+            click.option("--mailbox", help="Only items of this sending mailbox."),
+            click.option("--rep", help="Only items assigned to this rep ('unassigned': nobody)."),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def _asked_filter(
+    reason: str | None, stage: str | None, mailbox: str | None, rep: str | None
+) -> Any:  # a QueueFilter (imported when a command runs, for start-up time)
+    from worker.queries.review_queue import QueueFilter
+
+    return QueueFilter.asked(reason, stage, mailbox, rep.strip().lower() if rep else None)
+
+
 @review.command("list")
 @click.option("--tasks", "tasks_only", is_flag=True, help="Only call and LinkedIn tasks.")
-@click.option("--reason", help="Only items with this reason (e.g. hot_lead, task_call).")
-@click.option("--stage", help="Only items of leads in this stage.")
-@click.option("--mailbox", help="Only items of this sending mailbox.")
-@click.option("--rep", help="Only items assigned to this rep ('unassigned': to nobody).")
+@_queue_filters
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 @user_errors
@@ -134,14 +155,9 @@ def review_list(
       outreach review list --reason hot_lead --rep unassigned
       outreach review list --stage qualification --mailbox sales --rep rita
     """
-    from worker.queries.review_queue import QueueFilter, list_open
+    from worker.queries.review_queue import list_open
 
-    filters = QueueFilter(
-        reason=reason or None,
-        stage=stage or None,
-        mailbox=mailbox or None,
-        assignee=rep.strip().lower() if rep else None,
-    )
+    filters = _asked_filter(reason, stage, mailbox, rep)
     with runtime_of(ctx).sessions() as session:
         rows = list_open(session, tasks_only=tasks_only, filters=filters)
     if as_json:
@@ -255,11 +271,10 @@ def review_show(ctx: click.Context, item_id: int, as_json: bool) -> None:
     ),
 )
 @click.option("--note", help="Why; kept with the resolution.")
-@click.option("--all", "every", is_flag=True, help="Every open item matching the filters.")
-@click.option("--reason", help="With --all (required): only items with this reason.")
-@click.option("--stage", help="With --all: only items of leads in this stage.")
-@click.option("--mailbox", help="With --all: only items of this sending mailbox.")
-@click.option("--rep", help="With --all: only items assigned to this rep ('unassigned').")
+@click.option(
+    "--all", "every", is_flag=True, help="Every open item matching the filters (--reason needed)."
+)
+@_queue_filters
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (with --all).")
 @click.pass_context
 @user_errors
@@ -313,7 +328,7 @@ def _resolve_all(
     rep: str | None,
     as_json: bool,
 ) -> None:
-    from worker.queries.review_queue import QueueFilter, list_open
+    from worker.queries.review_queue import list_open
     from worker.review.bulk import resolve_many
 
     if not reason:
@@ -321,12 +336,7 @@ def _resolve_all(
             "--all needs --reason (e.g. --reason delivery_unknown), so one command never "
             "closes items of different kinds."
         )
-    filters = QueueFilter(
-        reason=reason,
-        stage=stage or None,
-        mailbox=mailbox or None,
-        assignee=rep.strip().lower() if rep else None,
-    )
+    filters = _asked_filter(reason, stage, mailbox, rep)
     runtime = runtime_of(ctx)
     with runtime.sessions() as session:
         rows = list_open(session, filters=filters)

@@ -16,7 +16,6 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, update
 from sqlalchemy.orm import Session
@@ -205,11 +204,11 @@ def _delivered(
 
 
 def _starts_thread(runtime: Runtime, touch: Touch, enrollment: Enrollment) -> bool:
-    same_thread: Any = True
-    if touch.sequence in runtime.catalog:
-        steps = runtime.catalog.get(touch.sequence).steps
-        if touch.step_index < len(steps):
-            same_thread = steps[touch.step_index].same_thread
+    """As ``claiming`` decided it: a first step, a step that starts its own thread, or no
+    thread yet (a step gone from its sequence is taken as continuing the thread)."""
+    loaded = runtime.catalog.sequences.get(touch.sequence)
+    steps = loaded.spec.steps if loaded is not None else []
+    same_thread = steps[touch.step_index].same_thread if touch.step_index < len(steps) else True
     return touch.step_index == 0 or not same_thread or not enrollment.thread_message_id
 
 

@@ -25,6 +25,7 @@ slot, so the count may be above what really went out, never below it.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -51,6 +52,8 @@ from worker.store.models import DomainUsage, MailboxPause, MailboxUsage
 from worker.timing.postpone import Postpone
 
 # Day counters are kept a little over a week (the bounce-rate window is 7 days).
+log = logging.getLogger(__name__)
+
 REDIS_TTL_S = 8 * 24 * 3600
 
 _usage: Table = MailboxUsage.__table__  # type: ignore[assignment]
@@ -343,7 +346,10 @@ def count_uncounted_sends(
             pipe.incrby(key, n)
             pipe.expire(key, REDIS_TTL_S)
             pipe.set(last_send_key(settings.redis_namespace, mailbox), _epoch_ms(now))
-        pipe.execute()
+        try:
+            pipe.execute()
+        except redis.RedisError as exc:  # a lost count must never stop recording the sends
+            log.warning("sends of %s not counted in Redis: %s", sorted(uncounted), exc)
         return
     insert = dialect_insert(session, _usage)
     for mailbox, n in uncounted.items():

@@ -208,23 +208,20 @@ def dead_among(session: Session, settings: Settings, holders: Iterable[str]) -> 
     return wanted - alive
 
 
+def _registered(session: Session, settings: Settings, alive: bool) -> list[Heartbeat]:
+    now = wall_now()
+    rows = session.scalars(select(Heartbeat).order_by(Heartbeat.started_at))
+    return [row for row in rows if is_alive(row, settings, now) == alive]
+
+
 def stale(session: Session, settings: Settings) -> list[Heartbeat]:
     """Registered processes that stopped beating (what ``/healthz`` reports as failing)."""
-    now = wall_now()
-    return [
-        row
-        for row in session.scalars(select(Heartbeat).order_by(Heartbeat.started_at))
-        if not is_alive(row, settings, now)
-    ]
+    return _registered(session, settings, alive=False)
 
 
 def live(session: Session, settings: Settings) -> list[Heartbeat]:
-    now = wall_now()
-    return [
-        row
-        for row in session.scalars(select(Heartbeat).order_by(Heartbeat.started_at))
-        if is_alive(row, settings, now)
-    ]
+    """Registered processes that are beating."""
+    return _registered(session, settings, alive=True)
 
 
 def dead_consumers(session: Session, settings: Settings) -> list[str]:

@@ -37,6 +37,13 @@ class QueueFilter:
     def active(self) -> bool:
         return any((self.reason, self.stage, self.mailbox, self.assignee))
 
+    @classmethod
+    def asked(
+        cls, reason: str | None, stage: str | None, mailbox: str | None, assignee: str | None
+    ) -> QueueFilter:
+        """The filter a form or the command line asked for (an empty value: any)."""
+        return cls(reason or None, stage or None, mailbox or None, assignee or None)
+
 
 @dataclass(frozen=True)
 class _Open:

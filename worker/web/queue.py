@@ -60,12 +60,7 @@ def index() -> ResponseReturnValue:
     runtime = current_runtime()
     rep = current_rep()
     asked = {key: request.args.get(key, "").strip()[:MAX_FILTER] for key in _FILTER_KEYS}
-    filters = QueueFilter(
-        reason=asked["reason"] or None,
-        stage=asked["stage"] or None,
-        mailbox=asked["mailbox"] or None,
-        assignee=rep if asked["rep"] == ME else (asked["rep"] or None),
-    )
+    filters = _filters(asked, rep)
     with runtime.sessions() as session:
         rows = queue_rows(session, filters, limit=MAX_ROWS + 1)
         choices = filter_choices(session)
@@ -155,12 +150,7 @@ def resolve_all_items() -> ResponseReturnValue:
         flash("Tick the box to confirm resolving every item shown.", "error")
         return redirect(back)
     rep = current_rep()
-    filters = QueueFilter(
-        reason=asked["reason"],
-        stage=asked["stage"] or None,
-        mailbox=asked["mailbox"] or None,
-        assignee=rep if asked["rep"] == ME else (asked["rep"] or None),
-    )
+    filters = _filters(asked, rep)
     runtime = current_runtime()
     with runtime.sessions() as session:
         rows = list_open(session, filters=filters)
@@ -202,6 +192,12 @@ def assign_item(item_id: int) -> ResponseReturnValue:
 
 
 _FILTER_KEYS = ("reason", "stage", "mailbox", "rep")
+
+
+def _filters(asked: dict[str, str], rep: str) -> QueueFilter:
+    """The queue filter of a page's or form's fields (``me``: the signed-in rep)."""
+    assignee = rep if asked["rep"] == ME else asked["rep"]
+    return QueueFilter.asked(asked["reason"], asked["stage"], asked["mailbox"], assignee)
 
 
 def _decorate(row: dict[str, Any], now: datetime, sequences: list[str]) -> None:
