@@ -3,10 +3,10 @@
 The claim is one conditional UPDATE (``queued`` → ``claimed``) over the chunk, so a duplicated
 or redelivered queue message, or two overlapping runs, can claim each touch only once.
 Everything that could make an email wrong is checked inside the same transaction. Just before
-its hand-over each touch moves ``claimed`` → ``sending`` on its own (``mark_sending``), and the
-same statement moves the touch sent just before it to ``delivered``: a crash then leaves only
-the touch in flight in doubt (one per sending thread); the rest of the chunk is requeued as
-soon as the claimer is known dead (``worker.operations.heartbeats``).
+its hand-over each touch moves ``claimed`` → ``sending`` on its own (``delivery.hand_over``),
+and the same commit moves the touch sent just before it to ``delivered``: a crash then leaves
+only the touch in flight in doubt (one per sending thread); the rest of the chunk is requeued
+as soon as the claimer is known dead (``worker.operations.heartbeats``).
 """
 
 from __future__ import annotations
@@ -18,15 +18,22 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, select
 
+from worker.delivery.hand_over import (
+    LEAD_ACTIVE,
+    NOT_SUPPRESSED,
+    OURS,
+    hand_over_marks,
+    lead_params,
+)
 from worker.delivery.rendering import build_message, render_touch
 from worker.delivery.variants import resolve_variant
 from worker.errors import NotFoundError, OutreachError, TemplateRenderError
-from worker.leads.addresses import suppressed_values, suppression_keys
+from worker.leads.addresses import suppressed_values
 from worker.leads.flags import flag
 from worker.operations.heartbeats import current_holder
 from worker.runtime import Runtime
 from worker.store import events
-from worker.store.models import Enrollment, Lead, Suppression, Touch
+from worker.store.models import Enrollment, Lead, Touch
 from worker.transports.message import BuiltMessage
 from worker.vocabulary import EnrollmentStatus, EventKind, LeadStatus, ReviewReason, TouchStatus
 
@@ -79,62 +86,10 @@ _STAMP = (
 )
 
 
-_leads: Table = Lead.__table__  # type: ignore[assignment]
 _enrollments: Table = Enrollment.__table__  # type: ignore[assignment]
-_ENROLLMENT_AT_STEP = (
-    select(_enrollments.c.id)
-    .where(
-        _enrollments.c.id == bindparam("eid"),
-        _enrollments.c.status == EnrollmentStatus.ACTIVE,
-        _enrollments.c.current_step == bindparam("step"),
-    )
-    .exists()
-)
-_suppressions: Table = Suppression.__table__  # type: ignore[assignment]
-_NOT_SUPPRESSED = ~(
-    select(_suppressions.c.id)
-    .where(
-        _suppressions.c.value.in_((bindparam("email"), bindparam("domain"), bindparam("at_domain")))
-    )
-    .exists()
-)
-_LEAD_ACTIVE = (
-    select(_leads.c.id)
-    .where(_leads.c.id == bindparam("lid"), _leads.c.status == LeadStatus.ACTIVE)
-    .exists()
-)
-# A touch whose claim is still ours (``claimed``, not yet handed over).
-_OURS = (
-    _touches.c.id == bindparam("tid"),
-    _touches.c.claim_token == bindparam("token"),
-    _touches.c.status == TouchStatus.CLAIMED,
-)
-# The last check, atomic with the move to ``sending``: a reply, pause, stop or suppression
-# that arrived after the chunk was claimed still stops the email.
-_MARK_SENDING = (
-    _touches.update()
-    .where(*_OURS, _ENROLLMENT_AT_STEP, _LEAD_ACTIVE, _NOT_SUPPRESSED)
-    # The delivery lease (``delivery.recovery``) runs from the hand-over, not from the
-    # chunk's claim: a touch late in a slow chunk is not "unknown" seconds after it went out.
-    .values(status=TouchStatus.SENDING, claimed_at=bindparam("now"))
-    .returning(_touches.c.id)
-)
-# The send just before the next one was accepted by the server: recorded with the next
-# ``_MARK_SENDING`` (one round trip), its bookkeeping follows in ``recording.record_sent``.
-_CONFIRM = (
-    _touches.update()
-    .where(
-        _touches.c.id == bindparam("confirm"),
-        _touches.c.claim_token == bindparam("token"),
-        _touches.c.status == TouchStatus.SENDING,
-    )
-    .values(status=TouchStatus.DELIVERED)
-)
-# PostgreSQL: a data-modifying CTE runs whether or not the outer statement reads it.
-_MARK_SENDING_AND_CONFIRM = _MARK_SENDING.add_cte(_CONFIRM.cte("confirmed"))
 _SKIP_CLAIMED = (
     _touches.update()
-    .where(*_OURS)
+    .where(*OURS)
     .values(status=TouchStatus.SKIPPED, finished_at=bindparam("now"), last_error=bindparam("err"))
     .returning(_touches.c.id)
 )
@@ -150,8 +105,8 @@ _REDUE_SKIPPED = (
         _enrollments.c.status == EnrollmentStatus.ACTIVE,
         _enrollments.c.current_step == bindparam("step"),
         _enrollments.c.next_due_at.is_(None),
-        _LEAD_ACTIVE,
-        _NOT_SUPPRESSED,
+        LEAD_ACTIVE,
+        NOT_SUPPRESSED,
     )
     .values(next_due_at=bindparam("now"))
 )
@@ -279,7 +234,7 @@ def _check_and_render(
     reason = why_not(lead, enrollment, row.step_index, blocked)
     if reason is not None:
         checked.finished.append({"tid": tid, "st": TouchStatus.SKIPPED, "now": now, "err": reason})
-        params = _lead_params(row.enrollment_id, row.step_index, lead.id, lead.email)
+        params = lead_params(row.enrollment_id, row.step_index, lead.id, lead.email)
         checked.redue.append({**params, "now": now})
         checked.logged.append({**base, "kind": EventKind.SKIPPED, "cause": reason})
         outcomes.append(Outcome(tid, "skipped", reason))
@@ -367,57 +322,23 @@ def mark_sending(runtime: Runtime, item: Prepared, token: str, confirm: int | No
     """Move one claimed touch to ``sending`` right before its hand-over; False if not ours.
 
     ``confirm``: the touch this thread handed over just before, accepted by the server; it
-    becomes ``delivered`` in the same commit. On PostgreSQL both are one statement in
-    autocommit (one round trip); on SQLite one short transaction.
+    becomes ``delivered`` in the same commit. A sending loop keeps one ``hand_over_marks``
+    for its chunk instead.
     """
-    params = {
-        "tid": item.touch_id,
-        "token": token,
-        "now": runtime.clock.now(),
-        "confirm": confirm,
-        **_recheck_params(item),
-    }
-    engine = runtime.engine
-    if engine.dialect.name == "postgresql":
-        statement = _MARK_SENDING_AND_CONFIRM if confirm is not None else _MARK_SENDING
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            return conn.execute(statement, params).first() is not None
-    with runtime.sessions.begin() as session:
-        conn = session.connection()
-        if confirm is not None:
-            conn.execute(_CONFIRM, params)
-        return conn.execute(_MARK_SENDING, params).first() is not None
+    with hand_over_marks(runtime, token) as marks:
+        return marks.sending(item.touch_id, recheck_params(item), confirm)
 
 
-def confirm_delivered(runtime: Runtime, touch_id: int, token: str) -> None:
-    """Record at once that the server accepted ``touch_id`` (when no next send carries it)."""
-    params = {"confirm": touch_id, "token": token}
-    with runtime.sessions.begin() as session:
-        session.connection().execute(_CONFIRM, params)
-
-
-def _recheck_params(item: Prepared) -> dict[str, Any]:
-    """What ``_MARK_SENDING`` and ``_REDUE_SKIPPED`` check the touch's lead and step with."""
-    return _lead_params(item.enrollment_id, item.step_index, item.lead_id, item.built.recipient)
-
-
-def _lead_params(enrollment_id: int, step_index: int, lead_id: int, email: str) -> dict[str, Any]:
-    address, domain, at_domain = suppression_keys(email)
-    return {
-        "eid": enrollment_id,
-        "step": step_index,
-        "lid": lead_id,
-        "email": address,
-        "domain": domain,
-        "at_domain": at_domain,
-    }
+def recheck_params(item: Prepared) -> dict[str, Any]:
+    """What the move to ``sending`` and a skip's re-due check the touch's lead and step with."""
+    return lead_params(item.enrollment_id, item.step_index, item.lead_id, item.built.recipient)
 
 
 def skip_claimed(runtime: Runtime, item: Prepared, token: str, reason: str) -> Outcome:
     """Settle a claimed touch as skipped (its lead or enrollment changed since the claim)."""
     now = runtime.clock.now()
     params = {"tid": item.touch_id, "token": token, "now": now, "err": reason}
-    redue = {**_recheck_params(item), "now": now}
+    redue = {**recheck_params(item), "now": now}
     return _settle_claimed(
         runtime, item, _SKIP_CLAIMED, params, EventKind.SKIPPED, reason, redue=redue
     )
@@ -457,7 +378,7 @@ def _settle_claimed(
 
 _POSTPONE_CLAIMED = (
     _touches.update()
-    .where(*_OURS)
+    .where(*OURS)
     .values(
         status=TouchStatus.QUEUED,
         claim_token=None,
@@ -512,9 +433,9 @@ __all__ = [
     "Outcome",
     "Prepared",
     "claim_and_prepare",
-    "confirm_delivered",
     "mark_sending",
     "postpone_claimed",
+    "recheck_params",
     "release_unsent",
     "skip_claimed",
     "why_not",

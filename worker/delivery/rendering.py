@@ -9,7 +9,6 @@ from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.policy import compat32
 from email.utils import format_datetime, formataddr
 from types import SimpleNamespace
 from typing import Any
@@ -21,15 +20,13 @@ from worker.delivery.variants import resolve_variant, step_content
 from worker.errors import TemplateRenderError
 from worker.store.models import LEAD_COLUMNS, Enrollment, Lead
 from worker.transports.message import BuiltMessage
+from worker.transports.wire import wire_bytes
 
 RE_PREFIX = "Re: "
 # Bodies as quoted-printable UTF-8 (readable, 7-bit safe), built with the compat32 MIME
 # classes: about three times faster than EmailMessage with the modern policy.
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = QP
-# The wire format: CRLF line ends (smtplib sends bytes as they are), headers on one line up
-# to RFC 5322's hard limit, so ids and links are never split.
-_WIRE = compat32.clone(max_line_length=998, linesep="\r\n")
 
 
 def new_message_id(domain: str) -> str:
@@ -151,7 +148,7 @@ def build_message(
         )
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return BuiltMessage(
-        data=msg.as_bytes(policy=_WIRE),
+        data=wire_bytes(msg),
         message_id=message_id,
         subject=subject,
         sender=mailbox.address,

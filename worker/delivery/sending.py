@@ -19,13 +19,13 @@ from worker.delivery.claiming import (
     Outcome,
     Prepared,
     claim_and_prepare,
-    confirm_delivered,
-    mark_sending,
     postpone_claimed,
+    recheck_params,
     release_unsent,
     skip_claimed,
 )
 from worker.delivery.gates import first_postponement
+from worker.delivery.hand_over import HandOverMarks, hand_over_marks
 from worker.delivery.recording import deferred_or_failed, failed, record_sent, unknown
 from worker.errors import (
     DeliveryUnknownError,
@@ -68,52 +68,63 @@ def _send_chunk(runtime: Runtime, touch_ids: list[int]) -> list[Outcome]:
     prepared, outcomes = claim_and_prepare(runtime, touch_ids, token)
     confirmed: list[Prepared] = []
     started: set[int] = set()
-    accepted: int | None = None  # handed over and accepted, not yet ``delivered`` in the ledger
-    # Pauses as the chunk begins, read again after any failure (which may pause a mailbox).
-    paused = paused_mailboxes(runtime) if prepared else {}
     try:
-        for item in prepared:
-            started.add(item.touch_id)
-            postponed = first_postponement(runtime, item, runtime.clock.now(), paused)
-            if postponed is not None:
-                if accepted is not None:
-                    confirm_delivered(runtime, accepted, token)
-                    accepted = None
-                outcomes.append(
-                    postpone_claimed(runtime, item, token, postponed.until, postponed.reason)
-                )
-                continue
-            marked = mark_sending(runtime, item, token, confirm=accepted)
-            accepted = None
-            if not marked:
-                outcomes.append(
-                    skip_claimed(
-                        runtime,
-                        item,
-                        token,
-                        "lead, enrollment or suppression changed since claimed",
-                    )
-                )
-                continue
-            problem = _hand_over(runtime, item, token)
-            if problem is not None:
-                outcomes.extend(record_sent(runtime, token, confirmed))
-                confirmed = []
-                outcomes.append(problem)
-                paused = paused_mailboxes(runtime)
-                continue
-            confirmed.append(item)
-            accepted = item.touch_id
-            if len(confirmed) >= RECORD_EVERY:
-                accepted = None
-                outcomes.extend(record_sent(runtime, token, confirmed))
-                confirmed = []
+        if prepared:
+            with hand_over_marks(runtime, token) as marks:
+                _hand_over_all(runtime, prepared, token, marks, outcomes, confirmed, started)
     finally:
         # Whatever happens, what the transport confirmed is recorded as sent, and what was
         # never handed over goes back to the queue.
         outcomes.extend(record_sent(runtime, token, confirmed))
         release_unsent(runtime, [p.touch_id for p in prepared if p.touch_id not in started], token)
     return outcomes
+
+
+def _hand_over_all(
+    runtime: Runtime,
+    prepared: list[Prepared],
+    token: str,
+    marks: HandOverMarks,
+    outcomes: list[Outcome],
+    confirmed: list[Prepared],
+    started: set[int],
+) -> None:
+    """Hand over each prepared touch in turn; ``confirmed`` keeps what awaits recording."""
+    accepted: int | None = None  # handed over and accepted, not yet ``delivered`` in the ledger
+    # Pauses as the chunk begins, read again after any failure (which may pause a mailbox).
+    paused = paused_mailboxes(runtime)
+    for item in prepared:
+        started.add(item.touch_id)
+        postponed = first_postponement(runtime, item, runtime.clock.now(), paused)
+        if postponed is not None:
+            if accepted is not None:
+                marks.delivered(accepted)
+                accepted = None
+            until, reason = postponed.until, postponed.reason
+            outcomes.append(postpone_claimed(runtime, item, token, until, reason))
+            continue
+        marked = marks.sending(item.touch_id, recheck_params(item), confirm=accepted)
+        accepted = None
+        if not marked:
+            outcomes.append(
+                skip_claimed(
+                    runtime, item, token, "lead, enrollment or suppression changed since claimed"
+                )
+            )
+            continue
+        problem = _hand_over(runtime, item, token)
+        if problem is not None:
+            outcomes.extend(record_sent(runtime, token, confirmed))
+            confirmed.clear()
+            outcomes.append(problem)
+            paused = paused_mailboxes(runtime)
+            continue
+        confirmed.append(item)
+        accepted = item.touch_id
+        if len(confirmed) >= RECORD_EVERY:
+            accepted = None
+            outcomes.extend(record_sent(runtime, token, confirmed))
+            confirmed.clear()
 
 
 def _hand_over(runtime: Runtime, item: Prepared, token: str) -> Outcome | None:
