@@ -64,6 +64,7 @@ class TemplateRenderer:
         self.templates_dir = templates_dir
         self.env = make_environment(templates_dir, auto_reload=auto_reload)
         self._subjects: dict[str, Template] = {}
+        self._has_html: dict[str, bool] = {}  # like compiled templates, read once
         self._lock = threading.Lock()
 
     def exists(self, template: str) -> bool:
@@ -98,7 +99,11 @@ class TemplateRenderer:
                     "'subject:' on the step."
                 )
             html = None
-            if (self.templates_dir / f"{template}{HTML_SUFFIX}").is_file():
+            has_html = self._has_html.get(template)
+            if has_html is None:
+                has_html = (self.templates_dir / f"{template}{HTML_SUFFIX}").is_file()
+                self._has_html[template] = has_html
+            if has_html:
                 html_template = self.env.get_template(f"{template}{HTML_SUFFIX}")
                 html = render_bounded(html_template, context).strip()
         except TemplateRenderError:

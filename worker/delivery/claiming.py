@@ -73,18 +73,6 @@ _FINISH = (
     .where(_touches.c.id == bindparam("tid"))
     .values(status=bindparam("st"), finished_at=bindparam("now"), last_error=bindparam("err"))
 )
-_STAMP = (
-    _touches.update()
-    .where(_touches.c.id == bindparam("tid"))
-    .values(
-        message_id=bindparam("mid"),
-        subject=bindparam("subj"),
-        mailbox=bindparam("mbox"),
-        variant=bindparam("var"),
-        body_text=bindparam("body", type_=_touches.c.body_text.type),
-    )
-)
-
 
 _enrollments: Table = Enrollment.__table__  # type: ignore[assignment]
 _SKIP_CLAIMED = (
@@ -155,7 +143,6 @@ class _Checked:
 
     finished: list[dict[str, Any]] = field(default_factory=list)
     redue: list[dict[str, Any]] = field(default_factory=list)
-    stamps: list[dict[str, Any]] = field(default_factory=list)
     logged: list[dict[str, Any]] = field(default_factory=list)
     flags: list[dict[str, Any]] = field(default_factory=list)
 
@@ -166,7 +153,8 @@ def claim_and_prepare(
     """Claim ``touch_ids``; return the ones ready to send and the outcomes of the others.
 
     Three short steps, so no write lock is held while templates render: claim and read (one
-    transaction), check and render (none), then record skips, failures and stamps (one).
+    transaction), check and render (none), then record skips and failures (one). What a
+    touch was rendered as is stamped with its move to ``sending`` (``delivery.hand_over``).
     """
     runtime.secret  # noqa: B018  (load before the claim: never open a second transaction inside it)
     now = runtime.clock.now()
@@ -199,14 +187,14 @@ def claim_and_prepare(
             item := _check_and_render(runtime, claimed[tid], pairs, blocked, now, checked, outcomes)
         )
     ]
+    if not (checked.finished or checked.logged or checked.flags):
+        return prepared, outcomes
     with runtime.sessions.begin() as session:
         conn = session.connection()
         if checked.finished:
             conn.execute(_FINISH, checked.finished)
         if checked.redue:
             conn.execute(_REDUE_SKIPPED, checked.redue)
-        if checked.stamps:
-            conn.execute(_STAMP, checked.stamps)
         events.record_many(session, checked.logged)
         for raised in checked.flags:
             flag(session, at=now, **raised)
@@ -265,16 +253,6 @@ def _check_and_render(
         log.warning("touch %r not sent: %s", tid, exc)
         outcomes.append(Outcome(tid, "failed", error))
         return None
-    checked.stamps.append(
-        {
-            "tid": tid,
-            "mid": item.built.message_id,
-            "subj": item.built.subject,
-            "mbox": item.mailbox,
-            "var": item.variant,
-            "body": item.built.text,
-        }
-    )
     return item
 
 
@@ -326,12 +304,25 @@ def mark_sending(runtime: Runtime, item: Prepared, token: str, confirm: int | No
     for its chunk instead.
     """
     with hand_over_marks(runtime, token) as marks:
-        return marks.sending(item.touch_id, recheck_params(item), confirm)
+        return marks.sending(item.touch_id, sending_params(item), confirm)
 
 
 def recheck_params(item: Prepared) -> dict[str, Any]:
     """What the move to ``sending`` and a skip's re-due check the touch's lead and step with."""
     return lead_params(item.enrollment_id, item.step_index, item.lead_id, item.built.recipient)
+
+
+def sending_params(item: Prepared) -> dict[str, Any]:
+    """The re-check of the move to ``sending``, and what it stamps on the touch: the message
+    as rendered (id, subject, text), its mailbox and A/B variant."""
+    return {
+        **recheck_params(item),
+        "mid": item.built.message_id,
+        "subj": item.built.subject,
+        "mbox": item.mailbox,
+        "var": item.variant,
+        "body": item.built.text,
+    }
 
 
 def skip_claimed(runtime: Runtime, item: Prepared, token: str, reason: str) -> Outcome:
@@ -437,6 +428,7 @@ __all__ = [
     "postpone_claimed",
     "recheck_params",
     "release_unsent",
+    "sending_params",
     "skip_claimed",
     "why_not",
 ]

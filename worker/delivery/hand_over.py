@@ -63,7 +63,16 @@ _MARK_SENDING = (
     .where(*OURS, ENROLLMENT_AT_STEP, LEAD_ACTIVE, NOT_SUPPRESSED)
     # The delivery lease (``delivery.recovery``) runs from the hand-over, not from the
     # chunk's claim: a touch late in a slow chunk is not "unknown" seconds after it went out.
-    .values(status=TouchStatus.SENDING, claimed_at=bindparam("now"))
+    # The message as rendered is stamped here too: a touch in doubt always has its id.
+    .values(
+        status=TouchStatus.SENDING,
+        claimed_at=bindparam("now"),
+        message_id=bindparam("mid"),
+        subject=bindparam("subj"),
+        mailbox=bindparam("mbox"),
+        variant=bindparam("var"),
+        body_text=bindparam("body", type_=_touches.c.body_text.type),
+    )
     .returning(_touches.c.id)
 )
 _CONFIRM = (
@@ -106,20 +115,18 @@ class HandOverMarks:
         self._raw: Any = conn.connection.dbapi_connection
         self._token = token
 
-    def sending(
-        self,
-        touch_id: int,
-        recheck: dict[str, Any],
-        confirm: int | None = None,
-    ) -> bool:
+    def sending(self, touch_id: int, checked: dict[str, Any], confirm: int | None = None) -> bool:
         """Move ``touch_id`` to ``sending`` if it is still ours and its lead may still be
-        mailed, and ``confirm`` (when given) to ``delivered``; False when not to send."""
+        mailed, and ``confirm`` (when given) to ``delivered``; False when not to send.
+
+        ``checked``: the re-check's and the stamp's values (``claiming.sending_params``).
+        """
         params = {
             "tid": touch_id,
             "token": self._token,
             "now": self._runtime.clock.now(),
             "confirm": confirm,
-            **recheck,
+            **checked,
         }
         cursor = self._raw.cursor()
         try:

@@ -20,8 +20,8 @@ from worker.delivery.claiming import (
     Prepared,
     claim_and_prepare,
     postpone_claimed,
-    recheck_params,
     release_unsent,
+    sending_params,
     skip_claimed,
 )
 from worker.delivery.gates import first_postponement
@@ -103,7 +103,7 @@ def _hand_over_all(
             until, reason = postponed.until, postponed.reason
             outcomes.append(postpone_claimed(runtime, item, token, until, reason))
             continue
-        marked = marks.sending(item.touch_id, recheck_params(item), confirm=accepted)
+        marked = marks.sending(item.touch_id, sending_params(item), confirm=accepted)
         accepted = None
         if not marked:
             outcomes.append(
