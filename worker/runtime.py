@@ -41,7 +41,7 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
-        engine = make_engine(self.settings.database_url)
+        engine = make_engine(self.settings.database_url, self.settings.sqlite_synchronous)
         migrate(engine)
         return engine
 

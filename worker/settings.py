@@ -26,6 +26,7 @@ class Settings:
     secret_key: str | None = None
     now: str | None = None
     send_threads: int = 4
+    sqlite_synchronous: str = "normal"
     touches_per_message: int = 25
     tick_batch_size: int = 500
     delivery_lease_s: int = 900
@@ -109,6 +110,7 @@ class Settings:
             secret_key=env.get("OUTREACH_SECRET_KEY") or None,
             now=env.get("OUTREACH_NOW") or None,
             send_threads=_int(env, "OUTREACH_SEND_THREADS", 4),
+            sqlite_synchronous=_one_of(env, "OUTREACH_SQLITE_SYNCHRONOUS", ("normal", "full")),
             touches_per_message=_int(env, "OUTREACH_TOUCHES_PER_MESSAGE", 25),
             tick_batch_size=_int(env, "OUTREACH_TICK_BATCH_SIZE", 500),
             delivery_lease_s=_int(env, "OUTREACH_DELIVERY_LEASE_S", 900),
@@ -165,6 +167,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 0:
         raise ConfigError(f"{name}={raw!r} must not be negative.")
     return value
+
+
+def _one_of(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """The value of ``name`` among ``choices`` (any case); the first choice when unset."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return choices[0]
+    if raw not in choices:
+        raise ConfigError(f"{name}={env.get(name)!r} is not one of {', '.join(choices)}.")
+    return raw
 
 
 def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
