@@ -146,7 +146,10 @@ class SmtpTransport:
             raise _by_code(code, f"SMTP refused the message: {code} {_text(reply)}")
 
     def _envelope(self, conn: smtplib.SMTP, built: BuiltMessage) -> None:
-        code, reply = conn.mail(built.sender)
+        # Bare addresses (checked on import and in mailboxes.yaml): ``SMTP.mail`` and
+        # ``SMTP.rcpt`` would parse each one again only to put it in angle brackets.
+        conn.putcmd("mail", f"FROM:<{built.sender}>")
+        code, reply = conn.getreply()
         if code != 250:
             self._reset(conn)
             message = f"SMTP refused sender {built.sender}: {code} {_text(reply)}"
@@ -155,7 +158,8 @@ class SmtpTransport:
                     message + " — check the mailbox's address and relay rights"
                 )
             raise _by_code(code, message)
-        code, reply = conn.rcpt(built.recipient)
+        conn.putcmd("rcpt", f"TO:<{built.recipient}>")
+        code, reply = conn.getreply()
         if code not in (250, 251):
             self._reset(conn)
             raise _by_code(code, f"SMTP refused recipient {built.recipient}: {code} {_text(reply)}")
