@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Table, bindparam, select
 
 from worker.leads.addresses import suppression_keys
 from worker.runtime import Runtime
+from worker.store.db import driver_write_transaction
 from worker.store.models import Enrollment, Lead, Suppression, Touch
 from worker.store.prepared import PreparedStatement
 from worker.vocabulary import EnrollmentStatus, LeadStatus, TouchStatus
@@ -110,6 +111,7 @@ class HandOverMarks:
 
     def __init__(self, runtime: Runtime, conn: Connection, token: str) -> None:
         self._runtime = runtime
+        self._engine = conn.engine
         self._dialect = conn.dialect
         self._postgres = conn.dialect.name == "postgresql"
         self._raw: Any = conn.connection.dbapi_connection
@@ -128,44 +130,33 @@ class HandOverMarks:
             "confirm": confirm,
             **checked,
         }
+        if not self._postgres:
+            return self._sqlite_transaction(params, confirm)
+        statement = MARK_SENDING_AND_CONFIRM if confirm is not None else MARK_SENDING
         cursor = self._raw.cursor()
-        try:
-            if self._postgres:  # autocommit: one statement, one round trip
-                statement = MARK_SENDING_AND_CONFIRM if confirm is not None else MARK_SENDING
-                return statement.run(cursor, self._dialect, params).fetchone() is not None
-            return self._sqlite_transaction(cursor, params, confirm)
+        try:  # autocommit: one statement, one round trip
+            return statement.run(cursor, self._dialect, params).fetchone() is not None
         finally:
             cursor.close()
 
     def delivered(self, touch_id: int) -> None:
         """Record at once that the server accepted ``touch_id`` (no next send carries it)."""
         params = {"confirm": touch_id, "token": self._token}
-        cursor = self._raw.cursor()
-        try:
-            if self._postgres:
-                CONFIRM.run(cursor, self._dialect, params)
-                return
-            cursor.execute("BEGIN IMMEDIATE")
+        if self._postgres:
+            cursor = self._raw.cursor()
             try:
                 CONFIRM.run(cursor, self._dialect, params)
-            except BaseException:
-                cursor.execute("ROLLBACK")
-                raise
-            cursor.execute("COMMIT")
-        finally:
-            cursor.close()
+            finally:
+                cursor.close()
+            return
+        with driver_write_transaction(self._engine, self._raw) as cursor:
+            CONFIRM.run(cursor, self._dialect, params)
 
-    def _sqlite_transaction(self, cursor: Any, params: dict[str, Any], confirm: int | None) -> bool:
-        cursor.execute("BEGIN IMMEDIATE")
-        try:
+    def _sqlite_transaction(self, params: dict[str, Any], confirm: int | None) -> bool:
+        with driver_write_transaction(self._engine, self._raw) as cursor:
             if confirm is not None:
                 CONFIRM.run(cursor, self._dialect, params)
-            marked = MARK_SENDING.run(cursor, self._dialect, params).fetchone() is not None
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
-        cursor.execute("COMMIT")
-        return marked
+            return MARK_SENDING.run(cursor, self._dialect, params).fetchone() is not None
 
 
 @contextmanager

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,11 +67,97 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.close()
 
+    turns = WriteTurns()
+    _TURNS[engine] = turns
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front, so a read-then-write transaction
         # never fails half-way with "database is locked".
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        driver = conn.connection.dbapi_connection
+        turns.take(driver)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            turns.give_back(driver)
+            raise
+
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(connection: Any) -> None:
+        try:
+            commit(connection)
+        finally:
+            turns.give_back(_driver(connection))
+
+    def do_rollback(connection: Any) -> None:  # also the pool's reset on return
+        try:
+            rollback(connection)
+        finally:
+            turns.give_back(_driver(connection))
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign,assignment]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign,assignment]
+
+    for lost in ("close", "detach", "invalidate", "soft_invalidate"):
+        event.listen(engine, lost, lambda driver, *_: turns.give_back(driver))
+
+
+def _driver(connection: Any) -> Any:
+    return getattr(connection, "dbapi_connection", connection)
+
+
+class WriteTurns:
+    """One SQLite write transaction at a time in this process, queued on a lock.
+
+    SQLite lets one connection write at a time; another's ``BEGIN IMMEDIATE`` waits in
+    SQLite's busy handler, which sleeps 1, 2, 5, 10 … ms between tries. The threads of one
+    process queue on a lock instead and go on the moment the writer ends. Other processes
+    (a cron run beside the web app) still wait in the busy handler.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holder: Any = None
+
+    def take(self, driver: Any) -> None:
+        """Wait for this process's turn to write on ``driver`` (a DBAPI connection)."""
+        if self._lock.acquire(timeout=_TURN_WAIT_S):
+            self._holder = driver
+        # else: a thread holds a turn for far too long; SQLite's own waiting takes over.
+
+    def give_back(self, driver: Any) -> None:
+        """End ``driver``'s turn, if it has one (commit, rollback, or connection lost)."""
+        if self._holder is not None and self._holder is driver:
+            self._holder = None
+            self._lock.release()
+
+
+_TURN_WAIT_S = 60
+_TURNS: weakref.WeakKeyDictionary[Engine, WriteTurns] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def driver_write_transaction(engine: Engine, driver: Any) -> Iterator[Any]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` straight on a SQLite DBAPI connection (the send
+    path's one statement per message), in this process's write turn; yields a cursor."""
+    turns = _TURNS.get(engine)
+    if turns is not None:
+        turns.take(driver)
+    cursor = driver.cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            yield cursor
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        cursor.execute("COMMIT")
+    finally:
+        cursor.close()
+        if turns is not None:
+            turns.give_back(driver)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
