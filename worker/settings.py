@@ -27,7 +27,7 @@ class Settings:
     now: str | None = None
     send_threads: int = 4
     sqlite_synchronous: str = "normal"
-    touches_per_message: int = 25
+    touches_per_message: int = 50
     tick_batch_size: int = 500
     delivery_lease_s: int = 900
     requeue_after_s: int = 900
@@ -111,7 +111,7 @@ class Settings:
             now=env.get("OUTREACH_NOW") or None,
             send_threads=_int(env, "OUTREACH_SEND_THREADS", 4),
             sqlite_synchronous=_one_of(env, "OUTREACH_SQLITE_SYNCHRONOUS", ("normal", "full")),
-            touches_per_message=_int(env, "OUTREACH_TOUCHES_PER_MESSAGE", 25),
+            touches_per_message=_int(env, "OUTREACH_TOUCHES_PER_MESSAGE", 50),
             tick_batch_size=_int(env, "OUTREACH_TICK_BATCH_SIZE", 500),
             delivery_lease_s=_int(env, "OUTREACH_DELIVERY_LEASE_S", 900),
             requeue_after_s=_int(env, "OUTREACH_REQUEUE_AFTER_S", 900),

@@ -40,7 +40,7 @@ from worker.vocabulary import ReviewReason
 
 log = logging.getLogger(__name__)
 
-CLAIM_CHUNK = 25
+CLAIM_CHUNK = 50
 # Accepted sends are durable at once (``delivered``); their bookkeeping is written per chunk.
 RECORD_EVERY = CLAIM_CHUNK
 
