@@ -14,6 +14,7 @@ from tests.conftest import REPO
 from worker.errors import ConfigError
 from worker.understanding import judgement
 from worker.understanding.corpus import load_labelled
+from worker.understanding.features import features
 from worker.understanding.intents import TextVerdict
 from worker.understanding.learned import MODEL_FILE, load_model, save_model, shipped_model
 from worker.understanding.training import (
@@ -161,3 +162,17 @@ def test_train_writes_a_model_from_a_teams_examples(tmp_path: Path, project: Pat
     assert figures["examples"] == 88
     assert 0 < figures["cv_accuracy"] <= 1
     assert load_model(target).meta["examples"] == 88
+
+
+def test_the_model_reads_the_same_features_as_training_does_to_the_last_bit() -> None:
+    """At run time the model counts column numbers, remembering each word's; what it counts
+    must be exactly what ``features`` gives (in the same order, so sums agree to the bit)."""
+    model = shipped_model()
+    texts = [json.loads(line)["text"] for line in TEXTS.read_text(encoding="utf-8").splitlines()]
+    texts += ["", "ja", "Ja gerne!", "x" * 9_000, "a " * 500, "Call me on +49 30 1234, ok?"]
+    for text in texts[:400] * 2:  # the second time from the remembered words
+        counts = features(text)
+        known = [(model.index[name], n) for name, n in counts.items() if name in model.index]
+        columns, values = model.known_features(text)
+        assert columns.tolist() == [column for column, _ in known]
+        assert values.tolist() == [float(n) for _, n in known]

@@ -114,10 +114,10 @@ def test_a_message_that_breaks_processing_is_kept_flagged_and_the_rest_go_on(
     folder = _three_yeses(runtime, project, tmp_path)
     real = processing.act_on_reply
 
-    def broken_on_one(session, catalog, policy, inbound, found, *, at):
+    def broken_on_one(session, catalog, policy, inbound, found, *, at, **options):
         if inbound.subject == "Re: hello 1":  # the middle one of a batch sharing a transaction
             raise RuntimeError("disk on fire")
-        return real(session, catalog, policy, inbound, found, at=at)
+        return real(session, catalog, policy, inbound, found, at=at, **options)
 
     monkeypatch.setattr(processing, "act_on_reply", broken_on_one)
 
@@ -147,11 +147,11 @@ def test_a_failure_that_passes_is_not_pinned_on_a_message(
     real = processing.act_on_reply
     calls = Counter[str]()
 
-    def flaky(session, catalog, policy, inbound, found, *, at):
+    def flaky(session, catalog, policy, inbound, found, *, at, **options):
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("connection reset")
-        return real(session, catalog, policy, inbound, found, at=at)
+        return real(session, catalog, policy, inbound, found, at=at, **options)
 
     monkeypatch.setattr(processing, "act_on_reply", flaky)
 
@@ -256,7 +256,7 @@ def test_a_reply_whose_processing_fails_still_pauses_the_leads_sequence(
     path = tmp_path / "reply.eml"
     path.write_bytes((_headers(touch, 7) + "\r\nPlease stop emailing me.\r\n").encode())
 
-    def broken(session, catalog, policy, inbound, found, *, at):
+    def broken(session, catalog, policy, inbound, found, *, at, **options):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(processing, "act_on_reply", broken)

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from worker.understanding import classify
+from worker.understanding import classify, date_mentions
 from worker.understanding.date_mentions import find_dates
 from worker.understanding.return_dates import return_date
 
@@ -131,3 +131,51 @@ def test_the_message_date_header_is_the_base_for_dates_without_a_year() -> None:
     found = classify(raw)
     assert found.intent == "ooo"
     assert found.return_date == date(2027, 1, 4)
+
+
+def _every_pattern(text: str, base: date, language: str = "en") -> list[tuple[int, date, str]]:
+    """``find_dates`` without its literal gate and hints: every pattern over the text."""
+    text = date_mentions._ORDINAL_BEFORE.sub(lambda m: date_mentions._digits(m.group(1)), text)
+    text = date_mentions._ORDINAL_AFTER.sub(
+        lambda m: m.group(1) + date_mentions._digits(m.group(2)), text
+    )
+    found = []
+    for kind, pattern in date_mentions.PATTERNS:
+        for match in pattern.finditer(text):
+            day = date_mentions._resolve(kind, match, base, language)
+            if day is not None:
+                found.append(date_mentions.DateMention(match.start(), match.end(), day, "", kind))
+    found.sort(key=lambda m: (m.start, -(m.end - m.start)))
+    kept: list[date_mentions.DateMention] = []
+    for mention in found:
+        if kept and mention.start < kept[-1].end:
+            if mention.end - mention.start > kept[-1].end - kept[-1].start:
+                kept[-1] = mention
+            continue
+        kept.append(mention)
+    return [(m.start, m.day, m.kind) for m in kept]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "back on the second of February, or May third at the latest",
+        "Ab dem 3. MÄRZ wieder da, spätestens Ostern 2027 (KW 14), sonst Ende KW 15.",
+        "I return on Monday the 4th; until 12/01 see 24/7 support or call 030 1234.",
+        "Be\u017fte Grü\u017fe, back on the second of May",  # long s: re folds it to s
+        "D\u0131e Antwort: ab 5. Jänner, am 3.2. oder 4/2",  # dotless i: to i
+        "nothing to see here, just words",
+    ],
+)
+def test_skipping_patterns_a_text_cannot_match_changes_no_date_found(text: str) -> None:
+    for language in ("en", "de"):
+        mentions = find_dates(text, BASE, language)
+        assert [(m.start, m.day, m.kind) for m in mentions] == _every_pattern(text, BASE, language)
+
+
+def test_a_text_with_characters_re_folds_unlike_lower_is_read_by_every_pattern() -> None:
+    gate = date_mentions._PATTERNS
+    everything = frozenset(range(len(date_mentions.PATTERNS)))
+    assert gate.possible("\u017fecond week") == everything
+    assert gate.possible("İstanbul") == everything
+    assert gate.possible("plain words") != everything

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -16,8 +17,8 @@ from sqlalchemy.orm import Session
 from worker.errors import OutreachError
 from worker.inbound.imap import ImapFetch, fetch_imap, is_imap_url
 from worker.inbound.inboxes import FetchReport, InboxResult, configured_inboxes
-from worker.inbound.processing import mark_failed, process_stored
-from worker.inbound.sources import RawMessage, read_source, store, stored_maildir_sources
+from worker.inbound.processing import mark_failed, process_many, process_stored
+from worker.inbound.sources import RawMessage, read_source, store_many, stored_maildir_sources
 from worker.runtime import Runtime
 from worker.store.models import InboundMessage
 from worker.vocabulary import InboundStatus
@@ -88,10 +89,9 @@ def _store_batch(runtime: Runtime, batch: list[RawMessage], report: IngestReport
     """Store ``batch`` in one transaction. Nothing is lost if it fails: a file, folder, maildir
     or mbox keeps every message, and a re-run stores what did not commit."""
     with runtime.sessions.begin() as session:
-        ids = [store(session, raw, runtime.clock.now()) for raw in batch]
-    stored = sum(1 for inbound_id in ids if inbound_id is not None)
+        stored = store_many(session, batch, runtime.clock.now())
     report.stored += stored
-    report.duplicates += len(ids) - stored
+    report.duplicates += len(batch) - stored
 
 
 def fetch_inboxes(runtime: Runtime) -> FetchReport:
@@ -139,6 +139,7 @@ def match_pending(runtime: Runtime) -> Counter[str]:
     statuses: Counter[str] = Counter()
     for start in range(0, len(pending), BATCH):
         chunk = pending[start : start + BATCH]
+        outcomes: Sequence[str | None]
         try:
             with runtime.sessions.begin() as session:
                 outcomes = _process_batch(session, runtime, chunk)
@@ -149,7 +150,7 @@ def match_pending(runtime: Runtime) -> Counter[str]:
     return statuses
 
 
-def _process_batch(session: Session, runtime: Runtime, chunk: list[int]) -> list[str | None]:
+def _process_batch(session: Session, runtime: Runtime, chunk: list[int]) -> list[str]:
     """Process the messages of ``chunk`` still stored (another process may have taken some),
     read in one query and locked until the transaction ends."""
     query = (
@@ -158,10 +159,7 @@ def _process_batch(session: Session, runtime: Runtime, chunk: list[int]) -> list
         .order_by(InboundMessage.id)
         .with_for_update()
     )
-    return [
-        process_stored(session, runtime, inbound, runtime.clock.now())
-        for inbound in session.scalars(query).all()
-    ]
+    return process_many(session, runtime, session.scalars(query).all())
 
 
 def _process(session: Session, runtime: Runtime, inbound_id: int) -> str | None:

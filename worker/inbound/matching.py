@@ -3,15 +3,18 @@
 In order: a valid unsubscribe token in the Subject (``unsubscribe TOKEN``, what the mailto
 link of our List-Unsubscribe header writes; whichever address it comes from); the Message-IDs
 it refers to (In-Reply-To, References, and for bounces and spam complaints the original message
-quoted inside the report) against the Message-IDs the worker sent; then the failed recipient of
-a delivery report or the complaining recipient of a feedback report; then the sender's address.
-A message that matches nothing, or cannot be parsed, goes to the review queue — never dropped.
+quoted inside the report) against the Message-IDs the worker sent, the first of them in that
+order that is one of ours winning; then the failed recipient of a delivery report or the
+complaining recipient of a feedback report; then the sender's address. A message that matches
+nothing, or cannot be parsed, goes to the review queue — never dropped. ``match_many`` matches
+a batch of messages with a few queries for all of them.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes
@@ -19,6 +22,7 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.policy import compat32
 from email.utils import getaddresses
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -96,36 +100,97 @@ def token_lead(message: Message, secret: bytes) -> int | None:
 
 
 def match_message(session: Session, message: Message, secret: bytes | None = None) -> Match:
-    """Find the lead and touch of ``message`` (with ``secret``: by unsubscribe token first).
+    """Find the lead and touch of ``message`` (with ``secret``: by unsubscribe token first)."""
+    found = match_many(session, [message], secret)[0]
+    if isinstance(found, Exception):
+        raise found
+    return found
+
+
+def match_many(
+    session: Session, messages: Sequence[Message], secret: bytes | None = None
+) -> list[Match | Exception]:
+    """Match each message as ``match_message`` does, reading the leads and touches of all of
+    them in at most three queries; a message whose headers cannot be read gets its exception.
 
     Reads only leads and touches, which processing never adds or re-addresses: what the
     session holds unflushed (earlier messages of a batch) is written once, at commit, not
     before each query.
     """
+    found: list[Match | Exception | None] = [None] * len(messages)
     with session.no_autoflush:
-        return _match(session, message, secret)
+        tokens: dict[int, int] = {}
+        for n, message in enumerate(messages):
+            try:
+                lead_id = token_lead(message, secret) if secret is not None else None
+            except Exception as exc:  # kept for this message alone
+                found[n] = exc
+                continue
+            if lead_id is not None:
+                tokens[n] = lead_id
+        if tokens:
+            known = set(select_in(session, select(Lead.id), Lead.id, set(tokens.values())))
+            for n, lead_id in tokens.items():
+                if lead_id in known:
+                    found[n] = Match(lead_id, None, UNSUBSCRIBE_TOKEN)
+        referred: dict[int, list[str]] = {}
+        for n, message in enumerate(messages):
+            if found[n] is None:
+                try:
+                    referred[n] = referenced_ids(message)
+                except Exception as exc:
+                    found[n] = exc
+        wanted = {message_id for ids in referred.values() for message_id in ids}
+        touches = {
+            touch.message_id: touch
+            for touch in select_in(session, select(Touch), Touch.message_id, wanted)
+        }
+        for n, ids in referred.items():
+            touch = next((touches[i] for i in ids if i in touches), None)  # most specific
+            if touch is not None:
+                found[n] = Match(touch.lead_id, touch.id, "message_id")
+        candidates: dict[int, list[tuple[str, str]]] = {}
+        for n, message in enumerate(messages):
+            if found[n] is None:
+                try:
+                    candidates[n] = _candidates(message)
+                except Exception as exc:
+                    found[n] = exc
+        addresses = {address for pairs in candidates.values() for address, _ in pairs if address}
+        query = select(Lead.email, Lead.id)
+        leads = dict(select_in(session, query, Lead.email, addresses, rows=True))
+        for n, pairs in candidates.items():
+            found[n] = next(
+                (Match(leads[address], None, how) for address, how in pairs if address in leads),
+                None,
+            )
+    return [NO_MATCH if result is None else result for result in found]
 
 
-def _match(session: Session, message: Message, secret: bytes | None) -> Match:
-    lead_id = token_lead(message, secret) if secret is not None else None
-    if lead_id is not None and session.get(Lead, lead_id) is not None:
-        return Match(lead_id, None, UNSUBSCRIBE_TOKEN)
-    ids = referenced_ids(message)
-    if ids:
-        touch = session.scalars(select(Touch).where(Touch.message_id.in_(ids))).first()
-        if touch is not None:
-            return Match(touch.lead_id, touch.id, "message_id")
+NO_MATCH = Match(None, None, None)
+_IN_CHUNK = 500  # values per IN list
+
+
+def _candidates(message: Message) -> list[tuple[str, str]]:
+    """Addresses a message may be matched by, in order: failed or complaining recipients of a
+    report, then the sender."""
     senders = getaddresses([str(v) for v in message.get_all("From") or []])
     candidates = [(address, "failed_recipient") for address in failed_recipients(message)]
     candidates += [(address.strip().lower(), "sender") for _name, address in senders]
-    wanted = {address for address, _ in candidates if address}
-    if wanted:  # one query for every address, then the first in order wins
-        rows = session.execute(select(Lead.email, Lead.id).where(Lead.email.in_(wanted)))
-        leads = {row.email: row.id for row in rows}
-        for address, how in candidates:
-            if address in leads:
-                return Match(leads[address], None, how)
-    return Match(None, None, None)
+    return candidates
+
+
+def select_in(
+    session: Session, query: Any, column: Any, values: Collection[Any], *, rows: bool = False
+) -> list[Any]:
+    """``query`` where ``column`` is one of ``values`` (a bounded number per statement: a
+    message may refer to very many Message-IDs); its scalars, or its ``rows``."""
+    ordered = sorted(values)
+    found: list[Any] = []
+    for start in range(0, len(ordered), _IN_CHUNK):
+        chunk = query.where(column.in_(ordered[start : start + _IN_CHUNK]))
+        found.extend(session.execute(chunk).all() if rows else session.scalars(chunk).all())
+    return found
 
 
 def match_stored(
@@ -134,8 +199,10 @@ def match_stored(
     at: datetime,
     secret: bytes | None = None,
     message: Message | None = None,
+    found: Match | Exception | None = None,
 ) -> InboundStatus:
-    """Match a stored message (parsed here unless ``message`` is given); its new status."""
+    """Match a stored message (parsed here unless ``message`` is given; looked up here unless
+    ``found``, from ``match_many``, is given); its new status."""
     if inbound.size > MAX_PARSE_BYTES:
         return _to_review(
             session,
@@ -153,7 +220,10 @@ def match_stored(
             )
         inbound.from_address = _first_address(message)
         inbound.subject = decoded_header(message.get("Subject"))[:1000] or None
-        found = match_message(session, message, secret)
+        if found is None:
+            found = match_message(session, message, secret)
+        elif isinstance(found, Exception):
+            raise found
     except Exception as exc:  # malformed MIME must never stop a batch
         log.warning("inbound %r cannot be parsed: %s", inbound.id, exc)
         return _to_review(

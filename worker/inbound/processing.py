@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import Message
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.inbound.matching import MAX_PARSE_BYTES, UNSUBSCRIBE_TOKEN, match_message, match_stored
+from worker.inbound.matching import (
+    MAX_PARSE_BYTES,
+    UNSUBSCRIBE_TOKEN,
+    Match,
+    match_many,
+    match_message,
+    match_stored,
+    select_in,
+)
 from worker.inbound.reactions import ReplyPolicy, act_on_reply, store_classification
 from worker.leads import lifecycle
 from worker.runtime import Runtime
 from worker.store import events
-from worker.store.models import AppState, InboundMessage, ReviewItem
+from worker.store.models import AppState, Enrollment, InboundMessage, Lead, ReviewItem, Touch
 from worker.store.tokens import _KEY_NAME as TOKEN_SECRET_KEY
 from worker.understanding import Classification, classify_message
 from worker.understanding.mime import parse
@@ -33,19 +42,94 @@ def own_addresses(runtime: Runtime) -> tuple[str, ...]:
     return tuple(addresses) + tuple({a.rsplit("@", 1)[-1] for a in addresses})
 
 
+def process_many(
+    session: Session, runtime: Runtime, inbounds: Sequence[InboundMessage]
+) -> list[str]:
+    """Process ``inbounds`` in order, as ``process_stored`` one after the other would, with
+    the leads, touches and enrollments they match read for all of them at once."""
+    messages = [parse(i.raw) if i.size <= MAX_PARSE_BYTES else None for i in inbounds]
+    secret = _token_secret(session, runtime)
+    readable = {n: m for n, m in enumerate(messages) if m is not None and m.keys()}
+    matches = match_many(session, list(readable.values()), secret)
+    found: dict[int, Match | Exception] = dict(zip(readable, matches, strict=True))
+    # Held to the end: the session keeps only the objects something refers to.
+    preloaded = _preload(session, matches)
+    context = _Context(
+        secret,
+        own_addresses(runtime),
+        ReplyPolicy.from_settings(runtime.settings),
+        preloaded.enrollments,
+    )
+    return [
+        _process(session, runtime, inbound, runtime.clock.now(), messages[n], found.get(n), context)
+        for n, inbound in enumerate(inbounds)
+    ]
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every message of a batch shares."""
+
+    secret: bytes | None
+    own: tuple[str, ...]
+    policy: ReplyPolicy
+    known: dict[int, list[Enrollment]] | None = None
+
+
+@dataclass
+class _Preloaded:
+    """Every enrollment of some leads, by lead; ``rows``, the leads and touches read with them."""
+
+    enrollments: dict[int, list[Enrollment]]
+    rows: list[object] = field(default_factory=list)
+
+
+def _preload(session: Session, matches: Sequence[Match | Exception]) -> _Preloaded:
+    """Read the matched leads and touches and every enrollment of those leads into the
+    session (a query each), so acting on the replies finds them in memory."""
+    found = [m for m in matches if isinstance(m, Match)]
+    lead_ids = {m.lead_id for m in found if m.lead_id is not None}
+    touch_ids = {m.touch_id for m in found if m.touch_id is not None}
+    preloaded = _Preloaded({lead_id: [] for lead_id in sorted(lead_ids)})
+    with session.no_autoflush:
+        preloaded.rows += select_in(session, select(Lead), Lead.id, lead_ids)
+        preloaded.rows += select_in(session, select(Touch), Touch.id, touch_ids)
+        query = select(Enrollment).order_by(Enrollment.id)
+        for enrollment in select_in(session, query, Enrollment.lead_id, lead_ids):
+            preloaded.enrollments[enrollment.lead_id].append(enrollment)
+    return preloaded
+
+
 def process_stored(
     session: Session, runtime: Runtime, inbound: InboundMessage, at: datetime
 ) -> str:
     """Match, classify and act on ``inbound``; return the intent acted on, or its status."""
     message = parse(inbound.raw) if inbound.size <= MAX_PARSE_BYTES else None
-    status = match_stored(session, inbound, at, _token_secret(session, runtime), message)
+    context = _Context(
+        _token_secret(session, runtime),
+        own_addresses(runtime),
+        ReplyPolicy.from_settings(runtime.settings),
+    )
+    return _process(session, runtime, inbound, at, message, None, context)
+
+
+def _process(
+    session: Session,
+    runtime: Runtime,
+    inbound: InboundMessage,
+    at: datetime,
+    message: Message | None,
+    found: Match | Exception | None,
+    context: _Context,
+) -> str:
+    status = match_stored(session, inbound, at, context.secret, message, found)
     if message is None or status not in (InboundStatus.MATCHED, InboundStatus.UNMATCHED):
         return status
-    found = _classify(inbound, message, runtime)
+    classified = _classify(inbound, message, context.own)
     by_token = inbound.matched_by == UNSUBSCRIBE_TOKEN
     if by_token:  # our own mailto link, token intact: no guessing needed
-        found = replace(
-            found,
+        classified = replace(
+            classified,
             intent="unsubscribe",
             confidence=1.0,
             return_date=None,
@@ -53,23 +137,25 @@ def process_stored(
             bounced_recipients=(),
             reasons=("mailto unsubscribe token",),
         )
-    store_classification(inbound, found, at)
+    store_classification(inbound, classified, at)
     if status == InboundStatus.UNMATCHED:
         return status
+    # Set before acting, so one UPDATE writes the message; a failure rolls it back with the rest.
+    inbound.status = InboundStatus.PROCESSED
     act_on_reply(
         session,
         runtime.catalog,
-        ReplyPolicy.from_settings(runtime.settings),
+        context.policy,
         inbound,
-        found,
+        classified,
         at=at,
+        known_enrollments=context.known,
     )
     if by_token:
         events.record(
             session, EventKind.UNSUBSCRIBED, at=at, lead_id=inbound.lead_id, cause="mailto"
         )
-    inbound.status = InboundStatus.PROCESSED
-    return found.intent
+    return classified.intent
 
 
 def _token_secret(session: Session, runtime: Runtime) -> bytes | None:
@@ -121,11 +207,9 @@ def _lead_of(session: Session, runtime: Runtime, inbound: InboundMessage) -> int
         return None
 
 
-def _classify(inbound: InboundMessage, message: Message, runtime: Runtime) -> Classification:
+def _classify(inbound: InboundMessage, message: Message, own: tuple[str, ...]) -> Classification:
     try:
-        return classify_message(
-            message, received_at=inbound.received_at, own_addresses=own_addresses(runtime)
-        )
+        return classify_message(message, received_at=inbound.received_at, own_addresses=own)
     except Exception as exc:  # the classifier must never lose a message
         log.warning("inbound %r could not be classified: %s", inbound.id, exc)
         return Classification("unknown", 0.0, reasons=(f"classifier failed: {exc}",))

@@ -23,7 +23,7 @@ from worker.authoring.schema import SequenceSpec
 from worker.authoring.sequences import Catalog
 from worker.leads import lifecycle
 from worker.leads.colleagues import colleagues
-from worker.leads.enrollment import enroll_leads
+from worker.leads.enrollment import OPEN_ENROLLMENT_STATUSES, enroll_leads
 from worker.leads.flags import HOT, flag
 from worker.leads.stages import change_stage, next_stage
 from worker.settings import Settings
@@ -91,13 +91,25 @@ class _Reply:
     spec: SequenceSpec | None
     at: datetime
     low_confidence: bool
+    known: dict[int, list[Enrollment]] | None = None
 
     @property
     def cause(self) -> str:
         return f"reply: {self.found.intent}"
 
-    def open_enrollments(self) -> list[Enrollment]:
-        return lifecycle.open_enrollments(self.session, self.lead.id)
+    def open_enrollments(self, lead_id: int | None = None) -> list[Enrollment]:
+        """The open enrollments of the lead (or of ``lead_id``): from ``known`` when it holds
+        every enrollment of theirs (their states are the session's own objects), else read."""
+        lead_id = self.lead.id if lead_id is None else lead_id
+        known = self.known.get(lead_id) if self.known is not None else None
+        if known is None:
+            return lifecycle.open_enrollments(self.session, lead_id)
+        return [e for e in known if e.status in OPEN_ENROLLMENT_STATUSES]
+
+    def enrolled(self) -> None:
+        """The lead has new enrollments: read them from the database from now on."""
+        if self.known is not None:
+            self.known.pop(self.lead.id, None)
 
 
 def act_on_reply(
@@ -108,13 +120,19 @@ def act_on_reply(
     found: Classification,
     *,
     at: datetime,
+    known_enrollments: dict[int, list[Enrollment]] | None = None,
 ) -> Outcome:
-    """Record the classification of a matched message and apply the rules."""
+    """Record the classification of a matched message and apply the rules.
+
+    ``known_enrollments``: every enrollment of some leads, by lead, already in ``session``
+    (a batch reads them at once); new enrollments made here drop their lead from it.
+    """
     assert inbound.lead_id is not None
     lead = session.get(Lead, inbound.lead_id)
     assert lead is not None
     touch = session.get(Touch, inbound.touch_id) if inbound.touch_id is not None else None
-    spec = _sequence_of(session, catalog, lead, touch)
+    known = known_enrollments.get(lead.id) if known_enrollments is not None else None
+    spec = _sequence_of(session, catalog, lead, touch, known)
     low = found.confidence < policy.min_confidence
     actions = ("flag",) if low else rules_for(spec.on_reply.rules() if spec else None)[found.intent]
     events.record(
@@ -133,7 +151,9 @@ def act_on_reply(
         low_confidence=low,
         actions=list(actions),
     )
-    reply = _Reply(session, catalog, policy, lead, inbound, found, touch, spec, at, low)
+    reply = _Reply(
+        session, catalog, policy, lead, inbound, found, touch, spec, at, low, known_enrollments
+    )
     # A person's reply pauses every open sequence at once, in this transaction; ``defer``
     # pauses them itself (with the day to resume), so the timeline shows one pause, not two.
     if (found.intent in HUMAN_INTENTS or low) and "defer" not in actions:
@@ -157,7 +177,7 @@ def _tell_colleagues(reply: _Reply, actions: tuple[str, ...]) -> None:
     match = reply.spec.on_company_reply.match
     cause = f"colleague {reply.lead.email} replied: {reply.found.intent}"
     for colleague in colleagues(reply.session, reply.lead, match):
-        enrollments = lifecycle.open_enrollments(reply.session, colleague.id)
+        enrollments = reply.open_enrollments(colleague.id)
         if "stop" in actions:
             lifecycle.stop(reply.session, enrollments, at=reply.at, cause=cause)
             if colleague.status in (LeadStatus.ACTIVE, LeadStatus.PAUSED):
@@ -192,10 +212,17 @@ def store_classification(inbound: InboundMessage, found: Classification, at: dat
 
 
 def _sequence_of(
-    session: Session, catalog: Catalog, lead: Lead, touch: Touch | None
+    session: Session,
+    catalog: Catalog,
+    lead: Lead,
+    touch: Touch | None,
+    known: list[Enrollment] | None = None,
 ) -> SequenceSpec | None:
+    """The sequence of the touch replied to, else of the lead's latest enrollment."""
     name = touch.sequence if touch is not None else None
-    if name is None:
+    if name is None and known:
+        name = max(known, key=lambda e: (e.enrolled_at, e.id)).sequence
+    elif name is None and known is None:
         name = session.scalar(
             select(Enrollment.sequence)
             .where(Enrollment.lead_id == lead.id)
@@ -362,6 +389,7 @@ def _enroll(reply: _Reply, target: SequenceSpec | None) -> None:
     ):
         reply.lead.status = LeadStatus.ACTIVE
     reply.session.flush()
+    reply.enrolled()
     result = enroll_leads(
         reply.session,
         [reply.lead],

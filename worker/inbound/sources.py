@@ -11,13 +11,13 @@ import hashlib
 import logging
 import mailbox
 import re
-from collections.abc import Iterator, Set
+from collections.abc import Iterator, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +30,9 @@ from worker.vocabulary import InboundStatus
 log = logging.getLogger(__name__)
 
 _MESSAGE_ID = re.compile(r"<[^<>\s\x00-\x1f\x7f]+>")  # no control characters: stored as text
+# A line break (CRLF, CR or LF, as the email parser splits lines) followed by an empty line:
+# every such pair holds one of these, and each of these is one.
+_EMPTY_LINE = (b"\n\n", b"\n\r", b"\r\r")
 
 
 @dataclass(frozen=True)
@@ -93,10 +96,18 @@ def stored_maildir_sources(session: Session, path: str) -> set[str]:
     return set(session.scalars(query))
 
 
+def header_block(data: bytes) -> bytes:
+    """The start of ``data`` that holds its whole header block: up to its first empty line
+    (a line break followed by one), else all of it. The parser reads no header past that
+    line, so parsing this part gives the same headers as parsing everything."""
+    ends = [found for found in map(data.find, _EMPTY_LINE) if found >= 0]
+    return data[: min(ends) + 1] if ends else data
+
+
 def header_message_id(data: bytes) -> str | None:
     """The message's own Message-ID (``<…>``), or None when it has none or it is malformed."""
     try:
-        headers = BytesHeaderParser(policy=compat32).parsebytes(data)
+        headers = BytesHeaderParser(policy=compat32).parsebytes(header_block(data))
         value = headers.get("Message-ID")
     except Exception:  # any parse trouble: dedupe by content instead
         return None
@@ -120,20 +131,34 @@ def store(session: Session, raw: RawMessage, at: datetime) -> int | None:
     An empty message (an IMAP server that returned no body) is told apart by where it came
     from, so a second one is never taken for a duplicate of the first.
     """
-    key, message_id = dedupe_key(raw.data) if raw.data else (f"empty:{raw.source[:380]}", None)
-    stmt = (
-        dialect_insert(session, InboundMessage)
-        .values(
-            dedupe_key=key,
-            message_id=message_id,
-            source=raw.source[:500],
-            received_at=at,
-            raw=raw.data,
-            size=len(raw.data),
-            status=InboundStatus.STORED,
-        )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(InboundMessage.id)
-    )
+    stmt = _insert(session).values(**_row(raw, at)).returning(InboundMessage.id)
     stored = session.scalar(stmt)
     return int(stored) if stored is not None else None
+
+
+def store_many(session: Session, raws: Sequence[RawMessage], at: datetime) -> int:
+    """Store the raw messages in one statement, in order; return how many were new (the
+    others, and repeats within ``raws``, were stored before)."""
+    if not raws:
+        return 0
+    stmt = _insert(session).values([_row(raw, at) for raw in raws]).returning(InboundMessage.id)
+    return len(session.execute(stmt).all())
+
+
+def _insert(session: Session) -> Any:
+    return dialect_insert(session, InboundMessage).on_conflict_do_nothing(
+        index_elements=["dedupe_key"]
+    )
+
+
+def _row(raw: RawMessage, at: datetime) -> dict[str, object]:
+    key, message_id = dedupe_key(raw.data) if raw.data else (f"empty:{raw.source[:380]}", None)
+    return {
+        "dedupe_key": key,
+        "message_id": message_id,
+        "source": raw.source[:500],
+        "received_at": at,
+        "raw": raw.data,
+        "size": len(raw.data),
+        "status": InboundStatus.STORED,
+    }

@@ -37,22 +37,32 @@ def features(text: str, rule: str | None = None) -> Counter[str]:
     ``rule`` when the caller has it already). Only the first ``TEXT_LIMIT`` characters and
     ``WORD_LIMIT`` words are read."""
     text = text[:TEXT_LIMIT]
-    words = [word[:LONGEST_WORD] for word in _WORD.findall(normalise(text))[:WORD_LIMIT]]
+    words = words_of(text)
     grams = [f"w:{word}" for word in words]
     grams += [f"b:{a} {b}" for a, b in itertools.pairwise(words)]
     for word in words:
-        grams += _char_grams(word)
+        grams += char_grams(word)
     found = Counter(grams)
-    if not words:
-        found["e:empty"] = 1
-    elif len(words) <= 3:
-        found["e:short"] = 1
-    found[f"r:{rule or rule_of(text)}"] = 1
+    for name in extra_features(words, text, rule):
+        found[name] = 1
     return found
 
 
+def words_of(text: str) -> list[str]:
+    """The words ``features`` reads: of the first ``TEXT_LIMIT`` characters, normalised, the
+    first ``WORD_LIMIT``, each cut at ``LONGEST_WORD`` characters."""
+    found = _WORD.findall(normalise(text[:TEXT_LIMIT]))[:WORD_LIMIT]
+    return [word[:LONGEST_WORD] for word in found]
+
+
+def extra_features(words: list[str], text: str, rule: str | None) -> list[str]:
+    """The features ``features`` adds after the n-grams, in its order."""
+    shape = ["e:empty"] if not words else ["e:short"] if len(words) <= 3 else []
+    return [*shape, f"r:{rule or rule_of(text)}"]
+
+
 @functools.lru_cache(maxsize=65_536)
-def _char_grams(word: str) -> tuple[str, ...]:
+def char_grams(word: str) -> tuple[str, ...]:
     """``c:`` n-grams of one word, padded with a space each side (words recur: kept)."""
     padded = f" {word} "
     last = len(padded) + 1
@@ -65,4 +75,4 @@ def rule_of(text: str) -> str:
     return decide(text[:TEXT_LIMIT], referred=False).intent
 
 
-__all__ = ["features", "normalise", "rule_of"]
+__all__ = ["char_grams", "extra_features", "features", "normalise", "rule_of", "words_of"]

@@ -7,15 +7,17 @@ per intent, calibrated by the temperature found when it was trained.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from worker.understanding.features import features
+from worker.understanding.features import char_grams, extra_features, words_of
 
 MODEL_FILE = Path(__file__).with_name("reply_model.npz")
 FORMAT = 1
@@ -33,23 +35,20 @@ class ReplyModel:
     temperature: float
     meta: dict[str, object]
     by_feature: NDArray[np.float64] = field(init=False, repr=False, compare=False)
+    _words: dict[str, tuple[int, tuple[int, ...]]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # One row per feature, so a reply's few hundred features are gathered row by row.
         by_feature = np.ascontiguousarray(self.coef.T, dtype=np.float64)
         object.__setattr__(self, "by_feature", by_feature)
+        object.__setattr__(self, "_words", {})
 
     def probabilities(self, text: str, rule: str | None = None) -> dict[str, float]:
         """Every intent's probability for ``text`` (a person's own words); ``rule``: the phrase
         tables' reading when the caller has it already."""
-        counts = features(text, rule)
-        lookup = self.index.get
-        columns = np.fromiter((lookup(name, -1) for name in counts), np.int64, len(counts))
-        known = columns >= 0
+        columns, values = self.known_features(text, rule)
         scores = self.intercept.astype(np.float64)
-        if known.any():
-            values = np.fromiter(counts.values(), np.float64, len(counts))[known]
-            columns = columns[known]
+        if len(columns):
             weights = (1.0 + np.log(values)) * self.idf[columns]
             weights /= np.linalg.norm(weights) or 1.0
             scores = scores + weights @ self.by_feature[columns]
@@ -58,6 +57,48 @@ class ReplyModel:
         exp = np.exp(scores)
         exp /= exp.sum()
         return {name: float(p) for name, p in zip(self.classes, exp, strict=True)}
+
+    def known_features(
+        self, text: str, rule: str | None = None
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """The columns and counts of the features of ``text`` the model knows, in the order
+        ``features`` finds them (the same numbers, so the same sums to the last bit).
+
+        Counted as column numbers rather than strings: each word's own columns (its ``w:``
+        feature and its character n-grams) are looked up once and remembered.
+        """
+        words = words_of(text)
+        lookup = self.index.get
+        remembered = self._words.get
+        per_word = [remembered(word) or self._word_columns(word) for word in words]
+        found = [own for own, _grams in per_word if own >= 0]
+        pairs = (lookup(f"b:{first} {second}", -1) for first, second in itertools.pairwise(words))
+        found += [column for column in pairs if column >= 0]
+        found += itertools.chain.from_iterable(grams for _own, grams in per_word)
+        counts = Counter(found)
+        for name in extra_features(words, text, rule):
+            column = lookup(name, -1)
+            if column >= 0:
+                counts[column] = 1
+        size = len(counts)
+        return (
+            np.fromiter(counts.keys(), np.int64, size),
+            np.fromiter(counts.values(), np.float64, size),
+        )
+
+    def _word_columns(self, word: str) -> tuple[int, tuple[int, ...]]:
+        """A word's ``w:`` column (-1 when unknown) and its known character n-grams' columns
+        (repeats kept), remembered for the next reply (at most ``_WORDS_KEPT`` words)."""
+        lookup = self.index.get
+        grams = tuple(c for c in (lookup(g, -1) for g in char_grams(word)) if c >= 0)
+        entry = (lookup(f"w:{word}", -1), grams)
+        if len(self._words) >= _WORDS_KEPT:
+            self._words.clear()
+        self._words[word] = entry
+        return entry
+
+
+_WORDS_KEPT = 200_000
 
 
 def save_model(model: ReplyModel, path: Path) -> None:

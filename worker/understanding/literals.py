@@ -161,6 +161,44 @@ class PhraseList:
         return [pattern for n, pattern in enumerate(self.patterns) if n in numbers]
 
 
+class PatternGate:
+    """Which of several patterns could match a text, as ``re`` would decide: one pass over
+    the lower-cased text finds the patterns whose literals it holds (and those without any).
+
+    ``str.lower`` and ``re``'s case-insensitive matching agree on nearly every character; a
+    text holding one where they may not (dotted capital I, dotless i, long s, and the like
+    for these patterns' letters) gets every pattern, so nothing is ever skipped wrongly.
+    """
+
+    def __init__(self, patterns: Sequence[re.Pattern[str]]) -> None:
+        requirements = [required_literals(p.pattern, p.flags) for p in patterns]
+        self._index = LiteralIndex(requirements)
+        self._all = frozenset(range(len(patterns)))
+        letters = {char for req in requirements for literal in req or () for char in literal}
+        self._unlike = _folding_unlike_lower(letters)
+
+    def possible(self, text: str) -> frozenset[int]:
+        """The numbers of the patterns that could match ``text``."""
+        if self._unlike.search(text):
+            return self._all
+        return self._index.candidates(text.lower())
+
+
+def _folding_unlike_lower(letters: set[str]) -> re.Pattern[str]:
+    """Characters ``re.IGNORECASE`` takes for one of ``letters`` although their ``lower()``
+    is another (or is two characters): any non-ASCII one when ``re`` keeps no table of them."""
+    try:
+        extra: dict[int, tuple[int, ...]] = importlib.import_module("re._casefix")._EXTRA_CASES
+    except (ImportError, AttributeError):  # pragma: no cover (CPython 3.11+ keeps the table)
+        return re.compile(r"[^\x00-\x7f]")
+    unlike = {"\u0130"}  # İ: lower() is "i" and a combining dot; re reads it as "i"
+    for letter in letters:
+        for code in extra.get(ord(letter), ()):
+            other = chr(code)
+            unlike |= {c for c in (other, other.upper(), other.title()) if c.lower() != letter}
+    return re.compile("[" + "".join(sorted(re.escape(c) for c in unlike)) + "]")
+
+
 class GuardedPattern:
     """One compiled pattern, searched only in a text that holds one of its literals."""
 
@@ -175,4 +213,4 @@ class GuardedPattern:
         return self.pattern.search(text)
 
 
-__all__ = ["GuardedPattern", "LiteralIndex", "PhraseList", "required_literals"]
+__all__ = ["GuardedPattern", "LiteralIndex", "PatternGate", "PhraseList", "required_literals"]

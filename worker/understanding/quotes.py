@@ -33,6 +33,10 @@ ATTRIBUTION = (
     re.compile(r"^am\b.{0,300}\bschrieb\b.{0,300}:$", _I),
     re.compile(r"^.{0,200}\b(wrote|schrieb|a écrit)(\s+am\b.{0,80})?:$", _I),
 )
+# Each tuple as one alternation: matching it is matching any of its patterns, in one call.
+_ANY_CUT_LINE = re.compile("|".join(f"(?:{p.pattern})" for p in CUT_LINES), _I)
+_ANY_ATTRIBUTION = re.compile("|".join(f"(?:{p.pattern})" for p in ATTRIBUTION), _I)
+_ATTRIBUTION_2 = re.compile("|".join(f"(?:{p.pattern})" for p in ATTRIBUTION[:2]), _I)
 ATTRIBUTION_START = re.compile(r"^(on|am)\s+\S", _I)
 HEADER_FROM = re.compile(r"^\*?(from|von|de)\s*:\*?\s*\S", _I)
 HEADER_FIELD = re.compile(
@@ -61,7 +65,7 @@ SIGNATURE_LINES = 30  # lines after a closing that still count as signature and 
 
 def _is_cut(lines: list[str], index: int) -> bool:
     line = lines[index].strip()
-    if any(pattern.match(line) for pattern in CUT_LINES):
+    if _ANY_CUT_LINE.match(line):
         return True
     if not HEADER_FIELD.match(line):
         return False
@@ -76,11 +80,11 @@ def _attribution(lines: list[str], index: int) -> int:
     line = lines[index].strip()
     if len(line) > 400:
         return 0
-    if any(pattern.match(line) for pattern in ATTRIBUTION):
+    if _ANY_ATTRIBUTION.match(line):
         return 1
     if ATTRIBUTION_START.match(line) and index + 1 < len(lines):
         joined = f"{line} {lines[index + 1].strip()}"
-        if any(pattern.match(joined) for pattern in ATTRIBUTION[:2]):
+        if _ATTRIBUTION_2.match(joined):
             return 2
     return 0
 
