@@ -9,8 +9,13 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from worker.leads.importing import import_leads
-from worker.processes.scheduler import build_scheduler, run_scheduler, tick_and_enqueue
-from worker.store.models import Touch
+from worker.processes.scheduler import (
+    build_scheduler,
+    report_job,
+    run_scheduler,
+    tick_and_enqueue,
+)
+from worker.store.models import ReportDirty, Touch
 
 
 def test_the_tick_job_is_coalesced_single_instance_with_a_generous_misfire_grace(runtime) -> None:
@@ -28,6 +33,21 @@ def test_a_tick_job_run_enqueues_due_touches_once(runtime, project: Path) -> Non
     )
     assert tick_and_enqueue(runtime) == 25
     assert tick_and_enqueue(runtime) == 0  # already enqueued: nothing new is due
+
+
+def test_the_report_job_counts_the_leads_changed_since_it_last_ran(runtime, project: Path) -> None:
+    import_leads(
+        runtime.sessions, project / "examples" / "leads.csv", runtime.clock, runtime.catalog
+    )
+    assert runtime_job_is_scheduled(runtime, "report")
+    assert report_job(runtime) >= 25
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ReportDirty)) == 0
+    assert report_job(runtime) == 0
+
+
+def runtime_job_is_scheduled(runtime, job_id: str) -> bool:
+    return build_scheduler(runtime, every_s=60).get_job(job_id) is not None
 
 
 def test_the_embedded_scheduler_sends_what_is_due_and_stops_on_request(

@@ -3,6 +3,7 @@ stayed; the pipeline value per stage and the forecast of won value."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,7 @@ from worker.analytics.stats import median, rate
 from worker.vocabulary import FINAL_STAGES, PIPELINE_STAGES, EventKind, Stage
 
 SECONDS_PER_DAY = 86400.0
+MILLIONTHS = 1_000_000  # deal values are added as whole millionths
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,16 @@ def all_visits(leads: list[LeadRow], events: list[EventRow]) -> list[Visit]:
     return [v for lead in leads for v in stage_visits(lead, by_lead.get(lead.id, []))]
 
 
+def outcome(visit: Visit) -> str:
+    """How a visit ended: ``open`` (not left), ``advanced`` (to a later pipeline stage or
+    won), ``lost``, or ``left`` (any other move)."""
+    if visit.to is None:
+        return "open"
+    if is_advance(visit.stage, visit.to):
+        return "advanced"
+    return "lost" if visit.to == Stage.LOST else "left"
+
+
 def funnel(visits: list[Visit], since: datetime | None = None) -> list[dict[str, Any]]:
     """One row per pipeline stage over the visits entered at or after ``since``.
 
@@ -74,23 +86,36 @@ def funnel(visits: list[Visit], since: datetime | None = None) -> list[dict[str,
     rows = []
     for stage in PIPELINE_STAGES:
         mine = [v for v in visits if v.stage == stage and (since is None or v.entered >= since)]
-        advanced = sum(1 for v in mine if v.to is not None and is_advance(stage, v.to))
+        outcomes = [outcome(v) for v in mine]
         durations = [
             (v.left - v.entered).total_seconds() / SECONDS_PER_DAY
             for v in mine
             if v.left is not None
         ]
         rows.append(
-            {
-                "stage": stage,
-                "entered": len(mine),
-                "advanced": advanced,
-                "lost": sum(1 for v in mine if v.to == Stage.LOST),
-                "conversion": rate(advanced, len(mine)),
-                "median_days": median(durations),
-            }
+            funnel_row(
+                stage,
+                len(mine),
+                outcomes.count("advanced"),
+                outcomes.count("lost"),
+                median(durations),
+            )
         )
     return rows
+
+
+def funnel_row(
+    stage: str, entered: int, advanced: int, lost: int, median_days: float | None
+) -> dict[str, Any]:
+    """One stage's row of the funnel (see ``funnel``)."""
+    return {
+        "stage": stage,
+        "entered": entered,
+        "advanced": advanced,
+        "lost": lost,
+        "conversion": rate(advanced, entered),
+        "median_days": median_days,
+    }
 
 
 def win_probability(funnel_rows: list[dict[str, Any]], stage: str) -> float | None:
@@ -107,27 +132,52 @@ def win_probability(funnel_rows: list[dict[str, Any]], stage: str) -> float | No
     return probability
 
 
+def in_millionths(value: float | None) -> int:
+    """A deal value as a whole number of millionths (no value counts 0)."""
+    return round((value or 0.0) * MILLIONTHS)
+
+
 def pipeline(leads: list[LeadRow], funnel_rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Deal value per stage now, and the forecast of won value.
+    """Deal value per stage now, and the forecast of won value (see ``pipeline_table``).
+
+    Values are added in whole millionths, so the sum is the same in any order (and the same
+    as the report counters give): a floating-point sum of values with cents depends on the
+    order of the rows.
+    """
+    totals: dict[str, tuple[int, float]] = {}
+    for stage in PIPELINE_STAGES + FINAL_STAGES:
+        mine = [lead for lead in leads if lead.stage == stage]
+        if mine:
+            totals[stage] = (
+                len(mine),
+                sum(in_millionths(lead.deal_value) for lead in mine) / MILLIONTHS,
+            )
+    return pipeline_table(totals, funnel_rows)
+
+
+def pipeline_table(
+    totals: Mapping[str, tuple[int, float]], funnel_rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Deal value per stage now, and the forecast of won value; ``totals``: per stage, its
+    number of leads and their total deal value (no value counts 0; a stage with no leads is 0).
 
     Method: each open (pipeline) stage's current value times the historical chance a lead in it
     is won, which is the product of the stage-to-stage conversion rates (advanced / entered)
-    from that stage through the last pipeline stage (see ``win_probability``). Leads without
-    a deal value count as 0. A stage whose chance is unknown adds nothing and its forecast is
-    None. ``forecast_won`` is the sum over the open stages.
+    from that stage through the last pipeline stage (see ``win_probability``). A stage whose
+    chance is unknown adds nothing and its forecast is None. ``forecast_won`` is the sum over
+    the open stages.
     """
     stages = []
     total = 0.0
     for stage in PIPELINE_STAGES + FINAL_STAGES:
-        mine = [lead for lead in leads if lead.stage == stage]
-        value = sum(lead.deal_value or 0.0 for lead in mine)
+        count, value = totals.get(stage, (0, 0))
         probability = win_probability(funnel_rows, stage) if stage in PIPELINE_STAGES else None
         forecast = value * probability if probability is not None else None
         total += forecast or 0.0
         stages.append(
             {
                 "stage": stage,
-                "leads": len(mine),
+                "leads": count,
                 "value": value,
                 "win_probability": probability,
                 "forecast_won": forecast,

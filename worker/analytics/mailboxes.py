@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from worker.analytics.records import EventRow, TouchRow
@@ -26,16 +27,23 @@ def mailbox_rows(window: list[EventRow], touches: list[TouchRow]) -> list[dict[s
         row["hard_bounced"] += "bounce_hard" in found
         row["complained"] += "complaint" in found
         row["replied"] += replied(found)
+    return mailbox_table(counts)
+
+
+def mailbox_table(counts: Mapping[str, Mapping[str, int]]) -> list[dict[str, Any]]:
+    """The rows of ``mailbox_rows`` from its counts per mailbox (``sent``, ``hard_bounced``,
+    ``complained``, ``replied``); mailboxes that sent nothing are left out."""
     return [
         {
             "mailbox": mailbox,
-            "sent": row["sent"],
-            "hard_bounced": row["hard_bounced"],
-            "replied": row["replied"],
-            "complained": row["complained"],
-            "hard_bounce_rate": rate(row["hard_bounced"], row["sent"]),
-            "complaint_rate": rate(row["complained"], row["sent"]),
-            "reply_rate": rate(row["replied"], row["sent"]),
+            "sent": row.get("sent", 0),
+            "hard_bounced": row.get("hard_bounced", 0),
+            "replied": row.get("replied", 0),
+            "complained": row.get("complained", 0),
+            "hard_bounce_rate": rate(row.get("hard_bounced", 0), row.get("sent", 0)),
+            "complaint_rate": rate(row.get("complained", 0), row.get("sent", 0)),
+            "reply_rate": rate(row.get("replied", 0), row.get("sent", 0)),
         }
         for mailbox, row in sorted(counts.items())
+        if row.get("sent")
     ]

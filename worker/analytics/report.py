@@ -1,4 +1,5 @@
-"""The whole pipeline report: read the rows once, then compute every section."""
+"""The whole pipeline report: from the daily counters (``rollup``), or for a ``since`` that is
+not a UTC midnight from every row of the log, read once (``compute_report``)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from worker.analytics.funnel import all_visits, funnel, pipeline
 from worker.analytics.mailboxes import mailbox_rows
 from worker.analytics.queries import load_events, load_leads, load_touches, since_filter
 from worker.analytics.records import EventRow, LeadRow, TouchRow
+from worker.analytics.rollup import covers, refresh, rollup_report
 from worker.analytics.steps import step_rows
 from worker.analytics.variants import variant_rows
 
@@ -44,7 +47,18 @@ def compute_report(
 def build_report(
     session: Session, since: datetime | None = None, sequence_order: Sequence[str] = ()
 ) -> dict[str, Any]:
-    """The report for the database ``session`` reads (see ``compute_report``)."""
-    return compute_report(
-        load_leads(session), load_events(session), load_touches(session), since, sequence_order
-    )
+    """The report for the database ``session`` reads (see ``compute_report``).
+
+    From the daily counters when ``since`` is None or a UTC midnight (the command line and the
+    web app ask for whole days): first the leads changed since the last refresh are applied
+    to the counters, in transactions of their own, when ``session`` has not begun one yet.
+    Any other ``since`` reads every row of the log.
+    """
+    if not covers(since):
+        return compute_report(
+            load_leads(session), load_events(session), load_touches(session), since, sequence_order
+        )
+    bind = session.get_bind()
+    if isinstance(bind, Engine) and not session.in_transaction():
+        refresh(sessionmaker(bind))
+    return rollup_report(session, since, sequence_order)

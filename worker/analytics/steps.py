@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -105,20 +105,35 @@ def step_rows(
             touch = index[event.touch_id]
             link_unsubscribes[(touch.sequence, touch.step_index)] += 1
     drops = drop_offs(events, window, index)
+    return step_table(sent, replies, link_unsubscribes, drops, sequence_order)
+
+
+def step_table(
+    sent: Mapping[StepKey, int],
+    replies: Mapping[StepKey, Mapping[str, int]],
+    link_unsubscribes: Mapping[StepKey, int],
+    drops: Mapping[StepKey, Mapping[str, int]],
+    sequence_order: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """The rows of ``step_rows`` from its counts per (sequence, step index): touches sent,
+    replies by intent, unsubscribe-link clicks and drop-offs by reason. A step is listed when
+    it sent, was replied to or lost someone (zero counts are left out)."""
     rows = []
     place = {name: n for n, name in enumerate(sequence_order)}
-    keys = set(sent) | set(replies) | set(drops)
+    keys = {k for k, n in sent.items() if n} | {
+        k for k, counts in [*replies.items(), *drops.items()] if any(counts.values())
+    }
     for key in sorted(keys, key=lambda k: (place.get(k[0], len(place)), k)):
-        by_intent = replies.get(key, Counter())
-        reasons = drops.get(key, Counter())
+        by_intent = {intent: n for intent, n in replies.get(key, {}).items() if n}
+        reasons = {why: n for why, n in drops.get(key, {}).items() if n}
         rows.append(
             {
                 "sequence": key[0],
                 "step": key[1] + 1,
-                "sent": sent[key],
+                "sent": sent.get(key, 0),
                 "replies": dict(sorted(by_intent.items())),
-                "bounces": sum(by_intent[i] for i in BOUNCE_INTENTS),
-                "unsubscribes": by_intent["unsubscribe"] + link_unsubscribes[key],
+                "bounces": sum(by_intent.get(i, 0) for i in BOUNCE_INTENTS),
+                "unsubscribes": by_intent.get("unsubscribe", 0) + link_unsubscribes.get(key, 0),
                 "drop_off": sum(reasons.values()),
                 "drop_off_reasons": dict(sorted(reasons.items())),
             }

@@ -3,6 +3,7 @@ step, and the sample size still needed."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from worker.analytics.records import EventRow, TouchRow
@@ -61,7 +62,7 @@ def intents_per_variant(
     return found
 
 
-def compare(a: dict[str, int], b: dict[str, int]) -> tuple[float | str, int | str, int | str]:
+def compare(a: Mapping[str, int], b: Mapping[str, int]) -> tuple[float | str, int | str, int | str]:
     """Reply rate of ``a`` against ``b``: the z-test p-value, the sample size per variant
     needed to detect the observed difference, and how many more ``a`` still needs
     ("n/a" when not computable)."""
@@ -86,7 +87,17 @@ def variant_rows(window: list[EventRow], touches: list[TouchRow]) -> list[dict[s
     observed rates, ``more_needed`` that minus the variant's sent. A step with one variant gets
     "n/a".
     """
-    counts = variant_counts(window, touches)
+    return variant_table(variant_counts(window, touches))
+
+
+def variant_table(counts: Mapping[VariantKey, Mapping[str, int]]) -> list[dict[str, Any]]:
+    """The rows of ``variant_rows`` from ``variant_counts`` (keys with nothing sent are left
+    out)."""
+    counts = {
+        key: {name: row.get(name, 0) for name in ("sent", "replied", "positive")}
+        for key, row in counts.items()
+        if row.get("sent")
+    }
     by_step: dict[tuple[str, int], list[str]] = {}
     for sequence, step, variant in sorted(counts):
         by_step.setdefault((sequence, step), []).append(variant)

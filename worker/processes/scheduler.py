@@ -1,4 +1,5 @@
-"""``outreach scheduler``: an APScheduler 3.x loop that enqueues due work and reads inboxes.
+"""``outreach scheduler``: an APScheduler 3.x loop that enqueues due work, reads inboxes and
+keeps the report's counters up to date.
 
 One scheduler per deployment (it keeps its jobs in memory; nothing is shared between
 processes). Overlapping with a cron ``outreach run`` is harmless: touches are unique per step
@@ -16,6 +17,7 @@ from datetime import datetime
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from worker.actors import send_touches
+from worker.analytics.rollup import refresh
 from worker.delivery.tick import tick
 from worker.errors import OutreachError
 from worker.inbound.inboxes import FetchReport, configured_inboxes
@@ -29,6 +31,9 @@ from worker.runtime import Runtime, set_runtime
 log = logging.getLogger(__name__)
 
 TICK_EVERY_S = 60
+# Leads whose report share one job run computes again at most (about 10 s of work), so that
+# a big import is taken in over a few minutes and the report page rarely waits for it.
+REPORT_LEADS_PER_RUN = 50_000
 
 
 def tick_and_enqueue(runtime: Runtime, metrics: SchedulerMetrics | None = None) -> int:
@@ -54,6 +59,15 @@ def tick_and_enqueue(runtime: Runtime, metrics: SchedulerMetrics | None = None) 
             len(result.unknown),
         )
     return len(ids)
+
+
+def report_job(runtime: Runtime, metrics: SchedulerMetrics | None = None) -> int:
+    """One report job run: apply the leads changed since the last run to the report's
+    counters (``worker.analytics.rollup.refresh``); returns how many."""
+    done = refresh(runtime.sessions, limit=REPORT_LEADS_PER_RUN)
+    if done:
+        log.info("report: %d changed leads counted", done)
+    return done
 
 
 def fetch_inboxes_job(
@@ -92,7 +106,10 @@ def build_scheduler(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 5 * every_s},
         timezone="UTC",
     )
-    jobs: list[tuple[str, Callable[..., object], int]] = [("tick", tick_and_enqueue, every_s)]
+    jobs: list[tuple[str, Callable[..., object], int]] = [
+        ("tick", tick_and_enqueue, every_s),
+        ("report", report_job, every_s),
+    ]
     if configured_inboxes(runtime):
         jobs.append(("inbox", fetch_inboxes_job, runtime.settings.inbox_every_s))
     for job_id, job, seconds in jobs:

@@ -1,12 +1,13 @@
 """Read model of the pipeline board: per stage the number of leads, their total deal value
 and the most valuable leads as cards.
 
-Two kinds of query, whatever the number of leads: one ``GROUP BY stage`` for the counts and
-sums, and one ``LIMIT``-ed query per stage for its cards.
+One ``LIMIT``-ed query per stage for its cards (an index on stage and value gives them from
+its front), and the counts and sums per stage: one ``GROUP BY stage``, or given by the caller.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, select
@@ -58,11 +59,17 @@ def stage_cards(session: Session, stage: str, limit: int = CARDS_PER_STAGE) -> l
     ]
 
 
-def board(session: Session, cards_per_stage: int = CARDS_PER_STAGE) -> dict[str, Any]:
+def board(
+    session: Session,
+    cards_per_stage: int = CARDS_PER_STAGE,
+    totals: Mapping[str, tuple[int, float]] | None = None,
+) -> dict[str, Any]:
     """Every stage of the pipeline (then won and lost) as a column: ``stage``, ``count``,
     ``value``, ``cards`` and ``more`` (leads not shown as cards); plus the totals and the
-    largest column value (for the bars)."""
-    totals = stage_totals(session)
+    largest column value (for the bars). ``totals``: per stage its leads and value, when the
+    caller has them (the web app reads them from the report's counters), else counted here."""
+    if totals is None:
+        totals = stage_totals(session)
     columns: list[dict[str, Any]] = []
     for stage in BOARD_STAGES:
         count, value = totals.get(stage, (0, 0.0))

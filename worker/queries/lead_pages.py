@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from worker.clock import as_utc, iso
@@ -23,6 +23,9 @@ from worker.store.models import LEAD_COLUMNS, Event, Lead
 from worker.vocabulary import EventKind, TouchStatus
 
 LEADS_PER_PAGE = 50
+# Counting stops here: past it the page says "more than 10,000" instead of reading every
+# matching lead (a substring search over a million leads would read them all to count).
+COUNT_AT_MOST = 10_000
 
 
 def leads_page(
@@ -33,9 +36,16 @@ def leads_page(
     search: str | None = None,
     page: int = 1,
     per_page: int = LEADS_PER_PAGE,
+    count_at_most: int | None = None,
 ) -> dict[str, Any]:
     """One page of lead rows (each with its ``id``), filtered by stage, status and an
-    email/company substring, with the total count and the number of pages."""
+    email/company substring, in id order.
+
+    ``total`` is the number of matching leads and ``pages`` the number of pages, both exact
+    up to ``count_at_most`` (default ``COUNT_AT_MOST``) matches; beyond it ``total`` is that
+    number, ``total_exact`` is False, ``pages`` None and ``has_next`` tells whether a later
+    page has leads. A page past the end shows the last one.
+    """
     conditions: list[ColumnElement[bool]] = []
     if stage:
         conditions.append(Lead.stage == stage)
@@ -48,21 +58,51 @@ def leads_page(
                 Lead.company.icontains(search, autoescape=True),
             )
         )
-    total = session.scalar(select(func.count(Lead.id)).where(*conditions)) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    leads = list(
+    if count_at_most is None:
+        count_at_most = COUNT_AT_MOST
+    matching = select(Lead.id).where(*conditions)
+    total = _count(session, matching.limit(count_at_most + 1))
+    exact = total <= count_at_most
+    page = max(page, 1)
+    if exact:
+        page = min(page, max(1, -(-total // per_page)))
+    leads = _page(session, conditions, page, per_page)
+    if not leads and page > 1:  # past the end of a long list: count it all, show the last
+        total, exact = _count(session, matching), True
+        page = max(1, -(-total // per_page))
+        leads = _page(session, conditions, page, per_page)
+    has_next = len(leads) > per_page
+    leads = leads[:per_page]
+    enrollments = current_enrollments(session, [lead.id for lead in leads])
+    rows = [{**lead_row(lead, enrollments.get(lead.id)), "id": lead.id} for lead in leads]
+    return {
+        "rows": rows,
+        "total": min(total, count_at_most) if not exact else total,
+        "total_exact": exact,
+        "page": page,
+        "pages": max(1, -(-total // per_page)) if exact else None,
+        "has_next": has_next,
+        "per_page": per_page,
+    }
+
+
+def _count(session: Session, matching: Select[Any]) -> int:
+    return int(session.scalar(select(func.count()).select_from(matching.subquery())) or 0)
+
+
+def _page(
+    session: Session, conditions: list[ColumnElement[bool]], page: int, per_page: int
+) -> list[Lead]:
+    """The leads of ``page`` and the first of the next (to know whether there is one)."""
+    return list(
         session.scalars(
             select(Lead)
             .where(*conditions)
             .order_by(Lead.id)
-            .limit(per_page)
+            .limit(per_page + 1)
             .offset((page - 1) * per_page)
         )
     )
-    enrollments = current_enrollments(session, [lead.id for lead in leads])
-    rows = [{**lead_row(lead, enrollments.get(lead.id)), "id": lead.id} for lead in leads]
-    return {"rows": rows, "total": total, "page": page, "pages": pages, "per_page": per_page}
 
 
 _STANDARD_FIELDS = frozenset({"email", "stage", *LEAD_COLUMNS})

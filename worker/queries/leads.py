@@ -15,12 +15,14 @@ from worker.leads.addresses import normalise_email
 from worker.store.models import Enrollment, Event, InboundMessage, Lead, ReviewItem, Touch
 from worker.vocabulary import EnrollmentStatus, EventKind, TouchStatus
 
-_OPEN_FIRST: dict[str, int] = {
+# How a lead's current enrollment is chosen: the lowest rank, then the latest enrolled.
+OPEN_FIRST: dict[str, int] = {
     EnrollmentStatus.ACTIVE: 0,
     EnrollmentStatus.PAUSED: 1,
     EnrollmentStatus.COMPLETED: 2,
     EnrollmentStatus.STOPPED: 3,
 }
+OTHER_RANK = 9
 
 
 def current_enrollments(session: Session, lead_ids: list[int]) -> dict[int, Enrollment]:
@@ -36,7 +38,7 @@ def current_enrollments(session: Session, lead_ids: list[int]) -> dict[int, Enro
 
 
 def _rank(enrollment: Enrollment) -> tuple[int, float]:
-    return (_OPEN_FIRST.get(enrollment.status, 9), -enrollment.enrolled_at.timestamp())
+    return (OPEN_FIRST.get(enrollment.status, OTHER_RANK), -enrollment.enrolled_at.timestamp())
 
 
 def list_leads(

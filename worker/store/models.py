@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Date,
     DateTime,
     Float,
@@ -99,6 +100,10 @@ class Lead(Base):
     updated_at: Mapped[datetime] = mapped_column()
 
 
+# The pipeline board's cards: the most valuable leads of a stage, read from the front.
+Index("ix_leads_stage_value", Lead.stage, Lead.deal_value.desc().nulls_last(), Lead.id)
+
+
 class Enrollment(Base):
     """A lead's place in one sequence: which step comes next and when it is due."""
 
@@ -136,9 +141,9 @@ class Touch(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    enrollment_id: Mapped[int] = mapped_column(
-        ForeignKey("enrollments.id", ondelete="CASCADE"), index=True
-    )
+    # Looked up through uq_touches_enrollment_step (enrollment_id leads it): an index of its
+    # own would only cost every new touch one more insert into a big index.
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id", ondelete="CASCADE"))
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     sequence: Mapped[str] = mapped_column(String(100))
     step_index: Mapped[int] = mapped_column()
@@ -336,3 +341,55 @@ class Rep(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column()
     password_changed_at: Mapped[datetime] = mapped_column()
+
+
+class ReportDirty(Base):
+    """A lead whose contribution to the report must be computed again.
+
+    Written by database triggers (migration 0008) when a lead is added, changes stage or is
+    deleted, when an event the report reads is written, and when a touch changes what it is
+    counted under; ``worker.analytics.rollup.refresh`` removes the rows it has applied.
+    """
+
+    __tablename__ = "report_dirty"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # No foreign key: a deleted lead stays here until its contribution is taken away.
+    lead_id: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class ReportLead(Base):
+    """A lead's contribution to ``report_counts`` as last applied (JSON: ``[[key, day, n],
+    …]``), so that a refresh can take it away before adding the new one."""
+
+    __tablename__ = "report_leads"
+
+    lead_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    parts: Mapped[str] = mapped_column(Text)
+
+
+class ReportCount(Base):
+    """The report's daily counters: the sum over leads of their contributions, per key and
+    UTC day (see ``worker.analytics.contributions``)."""
+
+    __tablename__ = "report_counts"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)  # deal values are summed in millionths
+
+
+class ReportVisit(Base):
+    """A lead's finished stay in a pipeline stage: the funnel's median days are read from
+    these in order of duration."""
+
+    __tablename__ = "report_visits"
+    __table_args__ = (
+        Index("ix_report_visits_stage_duration", "stage", "duration_us", "entered_at", "lead_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(Integer, index=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    entered_at: Mapped[datetime] = mapped_column()
+    duration_us: Mapped[int] = mapped_column(BigInteger)

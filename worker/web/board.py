@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 
+from worker.analytics.rollup import refresh, stage_totals_now
 from worker.queries.board import board, format_value
 from worker.web.context import current_runtime
 
@@ -13,6 +14,10 @@ blueprint = Blueprint("board", __name__, url_prefix="/board")
 
 @blueprint.get("")
 def index() -> ResponseReturnValue:
-    with current_runtime().sessions() as session:
-        columns = board(session)
+    runtime = current_runtime()
+    # Counts and values from the report's counters (reading every lead costs 0.2-0.3 s at a
+    # million of them), with the leads changed since they were last brought up to date.
+    refresh(runtime.sessions)
+    with runtime.sessions() as session:
+        columns = board(session, totals=stage_totals_now(session))
     return render_template("board/index.html", board=columns, money=format_value)

@@ -32,6 +32,7 @@ from worker.review.assignment import assign
 from worker.review.bulk import SUGGESTED, resolve_many
 from worker.review.reps import rep_names
 from worker.review.resolutions import RECLASSIFY, resolve_now
+from worker.runtime import Runtime
 from worker.store.models import ReviewItem
 from worker.understanding import INTENTS
 from worker.vocabulary import ReviewAction, ReviewReason, TouchStatus
@@ -63,7 +64,7 @@ def index() -> ResponseReturnValue:
     filters = _filters(asked, rep)
     with runtime.sessions() as session:
         rows = queue_rows(session, filters, limit=MAX_ROWS + 1)
-        choices = filter_choices(session)
+        choices = filter_choices(session, _mailbox_names(runtime))
         reps = rep_names(session)
     for key, values in (("reason", "reasons"), ("stage", "stages"), ("mailbox", "mailboxes")):
         if asked[key] and asked[key] not in choices[values]:
@@ -160,6 +161,14 @@ def resolve_all_items() -> ResponseReturnValue:
         shown = ", ".join(f"#{item_id}: {why}" for item_id, why in list(done.left.items())[:5])
         flash(f"{len(done.left)} left open — {shown}", "error")
     return redirect(back)
+
+
+def _mailbox_names(runtime: Runtime) -> list[str]:
+    """The configured sending mailboxes (none when the mailbox file cannot be read)."""
+    try:
+        return sorted(runtime.mailboxes.by_name)
+    except OutreachError:
+        return []
 
 
 def _bulk_actions(reason: str) -> list[str]:
