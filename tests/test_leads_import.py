@@ -8,23 +8,29 @@ from __future__ import annotations
 import json
 import re
 import textwrap
+import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select, update
+from sqlalchemy import create_engine, delete, func, select, update
 
 from tests.cli_support import Invoke, make_invoke, reset_cli_runtime
+from tests.conftest import START, copy_project, make_settings
 from worker.authoring.templates import TemplateRenderer
+from worker.clock import VirtualClock
 from worker.delivery.rendering import render_touch
 from worker.errors import LeadImportError, NotFoundError
+from worker.leads import importing, lifecycle
 from worker.leads.csv_input import RowError
 from worker.leads.importing import ImportReport, import_leads, read_rows
+from worker.leads.read_ahead import read_ahead
 from worker.queries.leads import list_leads, show_lead
 from worker.runtime import Runtime
 from worker.store.models import Enrollment, Event, Lead
+from worker.timing.windows import due_at
 
 HEADER = "email,first_name,last_name,company,stage,timezone,deal_value,industry"
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
@@ -445,6 +451,291 @@ def test_a_large_file_is_imported_in_batches(runtime: Runtime, tmp_path: Path) -
     assert report.enrollment.enrolled == 1001
     assert count(runtime, Lead) == 1001
     assert lead_by_email(runtime, "lead0007@bulk.test").company == "Co again"
+
+
+# --- batches: repeats, bad rows, re-imports, enrollment at scale ---------------------------
+
+
+def test_an_address_repeated_in_one_batch_is_created_once_then_updated_as_a_later_row_would(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path,
+        "repeat.csv",
+        """
+        email,first_name,company,stage,industry,crm
+        ada@northwind.test,Ada,Northwind,prospecting,retail,
+        ADA@northwind.test,,Northwind Holdings,decision,,HubSpot
+        """,
+    )
+    report = run_import(runtime, path)
+
+    assert (report.rows, report.created, report.updated, report.errors) == (2, 1, 1, [])
+    lead = lead_by_email(runtime, "ada@northwind.test")
+    assert (lead.first_name, lead.company, lead.stage) == (
+        "Ada",
+        "Northwind Holdings",
+        "prospecting",
+    )
+    assert (lead.fields["industry"], lead.fields["crm"]) == ("retail", "HubSpot")
+    # every good row has an outcome: the first enrolls, the repeat finds it enrolled
+    assert report.enrollment.enrolled == 1
+    assert report.enrollment.skipped == {"already in this sequence": 1}
+    assert enrollments_of(runtime, "ada@northwind.test") == [("prospecting", "active")]
+    with runtime.sessions() as session:
+        kinds = sorted(session.scalars(select(Event.kind)))
+    assert kinds == ["enrolled", "lead_created"]
+
+
+def _mixed_file(folder: Path) -> Path:
+    """Good rows, bad rows in the middle, repeats near and far, a won lead, a suppressed one."""
+    lines = ["email,first_name,company,stage,timezone,deal_value"]
+    for n in range(40):
+        if n % 9 == 4:
+            lines.append(f"broken-{n},X,Co,prospecting,,")
+        elif n % 11 == 6:
+            lines.append(f"tz{n}@bulk.test,X,Co,prospecting,Mars/Olympus,")
+        elif n % 13 == 7:
+            lines.append(f"l{n - 1}@bulk.test,,Again {n},,,")  # the row just before, again
+        elif n % 17 == 15:
+            lines.append("L0@BULK.test,Zed,,,Asia/Tokyo,")  # the first lead, much later
+        else:
+            stage = "won" if n == 21 else "prospecting"
+            lines.append(f"l{n}@bulk.test,N{n},Co {n},{stage},Europe/Berlin,{n * 100}")
+    lines.append("blocked@bulk.test,B,Co,prospecting,,")
+    return write_csv(folder, "mixed.csv", "\n".join(lines) + "\n")
+
+
+def _snapshot(runtime: Runtime) -> dict[str, Any]:
+    with runtime.sessions() as session:
+        leads = {
+            lead.email: (
+                lead.first_name,
+                lead.company,
+                lead.stage,
+                lead.timezone,
+                lead.deal_value,
+                lead.fields,
+            )
+            for lead in session.scalars(select(Lead))
+        }
+        enrolled = sorted(
+            (email, sequence, due)
+            for email, sequence, due in session.execute(
+                select(Lead.email, Enrollment.sequence, Enrollment.next_due_at).join(
+                    Enrollment, Enrollment.lead_id == Lead.id
+                )
+            )
+        )
+        events = sorted(
+            (email, kind)
+            for email, kind in session.execute(
+                select(Lead.email, Event.kind).join(Event, Event.lead_id == Lead.id)
+            )
+        )
+    return {"leads": leads, "enrolled": enrolled, "events": events}
+
+
+@pytest.mark.parametrize("batch_rows", [1, 3, 7])
+def test_the_outcome_does_not_depend_on_the_batch_size(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_rows: int
+) -> None:
+    with runtime.sessions.begin() as session:
+        lifecycle.suppress(session, "blocked@bulk.test", reason="manual", at=START)
+    path = _mixed_file(tmp_path)
+    whole = run_import(runtime, path)
+    expected = _snapshot(runtime)
+    assert whole.enrollment.skipped["suppressed"] == 1
+    assert whole.enrollment.skipped["no sequence for stage won"] == 1
+    good = whole.rows - len(whole.errors)
+    assert whole.created + whole.updated == good
+    assert whole.enrollment.enrolled + sum(whole.enrollment.skipped.values()) == good
+
+    with runtime.sessions.begin() as session:
+        for model in (Event, Enrollment, Lead):
+            session.execute(delete(model))
+    monkeypatch.setattr(importing, "BATCH_ROWS", batch_rows)
+    batched = run_import(runtime, path)
+
+    assert batched.as_dict() == whole.as_dict()
+    assert _snapshot(runtime)["leads"] == expected["leads"]
+    assert _snapshot(runtime)["events"] == expected["events"]
+    # the same leads enrolled; a repeat that changed its time zone in a later batch keeps the
+    # due time of the batch that enrolled it
+    assert [e[:2] for e in _snapshot(runtime)["enrolled"]] == [e[:2] for e in expected["enrolled"]]
+
+
+def test_a_batch_that_fails_keeps_the_batches_before_it(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = "".join(f"b{n}@bulk.test,Co {n}\n" for n in range(10))
+    path = write_csv(tmp_path, "fail.csv", "email,company\n" + rows)
+    monkeypatch.setattr(importing, "BATCH_ROWS", 4)
+    calls = []
+    real = importing.upsert_leads
+
+    def failing_third(session: Any, batch: Any, now: datetime) -> Any:
+        calls.append(len(batch))
+        if len(calls) == 3:
+            raise RuntimeError("the database went away")
+        return real(session, batch, now)
+
+    monkeypatch.setattr(importing, "upsert_leads", failing_third)
+    with pytest.raises(RuntimeError, match="went away"):
+        run_import(runtime, path)
+    assert calls == [4, 4, 2]
+    assert not [t for t in threading.enumerate() if t.name == "lead-import-reader"]
+    with runtime.sessions() as session:
+        emails = set(session.scalars(select(Lead.email)))
+    assert emails == {f"b{n}@bulk.test" for n in range(8)}
+    assert count(runtime, Enrollment) == 8
+
+
+def test_a_reimport_updates_every_lead_and_enrolls_none_twice(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    path = _mixed_file(tmp_path)
+    first = run_import(runtime, path)
+    leads, enrollments, events = (
+        count(runtime, Lead),
+        count(runtime, Enrollment),
+        count(runtime, Event),
+    )
+    again = run_import(runtime, path)
+    assert [str(e) for e in again.errors] == [str(e) for e in first.errors]
+    assert (again.created, again.updated) == (0, first.created + first.updated)
+    assert again.enrollment.enrolled == 0
+    assert (count(runtime, Lead), count(runtime, Enrollment), count(runtime, Event)) == (
+        leads,
+        enrollments,
+        events,
+    )
+
+
+def test_a_lead_imported_without_enrolling_is_enrolled_later_in_its_new_time_zone(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    first = write_csv(tmp_path, "a.csv", "email,timezone\nkenji@sakura.test,Europe/London\n")
+    run_import(runtime, first, enroll=False)
+    again = write_csv(tmp_path, "b.csv", "email,timezone\nkenji@sakura.test,Asia/Tokyo\n")
+    report = run_import(runtime, again)
+    assert (report.created, report.updated, report.enrollment.enrolled) == (0, 1, 1)
+    lead = lead_by_email(runtime, "kenji@sakura.test")
+    assert lead.timezone == "Asia/Tokyo"
+    with runtime.sessions() as session:
+        due = session.scalar(select(Enrollment.next_due_at))
+    spec = runtime.catalog.get("prospecting")
+    assert due == due_at(
+        runtime.catalog.schedules,
+        spec.schedule,
+        START,
+        spec.steps[0].wait,
+        timezone="Asia/Tokyo",
+        country=None,
+        lead_id=lead.id,
+        sequence="prospecting",
+        step_index=0,
+    )
+
+
+def test_suppressed_addresses_and_domains_are_imported_but_not_enrolled(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    with runtime.sessions.begin() as session:
+        lifecycle.suppress(session, "ada@northwind.test", reason="manual", at=START)
+        lifecycle.suppress(session, "blocked.test", reason="manual", at=START)
+        lifecycle.suppress(session, "@alsoblocked.test", reason="manual", at=START)
+    rows = "".join(f"ok{n}@fine.test\n" for n in range(5))
+    rows += "ada@northwind.test\nx@blocked.test\ny@alsoblocked.test\nz@sub.blocked.test\n"
+    report = run_import(runtime, write_csv(tmp_path, "s.csv", "email\n" + rows))
+    assert report.created == 9
+    assert report.enrollment.enrolled == 6  # the five and the subdomain
+    assert report.enrollment.skipped == {"suppressed": 3}
+
+
+def test_first_due_times_at_import_are_those_of_the_send_windows(
+    tmp_path: Path, database_url: str, clock: VirtualClock, stub_broker: Any
+) -> None:
+    """The import works the first due time out once per time zone and country; it must equal
+    ``due_at`` for every lead, jitter and holidays included."""
+    home = copy_project(tmp_path / "windows", send_windows=True)
+    clock.set(datetime(2027, 12, 24, 16, 30, tzinfo=UTC))  # Friday, before a blackout date
+    runtime = Runtime.from_settings(make_settings(home, database_url), clock)
+    try:
+        places = [
+            ("Europe/Berlin", "DE"),
+            ("Europe/London", "GB"),
+            ("America/New_York", "US"),
+            ("Asia/Tokyo", "JP"),
+            ("", ""),
+            ("Europe/Berlin", ""),
+            ("", "FR"),
+        ]
+        rows = "".join(
+            f"p{n}@windows.test,{zone},{country},{stage}\n"
+            for n in range(60)
+            for zone, country in [places[n % len(places)]]
+            for stage in [("prospecting", "qualification", "decision")[n % 3]]
+        )
+        path = write_csv(tmp_path, "w.csv", "email,timezone,country,stage\n" + rows)
+        report = run_import(runtime, path)
+        assert report.enrollment.enrolled == 60
+        with runtime.sessions() as session:
+            found = session.execute(
+                select(Lead, Enrollment).join(Enrollment, Enrollment.lead_id == Lead.id)
+            ).all()
+        schedules = runtime.catalog.schedules
+        assert schedules.by_name, "the project has send windows"
+        jittered = set()
+        for lead, enrollment in found:
+            spec = runtime.catalog.get(enrollment.sequence)
+            expected = due_at(
+                schedules,
+                spec.schedule,
+                clock.now(),
+                spec.steps[0].wait,
+                timezone=lead.timezone,
+                country=lead.country,
+                lead_id=lead.id,
+                sequence=spec.name,
+                step_index=0,
+            )
+            assert enrollment.next_due_at == expected, lead.email
+            jittered.add(expected.minute)
+        assert len(jittered) > 3  # the jitter differs from lead to lead
+    finally:
+        runtime.close()
+
+
+def test_reading_ahead_hands_items_over_in_order_and_raises_where_the_error_was() -> None:
+    def items() -> Iterator[int]:
+        yield from range(5)
+        raise LeadImportError("broken at 5")
+
+    ahead = read_ahead(items(), depth=2)
+    seen = [next(ahead) for _ in range(5)]
+    with pytest.raises(LeadImportError, match="broken at 5"):
+        next(ahead)
+    assert seen == [0, 1, 2, 3, 4]
+
+
+def test_reading_ahead_stops_its_thread_when_the_caller_stops() -> None:
+    closed = threading.Event()
+
+    def endless() -> Iterator[int]:
+        try:
+            n = 0
+            while True:
+                yield n
+                n += 1
+        finally:
+            closed.set()
+
+    ahead = read_ahead(endless(), name="test-read-ahead")
+    assert [next(ahead) for _ in range(3)] == [0, 1, 2]
+    ahead.close()
+    assert closed.is_set()
+    assert not [t for t in threading.enumerate() if t.name == "test-read-ahead"]
 
 
 # --- command line -----------------------------------------------------------------------

@@ -31,7 +31,7 @@ class RowError:
 
 def is_utf8(cells: list[str]) -> bool:
     """False when a cell holds bytes that could not be decoded (kept as lone surrogates)."""
-    return not any(_UNDECODABLE.search(cell) for cell in cells)
+    return _UNDECODABLE.search("".join(cells)) is None
 
 
 def csv_rows(
@@ -69,6 +69,6 @@ def csv_rows(
             except csv.Error as exc:
                 yield line, RowError(shown, line, f"unreadable row: {exc}")
                 continue
-            if not any(cell.strip() for cell in cells):
+            if not "".join(cells).strip():
                 continue
             yield line, cells if is_utf8(cells) else RowError(shown, line, NOT_UTF8)

@@ -5,27 +5,29 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from worker.authoring.schema import SequenceSpec
 from worker.authoring.sequences import Catalog
 from worker.clock import Clock
 from worker.errors import LeadImportError
 from worker.leads.addresses import normalise_email
 from worker.leads.csv_input import RowError, csv_rows
-from worker.leads.enrollment import EnrollResult, enroll_leads
-from worker.store import events
-from worker.store.dialect import dialect_insert
+from worker.leads.enrollment import EnrollResult, enroll_many
+from worker.leads.read_ahead import read_ahead
+from worker.leads.upserts import Folded, ImportedLead, fold_batch, upsert_leads
 from worker.store.models import LEAD_COLUMNS, Lead
 from worker.timing.windows import country_code
-from worker.vocabulary import FINAL_STAGES, PIPELINE_STAGES, EventKind, LeadStatus, Stage
+from worker.vocabulary import FINAL_STAGES, PIPELINE_STAGES, LeadStatus, Stage
 
-BATCH_ROWS = 500
+BATCH_ROWS = 2000  # good rows per transaction
 _COLUMN = re.compile(r"[^a-z0-9]+")
 _ALIASES = {
     "e_mail": "email",
@@ -45,6 +47,8 @@ _ALIASES = {
 }
 MAX_CELL_CHARS = 2000
 MAX_NAME_CHARS = {"first_name": 100, "last_name": 100, "company": 200}  # they go into headers
+_SHORTEST_LIMIT = min(MAX_CELL_CHARS, *MAX_NAME_CHARS.values())
+_THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and line breaks stay allowed
 
 
@@ -90,12 +94,16 @@ def validate_row(raw: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]
     ``fields``) and a message per invalid field, in the order ``parse_row`` reports them;
     the row is only usable when there are no messages.
     """
-    values = {k: v.strip() for k, v in raw.items() if v is not None and v.strip() != ""}
+    values = {k: v.strip() for k, v in raw.items() if v and not v.isspace()}
     errors: dict[str, str] = {}
-    for key, value in values.items():
+    # The cells are checked one by one only when the row as a whole holds a control
+    # character or a value long enough to break a limit (most rows do neither).
+    controls = _CONTROL.search("\n".join(values.values())) is not None
+    long = max(map(len, values.values()), default=0) > _SHORTEST_LIMIT
+    for key, value in values.items() if controls or long else ():
         if len(value) > MAX_CELL_CHARS:
             errors[key] = f"field {key!r} is longer than {MAX_CELL_CHARS} characters"
-        elif _CONTROL.search(value):
+        elif controls and _CONTROL.search(value):
             errors[key] = (
                 f"field {key!r} holds a control character (such as a NUL byte) — "
                 "remove it; it cannot be stored or sent"
@@ -110,15 +118,11 @@ def validate_row(raw: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]
         row["email"] = normalise_email(values.pop("email", ""))
     except ValueError as exc:
         errors.setdefault("email", str(exc))
-    if "timezone" in values:
-        try:
-            ZoneInfo(values["timezone"])
-        except (ZoneInfoNotFoundError, ValueError):
-            errors.setdefault(
-                "timezone",
-                f"timezone {values['timezone']!r} is unknown — "
-                "use an IANA name such as Europe/Berlin",
-            )
+    if "timezone" in values and not _is_zone(values["timezone"]):
+        errors.setdefault(
+            "timezone",
+            f"timezone {values['timezone']!r} is unknown — use an IANA name such as Europe/Berlin",
+        )
     if "deal_value" in values:
         try:
             row["deal_value"] = parse_amount(values.pop("deal_value"))
@@ -145,6 +149,16 @@ def validate_row(raw: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]
     return row, errors
 
 
+@lru_cache(maxsize=1024)
+def _is_zone(name: str) -> bool:
+    """Whether ``name`` is an IANA time zone (remembered: a miss searches the disk)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def lead_from_row(row: dict[str, Any]) -> Lead:
     """An unsaved Lead from a parsed row (for previews and validation of sample leads)."""
     return Lead(
@@ -160,7 +174,7 @@ def lead_from_row(row: dict[str, Any]) -> Lead:
 def parse_amount(text: str) -> float:
     """``"42500"``, ``"42,500.50"`` or ``"42500.5"`` → float; ValueError otherwise."""
     cleaned = text.replace("_", "")
-    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", cleaned):
+    if _THOUSANDS.fullmatch(cleaned):
         cleaned = cleaned.replace(",", "")
     try:
         value = float(cleaned)
@@ -220,116 +234,92 @@ def import_leads(
     enroll: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Upsert every good row, enroll leads, and report bad rows; batches commit as they go."""
+    """Upsert every good row, enroll leads, and report bad rows; batches commit as they go.
+
+    The file is streamed: at most ``BATCH_ROWS`` good rows are held, and each batch is one
+    transaction, so a bad row is only reported and what came before it stays imported.
+    """
     spec = catalog.get(sequence) if sequence else None
     report = ImportReport()
-    batch: dict[str, dict[str, Any]] = {}
-    for _line, item in read_rows(path):
-        report.rows += 1
-        if isinstance(item, RowError):
-            report.errors.append(item)
-            continue
-        batch[item["email"]] = item
-        if len(batch) >= BATCH_ROWS:
-            _import_batch(factory, list(batch.values()), clock, catalog, spec, enroll, report)
-            if progress:
+    with closing(read_ahead(_parsed_batches(path), name="lead-import-reader")) as batches:
+        for parsed in batches:
+            report.rows += parsed.rows
+            report.errors.extend(parsed.errors)
+            if parsed.good:
+                _import_batch(factory, parsed.good, clock, catalog, spec, enroll, report)
+            if progress and parsed.full:
                 progress(report.rows)
-            batch = {}
-    if batch:
-        _import_batch(factory, list(batch.values()), clock, catalog, spec, enroll, report)
     if progress:
         progress(report.rows)
     return report
 
 
+@dataclass
+class _Parsed:
+    """A batch read from the file: its good rows (folded, ready to write), its bad ones, and
+    how many rows it read."""
+
+    good: Folded | None
+    errors: list[RowError]
+    rows: int
+    full: bool  # False for the last one, which may be short
+
+
+def _parsed_batches(path: Path) -> Iterator[_Parsed]:
+    """The file's rows in batches of ``BATCH_ROWS`` good rows (the last may be short)."""
+    good: list[dict[str, Any]] = []
+    errors: list[RowError] = []
+    rows = 0
+    for _line, item in read_rows(path):
+        rows += 1
+        if isinstance(item, RowError):
+            errors.append(item)
+            continue
+        good.append(item)
+        if len(good) >= BATCH_ROWS:
+            yield _Parsed(fold_batch(good), errors, rows, full=True)
+            good, errors, rows = [], [], 0
+    yield _Parsed(fold_batch(good) if good else None, errors, rows, full=False)
+
+
 def _import_batch(
     factory: sessionmaker[Session],
-    rows: list[dict[str, Any]],
+    rows: Folded,
     clock: Clock,
     catalog: Catalog,
-    spec: Any,
+    spec: SequenceSpec | None,
     enroll: bool,
     report: ImportReport,
 ) -> None:
     now = clock.now()
     with factory.begin() as session:
-        emails = [r["email"] for r in rows]
-        existing = {
-            lead.email: lead for lead in session.scalars(select(Lead).where(Lead.email.in_(emails)))
-        }
-        new_rows = [
-            {
-                "email": r["email"],
-                "stage": r.get("stage", Stage.PROSPECTING),
-                "status": LeadStatus.ACTIVE,
-                "fields": r["fields"],
-                "created_at": now,
-                "updated_at": now,
-                **{c: r.get(c) for c in LEAD_COLUMNS},
-            }
-            for r in rows
-            if r["email"] not in existing
-        ]
-        if new_rows:
-            stmt = (
-                dialect_insert(session, Lead)
-                .on_conflict_do_nothing(index_elements=["email"])
-                .returning(Lead.id)
-            )
-            created_ids = list(session.scalars(stmt, new_rows))
-            report.created += len(created_ids)
-            events.record_many(
-                session,
-                [
-                    {"kind": EventKind.LEAD_CREATED, "at": now, "lead_id": i, "cause": "import"}
-                    for i in created_ids
-                ],
-            )
-        updates = []
-        for r in rows:
-            lead = existing.get(r["email"])
-            if lead is None:
-                continue
-            merged = {**(lead.fields or {}), **r["fields"]}
-            changes: dict[str, Any] = {"id": lead.id, "fields": merged, "updated_at": now}
-            for column in LEAD_COLUMNS:
-                if r.get(column) is not None:
-                    changes[column] = r[column]
-            updates.append(changes)
-        if updates:
-            session.execute(update(Lead), updates)
-            report.updated += len(updates)
+        written = upsert_leads(session, rows, now)
+        report.created += written.created
+        report.updated += written.updated
         if not enroll:
             return
-        leads = list(session.scalars(select(Lead).where(Lead.email.in_(emails))))
-        if spec is not None:
-            _merge(
-                report.enrollment,
-                enroll_leads(
-                    session, leads, spec, at=now, cause="import", schedules=catalog.schedules
-                ),
-            )
-            return
-        by_stage: dict[str, list[Lead]] = {}
-        for lead in leads:
-            by_stage.setdefault(lead.stage, []).append(lead)
-        for stage, stage_leads in by_stage.items():
-            stage_spec = catalog.for_stage(stage)
-            if stage_spec is None:
-                for _ in stage_leads:
-                    report.enrollment.skip(f"no sequence for stage {stage}")
+        repeats = {lead.id: lead.rows - 1 for lead in written.leads if lead.rows > 1}
+        new = {lead.id for lead in written.leads if lead.created}
+        by_spec: dict[str, tuple[SequenceSpec, list[ImportedLead]]] = {}
+        for lead in written.leads:
+            lead_spec = spec or catalog.for_stage(lead.stage)
+            if lead_spec is None:
+                for _ in range(lead.rows):
+                    report.enrollment.skip(f"no sequence for stage {lead.stage}")
                 continue
-            _merge(
-                report.enrollment,
-                enroll_leads(
-                    session,
-                    stage_leads,
-                    stage_spec,
-                    at=now,
-                    cause="import",
-                    schedules=catalog.schedules,
-                ),
+            by_spec.setdefault(lead_spec.name, (lead_spec, []))[1].append(lead)
+        for lead_spec, leads in by_spec.values():
+            outcome = enroll_many(
+                session,
+                leads,
+                lead_spec,
+                at=now,
+                cause="import",
+                schedules=catalog.schedules,
+                repeats=repeats,
+                new=new,
             )
+            _merge(report.enrollment, outcome)
 
 
 def _merge(total: EnrollResult, part: EnrollResult) -> None:
