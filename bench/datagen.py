@@ -7,14 +7,21 @@ import json
 import random
 import shutil
 import unicodedata
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from flask.testing import FlaskClient
 from sqlalchemy import Connection, Engine, insert
 
+from worker.review.reps import add_rep, rep_names
+from worker.runtime import Runtime
 from worker.store.models import Enrollment, Lead
+from worker.web import create_app
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -211,3 +218,37 @@ def _insert(conn: Connection, model: Any, rows: list[dict[str, Any]]) -> None:
         with cursor.copy(copy_sql) as copy:
             for row in rows:
                 copy.write_row([json.dumps(v) if isinstance(v, dict) else v for v in row.values()])
+
+
+@contextmanager
+def postgres_schema(admin_url: str, prefix: str = "bench", keep: bool = False) -> Iterator[str]:
+    """A fresh PostgreSQL schema (dropped afterwards unless ``keep``); yields a DATABASE_URL
+    whose search_path is that schema."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{admin_url}?options=-csearch_path%3D{schema}"
+    finally:
+        if keep:
+            print(f"kept schema {schema}")
+        else:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def signed_in_client(runtime: Runtime, at: datetime) -> FlaskClient:
+    """A test client of the web app, signed in as the rep ``bench`` (added when missing)."""
+    with runtime.sessions.begin() as session:
+        if "bench" not in rep_names(session):
+            add_rep(session, "bench", "bench password 1", at=at)
+    client = create_app(runtime).test_client()
+    token_page = client.get("/login").get_data(as_text=True)
+    token = token_page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    response = client.post(
+        "/login", data={"name": "bench", "password": "bench password 1", "csrf_token": token}
+    )
+    assert response.status_code == 302, response.status_code
+    return client

@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,7 +37,18 @@ from typing import Any
 
 import sqlalchemy as sa
 from click.testing import CliRunner
-from datagen import CRM, FIRST, INDUSTRY, LAST, PLACES, TITLE, _ascii, copy_project
+from datagen import (
+    CRM,
+    FIRST,
+    INDUSTRY,
+    LAST,
+    PLACES,
+    TITLE,
+    _ascii,
+    copy_project,
+    postgres_schema,
+    signed_in_client,
+)
 
 from worker.analytics import build_report, compute_report
 from worker.analytics.queries import load_events, load_leads, load_touches
@@ -46,10 +56,8 @@ from worker.analytics.rollup import mark_every_lead, refresh
 from worker.cli import main as cli_main
 from worker.clock import VirtualClock
 from worker.delivery.tick import tick
-from worker.review.reps import add_rep, rep_names
 from worker.runtime import Runtime, set_runtime
 from worker.settings import Settings
-from worker.web import create_app
 
 NOW = datetime(2027, 3, 1, 9, tzinfo=UTC)
 HISTORY_DAYS = 180
@@ -647,17 +655,7 @@ def pages(sample_lead: int) -> list[tuple[str, str, float]]:
 
 
 def measure_pages(runtime: Runtime, built: Built, repeats: int) -> list[Figure]:
-    with runtime.sessions.begin() as session:
-        if "bench" not in rep_names(session):  # a reused schema has it already
-            add_rep(session, "bench", "bench password 1", at=NOW)
-    app = create_app(runtime)
-    client = app.test_client()
-    token_page = client.get("/login").get_data(as_text=True)
-    token = token_page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    response = client.post(
-        "/login", data={"name": "bench", "password": "bench password 1", "csrf_token": token}
-    )
-    assert response.status_code == 302, response.status_code
+    client = signed_in_client(runtime, NOW)
     figures = []
     for label, path, target in pages(built.sample_lead):
 
@@ -788,23 +786,6 @@ def runtime_for(url: str, home: Path) -> Runtime:
         home=home,
     )
     return Runtime.from_settings(settings, VirtualClock(NOW))
-
-
-@contextmanager
-def postgres_schema(admin_url: str, prefix: str, keep: bool = False) -> Iterator[str]:
-    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{admin_url}?options=-csearch_path%3D{schema}"
-    finally:
-        if keep:
-            print(f"kept schema {schema}")
-        else:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def engine_version() -> str:

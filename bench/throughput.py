@@ -44,7 +44,7 @@ from typing import Any
 
 import redis
 import sqlalchemy as sa
-from datagen import bulk_enrolled_leads, copy_project, lead_rows, write_leads_csv
+from datagen import bulk_enrolled_leads, copy_project, lead_rows, postgres_schema, write_leads_csv
 from profiling import CpuMeter, child_pids, py_spy
 from smtp_sink import SinkProcess
 from sqlalchemy import event
@@ -167,21 +167,6 @@ def bench_settings(home: Path, database_url: str, sink_url: str, **changes: Any)
     }
     settings = Settings.from_env(env, home=home)
     return settings.with_changes(**changes) if changes else settings
-
-
-@contextmanager
-def postgres_schema(admin_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL schema; yields a DATABASE_URL whose search_path is that schema."""
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{admin_url}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def count_status(runtime: Runtime, statuses: tuple[str, ...]) -> int:

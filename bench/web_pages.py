@@ -21,15 +21,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from datagen import _insert, bulk_enrolled_leads, copy_project
+from datagen import _insert, bulk_enrolled_leads, copy_project, signed_in_client
 
 from worker.clock import VirtualClock
-from worker.review.reps import add_rep
 from worker.runtime import Runtime
 from worker.settings import Settings
 from worker.store.models import Event, ReviewItem
 from worker.vocabulary import FINAL_STAGES, PIPELINE_STAGES
-from worker.web import create_app
 
 STAGES = (*PIPELINE_STAGES, *FINAL_STAGES)
 NOISE = (
@@ -89,16 +87,7 @@ def _run(home: Path, url: str, leads: int, items: int) -> None:
     print(
         f"built {leads:,} leads, {items} open review items in {time.perf_counter() - started:.1f} s"
     )
-    with runtime.sessions.begin() as session:
-        add_rep(session, "bench", "bench password 1", at=now)
-    app = create_app(runtime)
-    client = app.test_client()
-    token_page = client.get("/login").get_data(as_text=True)
-    token = token_page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    response = client.post(
-        "/login", data={"name": "bench", "password": "bench password 1", "csrf_token": token}
-    )
-    assert response.status_code == 302, response.status_code
+    client = signed_in_client(runtime, now)
     print(f"{'page':32} {'median ms':>10} {'max ms':>8} {'kB':>6}")
     for path in PAGES:
         timings = []
