@@ -6,6 +6,7 @@ import csv
 import json
 import random
 import shutil
+import subprocess
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -252,3 +253,15 @@ def signed_in_client(runtime: Runtime, at: datetime) -> FlaskClient:
     )
     assert response.status_code == 302, response.status_code
     return client
+
+
+def run_in_fresh_shell(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` through ``/bin/sh``: a child forked straight from a large process would
+    carry that process's peak RSS into its own ``ru_maxrss``."""
+    return subprocess.run(
+        ["/bin/sh", "-c", '"$0" "$@"; exit $?', *command],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+    )

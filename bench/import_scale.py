@@ -29,7 +29,6 @@ import csv
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from datagen import COLUMNS, lead_rows, postgres_schema
+from datagen import COLUMNS, lead_rows, postgres_schema, run_in_fresh_shell
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
@@ -151,13 +150,7 @@ def probe(csv_path: Path, home: Path, url: str, mode: str, errors_out: Path) -> 
     elif mode == "none":
         command += ["--no-enroll"]
     load = os.getloadavg()[0]
-    done = subprocess.run(
-        ["/bin/sh", "-c", '"$0" "$@"; exit $?', *command],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=REPO,
-    )
+    done = run_in_fresh_shell(command, REPO)
     if done.returncode != 0:
         raise RuntimeError(f"import probe failed ({done.returncode}):\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])

@@ -44,7 +44,14 @@ from typing import Any
 
 import redis
 import sqlalchemy as sa
-from datagen import bulk_enrolled_leads, copy_project, lead_rows, postgres_schema, write_leads_csv
+from datagen import (
+    bulk_enrolled_leads,
+    copy_project,
+    lead_rows,
+    postgres_schema,
+    run_in_fresh_shell,
+    write_leads_csv,
+)
 from profiling import CpuMeter, child_pids, py_spy
 from smtp_sink import SinkProcess
 from sqlalchemy import event
@@ -906,16 +913,8 @@ def phase_import(res: Results, work: Path, rows_big: int) -> None:
     for rows in sorted({rows_small, rows_big}):
         csv = write_leads_csv(work / f"import-{rows}.csv", rows, start=40_000_000)
         home = copy_project(work / f"import-project-{rows}")
-        # Through a freshly started shell: a child forked straight from this (large) process
-        # would inherit its peak RSS into ru_maxrss.
         probe = [sys.executable, str(BENCH / "import_probe.py"), str(csv), str(home)]
-        proc = subprocess.run(
-            ["/bin/sh", "-c", '"$0" "$@"; exit $?', *probe],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=REPO,
-        )
+        proc = run_in_fresh_shell(probe, REPO)
         if proc.returncode != 0:
             res.problem(f"import probe ({rows} rows) failed:\n{proc.stderr[-2000:]}")
             continue
