@@ -450,9 +450,9 @@ def test_a_batch_reads_the_inboxes_before_it_sends(
 
     real_tick = runner.tick
 
-    def probe(rt: Runtime) -> Any:
+    def probe(rt: Runtime, **kwargs: Any) -> Any:
         seen_at_tick.append(len(_inbound(rt)))
-        return real_tick(rt)
+        return real_tick(rt, **kwargs)
 
     monkeypatch.setattr(runner, "tick", probe)
 

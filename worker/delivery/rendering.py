@@ -20,7 +20,7 @@ from worker.delivery.variants import resolve_variant, step_content
 from worker.errors import TemplateRenderError
 from worker.store.models import LEAD_COLUMNS, Enrollment, Lead
 from worker.transports.message import BuiltMessage
-from worker.transports.wire import wire_bytes
+from worker.transports.wire import plain_text_bytes, wire_bytes
 
 RE_PREFIX = "Re: "
 # Bodies as quoted-printable UTF-8 (readable, 7-bit safe), built with the compat32 MIME
@@ -125,36 +125,53 @@ def build_message(
     domain = mailbox.address.rsplit("@", 1)[-1]
     message_id = new_message_id(domain)
     to_name = one_line(" ".join(filter(None, [lead.first_name, lead.last_name])))
-    text = MIMEText(rendered.text, "plain", _UTF8)  # type: ignore[arg-type]
-    msg: Message
-    if rendered.html:
-        msg = MIMEMultipart("alternative")
-        msg.attach(text)
-        msg.attach(MIMEText(rendered.html, "html", _UTF8))  # type: ignore[arg-type]
-    else:
-        msg = text
-    msg["From"] = _address_header(one_line(mailbox.display_name or ""), mailbox.address)
-    msg["To"] = _address_header(to_name, lead.email)
-    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
-    msg["Date"] = format_datetime(sent_at)
-    msg["Message-ID"] = message_id
+    headers = [
+        ("From", _address_header(one_line(mailbox.display_name or ""), mailbox.address)),
+        ("To", _address_header(to_name, lead.email)),
+        ("Subject", subject if subject.isascii() else Header(subject, "utf-8").encode()),
+        ("Date", format_datetime(sent_at)),
+        ("Message-ID", message_id),
+    ]
     if in_reply_to:
-        msg["In-Reply-To"] = in_reply_to
-        msg["References"] = " ".join(references)
+        headers.append(("In-Reply-To", in_reply_to))
+        headers.append(("References", " ".join(references)))
     if list_unsubscribe:
-        msg["List-Unsubscribe"] = (
-            f"<{unsubscribe_url}>, "
-            f"<mailto:{mailbox.address}?subject={mailto_unsubscribe_subject(unsubscribe_url)}>"
+        headers.append(
+            (
+                "List-Unsubscribe",
+                f"<{unsubscribe_url}>, "
+                f"<mailto:{mailbox.address}?subject={mailto_unsubscribe_subject(unsubscribe_url)}>",
+            )
         )
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    if rendered.html:
+        data = mime_bytes(headers, rendered.text, rendered.html)
+    else:
+        data = plain_text_bytes(headers, rendered.text)  # the same bytes, written directly
     return BuiltMessage(
-        data=wire_bytes(msg),
+        data=data,
         message_id=message_id,
         subject=subject,
         sender=mailbox.address,
         recipient=lead.email,
         text=rendered.text,
     )
+
+
+def mime_bytes(headers: list[tuple[str, str]], text: str, html: str | None = None) -> bytes:
+    """The message built with the compat32 MIME classes: one text/plain part, or
+    multipart/alternative with an HTML part; bodies quoted-printable UTF-8."""
+    plain = MIMEText(text, "plain", _UTF8)  # type: ignore[arg-type]
+    msg: Message
+    if html:
+        msg = MIMEMultipart("alternative")
+        msg.attach(plain)
+        msg.attach(MIMEText(html, "html", _UTF8))  # type: ignore[arg-type]
+    else:
+        msg = plain
+    for name, value in headers:
+        msg[name] = value
+    return wire_bytes(msg)
 
 
 def mailto_unsubscribe_subject(unsubscribe_url: str) -> str:

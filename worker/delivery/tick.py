@@ -8,12 +8,15 @@ follows the number of due enrollments, not the number of leads. Touches are uniq
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import literal_column, null, or_, select, update
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from worker.authoring.schema import SequenceSpec
+from worker.delivery.due_touches import create_touches
 from worker.delivery.manual_steps import open_tasks
 from worker.delivery.recovery import recover
 from worker.delivery.variants import assign_variants
@@ -24,10 +27,9 @@ from worker.leads.resuming import resume_due
 from worker.mailboxes.pauses import check_mailboxes
 from worker.operations.heartbeats import queue_holder
 from worker.runtime import Runtime
-from worker.store import events
-from worker.store.dialect import dialect_insert, is_postgres
+from worker.store.dialect import is_postgres
 from worker.store.models import Enrollment, Touch
-from worker.vocabulary import EnrollmentStatus, EventKind, ReviewReason, TouchStatus
+from worker.vocabulary import EnrollmentStatus, ReviewReason, TouchStatus
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +53,13 @@ class TickResult:
         return self.created + self.requeued
 
 
-def tick(runtime: Runtime) -> TickResult:
+def tick(runtime: Runtime, hand_off: Callable[[list[int]], object] | None = None) -> TickResult:
     """One pass: recover touches of stopped senders, create due touches, pick up touches to
-    (re)enqueue."""
+    (re)enqueue.
+
+    With ``hand_off``, the touches of each batch go to it as soon as the batch is committed
+    (and the requeued ones at the end), so sending starts while later batches are created.
+    """
     result = TickResult()
     recovery = recover(runtime)
     result.unknown = recovery.unknown
@@ -65,9 +71,13 @@ def tick(runtime: Runtime) -> TickResult:
         created, completed, seen = _tick_batch(runtime, result.problems, result.tasks_opened)
         result.created.extend(created)
         result.completed += completed
+        if hand_off is not None and created:
+            hand_off(created)
         if seen < runtime.settings.tick_batch_size:
             break
     result.requeued = requeue_stale(runtime, exclude=set(result.created))
+    if hand_off is not None and result.requeued:
+        hand_off(result.requeued)
     return result
 
 
@@ -78,41 +88,34 @@ def _tick_batch(
     catalog = runtime.catalog
     with runtime.sessions.begin() as session:
         query = (
-            select(Enrollment)
+            select(
+                Enrollment.id,
+                Enrollment.lead_id,
+                Enrollment.sequence,
+                Enrollment.current_step,
+                Enrollment.next_due_at,
+                Enrollment.mailbox,
+            )
             .where(Enrollment.status == EnrollmentStatus.ACTIVE, Enrollment.next_due_at <= now)
             .order_by(Enrollment.next_due_at, Enrollment.id)
             .limit(runtime.settings.tick_batch_size)
         )
         if is_postgres(session):
             query = query.with_for_update(skip_locked=True)
-        due = list(session.scalars(query))
-        rows = []
-        manual: list[tuple[Enrollment, SequenceSpec]] = []
-        completed = 0
+        due = session.execute(query).all()
+        rows: list[dict[str, object]] = []
+        invalid: list[int] = []
+        finishing: list[int] = []  # completed sequences and manual steps: rare, done by the ORM
         for enrollment in due:
             if enrollment.sequence not in catalog:
-                message = (
-                    f"sequence {enrollment.sequence!r} is missing or invalid — run "
-                    "'outreach validate'; the lead waits until it is fixed"
-                )
-                problems.append(f"enrollment {enrollment.id}: {message}")
-                enrollment.next_due_at = None
-                flag(
-                    session,
-                    enrollment.lead_id,
-                    ReviewReason.SEQUENCE_INVALID,
-                    at=now,
-                    detail=message,
-                    sequence=enrollment.sequence,
-                )
+                invalid.append(enrollment.id)
                 continue
             spec = catalog.get(enrollment.sequence)
             if enrollment.current_step >= len(spec.steps):
-                complete_enrollment(session, runtime, enrollment, spec, at=now)
-                completed += 1
+                finishing.append(enrollment.id)
                 continue
             if not spec.steps[enrollment.current_step].is_email:
-                manual.append((enrollment, spec))  # a call / LinkedIn task: never enqueued
+                finishing.append(enrollment.id)  # a call / LinkedIn task: never enqueued
                 continue
             rows.append(
                 {
@@ -120,60 +123,59 @@ def _tick_batch(
                     "lead_id": enrollment.lead_id,
                     "sequence": enrollment.sequence,
                     "step_index": enrollment.current_step,
-                    "status": TouchStatus.QUEUED,
                     "due_at": enrollment.next_due_at,
-                    "created_at": now,
-                    "available_at": now,
-                    "enqueued_at": now,
-                    "holder": queue_holder(runtime.settings),
                     "mailbox": enrollment.mailbox or spec.mailbox,
-                    "attempts": 0,
                     "variant": None,
                 }
             )
-            enrollment.next_due_at = None
-        tasks.extend(open_tasks(session, runtime, manual, now))
+        completed = _finish_or_open_tasks(session, runtime, finishing, tasks, now)
+        _hold_invalid(session, invalid, problems, now)
         assign_variants(session, catalog, rows)
-        created: list[int] = []
-        if rows:
-            insert = dialect_insert(session, Touch)
-            # A touch skipped while its lead was paused comes back when the step is due again;
-            # a sent, failed or unknown touch never does.
-            stmt = insert.on_conflict_do_update(
-                index_elements=["enrollment_id", "step_index"],
-                # No bound parameters in SET/WHERE: SQLAlchemy then sends the rows as one
-                # multi-row statement instead of one statement per row.
-                set_={
-                    "status": insert.excluded.status,
-                    "due_at": insert.excluded.due_at,
-                    "available_at": insert.excluded.available_at,
-                    "enqueued_at": insert.excluded.enqueued_at,
-                    "holder": insert.excluded.holder,
-                    "variant": insert.excluded.variant,
-                    "kind": literal_column("'email'"),
-                    "claim_token": null(),
-                    "claimed_at": null(),
-                },
-                where=Touch.status == literal_column(f"'{TouchStatus.SKIPPED}'"),
-            ).returning(Touch.id, Touch.lead_id, Touch.sequence, Touch.step_index)
-            returned = list(session.execute(stmt, rows))
-            created = [row.id for row in returned]
-            events.record_many(
-                session,
-                [
-                    {
-                        "kind": EventKind.SCHEDULED,
-                        "at": now,
-                        "lead_id": row.lead_id,
-                        "touch_id": row.id,
-                        "sequence": row.sequence,
-                        "step_index": row.step_index,
-                        "cause": "due",
-                    }
-                    for row in returned
-                ],
-            )
+        created = create_touches(session, rows, holder=queue_holder(runtime.settings), now=now)
     return created, completed, len(due)
+
+
+def _finish_or_open_tasks(
+    session: Session, runtime: Runtime, ids: list[int], tasks: list[int], now: datetime
+) -> int:
+    """Complete the enrollments past their last step and open the tasks of manual steps."""
+    if not ids:
+        return 0
+    catalog = runtime.catalog
+    manual: list[tuple[Enrollment, SequenceSpec]] = []
+    completed = 0
+    for enrollment in session.scalars(
+        select(Enrollment).where(Enrollment.id.in_(ids)).order_by(Enrollment.id)
+    ):
+        spec = catalog.get(enrollment.sequence)
+        if enrollment.current_step >= len(spec.steps):
+            complete_enrollment(session, runtime, enrollment, spec, at=now)
+            completed += 1
+        else:
+            manual.append((enrollment, spec))
+    tasks.extend(open_tasks(session, runtime, manual, now))
+    return completed
+
+
+def _hold_invalid(session: Session, ids: list[int], problems: list[str], now: datetime) -> None:
+    """Enrollments whose sequence is missing or invalid wait, and their leads are flagged."""
+    for enrollment in session.scalars(
+        select(Enrollment).where(Enrollment.id.in_(ids)).order_by(Enrollment.id)
+    ):
+        message = (
+            f"sequence {enrollment.sequence!r} is missing or invalid — run "
+            "'outreach validate'; the lead waits until it is fixed"
+        )
+        problems.append(f"enrollment {enrollment.id}: {message}")
+        enrollment.next_due_at = None
+        flag(
+            session,
+            enrollment.lead_id,
+            ReviewReason.SEQUENCE_INVALID,
+            at=now,
+            detail=message,
+            sequence=enrollment.sequence,
+        )
 
 
 def requeue_stale(runtime: Runtime, exclude: set[int] | None = None) -> list[int]:

@@ -149,17 +149,23 @@ def _run_batch(
     embedded = not runtime.settings.uses_redis
     problems = [str(p) for p in runtime.problems if p.severity == "error"]
     inbox, warnings = _read_inboxes(runtime)  # first: a reply stops touches due in this batch
-    result = tick(runtime)
-    ids = result.to_enqueue
-    sent_folders = check_sent_folders(runtime)  # settles "delivery unknown" with evidence
+    chunk = runtime.settings.touches_per_message
+
+    def hand_off(batch: list[int]) -> None:
+        enqueue(batch, chunk)  # each tick batch goes out as soon as it is committed
+
     if embedded:
         with embedded_worker(broker, runtime.settings.send_threads):
-            enqueue(ids, runtime.settings.touches_per_message)
+            result = tick(runtime, hand_off=hand_off)
+            ids = result.to_enqueue
+            sent_folders = check_sent_folders(runtime)  # settles "delivery unknown"
             _join_embedded(broker, runtime, ids, progress)
         waited = True
     else:
         requeue_from_dead_workers(runtime, broker)
-        enqueue(ids, runtime.settings.touches_per_message)
+        result = tick(runtime, hand_off=hand_off)
+        ids = result.to_enqueue
+        sent_folders = check_sent_folders(runtime)  # settles "delivery unknown" with evidence
         waited = wait
         if wait:
             wait_for(runtime, ids, wait_timeout_s, progress)

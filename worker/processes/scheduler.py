@@ -39,10 +39,10 @@ REPORT_LEADS_PER_RUN = 50_000
 def tick_and_enqueue(runtime: Runtime, metrics: SchedulerMetrics | None = None) -> int:
     """One scheduler job run: create due touches and enqueue them; returns how many."""
     started = time.perf_counter()
-    result = tick(runtime)
-    ids = result.to_enqueue
     requeue_from_dead_workers(runtime, send_touches.broker)
-    enqueue(ids, runtime.settings.touches_per_message)
+    chunk = runtime.settings.touches_per_message
+    result = tick(runtime, hand_off=lambda batch: enqueue(batch, chunk))
+    ids = result.to_enqueue
     if metrics is not None:
         metrics.tick_seconds.observe(time.perf_counter() - started)
         metrics.enqueued.inc(len(ids))
