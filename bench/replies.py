@@ -39,7 +39,16 @@ from worker.clock import SystemClock, VirtualClock
 from worker.inbound.ingest import ingest
 from worker.runtime import Runtime
 from worker.settings import Settings
-from worker.store.models import Enrollment, Event, InboundMessage, Lead, ReviewItem, Touch
+from worker.store.models import (
+    Enrollment,
+    Event,
+    InboundMessage,
+    Lead,
+    ReportDirty,
+    ReviewItem,
+    Suppression,
+    Touch,
+)
 from worker.understanding import classify
 from worker.understanding.learned import shipped_model
 
@@ -241,6 +250,33 @@ def outcome_digest(runtime: Runtime) -> tuple[str, Counter[str]]:
     return digest.hexdigest()[:16], counts
 
 
+def dump_state(runtime: Runtime, path: Path, folder: str) -> str:
+    """Write every row ingest may touch to ``path`` (every column but ``raw``, the temporary
+    ``folder`` written as ``<tmp>``; the leads the report must compute again as a set),
+    ordered by id; return the file's hash.
+
+    Stricter than ``outcome_digest``: two versions of the code that write the same rows in
+    the same order write the same file (``diff`` shows where two differ)."""
+    lines: list[str] = []
+    with runtime.sessions() as session:
+        for model in (Lead, Enrollment, Touch, Event, ReviewItem, InboundMessage, Suppression):
+            table = model.__table__  # type: ignore[attr-defined]
+            columns = [c for c in table.columns if c.name != "raw"]
+            query = sa.select(*columns).order_by(table.c.id)
+            for row in session.execute(query):
+                values = dict(row._mapping)
+                if "detail" in values and isinstance(values["detail"], dict):
+                    values["detail"] = sorted(values["detail"].items())
+                if isinstance(values.get("classification"), dict):
+                    values["classification"] = sorted(values["classification"].items())
+                lines.append(f"{table.name} {values!r}")
+        dirty = session.scalars(sa.select(ReportDirty.lead_id).distinct())
+        lines.append(f"report_dirty {sorted(dirty)!r}")
+    text = "\n".join(lines).replace(folder, "<tmp>") + "\n"
+    path.write_text(text, encoding="utf-8")
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def backend_pids(runtime: Runtime) -> list[int]:
     """The PostgreSQL server processes serving this bench (tagged by application_name)."""
     with runtime.engine.connect() as conn:
@@ -250,7 +286,9 @@ def backend_pids(runtime: Runtime) -> list[int]:
         return [int(pid) for (pid,) in rows]
 
 
-def maildir_rate(messages: list[bytes], count: int, database_url: str, label: str) -> None:
+def maildir_rate(
+    messages: list[bytes], count: int, database_url: str, label: str, dump: Path | None = None
+) -> None:
     """Build the project and the maildir, time ``ingest`` of it, print the figures."""
     with tempfile.TemporaryDirectory() as folder:
         home = copy_project(Path(folder) / "project")
@@ -278,6 +316,9 @@ def maildir_rate(messages: list[bytes], count: int, database_url: str, label: st
             wall = time.perf_counter() - wall
             server_s = server.stop() if server is not None else 0.0
             digest, counts = outcome_digest(runtime)
+            dumped = (
+                dump_state(runtime, dump / f"{label}.txt", folder) if dump is not None else None
+            )
         finally:
             runtime.close()
     if report.stored != count:
@@ -295,6 +336,8 @@ def maildir_rate(messages: list[bytes], count: int, database_url: str, label: st
         f"  outcome digest {digest}: {matched:,} matched and acted on, "
         f"{ {str(key): n for key, n in sorted(report.statuses.items())} }"
     )
+    if dump is not None:
+        print(f"  every row written to {dump / f'{label}.txt'} (sha256 {dumped})")
 
 
 def main() -> None:
@@ -303,7 +346,12 @@ def main() -> None:
     parser.add_argument("--maildir", type=int, default=10_000, help="replies in the maildir")
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--only", default=",".join(PHASES), help=f"of {','.join(PHASES)}")
+    parser.add_argument(
+        "--dump", type=Path, help="write every row of the maildir phases to DIR/<database>.txt"
+    )
     args = parser.parse_args()
+    if args.dump is not None:
+        args.dump.mkdir(parents=True, exist_ok=True)
     phases = set(args.only.split(","))
     if unknown := phases - set(PHASES):
         parser.error(f"unknown phases {sorted(unknown)}; choose from {','.join(PHASES)}")
@@ -325,7 +373,7 @@ def main() -> None:
             f"({stored}); {load()}"
         )
     if "sqlite" in phases:
-        maildir_rate(messages, args.maildir, "", "SQLite")
+        maildir_rate(messages, args.maildir, "", "SQLite", args.dump)
     if "postgres" in phases:
         admin = sa.create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
         schema = f"bench_replies_{os.getpid()}"
@@ -333,7 +381,7 @@ def main() -> None:
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         try:
             url = f"{args.pg_url}?options=-csearch_path%3D{schema}&application_name={APP}"
-            maildir_rate(messages, args.maildir, url, "PostgreSQL")
+            maildir_rate(messages, args.maildir, url, "PostgreSQL", args.dump)
         finally:
             with admin.connect() as conn:
                 conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import Message
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from worker.inbound.batch import Batch
 from worker.inbound.matching import (
     MAX_PARSE_BYTES,
     UNSUBSCRIBE_TOKEN,
@@ -18,13 +19,12 @@ from worker.inbound.matching import (
     match_many,
     match_message,
     match_stored,
-    select_in,
 )
 from worker.inbound.reactions import ReplyPolicy, act_on_reply, store_classification
 from worker.leads import lifecycle
 from worker.runtime import Runtime
 from worker.store import events
-from worker.store.models import AppState, Enrollment, InboundMessage, Lead, ReviewItem, Touch
+from worker.store.models import AppState, InboundMessage, ReviewItem
 from worker.store.tokens import _KEY_NAME as TOKEN_SECRET_KEY
 from worker.understanding import Classification, classify_message
 from worker.understanding.mime import parse
@@ -46,24 +46,29 @@ def process_many(
     session: Session, runtime: Runtime, inbounds: Sequence[InboundMessage]
 ) -> list[str]:
     """Process ``inbounds`` in order, as ``process_stored`` one after the other would, with
-    the leads, touches and enrollments they match read for all of them at once."""
+    what they match read for all of them at once (``Batch``) and their events written in
+    one statement; the session writes the rest when it flushes."""
     messages = [parse(i.raw) if i.size <= MAX_PARSE_BYTES else None for i in inbounds]
     secret = _token_secret(session, runtime)
     readable = {n: m for n, m in enumerate(messages) if m is not None and m.keys()}
     matches = match_many(session, list(readable.values()), secret)
     found: dict[int, Match | Exception] = dict(zip(readable, matches, strict=True))
-    # Held to the end: the session keeps only the objects something refers to.
-    preloaded = _preload(session, matches)
-    context = _Context(
-        secret,
-        own_addresses(runtime),
-        ReplyPolicy.from_settings(runtime.settings),
-        preloaded.enrollments,
+    matched = [m for m in matches if isinstance(m, Match)]
+    batch = Batch.load(
+        session,
+        {m.lead_id for m in matched if m.lead_id is not None},
+        {m.touch_id for m in matched if m.touch_id is not None},
     )
-    return [
-        _process(session, runtime, inbound, runtime.clock.now(), messages[n], found.get(n), context)
-        for n, inbound in enumerate(inbounds)
-    ]
+    context = _Context(
+        secret, own_addresses(runtime), ReplyPolicy.from_settings(runtime.settings), batch
+    )
+    with events.buffered(session):
+        return [
+            _process(
+                session, runtime, inbound, runtime.clock.now(), messages[n], found.get(n), context
+            )
+            for n, inbound in enumerate(inbounds)
+        ]
 
 
 @dataclass(frozen=True)
@@ -73,31 +78,7 @@ class _Context:
     secret: bytes | None
     own: tuple[str, ...]
     policy: ReplyPolicy
-    known: dict[int, list[Enrollment]] | None = None
-
-
-@dataclass
-class _Preloaded:
-    """Every enrollment of some leads, by lead; ``rows``, the leads and touches read with them."""
-
-    enrollments: dict[int, list[Enrollment]]
-    rows: list[object] = field(default_factory=list)
-
-
-def _preload(session: Session, matches: Sequence[Match | Exception]) -> _Preloaded:
-    """Read the matched leads and touches and every enrollment of those leads into the
-    session (a query each), so acting on the replies finds them in memory."""
-    found = [m for m in matches if isinstance(m, Match)]
-    lead_ids = {m.lead_id for m in found if m.lead_id is not None}
-    touch_ids = {m.touch_id for m in found if m.touch_id is not None}
-    preloaded = _Preloaded({lead_id: [] for lead_id in sorted(lead_ids)})
-    with session.no_autoflush:
-        preloaded.rows += select_in(session, select(Lead), Lead.id, lead_ids)
-        preloaded.rows += select_in(session, select(Touch), Touch.id, touch_ids)
-        query = select(Enrollment).order_by(Enrollment.id)
-        for enrollment in select_in(session, query, Enrollment.lead_id, lead_ids):
-            preloaded.enrollments[enrollment.lead_id].append(enrollment)
-    return preloaded
+    batch: Batch | None = None
 
 
 def process_stored(
@@ -149,7 +130,7 @@ def _process(
         inbound,
         classified,
         at=at,
-        known_enrollments=context.known,
+        batch=context.batch,
     )
     if by_token:
         events.record(

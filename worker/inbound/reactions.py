@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -21,10 +22,12 @@ from sqlalchemy.orm import Session
 from worker.authoring.reply_rules import ENROLL_PREFIX, rules_for
 from worker.authoring.schema import SequenceSpec
 from worker.authoring.sequences import Catalog
+from worker.inbound.batch import Batch
 from worker.leads import lifecycle
 from worker.leads.colleagues import colleagues
 from worker.leads.enrollment import OPEN_ENROLLMENT_STATUSES, enroll_leads
-from worker.leads.flags import HOT, flag
+from worker.leads.flags import HOT, OpenItems, flag
+from worker.leads.lifecycle import OpenTasks
 from worker.leads.stages import change_stage, next_stage
 from worker.settings import Settings
 from worker.store import events
@@ -91,25 +94,35 @@ class _Reply:
     spec: SequenceSpec | None
     at: datetime
     low_confidence: bool
-    known: dict[int, list[Enrollment]] | None = None
+    batch: Batch | None = None
 
     @property
     def cause(self) -> str:
         return f"reply: {self.found.intent}"
 
+    @property
+    def tasks(self) -> OpenTasks | None:
+        """The open tasks of the batch's enrollments (None: read per enrollment)."""
+        return self.batch.tasks if self.batch is not None else None
+
+    @property
+    def items(self) -> OpenItems | None:
+        """The open review items of the batch's leads (None: read per flag)."""
+        return self.batch.items if self.batch is not None else None
+
     def open_enrollments(self, lead_id: int | None = None) -> list[Enrollment]:
-        """The open enrollments of the lead (or of ``lead_id``): from ``known`` when it holds
+        """The open enrollments of the lead (or of ``lead_id``): from the batch when it holds
         every enrollment of theirs (their states are the session's own objects), else read."""
         lead_id = self.lead.id if lead_id is None else lead_id
-        known = self.known.get(lead_id) if self.known is not None else None
+        known = self.batch.enrollments.get(lead_id) if self.batch is not None else None
         if known is None:
             return lifecycle.open_enrollments(self.session, lead_id)
         return [e for e in known if e.status in OPEN_ENROLLMENT_STATUSES]
 
     def enrolled(self) -> None:
         """The lead has new enrollments: read them from the database from now on."""
-        if self.known is not None:
-            self.known.pop(self.lead.id, None)
+        if self.batch is not None:
+            self.batch.enrollments.pop(self.lead.id, None)
 
 
 def act_on_reply(
@@ -120,18 +133,19 @@ def act_on_reply(
     found: Classification,
     *,
     at: datetime,
-    known_enrollments: dict[int, list[Enrollment]] | None = None,
+    batch: Batch | None = None,
 ) -> Outcome:
     """Record the classification of a matched message and apply the rules.
 
-    ``known_enrollments``: every enrollment of some leads, by lead, already in ``session``
-    (a batch reads them at once); new enrollments made here drop their lead from it.
+    ``batch``: what a batch of messages read at once (``Batch.load``), its objects in
+    ``session``; acting on the reply then asks the database almost nothing, and its changes
+    are written when the session flushes (new enrollments drop their lead from it).
     """
     assert inbound.lead_id is not None
     lead = session.get(Lead, inbound.lead_id)
     assert lead is not None
     touch = session.get(Touch, inbound.touch_id) if inbound.touch_id is not None else None
-    known = known_enrollments.get(lead.id) if known_enrollments is not None else None
+    known = batch.enrollments.get(lead.id) if batch is not None else None
     spec = _sequence_of(session, catalog, lead, touch, known)
     low = found.confidence < policy.min_confidence
     actions = ("flag",) if low else rules_for(spec.on_reply.rules() if spec else None)[found.intent]
@@ -151,20 +165,19 @@ def act_on_reply(
         low_confidence=low,
         actions=list(actions),
     )
-    reply = _Reply(
-        session, catalog, policy, lead, inbound, found, touch, spec, at, low, known_enrollments
-    )
+    if batch is not None and found.intent == "bounce_soft":
+        batch.soft_bounce(lead.id)
+    reply = _Reply(session, catalog, policy, lead, inbound, found, touch, spec, at, low, batch)
     # A person's reply pauses every open sequence at once, in this transaction; ``defer``
     # pauses them itself (with the day to resume), so the timeline shows one pause, not two.
     if (found.intent in HUMAN_INTENTS or low) and "defer" not in actions:
-        lifecycle.pause(session, reply.open_enrollments(), at=at, cause=reply.cause)
+        _pause(reply, reply.cause)
     for action in actions:
         handler = _HANDLERS.get(action)
         if handler is not None:
             handler(reply)
         elif action.startswith(ENROLL_PREFIX):
             _enroll(reply, catalog.get(action[len(ENROLL_PREFIX) :]))
-        session.flush()
     if spec is not None and not low:
         _tell_colleagues(reply, spec.on_company_reply.rules().get(found.intent, ()))
     return Outcome(found.intent, actions, low)
@@ -179,11 +192,11 @@ def _tell_colleagues(reply: _Reply, actions: tuple[str, ...]) -> None:
     for colleague in colleagues(reply.session, reply.lead, match):
         enrollments = reply.open_enrollments(colleague.id)
         if "stop" in actions:
-            lifecycle.stop(reply.session, enrollments, at=reply.at, cause=cause)
+            lifecycle.stop(reply.session, enrollments, at=reply.at, cause=cause, tasks=reply.tasks)
             if colleague.status in (LeadStatus.ACTIVE, LeadStatus.PAUSED):
                 colleague.status = LeadStatus.STOPPED
         elif "pause" in actions or "flag" in actions:
-            lifecycle.pause(reply.session, enrollments, at=reply.at, cause=cause)
+            lifecycle.pause(reply.session, enrollments, at=reply.at, cause=cause, tasks=reply.tasks)
             if colleague.status == LeadStatus.ACTIVE:
                 colleague.status = LeadStatus.PAUSED
         if "flag" in actions:
@@ -196,6 +209,7 @@ def _tell_colleagues(reply: _Reply, actions: tuple[str, ...]) -> None:
                 sequence=reply.spec.name,
                 inbound_id=reply.inbound.id,
                 suggested_action=ReviewAction.RESUME,
+                open_items=reply.items,
             )
         colleague.updated_at = reply.at
 
@@ -236,9 +250,28 @@ def _sequence_of(
 # ---- actions ---------------------------------------------------------------------------------
 
 
+def _pause(reply: _Reply, cause: str, resume_at: datetime | None = None) -> None:
+    """Pause the lead's open enrollments."""
+    lifecycle.pause(
+        reply.session,
+        reply.open_enrollments(),
+        at=reply.at,
+        cause=cause,
+        resume_at=resume_at,
+        tasks=reply.tasks,
+    )
+
+
+def _stop_enrollments(reply: _Reply) -> None:
+    """Stop the lead's open enrollments."""
+    lifecycle.stop(
+        reply.session, reply.open_enrollments(), at=reply.at, cause=reply.cause, tasks=reply.tasks
+    )
+
+
 def _flag(reply: _Reply, *, hot: bool = False) -> None:
     found = reply.found
-    lifecycle.pause(reply.session, reply.open_enrollments(), at=reply.at, cause=reply.cause)
+    _pause(reply, reply.cause)
     reason = ReviewReason.HOT_LEAD if hot else ReviewReason(f"reply_{found.intent}")
     if reply.low_confidence and not hot:
         reason = ReviewReason.REPLY_LOW_CONFIDENCE
@@ -259,6 +292,7 @@ def _flag(reply: _Reply, *, hot: bool = False) -> None:
         inbound_id=reply.inbound.id,
         suggested_action=suggestion,
         due_at=deadline,
+        open_items=reply.items,
     )
 
 
@@ -270,13 +304,7 @@ def _defer(reply: _Reply) -> None:
         found.return_date, reply.lead.timezone, reply.at, reply.policy.later_fallback_days
     )
     named = found.return_date.isoformat() if found.return_date else "no day named"
-    lifecycle.pause(
-        reply.session,
-        reply.open_enrollments(),
-        at=reply.at,
-        cause=f"later: {named}",
-        resume_at=resume_at,
-    )
+    _pause(reply, f"later: {named}", resume_at)
     if reply.lead.status == LeadStatus.ACTIVE:
         reply.lead.status = LeadStatus.PAUSED
     flag(
@@ -294,6 +322,7 @@ def _defer(reply: _Reply) -> None:
         suggested_action=ReviewAction.RESUME,
         due_at=resume_at,
         needs_review=False,
+        open_items=reply.items,
     )
 
 
@@ -345,13 +374,13 @@ _SAYS = {
 
 
 def _pause_only(reply: _Reply) -> None:
-    lifecycle.pause(reply.session, reply.open_enrollments(), at=reply.at, cause=reply.cause)
+    _pause(reply, reply.cause)
     if reply.lead.status == LeadStatus.ACTIVE:
         reply.lead.status = LeadStatus.PAUSED
 
 
 def _stop(reply: _Reply, *, lead_status: LeadStatus = LeadStatus.STOPPED) -> None:
-    lifecycle.stop(reply.session, reply.open_enrollments(), at=reply.at, cause=reply.cause)
+    _stop_enrollments(reply)
     if reply.lead.status not in (LeadStatus.UNSUBSCRIBED, LeadStatus.BOUNCED):
         reply.lead.status = lead_status
     reply.lead.updated_at = reply.at
@@ -366,11 +395,11 @@ def _final_stage(stage: Stage) -> Callable[[_Reply], None]:
 
 
 def _advance(reply: _Reply) -> None:
-    lifecycle.stop(reply.session, reply.open_enrollments(), at=reply.at, cause=reply.cause)
+    _stop_enrollments(reply)
     stage = next_stage(reply.lead.stage)
     change_stage(reply.session, reply.lead, stage, at=reply.at, cause=reply.cause)
     if reply.lead.status in (LeadStatus.ACTIVE, LeadStatus.PAUSED):
-        lifecycle.settle_status(reply.session, reply.lead, reply.at)
+        lifecycle.settle_status(reply.session, reply.lead, reply.at, reply.open_enrollments())
 
 
 def _enroll_next(reply: _Reply) -> None:
@@ -378,7 +407,7 @@ def _enroll_next(reply: _Reply) -> None:
 
 
 def _enroll(reply: _Reply, target: SequenceSpec | None) -> None:
-    lifecycle.stop(reply.session, reply.open_enrollments(), at=reply.at, cause=reply.cause)
+    _stop_enrollments(reply)
     if target is None:
         return
     if reply.lead.status in (
@@ -399,7 +428,7 @@ def _enroll(reply: _Reply, target: SequenceSpec | None) -> None:
         schedules=reply.catalog.schedules,
     )
     if not result.enrolled:
-        lifecycle.settle_status(reply.session, reply.lead, reply.at)
+        lifecycle.settle_status(reply.session, reply.lead, reply.at, reply.open_enrollments())
 
 
 def _suppress(reply: _Reply) -> None:
@@ -439,13 +468,16 @@ def _suppress_for_good(reply: _Reply, cause: str, status: LeadStatus) -> None:
 
 
 def _retry(reply: _Reply) -> None:
-    soft = reply.session.scalar(
-        select(func.count(Event.id)).where(
-            Event.lead_id == reply.lead.id,
-            Event.kind == EventKind.CLASSIFIED,
-            Event.cause == "bounce_soft",
+    soft = reply.batch.soft_bounces_of(reply.lead.id) if reply.batch is not None else None
+    if soft is None:
+        events.flush_buffered(reply.session)  # the count includes this reply's own event
+        soft = reply.session.scalar(
+            select(func.count(Event.id)).where(
+                Event.lead_id == reply.lead.id,
+                Event.kind == EventKind.CLASSIFIED,
+                Event.cause == "bounce_soft",
+            )
         )
-    )
     if (soft or 0) >= reply.policy.soft_bounce_limit:
         _bounce(reply)
         return
@@ -457,7 +489,7 @@ def _retry(reply: _Reply) -> None:
     enrollment = reply.session.get(Enrollment, touch.enrollment_id)
     if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE:
         return
-    if enrollment.current_step != touch.step_index + 1 or _later_touch(reply.session, touch):
+    if enrollment.current_step != touch.step_index + 1 or _later_touch(reply, touch):
         return  # the sequence has moved on: its next touch is the retry
     touch.status = TouchStatus.QUEUED
     touch.available_at = reply.at + timedelta(seconds=reply.policy.soft_bounce_retry_s)
@@ -490,7 +522,17 @@ def _last_sent_touch(session: Session, lead_id: int) -> Touch | None:
     )
 
 
-def _later_touch(session: Session, touch: Touch) -> bool:
+def _later_touch(reply: _Reply, touch: Touch) -> bool:
+    """Whether a later step of the touch's enrollment has a touch that was not skipped.
+
+    In a batch, read without flushing: acting on replies never makes a touch skipped or
+    not skipped but through statements written at once (closing a task)."""
+    session = reply.session
+    with session.no_autoflush if reply.batch is not None else nullcontext():
+        return _later_touch_in(session, touch)
+
+
+def _later_touch_in(session: Session, touch: Touch) -> bool:
     return (
         session.scalar(
             select(Touch.id).where(
@@ -507,13 +549,7 @@ def _wait_for_return(reply: _Reply) -> None:
     resume_at = resume_time(
         reply.found.return_date, reply.lead.timezone, reply.at, reply.policy.ooo_fallback_days
     )
-    lifecycle.pause(
-        reply.session,
-        reply.open_enrollments(),
-        at=reply.at,
-        cause="out of office",
-        resume_at=resume_at,
-    )
+    _pause(reply, "out of office", resume_at)
     if reply.lead.status == LeadStatus.ACTIVE:
         reply.lead.status = LeadStatus.PAUSED
 

@@ -141,8 +141,10 @@ def store_many(session: Session, raws: Sequence[RawMessage], at: datetime) -> in
     others, and repeats within ``raws``, were stored before)."""
     if not raws:
         return 0
-    stmt = _insert(session).values([_row(raw, at) for raw in raws]).returning(InboundMessage.id)
-    return len(session.execute(stmt).all())
+    # Core executemany: the statement compiles once (SQLAlchemy still sends the rows as one
+    # multi-row INSERT), and the session has nothing to flush first.
+    stmt = _insert(session).returning(InboundMessage.id)
+    return len(session.connection().execute(stmt, [_row(raw, at) for raw in raws]).all())
 
 
 def _insert(session: Session) -> Any:

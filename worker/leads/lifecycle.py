@@ -1,7 +1,13 @@
-"""Pausing, resuming and stopping a lead's sequences, and suppressing its address."""
+"""Pausing, resuming and stopping a lead's sequences, and suppressing its address.
+
+``pause`` and ``stop`` close the open tasks of each enrollment; given ``tasks`` (the open task
+touches of some enrollments, read at once for a batch by ``open_tasks``) they find them there
+instead of asking the database per enrollment.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.leads.enrollment import OPEN_ENROLLMENT_STATUSES
-from worker.leads.rep_tasks import close_open_tasks
+from worker.leads.rep_tasks import close_open_tasks, finish_task
 from worker.store import events
 from worker.store.dialect import dialect_insert
 from worker.store.models import Enrollment, Lead, Suppression, Touch
@@ -27,6 +33,39 @@ def open_enrollments(session: Session, lead_id: int) -> list[Enrollment]:
     )
 
 
+OpenTasks = Mapping[int, list[Touch]]  # enrollment id -> its open task touches
+
+
+def open_tasks(session: Session, enrollment_ids: Collection[int]) -> dict[int, list[Touch]]:
+    """The open task touches of each enrollment (an empty list for one without), read at once."""
+    found: dict[int, list[Touch]] = {enrollment_id: [] for enrollment_id in enrollment_ids}
+    ids = sorted(found)
+    for start in range(0, len(ids), 500):
+        query = (
+            select(Touch)
+            .where(
+                Touch.enrollment_id.in_(ids[start : start + 500]),
+                Touch.status == TouchStatus.TASK_OPEN,
+            )
+            .order_by(Touch.id)
+        )
+        for touch in session.scalars(query):
+            found[touch.enrollment_id].append(touch)
+    return found
+
+
+def _close_tasks(
+    session: Session, enrollment: Enrollment, tasks: OpenTasks | None, *, at: datetime, cause: str
+) -> None:
+    """Close the enrollment's open tasks as ``skipped`` (from ``tasks`` when it knows them)."""
+    known = tasks.get(enrollment.id) if tasks is not None else None
+    if known is None:
+        close_open_tasks(session, [enrollment], at=at, cause=cause)
+        return
+    for touch in [t for t in known if t.status == TouchStatus.TASK_OPEN]:
+        finish_task(session, touch, TouchStatus.SKIPPED, at=at, cause=cause)
+
+
 def pause(
     session: Session,
     enrollments: list[Enrollment],
@@ -34,6 +73,7 @@ def pause(
     at: datetime,
     cause: str,
     resume_at: datetime | None = None,
+    tasks: OpenTasks | None = None,
 ) -> None:
     """Pause each enrollment (a touch already queued is skipped at send time)."""
     for enrollment in enrollments:
@@ -42,7 +82,7 @@ def pause(
         enrollment.status = EnrollmentStatus.PAUSED
         enrollment.next_due_at = None
         enrollment.resume_at = resume_at
-        close_open_tasks(session, [enrollment], at=at, cause=cause)
+        _close_tasks(session, enrollment, tasks, at=at, cause=cause)
         _record(
             session,
             enrollment,
@@ -63,14 +103,21 @@ def resume(session: Session, enrollments: list[Enrollment], *, at: datetime, cau
         _record(session, enrollment, EventKind.RESUMED, at=at, cause=cause)
 
 
-def stop(session: Session, enrollments: list[Enrollment], *, at: datetime, cause: str) -> None:
+def stop(
+    session: Session,
+    enrollments: list[Enrollment],
+    *,
+    at: datetime,
+    cause: str,
+    tasks: OpenTasks | None = None,
+) -> None:
     """Stop each enrollment for good."""
     for enrollment in enrollments:
         enrollment.status = EnrollmentStatus.STOPPED
         enrollment.next_due_at = None
         enrollment.resume_at = None
         enrollment.finished_at = at
-        close_open_tasks(session, [enrollment], at=at, cause=cause)
+        _close_tasks(session, enrollment, tasks, at=at, cause=cause)
         _record(session, enrollment, EventKind.SEQUENCE_STOPPED, at=at, cause=cause)
 
 
@@ -120,12 +167,21 @@ def touch_outstanding(session: Session, enrollment: Enrollment) -> bool:
 
 
 def suppress(session: Session, value: str, *, reason: str, at: datetime) -> None:
-    """Put an address (or domain) on the global suppression list (idempotent)."""
+    """Put an address (or domain) on the global suppression list (idempotent).
+
+    Written at once through the connection: the list is never held in the session, so its
+    pending changes need not be flushed first."""
     stmt = dialect_insert(session, Suppression).on_conflict_do_nothing(index_elements=["value"])
-    session.execute(stmt.values(value=value.lower(), reason=reason, created_at=at))
+    session.connection().execute(stmt.values(value=value.lower(), reason=reason, created_at=at))
 
 
-def settle_status(session: Session, lead: Lead, at: datetime) -> None:
-    """After a change: ``active`` with an open enrollment, else ``completed``."""
-    lead.status = LeadStatus.ACTIVE if open_enrollments(session, lead.id) else LeadStatus.COMPLETED
+def settle_status(
+    session: Session, lead: Lead, at: datetime, enrollments: list[Enrollment] | None = None
+) -> None:
+    """After a change: ``active`` with an open enrollment, else ``completed``.
+
+    ``enrollments``: the lead's open enrollments when the caller knows them (else read)."""
+    if enrollments is None:
+        enrollments = open_enrollments(session, lead.id)
+    lead.status = LeadStatus.ACTIVE if enrollments else LeadStatus.COMPLETED
     lead.updated_at = at

@@ -1,7 +1,14 @@
-"""The append-only event log: every change to a lead is recorded with time and cause."""
+"""The append-only event log: every change to a lead is recorded with time and cause.
+
+Inside ``buffered(session)`` the events recorded are kept, in order, and written by one
+statement when the block ends (or at ``flush_buffered``): a batch of inbound messages
+writes its few hundred events at once instead of one statement each.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +19,7 @@ from worker.store.models import Event
 from worker.vocabulary import EventKind
 
 _INSERT = insert(Event.__table__)  # type: ignore[arg-type]
+_BUFFER = "outreach.events.buffer"  # key of ``Session.info``
 
 
 def record(
@@ -61,4 +69,33 @@ def record_many(session: Session, rows: list[dict[str, Any]]) -> None:
         }
         for row in rows
     ]
+    buffer: list[dict[str, Any]] | None = session.info.get(_BUFFER)
+    if buffer is not None:
+        buffer.extend(prepared)
+        return
     session.connection().execute(_INSERT, prepared)
+
+
+@contextmanager
+def buffered(session: Session) -> Iterator[None]:
+    """Keep the events recorded in ``session`` during the block and write them, in order,
+    when it ends without an error (an error drops them: its transaction rolls back). Code
+    that reads events inside the block calls ``flush_buffered`` first."""
+    if _BUFFER in session.info:  # already buffering: the outer block writes them
+        yield
+        return
+    session.info[_BUFFER] = []
+    try:
+        yield
+        flush_buffered(session)
+    finally:
+        session.info.pop(_BUFFER, None)
+
+
+def flush_buffered(session: Session) -> None:
+    """Write the events buffered so far (nothing when none are, or nothing buffers)."""
+    buffer: list[dict[str, Any]] | None = session.info.get(_BUFFER)
+    if buffer:
+        rows = buffer[:]
+        buffer.clear()
+        session.connection().execute(_INSERT, rows)

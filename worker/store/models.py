@@ -18,10 +18,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    literal_column,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from worker.vocabulary import EnrollmentStatus, InboundStatus, LeadStatus, Stage, TouchStatus
@@ -102,6 +105,22 @@ class Lead(Base):
 
 # The pipeline board's cards: the most valuable leads of a stage, read from the front.
 Index("ix_leads_stage_value", Lead.stage, Lead.deal_value.desc().nulls_last(), Lead.id)
+
+
+def email_domain(email: Any) -> ColumnElement[str]:
+    """SQL for the part of ``email`` after its last ``@`` (all of it without one), written
+    the same on SQLite and PostgreSQL: ``rtrim`` drops every character but ``@`` from the
+    end. Constants, not parameters, so that a query's expression is the indexed one."""
+    at: ColumnElement[str] = literal_column("'@'")
+    nothing: ColumnElement[str] = literal_column("''")
+    one: ColumnElement[int] = literal_column("1")
+    return func.substr(
+        email, func.length(func.rtrim(email, func.replace(email, at, nothing))) + one
+    )
+
+
+# A company's colleagues: the leads of one email domain (``worker.leads.colleagues``).
+Index("ix_leads_email_domain", email_domain(Lead.email))
 
 
 class Enrollment(Base):
