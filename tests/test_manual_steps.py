@@ -424,10 +424,10 @@ def test_validate_reports_task_problems_with_file_and_line(project: Path, sqlite
     ) in out
     assert "(sample lead examples/leads.csv:2 (ada@northwind.test))" in out
     assert "sequences/tasks.yaml:9: step 3 (linkedin task): syntax error:" in out
-    assert "sequences/mixed.yaml:13: steps.3.timeout: wait 'soon' is not understood" in out
-    assert "sequences/mixed.yaml:5: steps.0: 'timeout' only applies to manual steps" in out, out
-    assert "sequences/mixed.yaml:7: steps.1: a call step sends no email: remove 'template'" in out
-    assert "sequences/mixed.yaml:10: steps.2: missing required key 'task'" in out
+    assert "sequences/mixed.yaml:13: step 4 timeout: wait 'soon' is not understood" in out
+    assert "sequences/mixed.yaml:5: step 1: 'timeout' only applies to manual steps" in out, out
+    assert "sequences/mixed.yaml:7: step 2: a call step sends no email: remove 'template'" in out
+    assert "sequences/mixed.yaml:10: step 3: missing required key 'task'" in out
 
 
 def test_preview_prints_the_task_of_a_manual_step(project: Path, sqlite_url: str) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import tempfile
+import webbrowser
 from collections.abc import Iterator
-from email import message_from_string
-from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
@@ -74,14 +75,82 @@ def test_a_step_in_its_own_thread_has_no_re(invoke: Invoke) -> None:
     assert "[+ HTML part: use --html" in result.stdout  # 03_case_study has an HTML variant
 
 
-def test_html_flag_prints_the_whole_mime_message(invoke: Invoke) -> None:
+@pytest.fixture(autouse=True)
+def preview_files_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``--open`` writes under the test's own folder, never the machine's /tmp."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def test_html_flag_prints_the_decoded_html_not_quoted_printable(invoke: Invoke) -> None:
     result = invoke("preview", "prospecting", "--lead", ADA, "--step", "3", "--html")
     assert result.exit_code == 0, result.output
-    message = message_from_string(result.stdout, policy=default_policy)
-    assert message.get_content_type() == "multipart/alternative"
-    html = message.get_body(preferencelist=("html",))
-    assert html is not None
-    assert "Northwind Traders" in html.get_content()
+    headers, body = headers_and_body(result.stdout)
+    assert headers["Subject"] == "How Kessler Logistik cut forecast error to 6%"
+    assert body.lstrip().startswith("<!DOCTYPE html>")
+    assert "Northwind Traders" in body
+    assert "Content-Transfer-Encoding" not in result.stdout
+    assert "=3D" not in body
+    assert "=\n" not in body
+    sent = invoke("preview", "prospecting", "--lead", ADA, "--step", "3", "--open")
+    written = Path(re.findall(r"^  (/\S+\.html)$", sent.stdout, re.M)[0])
+    assert body.strip() == written.read_text("utf-8").strip()  # what the email carries
+
+
+def test_html_flag_on_a_text_only_step_says_so_and_prints_the_text(invoke: Invoke) -> None:
+    result = invoke("preview", "prospecting", "--lead", ADA, "--step", "1", "--html")
+    assert result.exit_code == 0, result.output
+    assert "step 1 has no HTML part: it is sent as text only" in result.stderr
+    assert "Hi Ada," in result.stdout
+
+
+def test_open_writes_html_and_text_files_and_prints_where(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: opened.append(url) or True)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    result = invoke("preview", "prospecting", "--lead", ADA, "--step", "3", "--open")
+    assert result.exit_code == 0, result.output
+    paths = [Path(p) for p in re.findall(r"^  (/\S+)$", result.stdout, re.M)]
+    assert [p.name for p in paths] == ["prospecting-step3.html", "prospecting-step3.txt"]
+    page, text = (p.read_text("utf-8") for p in paths)
+    assert '<p style="margin:0 0 16px 0;">Hi Ada,</p>' in page
+    assert text.startswith("From: Ada Fischer <ada.fischer@northwind-analytics.example>\n")
+    assert "Subject: How Kessler Logistik cut forecast error to 6%" in text
+    assert "No display here" in result.stdout
+    assert opened == []  # headless: no browser is started
+    monkeypatch.setenv("DISPLAY", ":0")
+    again = invoke("preview", "prospecting", "--lead", ADA, "--step", "3", "--open")
+    assert opened
+    assert opened[0].startswith("file://")
+    assert opened[0].endswith(".html")
+    assert "Opened prospecting-step3.html in your browser." in again.stdout
+
+
+def test_all_prints_every_step_with_its_due_date(invoke: Invoke) -> None:
+    result = invoke("preview", "qualification", "--lead", ADA, "--all")
+    assert result.exit_code == 0, result.output
+    heads = re.findall(r"^=== Step (\d) of 8 \((\w+)\), due (.+) ===$", result.stdout, re.M)
+    assert [int(n) for n, _, _ in heads] == list(range(1, 9))
+    assert heads[3][1] == "call"
+    # The copy has no send windows: each wait counts from the step before, from 09:00 UTC
+    # on Mon 4 Jan 2027 (the fixed clock), in the lead's zone (Europe/London = UTC in winter).
+    assert heads[0][2] == "Mon 2027-01-04 09:00 GMT (0 days after enrollment)"
+    assert heads[1][2] == "Wed 2027-01-06 09:00 GMT (2 business days after step 1)"
+    assert result.stdout.count("Subject: ") == 7  # seven emails and one call task
+    assert "Task (call) for a rep" in result.stdout
+    assert "if enrolled now" in result.stdout
+
+
+def test_all_with_a_step_is_one_clear_error(invoke: Invoke) -> None:
+    result = invoke("preview", "prospecting", "--lead", ADA, "--all", "--step", "2")
+    assert result.exit_code == 1
+    assert "--all shows every step" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_lead_email_is_matched_case_insensitively(invoke: Invoke) -> None:
@@ -91,11 +160,22 @@ def test_lead_email_is_matched_case_insensitively(invoke: Invoke) -> None:
 
 
 def test_a_lead_without_first_name_gets_the_default(invoke: Invoke) -> None:
+    result = invoke("preview", "prospecting", "--lead", "sales-ops@cobalt-security.test")
+    assert result.exit_code == 0, result.output
+    headers, body = headers_and_body(result.stdout)
+    assert headers["To"] == "sales-ops@cobalt-security.test"
+    assert body.startswith("Hi there,\n")
+
+
+def test_a_german_lead_without_a_name_gets_the_german_greeting(invoke: Invoke) -> None:
     result = invoke("preview", "prospecting", "--lead", "info@kontor-nord.test")
     assert result.exit_code == 0, result.output
     headers, body = headers_and_body(result.stdout)
-    assert headers["To"] == "info@kontor-nord.test"
-    assert body.startswith("Hi there,\n")
+    assert headers["Subject"] == "Forecast-Genauigkeit bei Kontor Nord Handels GmbH"
+    assert body.startswith("Guten Tag,\n\ndie meisten Vertriebsverantwortlichen")
+    assert "Viele Grüße\nAda Fischer" in body
+    assert "Abmelden: http" in body
+    assert "Best," not in body
 
 
 def test_unknown_sequence_is_one_line_with_a_suggestion(invoke: Invoke) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from tests.reply_support import first_touch_after_a_batch, reply_to
 from worker.errors import OutreachError
+from worker.rehearsal.preview import preview_touch
 from worker.review.resolutions import resolve_now
 from worker.runtime import Runtime
 from worker.store.models import Enrollment, Event, Lead, ReviewItem, Suppression
@@ -87,3 +88,16 @@ def test_add_referral_needs_a_referred_address(runtime: Runtime, project: Path) 
         item = session.get(ReviewItem, item_id)
         assert item is not None
         assert item.resolved_at is None  # nothing changed
+
+
+def test_the_referred_lead_is_told_who_suggested_the_contact(
+    runtime: Runtime, project: Path
+) -> None:
+    item_id = _referral(runtime, project)
+    resolve_now(runtime, item_id, "add-referral")
+    raj = _lead(runtime, RAJ)
+    assert raj is not None
+    assert raj.fields["referred_by_name"] == "Ada Winter"
+
+    first = preview_touch(runtime, "prospecting", RAJ, 1)
+    assert first.text.startswith("Hi there,\n\nAda Winter suggested I get in touch with you.\n")

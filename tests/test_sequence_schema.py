@@ -110,9 +110,12 @@ def test_bad_wait_text_is_an_error_on_its_line(seqs: Path, wait: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("missing", "line"), [("name", 1), ("stage", 1), ("mailbox", 1), ("steps", 1)]
+    ("missing", "line", "hint"),
+    [("stage", 1, "stage: prospecting"), ("mailbox", 1, "mailboxes.yaml"), ("steps", 1, "steps:")],
 )
-def test_missing_required_top_level_key_is_reported(seqs: Path, missing: str, line: int) -> None:
+def test_missing_required_top_level_key_is_reported_with_what_to_add(
+    seqs: Path, missing: str, line: int, hint: str
+) -> None:
     text = HEADER.format(name="m") + STEPS_7
     kept = [
         row
@@ -121,7 +124,9 @@ def test_missing_required_top_level_key_is_reported(seqs: Path, missing: str, li
     ]
     write(seqs, "m.yaml", "".join(kept))
     problems = errors(load(seqs)[1])
-    assert [p.message for p in problems] == [f"missing required key {missing!r}"]
+    assert len(problems) == 1, problems
+    assert problems[0].message.startswith(f"missing required key {missing!r} — ")
+    assert hint in problems[0].message
     assert problems[0].line == line
 
 
@@ -226,10 +231,12 @@ def test_multi_line_subject_override_is_an_error(seqs: Path) -> None:
     write(
         seqs,
         "s.yaml",
-        HEADER.format(name="s") + STEPS_7 + '  - template: a/8\n    subject: "one\\ntwo"\n',
+        HEADER.format(name="s")
+        + STEPS_7
+        + '  - template: a/8\n    wait: 1 day\n    subject: "one\\ntwo"\n',
     )
     problem = only_error(load(seqs)[1])
-    assert problem.line == 20
+    assert problem.line == 21
     assert "single line" in problem.message
 
 
@@ -311,14 +318,16 @@ def test_an_empty_file_is_an_error(seqs: Path) -> None:
 
 
 def test_duplicate_names_across_files_are_reported_and_the_first_kept(seqs: Path) -> None:
-    write(seqs, "a.yaml", HEADER.format(name="cold") + STEPS_7)
-    write(seqs, "b.yaml", "# the same name again\n" + HEADER.format(name="cold") + STEPS_7)
+    write(seqs, "cold.yaml", HEADER.format(name="cold") + STEPS_7)
+    write(
+        seqs / "more", "cold.yml", "# the same name again\n" + HEADER.format(name="cold") + STEPS_7
+    )
     catalog, problems = load_catalog(seqs, seqs.parent)
     problem = only_error(problems)
-    assert (problem.path, problem.line) == ("sequences/b.yaml", 2)
+    assert (problem.path, problem.line) == ("sequences/more/cold.yml", 2)
     assert "'cold'" in problem.message
-    assert "sequences/a.yaml" in problem.message
-    assert catalog.sequences["cold"].path.name == "a.yaml"
+    assert "sequences/cold.yaml" in problem.message
+    assert catalog.sequences["cold"].path.name == "cold.yaml"
 
 
 def test_several_problems_in_one_file_are_all_reported(seqs: Path) -> None:
@@ -344,13 +353,13 @@ def test_several_problems_in_one_file_are_all_reported(seqs: Path) -> None:
 
 def test_a_broken_file_does_not_hide_the_others(seqs: Path) -> None:
     write(seqs, "a_broken.yaml", "name: [\n")
-    write(seqs, "b_good.yaml", HEADER.format(name="good") + STEPS_7)
-    write(seqs, "c_bad.yaml", HEADER.format(name="bad").replace("sales", "sales\ncolour: x"))
+    write(seqs, "good.yaml", HEADER.format(name="good") + STEPS_7)
+    write(seqs, "bad.yaml", HEADER.format(name="bad").replace("sales", "sales\ncolour: x"))
     names, problems = load(seqs)
     assert names == ["good"]
     assert sorted({p.path for p in errors(problems)}) == [
         "sequences/a_broken.yaml",
-        "sequences/c_bad.yaml",
+        "sequences/bad.yaml",
     ]
 
 
@@ -374,23 +383,178 @@ def test_six_to_eight_touches_is_not_a_warning(seqs: Path, count: int) -> None:
     assert load(seqs) == (["w"], [])
 
 
-def test_waits_default_to_zero_days_and_parse_units(seqs: Path) -> None:
+def test_the_first_wait_defaults_to_zero_days_and_units_parse(seqs: Path) -> None:
     write(
         seqs,
         "u.yaml",
         HEADER.format(name="u")
         + "  - template: a/1\n  - template: a/2\n    wait: 2 business days\n"
-        + "  - template: a/3\n    wait: 6 hours\n  - template: a/4\n    wait: 3\n"
-        + "  - template: a/5\n  - template: a/6\n",
+        + "  - template: a/3\n    wait: 6 hours\n  - template: a/4\n    wait: 3 days\n"
+        + "  - template: a/5\n    wait: 1 day\n  - template: a/6\n    wait: 0 days\n",
     )
     catalog, problems = load_catalog(seqs)
     assert problems == []
     waits = [str(step.wait) for step in catalog.get("u").steps]
-    assert waits == ["0 days", "2 business days", "6 hours", "3 days", "0 days", "0 days"]
+    assert waits == ["0 days", "2 business days", "6 hours", "3 days", "1 day", "0 days"]
+
+
+def test_a_later_step_without_wait_is_an_error_at_the_step_saying_what_to_write(
+    seqs: Path,
+) -> None:
+    write(
+        seqs,
+        "w.yaml",
+        HEADER.format(name="w")
+        + "  - template: a/1\n  - template: a/2\n    wait: 2 days\n  - template: a/3\n",
+    )
+    names, problems = load(seqs)
+    problem = only_error(problems)
+    assert names == []  # nothing is sent from it: two emails back to back is never meant
+    assert (problem.path, problem.line) == ("sequences/w.yaml", 8)
+    assert problem.message.startswith("step 3 has no 'wait:'")
+    assert "after step 2" in problem.message
+    assert "'wait: 3 business days'" in problem.message
+    assert "'wait: 0 days'" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("written", "fix"),
+    [
+        ("wait: 3", "'wait: 3 days', 'wait: 3 business days' or 'wait: 3 hours'"),
+        ('wait: "3"', "'wait: 3 days', 'wait: 3 business days' or 'wait: 3 hours'"),
+        ("wait: 1.5", "a whole number with a unit"),
+        ("timeout: 2", "'timeout: 2 days'"),
+    ],
+)
+def test_a_bare_number_is_an_error_saying_how_to_write_it(
+    seqs: Path, written: str, fix: str
+) -> None:
+    step = (
+        "  - type: call\n    task: Call them\n    wait: 1 day\n"
+        if written.startswith("timeout")
+        else "  - template: a/2\n"
+    )
+    write(
+        seqs, "b.yaml", HEADER.format(name="b") + "  - template: a/1\n" + step + f"    {written}\n"
+    )
+    problem = only_error(load(seqs)[1])
+    assert problem.line == (9 if written.startswith("timeout") else 7)
+    assert "has no unit" in problem.message
+    assert fix in problem.message
+    assert problem.message.startswith("step 2 ")  # counted from 1, as the author counts
+
+
+def test_on_complete_after_as_a_bare_number_is_an_error(seqs: Path) -> None:
+    write(seqs, "o.yaml", HEADER.format(name="o") + STEPS_7 + "on_complete:\n  after: 5\n")
+    problem = only_error(load(seqs)[1])
+    assert problem.line == 20
+    assert "on_complete.after: 5 has no unit — write 'after: 5 days'" in problem.message
+
+
+def test_a_name_other_than_the_file_name_is_an_error_saying_both_fixes(seqs: Path) -> None:
+    write(seqs, "cold-outreach.yaml", "# cold\n" + HEADER.format(name="cold") + STEPS_7)
+    names, problems = load(seqs)
+    problem = only_error(problems)
+    assert names == []
+    assert (problem.path, problem.line) == ("sequences/cold-outreach.yaml", 2)
+    assert "rename the file to cold.yaml" in problem.message
+    assert "'name: cold-outreach'" in problem.message
+
+
+def test_the_name_is_taken_from_the_file_name_when_left_out(seqs: Path) -> None:
+    write(seqs, "warm-up.yaml", HEADER.format(name="x").replace("name: x\n", "") + STEPS_7)
+    names, problems = load(seqs)
+    assert (names, problems) == (["warm-up"], [])
+
+
+def test_a_file_name_that_is_no_sequence_name_says_how_to_rename_it(seqs: Path) -> None:
+    write(seqs, "Warm Up.yaml", HEADER.format(name="x").replace("name: x\n", "") + STEPS_7)
+    problem = only_error(load(seqs)[1])
+    assert "rename the file" in problem.message
+    assert "warm-up.yaml" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "expected"),
+    [
+        ("stage: prospecting", "stage: prospekting", 2, "did you mean 'prospecting'?"),
+        (
+            "  - template: prospecting/01\n",
+            "  - type: emial\n    template: prospecting/01\n",
+            5,
+            "did you mean 'email'?",
+        ),
+        ("steps:\n", "on_complete:\n  action: stpo\nsteps:\n", 5, "did you mean 'stop'?"),
+        ("steps:\n", "on_reply:\n  negative: [lots]\nsteps:\n", 5, "did you mean 'lost'?"),
+        ("steps:\n", "on_reply:\n  positiv: flag\nsteps:\n", 5, "did you mean 'positive'?"),
+        ("steps:\n", "on_reply:\n  referral: enrol:x\nsteps:\n", 5, "'enroll:x'"),
+        (
+            "steps:\n",
+            "on_company_reply:\n  match: domian\nsteps:\n",
+            5,
+            "did you mean 'domain'?",
+        ),
+        (
+            "steps:\n",
+            "on_company_reply:\n  positive: paus\nsteps:\n",
+            5,
+            "did you mean 'pause'?",
+        ),
+    ],
+)
+def test_a_mistyped_value_gets_one_error_with_a_suggestion(
+    seqs: Path, old: str, new: str, line: int, expected: str
+) -> None:
+    text = HEADER.format(name="t") + STEPS_7
+    assert old in text
+    write(seqs, "t.yaml", text.replace(old, new, 1))
+    problem = only_error(load(seqs)[1])
+    assert problem.line == line, problem
+    assert expected in problem.message
+
+
+def test_errors_count_steps_and_variants_from_one(seqs: Path) -> None:
+    steps = STEPS_7.replace(
+        "  - template: prospecting/02\n",
+        "  - template: prospecting/02\n    variants:\n      - name: a\n"
+        "      - name: b\n        weight: 0\n        wieght: 1\n",
+    )
+    write(seqs, "v.yaml", HEADER.format(name="v") + steps)
+    messages = [p.message for p in errors(load(seqs)[1])]
+    assert "unknown key 'wieght' in step 2 variant 2 — did you mean 'weight'?" in messages
+    assert any(m.startswith("step 2 variant 2 weight: ") for m in messages), messages
+    assert not any("steps." in m or "variants." in m for m in messages), messages
+
+
+def test_every_problem_of_one_file_is_reported_at_once(seqs: Path) -> None:
+    write(
+        seqs,
+        "many.yaml",
+        """\
+        name: many
+        stage: prospecting
+        mailbox: sales
+        steps:
+          - template: a/1
+          - template: a/2
+          - type: email
+            template: a/3
+            wait: 3
+          - type: cal
+            task: Call
+            wait: 1 day
+        on_complete:
+          action: stpo
+        """,
+    )
+    names, problems = load(seqs)
+    assert names == []
+    found = [(p.line, p.message.split(" — ")[0]) for p in errors(problems)]
+    assert [line for line, _ in found] == [6, 9, 10, 14], found
 
 
 def test_unknown_sequence_lookup_suggests_the_closest_name(seqs: Path) -> None:
-    write(seqs, "p.yaml", HEADER.format(name="prospecting") + STEPS_7)
+    write(seqs, "prospecting.yaml", HEADER.format(name="prospecting") + STEPS_7)
     catalog, _ = load_catalog(seqs)
     with pytest.raises(NotFoundError, match="did you mean 'prospecting'"):
         catalog.get("prospectin")

@@ -30,7 +30,12 @@ SHIPPED_TEMPLATES = sorted(
     path.relative_to(REPO / "templates").as_posix().removesuffix(TEXT_SUFFIX)
     for path in (REPO / "templates").rglob(f"*{TEXT_SUFFIX}")
     if "layouts" not in path.parts
+    and "partials" not in path.parts
+    and not path.name.endswith(f".de{TEXT_SUFFIX}")  # a step's German version, not a step
 )
+GERMAN_TEMPLATES = [
+    name for name in SHIPPED_TEMPLATES if (REPO / "templates" / f"{name}.de{TEXT_SUFFIX}").is_file()
+]
 
 Invoke = Callable[..., Result]
 SAMPLE_ROWS_KEPT = 5
@@ -288,7 +293,9 @@ def test_on_complete_into_an_unknown_sequence_is_an_error(invoke: Invoke, projec
     assert result.exit_code == 1
     found = located_lines(result)
     assert ("sequences/prospecting.yaml", line) in {(p, n) for p, n, _ in found}
-    assert any("qualifcation" in m for _, _, m in found)
+    assert any(
+        "unknown sequence 'qualifcation' — did you mean 'qualification'?" in m for _, _, m in found
+    ), found
 
 
 def test_too_few_touches_is_a_warning_and_still_exits_zero(invoke: Invoke, project: Path) -> None:
@@ -493,6 +500,33 @@ def test_each_shipped_template_renders_for_every_sample_lead(
             assert rendered.html is None
 
 
+def test_every_shipped_step_has_its_german_text_and_html() -> None:
+    assert GERMAN_TEMPLATES == SHIPPED_TEMPLATES
+    for name in SHIPPED_TEMPLATES:
+        if (REPO / "templates" / f"{name}{HTML_SUFFIX}").is_file():
+            assert (REPO / "templates" / f"{name}.de{HTML_SUFFIX}").is_file(), name
+
+
+@pytest.mark.parametrize("template", GERMAN_TEMPLATES)
+def test_each_shipped_template_renders_in_german_for_every_sample_lead(
+    shipped: tuple, sample_leads: list[Lead], template: str
+) -> None:
+    renderer, steps, mailboxes = shipped
+    spec, index, variant = steps[template]
+    url = "https://outreach.example.test/u/1.sig"
+    for lead in sample_leads:
+        german = {**lead.fields, "email": lead.email, "company": lead.company or "Firma"}
+        german["language"] = "de"
+        mailbox = mailboxes.get(spec.mailbox)
+        rendered = render_touch(renderer, german, mailbox, spec, index, url, variant)
+        assert rendered.text.startswith("Guten Tag"), f"{template}: {lead.email}"
+        assert f"Abmelden: {url}" in rendered.text
+        assert "Viele Grüße" in rendered.text
+        assert "Best," not in rendered.text
+        assert "None" not in rendered.text
+        assert rendered.html is None or ('lang="de"' in rendered.html and url in rendered.html)
+
+
 def test_a_missing_path_or_a_folder_for_a_file_is_one_line_and_exit_1(
     invoke: Invoke, tmp_path: Path
 ) -> None:
@@ -510,3 +544,135 @@ def test_a_missing_path_or_a_folder_for_a_file_is_one_line_and_exit_1(
         assert len(lines) == 1, result.output
         assert says in lines[0]
         assert "Usage:" not in result.output
+
+
+# --- a broken file still has its other mistakes found -----------------------------------
+
+
+def test_one_schema_error_does_not_hide_the_other_problems_of_the_file(
+    invoke: Invoke, project: Path
+) -> None:
+    path = project / "sequences" / "delivery.yaml"
+    edit(
+        path,
+        "  - template: delivery/02_kickoff\n",
+        "  - type: emial\n    template: delivery/02_kickoff\n",
+    )
+    edit(path, "    wait: 5 business days\n", "    wait: 5\n")  # step 3
+    edit(path, "delivery/05_validation", "delivery/05_validaton")  # a valid step, bad template
+    edit(path, "mailbox: success", "mailbox: sucess")
+    lines = path.read_text("utf-8").splitlines()
+
+    def line_of(text: str) -> int:
+        return next(n for n, line in enumerate(lines, 1) if text in line)
+
+    result = invoke("validate")
+
+    assert result.exit_code == 1
+    found = [(n, m) for p, n, m in located_lines(result) if p == "sequences/delivery.yaml"]
+    assert [n for n, _ in found] == sorted(n for n, _ in found)  # top to bottom
+    messages = dict(found)
+    assert "did you mean 'success'?" in messages[line_of("mailbox: sucess")]
+    assert "step 2: type 'emial'" in messages[line_of("type: emial")]
+    assert "did you mean 'email'?" in messages[line_of("type: emial")]
+    assert "step 3 wait: 5 has no unit" in messages[line_of("    wait: 5")]
+    assert messages[line_of("delivery/05_validaton")] == (
+        "step 5: template templates/delivery/05_validaton.txt.j2 not found — "
+        "did you mean 'delivery/05_validation'?"
+    )
+    assert len(found) == 4, found
+
+
+def test_a_missing_wait_and_a_name_mismatch_are_reported_with_the_fix(
+    invoke: Invoke, project: Path
+) -> None:
+    path = project / "sequences" / "decision.yaml"
+    edit(path, "name: decision", "name: decisions")
+    text = path.read_text("utf-8")
+    second_wait = [line for line in text.splitlines() if line.startswith("    wait:")][1]
+    edit(path, second_wait + "\n", "")
+    result = invoke("validate")
+    assert result.exit_code == 1
+    messages = [m for p, _, m in located_lines(result) if p == "sequences/decision.yaml"]
+    assert any(m.startswith("name 'decisions' does not match the file name") for m in messages)
+    assert any(m.startswith("step 2 has no 'wait:'") for m in messages), messages
+
+
+# --- --leads: the templates against a real leads file -----------------------------------
+
+
+def _custom_column_template(project: Path) -> None:
+    """The intro uses a column the sample leads file does not have, without a default."""
+    edit(
+        project / "templates" / "prospecting" / "01_intro.txt.j2",
+        "{% block body %}",
+        "{% block body %}\nAs a {{ lead.segment }} team,",
+    )
+
+
+def test_a_custom_column_passes_with_leads_that_have_it(
+    invoke: Invoke, project: Path, tmp_path: Path
+) -> None:
+    _custom_column_template(project)
+    assert invoke("validate").exit_code == 1  # the sample leads have no 'segment'
+    real = tmp_path / "real-leads.csv"
+    real.write_text(
+        "email,first_name,company,segment\n"
+        "ana@one.test,Ana,One,retail\n"
+        "bo@two.test,Bo,Two,logistics\n",
+        "utf-8",
+    )
+    result = invoke("validate", "--leads", str(real))
+    assert result.exit_code == 0, result.output
+    assert f"valid for every lead in {real}" in result.output
+
+
+def test_leads_reports_each_row_missing_a_field_with_its_row_number(
+    invoke: Invoke, project: Path, tmp_path: Path
+) -> None:
+    _custom_column_template(project)
+    real = tmp_path / "real-leads.csv"
+    real.write_text(
+        "email,first_name,company,segment\n"
+        "ana@one.test,Ana,One,retail\n"
+        "bo@two.test,Bo,Two,\n"
+        "not-an-email,Cy,Three,retail\n"
+        "di@four.test,Di,Four,\n",
+        "utf-8",
+    )
+    result = invoke("validate", "--leads", str(real))
+    assert result.exit_code == 1
+    rows = [(n, m) for p, n, m in located_lines(result) if p == str(real)]
+    assert [n for n, _ in rows] == [3, 4, 5], result.output
+    assert rows[0][1].startswith("bo@two.test has no 'segment' (used at ")
+    assert "templates/prospecting/01_intro.txt.j2:" in rows[0][1]
+    assert "{{ lead.segment | default('…') }}" in rows[0][1]
+    assert "not a valid address" in rows[1][1]
+    assert rows[2][1].startswith("di@four.test has no 'segment'")
+    # The template itself is not blamed: the rows are.
+    assert not any(p.startswith("templates/") for p, _, _ in located_lines(result))
+
+
+def test_leads_without_the_column_at_all_is_one_problem_not_one_per_row(
+    invoke: Invoke, project: Path, tmp_path: Path
+) -> None:
+    _custom_column_template(project)
+    real = tmp_path / "real-leads.csv"
+    real.write_text(
+        "email,first_name,company\n" + "".join(f"p{n}@x.test,P{n},Co{n}\n" for n in range(50)),
+        "utf-8",
+    )
+    result = invoke("validate", "--leads", str(real))
+    assert result.exit_code == 1
+    rows = [(n, m) for p, n, m in located_lines(result) if p == str(real)]
+    assert len(rows) == 1, rows
+    assert rows[0][0] == 1
+    assert "no lead in this file has 'segment'" in rows[0][1]
+    assert "add the column 'segment'" in rows[0][1]
+
+
+def test_leads_that_is_not_a_file_is_one_clear_error(invoke: Invoke, tmp_path: Path) -> None:
+    result = invoke("validate", "--leads", str(tmp_path / "missing.csv"))
+    assert result.exit_code == 1
+    assert "no such leads file" in result.output
+    assert "Traceback" not in result.output

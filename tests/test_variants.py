@@ -224,6 +224,9 @@ def test_a_touch_created_before_the_step_had_variants_is_assigned_at_render_time
     write(project / "sequences" / "ab.yaml", AB_SEQUENCE)  # the A/B test added meanwhile
     after = Runtime.from_settings(runtime.settings, runtime.clock)
     try:
+        # The next tick applies the change (``on_change: migrate``): the queued touches stay
+        # queued, now of the new version, whose step has the variants.
+        assert tick(after).to_enqueue == []
         outcomes = send_touches(after, ids)
         assert {o.result for o in outcomes} == {"sent"}
         variants = recorded_variants(after)
@@ -309,11 +312,11 @@ def test_validate_reports_duplicate_names_zero_weights_and_missing_templates_wit
     assert result.exit_code == 1
     output = result.output
     assert (
-        f"sequences/dup.yaml:{line_of(dup, 'variants:')}: steps.0.variants: variant name "
+        f"sequences/dup.yaml:{line_of(dup, 'variants:')}: step 1 variants: variant name "
         "'short' is used twice (variants 1 and 2)"
     ) in output
     assert (
-        f"sequences/zero.yaml:{line_of(zero, 'weight: 0')}: steps.0.variants.1.weight: "
+        f"sequences/zero.yaml:{line_of(zero, 'weight: 0')}: step 1 variant 2 weight: "
         "weight must be a number greater than 0 (got 0)"
     ) in output
     assert (
@@ -364,12 +367,12 @@ def test_bad_variant_names_unknown_keys_and_a_lone_variant_are_errors(
     )
     result = invoke("validate", str(path), str(lone))
     assert result.exit_code == 1
-    assert "sequences/lone.yaml:6: steps.0.variants: an A/B test needs at least two" in (
+    assert "sequences/lone.yaml:6: step 1 variants: an A/B test needs at least two" in (
         result.output
     )
-    assert "sequences/one.yaml:7: steps.0.variants.0.name: name must be lowercase" in result.output
+    assert "sequences/one.yaml:7: step 1 variant 1 name: name must be lowercase" in result.output
     assert (
-        "sequences/one.yaml:8: unknown key 'steps.0.variants.0.wieght' — did you mean 'weight'"
+        "sequences/one.yaml:8: unknown key 'wieght' in step 1 variant 1 — did you mean 'weight'"
         in result.output
     )
 

@@ -16,6 +16,7 @@ from tests.web_support import PASSWORD, add_test_rep
 from worker.clock import VirtualClock
 from worker.runtime import Runtime, set_runtime
 from worker.store.models import Lead, ReviewItem
+from worker.store.tokens import lead_token
 from worker.understanding import Classification
 
 ADA = "ada@northwind.test"
@@ -122,3 +123,27 @@ def test_the_board_clicks_through_to_a_stage_and_a_leads_email_as_sent(flagged: 
         sent_text = page.locator("details[open] pre.mail").first.inner_text()
         assert "Ada" in sent_text  # rendered for this lead
         assert "{{" not in sent_text  # no template syntax left
+
+
+def test_a_german_lead_unsubscribes_on_a_german_page(flagged: Runtime) -> None:
+    klaus = "k.mueller@brauhaus-logistik.test"
+    with flagged.sessions() as session:
+        lead = session.scalar(select(Lead).where(Lead.email == klaus))
+        assert lead is not None
+        token = lead_token(flagged.secret, lead.id)
+    with live_server(flagged) as base, chromium() as browser:
+        page = browser.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(f"{base}/u/{token}")
+        assert page.locator("html").get_attribute("lang") == "de"
+        assert page.locator("h1").inner_text() == "Abmelden?"
+        assert page.title().startswith("Abmelden")
+        page.get_by_role("button", name="Abmelden").click()
+        page.wait_for_load_state()
+        assert page.locator("html").get_attribute("lang") == "de"
+        assert page.get_by_role("status").inner_text() == "Sie sind abgemeldet"
+        assert "ist jetzt abgemeldet" in page.locator("main").inner_text()
+    with flagged.sessions() as session:
+        lead = session.scalar(select(Lead).where(Lead.email == klaus))
+        assert lead is not None
+        assert lead.status == "unsubscribed"

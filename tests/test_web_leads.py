@@ -11,14 +11,14 @@ from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from tests.web_support import signed_in_client, web_app
 from worker.inbound.ingest import ingest
 from worker.leads.importing import import_leads
 from worker.processes.batch import run_batch
 from worker.queries.lead_pages import event_summary
-from worker.store.models import InboundMessage, Lead, Touch
+from worker.store.models import Enrollment, InboundMessage, Lead, Touch
 
 ADA = "ada@northwind.test"  # prospecting, first name Ada, deal value 24000
 
@@ -256,3 +256,64 @@ def test_event_details_read_as_one_line() -> None:
     assert event_summary("resolved", "dismiss", {"item": 3, "note": "spoke on the phone"}) == (
         "note: spoke on the phone"
     )
+
+
+def _next_email(page: str) -> str:
+    found = re.search(r'<section class="card next-email".*?</section>', page, re.S)
+    assert found, "no next-email section"
+    return found.group(0)
+
+
+def test_the_lead_page_shows_the_next_email_as_it_will_be_sent(runtime, project: Path) -> None:
+    _import(runtime, project)
+    run_batch(runtime)  # step 1 goes out; step 2 (same thread) is next
+    ada = _lead_id(runtime, ADA)
+    client, _ = signed_in_client(runtime)
+    with runtime.sessions() as session:
+        touches = session.scalar(select(func.count()).select_from(Touch))
+
+    section = _next_email(client.get(f"/leads/{ada}").get_data(as_text=True))
+
+    assert "Next email: prospecting, step 2" in section
+    assert "<strong>Re: Forecast accuracy at Northwind Traders</strong>" in section
+    assert '<pre class="mail next">Hi Ada,' in section
+    assert "Bringing this back to the top of your inbox" in section
+    with runtime.sessions() as session:  # looking renders; it sends nothing
+        assert session.scalar(select(func.count()).select_from(Touch)) == touches
+
+
+def test_the_next_email_is_escaped_on_the_lead_page(runtime, project: Path) -> None:
+    _import(runtime, project)
+    ada = _lead_id(runtime, ADA)
+    with runtime.sessions.begin() as session:
+        session.execute(update(Lead).where(Lead.id == ada).values(company="<b>Evil</b> & Co"))
+    client, _ = signed_in_client(runtime)
+
+    section = _next_email(client.get(f"/leads/{ada}").get_data(as_text=True))
+
+    assert "Next email: prospecting, step 1" in section
+    assert "&lt;b&gt;Evil&lt;/b&gt; &amp; Co" in section  # the text as sent, shown as text
+    assert "<b>Evil</b>" not in section
+
+
+def test_a_next_email_that_cannot_be_rendered_says_why(runtime, project: Path) -> None:
+    _import(runtime, project)
+    ada = _lead_id(runtime, ADA)
+    with runtime.sessions.begin() as session:  # a sequence since renamed in git
+        session.execute(
+            update(Enrollment).where(Enrollment.lead_id == ada).values(sequence="prospectin")
+        )
+    client, _ = signed_in_client(runtime)
+
+    section = _next_email(client.get(f"/leads/{ada}").get_data(as_text=True))
+
+    assert "Cannot be rendered" in section
+    assert "No sequence named &#39;prospectin&#39;" in section
+    assert "did you mean &#39;prospecting&#39;?" in section
+
+
+def test_a_lead_without_an_open_sequence_has_no_next_email(runtime) -> None:
+    _add_leads(runtime, "won", [1000.0])
+    lead = _lead_id(runtime, "won0@example.test")
+    client, _ = signed_in_client(runtime)
+    assert "next-email" not in client.get(f"/leads/{lead}").get_data(as_text=True)

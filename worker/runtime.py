@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.authoring.mailboxes import Mailboxes, load_mailboxes
 from worker.authoring.problems import Problem
 from worker.authoring.sequences import Catalog, load_catalog
 from worker.authoring.templates import TemplateRenderer
+from worker.authoring.versions import SequenceVersion, VersionBook
 from worker.clock import Clock, clock_from_text
 from worker.settings import Settings
 from worker.store.db import make_engine, migrate, session_factory
+from worker.store.models import SequenceVersion as StoredVersion
+from worker.store.prepared import PreparedStatement
 from worker.store.tokens import lead_token, load_secret
 from worker.transports.base import Transport
 from worker.transports.urls import transport_from_url
@@ -66,7 +72,53 @@ class Runtime:
 
     @cached_property
     def renderer(self) -> TemplateRenderer:
-        return TemplateRenderer(self.settings.templates_dir)
+        return TemplateRenderer(
+            self.settings.templates_dir, default_currency=self.settings.default_currency
+        )
+
+    @cached_property
+    def versions(self) -> VersionBook:
+        """The sequence versions this process knows: the files' own, and old ones read back
+        from ``sequence_versions`` (rendered from a private copy of their templates)."""
+        return VersionBook(
+            self.catalog,
+            self.settings.templates_dir,
+            lambda: self.renderer,
+            self._stored_version,
+            make_renderer=lambda folder: TemplateRenderer(
+                folder, default_currency=self.settings.default_currency
+            ),
+            cache_dir=_version_cache(),
+            home=self.settings.home,
+        )
+
+    def _stored_version(self, version: str) -> SequenceVersion | None:
+        """Read a stored version on a connection of its own, straight on the driver: it may
+        be needed inside a write transaction (the tick), which on SQLite holds this process's
+        write turn that a session's ``BEGIN IMMEDIATE`` would wait for."""
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                _READ_VERSION.run(cursor, self.engine.dialect, {"v": version})
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+            connection.rollback()
+        finally:
+            connection.close()
+        if row is None:
+            return None
+        sequence, source, templates, commit = row
+        if isinstance(templates, str | bytes):
+            templates = json.loads(templates)
+        return SequenceVersion(
+            name=sequence,
+            version=version,
+            source=source,
+            templates={str(k): str(v) for k, v in templates.items()},
+            git_commit=commit,
+        )
 
     @cached_property
     def mailboxes(self) -> Mailboxes:
@@ -103,6 +155,28 @@ class Runtime:
             self.transport_override.close()
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+_READ_VERSION = PreparedStatement(
+    select(
+        StoredVersion.sequence,
+        StoredVersion.source,
+        StoredVersion.templates,
+        StoredVersion.git_commit,
+    ).where(StoredVersion.version == bindparam("v"))
+)
+
+
+def _version_cache() -> Path:
+    """A folder of this user's only, for the templates of old sequence versions."""
+    folder = Path(tempfile.gettempdir()) / f"outreach-versions-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        if folder.stat().st_uid == os.getuid() and not folder.is_symlink():
+            return folder
+    except OSError:
+        pass
+    return Path(tempfile.mkdtemp(prefix="outreach-versions-"))
 
 
 _current: Runtime | None = None

@@ -58,6 +58,7 @@ class Settings:
     capture_form_limit: str = "5 per minute;30 per hour"
     capture_api_limit: str = "60 per minute"
     capture_origins: tuple[str, ...] = ()
+    default_currency: str = "EUR"  # a lead's currency when its fields, mailbox, country don't say
     extra: Mapping[str, str] = field(default_factory=dict)
     # Where mailboxes' secrets (``transport_env``, ``inbox_env``) are looked up: the process
     # environment, read when a mailbox needs its URL (never stored in a file).
@@ -143,6 +144,7 @@ class Settings:
             ),
             capture_api_limit=_rate_limit(env, "OUTREACH_CAPTURE_API_LIMIT", "60 per minute"),
             capture_origins=_origins(env, "OUTREACH_CAPTURE_ORIGINS"),
+            default_currency=_currency(env, "OUTREACH_DEFAULT_CURRENCY"),
         )
 
 
@@ -207,6 +209,14 @@ def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
 
 
 _ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$")
+
+
+def _currency(env: Mapping[str, str], name: str) -> str:
+    """An ISO 4217 currency code (``eur`` → ``EUR``); EUR when unset."""
+    raw = (env.get(name) or "EUR").strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", raw):
+        raise ConfigError(f"{name}: {raw!r} is not a currency code — write e.g. EUR, GBP or USD.")
+    return raw
 
 
 def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:

@@ -176,6 +176,11 @@ class EventKind(StrEnum):
     REFERRAL_ADDED = "referral_added"
     MAILBOX_PAUSED = "mailbox_paused"
     MAILBOX_RESUMED = "mailbox_resumed"
+    # The sequence's file changed and its ``on_change`` policy moved the lead (detail: from,
+    # to, policy, the step it lands on, the steps it will now never get).
+    SEQUENCE_CHANGED = "sequence_changed"
+    # A due step passed over because its email already went out under an earlier version.
+    STEP_PASSED = "step_passed"
 
 
 __all__ = [

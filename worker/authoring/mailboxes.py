@@ -37,6 +37,8 @@ class MailboxSpec(BaseModel):
     min_spacing: int | None = None
     # Multi-line text the layouts print under the email (``sender.signature``).
     signature: str | None = None
+    # The currency this mailbox quotes in (``| money``), unless a lead's own ``currency`` says.
+    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
 
     @property
     def min_spacing_s(self) -> int:

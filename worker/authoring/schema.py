@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from worker.authoring.languages import DEFAULT_LANGUAGE, languages_of, subjects_by_language
 from worker.authoring.reply_rules import parse_rule
 from worker.vocabulary import PIPELINE_STAGES
 
@@ -25,6 +26,10 @@ _WAIT = re.compile(
 MAX_WAIT_DAYS = 730
 _UNITS = {"d": "days", "day": "days", "days": "days", "h": "hours", "hour": "hours"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_STEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,99}$")
+# What a changed sequence does to leads in flight (docs/authoring.md#changing-a-live-sequence).
+ON_CHANGE = ("migrate", "finish", "restart")
+Subject = str | dict[str, str]  # a step's subject: text, or one text per language
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
-def _single_line(value: str | None) -> str | None:
+def _single_line(value: Subject | None) -> Subject | None:
+    if isinstance(value, dict):
+        return subjects_by_language(value)  # {en: ..., de: ...}: one line per language
     if value is not None and ("\n" in value or "\r" in value):
         raise ValueError("subject must be a single line")
     return value
@@ -82,7 +89,7 @@ class VariantSpec(_Strict):
 
     name: str
     weight: float = 1.0
-    subject: str | None = None
+    subject: Subject | None = None  # text, or one text per language: {en: ..., de: ...}
     template: str | None = Field(default=None, min_length=1)
 
     @field_validator("name")
@@ -101,7 +108,7 @@ class VariantSpec(_Strict):
 
     @field_validator("subject")
     @classmethod
-    def _one_line(cls, value: str | None) -> str | None:
+    def _one_line(cls, value: Subject | None) -> Subject | None:
         return _single_line(value)
 
 
@@ -113,9 +120,11 @@ class StepSpec(_Strict):
     a rep (``type: call`` / ``type: linkedin``)."""
 
     type: Literal["email", "call", "linkedin"] = "email"
+    # A stable id (``worker.authoring.step_ids``); None: derived from the template or type.
+    id: str | None = None
     template: str | None = Field(default=None, min_length=1)
     wait: Wait = Field(default_factory=lambda: Wait(0, "days"))
-    subject: str | None = None
+    subject: Subject | None = None  # text, or one text per language: {en: ..., de: ...}
     same_thread: bool = False
     variants: tuple[VariantSpec, ...] | None = None
     task: str | None = Field(default=None, min_length=1)
@@ -132,8 +141,18 @@ class StepSpec(_Strict):
 
     @field_validator("subject")
     @classmethod
-    def _one_line(cls, value: str | None) -> str | None:
+    def _one_line(cls, value: Subject | None) -> Subject | None:
         return _single_line(value)
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _STEP_ID.match(value):
+            raise ValueError(
+                "id must start with a letter or digit and use only letters, digits and "
+                "'_', '-', '.', '/' (at most 100), e.g. 'case-study'"
+            )
+        return value
 
     @field_validator("variants")
     @classmethod
@@ -304,10 +323,23 @@ class SequenceSpec(_Strict):
     mailbox: str
     description: str | None = None
     schedule: str | None = None  # a send window named in schedules.yaml; None: any time
+    # The languages its emails are written in; the first is the default (un-suffixed files).
+    languages: tuple[str, ...] = (DEFAULT_LANGUAGE,)
     steps: list[StepSpec] = Field(min_length=1)
     on_complete: OnComplete = Field(default_factory=OnComplete)
     on_reply: OnReply = Field(default_factory=OnReply)
     on_company_reply: OnCompanyReply = Field(default_factory=OnCompanyReply)
+    on_change: Literal["migrate", "finish", "restart"] = "migrate"
+
+    @field_validator("on_change", mode="before")
+    @classmethod
+    def _known_policy(cls, value: object) -> object:
+        if value not in ON_CHANGE:
+            raise ValueError(
+                f"on_change {value!r} is not one of: {', '.join(ON_CHANGE)} — what leads in "
+                "flight do when this file changes (default: migrate)"
+            )
+        return value
 
     @field_validator("name")
     @classmethod
@@ -324,6 +356,16 @@ class SequenceSpec(_Strict):
         if value not in PIPELINE_STAGES:
             raise ValueError(f"stage {value!r} is not one of: {', '.join(PIPELINE_STAGES)}")
         return value
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _known_languages(cls, value: object) -> tuple[str, ...]:
+        return languages_of(value)
+
+    @property
+    def default_language(self) -> str:
+        """The language of the sequence's un-suffixed template files."""
+        return self.languages[0]
 
     @field_validator("steps")
     @classmethod

@@ -8,8 +8,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from worker.authoring.problems import Problem, display_path
+from worker.authoring.salvage import salvage
 from worker.authoring.schedules import SCHEDULES_FILE, ScheduleFileError, Schedules, read_schedules
 from worker.authoring.schema import COMPANY_INTENTS, SequenceSpec
+from worker.authoring.sequence_checks import check_written, label, with_name
+from worker.authoring.step_ids import step_id_problems
 from worker.authoring.yaml_source import Loc, YamlSyntaxError, line_for, load_with_lines
 from worker.errors import NotFoundError, did_you_mean
 from worker.understanding import INTENTS
@@ -20,11 +23,19 @@ RECOMMENDED_TOUCHES = (6, 8)
 
 @dataclass
 class LoadedSequence:
-    """A valid sequence and where it came from."""
+    """A valid sequence and where it came from.
+
+    ``usable`` is False for an invalid file read as far as it goes (see ``salvage``): never
+    sent from, kept so validation still checks its templates, except ``broken_steps`` and the
+    top-level ``broken_keys`` that were themselves wrong.
+    """
 
     spec: SequenceSpec
     path: Path
     lines: dict[Loc, int]
+    usable: bool = True
+    broken_steps: frozenset[int] = frozenset()
+    broken_keys: frozenset[str] = frozenset()
 
     def line(self, *loc: str | int) -> int:
         return line_for(self.lines, loc)
@@ -37,6 +48,7 @@ class Catalog:
     sequences: dict[str, LoadedSequence] = field(default_factory=dict)
     invalid_files: list[Path] = field(default_factory=list)
     schedules: Schedules = field(default_factory=Schedules)
+    unusable: list[LoadedSequence] = field(default_factory=list)  # invalid, still checkable
 
     def names(self) -> list[str]:
         return sorted(self.sequences)
@@ -108,8 +120,10 @@ def load_catalog(
         shown = display_path(path, home)
         loaded, file_problems = load_sequence_file(path, shown)
         problems.extend(file_problems)
-        if loaded is None:
+        if loaded is None or not loaded.usable:
             catalog.invalid_files.append(path)
+            if loaded is not None:
+                catalog.unusable.append(loaded)
             continue
         name = loaded.spec.name
         if name in catalog.sequences:
@@ -137,12 +151,30 @@ def load_sequence_file(path: Path, shown: str) -> tuple[LoadedSequence | None, l
         return None, [
             Problem(shown, 1, "a sequence file must be a mapping with name, stage, mailbox, steps")
         ]
+    name_written = "name" in data
+    data = with_name(data, path)
+    findings = check_written(data, path, name_written)
+    covered = {finding.loc for finding in findings}
+    problems = [Problem(shown, line_for(lines, f.loc), f.message) for f in findings]
+    bad_locs = [finding.loc for finding in findings]
     try:
         spec = SequenceSpec.model_validate(data)
     except ValidationError as exc:
-        return None, [_problem_from(shown, lines, error) for error in exc.errors()]
+        for error in exc.errors():
+            if tuple(error["loc"]) not in covered:
+                problems.append(_problem_from(shown, lines, error))
+                bad_locs.append(tuple(error["loc"]))
+        spec = None
+    if spec is not None:
+        problems.extend(step_id_problems(spec, lines, shown))
+    if spec is None or any(problem.severity == "error" for problem in problems):
+        part = salvage(data, bad_locs)
+        problems.sort(key=lambda problem: problem.line)
+        unusable = LoadedSequence(
+            part.spec, path, lines, False, part.broken_steps, part.broken_keys
+        )
+        return unusable, problems
     loaded = LoadedSequence(spec=spec, path=path, lines=lines)
-    problems: list[Problem] = []
     low, high = RECOMMENDED_TOUCHES
     if not low <= len(spec.steps) <= high:
         problems.append(
@@ -164,12 +196,15 @@ _KNOWN_KEYS: dict[tuple[str, ...], list[str]] = {
         "mailbox",
         "description",
         "schedule",
+        "languages",
         "steps",
         "on_complete",
         "on_reply",
         "on_company_reply",
+        "on_change",
     ],
     ("steps",): [
+        "id",
         "type",
         "template",
         "wait",
@@ -190,17 +225,28 @@ def _problem_from(shown: str, lines: dict[Loc, int], error: object) -> Problem:
     err = error  # pydantic ErrorDetails (a TypedDict)
     loc: Loc = tuple(err["loc"])  # type: ignore[index]
     kind = err["type"]  # type: ignore[index]
-    where = ".".join(str(part) for part in loc)
+    within = f" in {label(loc[:-1])}" if loc[:-1] else ""
     if kind == "extra_forbidden":
         key = str(loc[-1])
         parent = tuple(p for p in loc[:-1] if not isinstance(p, int))
         known = _KNOWN_KEYS.get(parent, [])
         hint = did_you_mean(key, set(known)) or f" (allowed: {', '.join(known)})"
-        return Problem(shown, line_for(lines, loc), f"unknown key {where!r}{hint}")
+        return Problem(shown, line_for(lines, loc), f"unknown key {key!r}{within}{hint}")
     if kind == "missing":
-        return Problem(shown, line_for(lines, loc[:-1]), f"missing required key {where!r}")
+        key = str(loc[-1])
+        hint = _MISSING_HINTS.get(key, "") if not within else ""
+        return Problem(
+            shown, line_for(lines, loc[:-1]), f"missing required key {key!r}{within}{hint}"
+        )
     message = str(err["msg"]).removeprefix("Value error, ")  # type: ignore[index]
-    return Problem(shown, line_for(lines, loc), f"{where or 'file'}: {message}")
+    return Problem(shown, line_for(lines, loc), f"{label(loc)}: {message}")
+
+
+_MISSING_HINTS = {
+    "stage": f" — add e.g. 'stage: prospecting' (one of: {', '.join(PIPELINE_STAGES)})",
+    "mailbox": " — add 'mailbox: NAME', a mailbox or pool of mailboxes.yaml",
+    "steps": " — add 'steps:' with at least one '- template: folder/name'",
+}
 
 
 def attach_schedules(
@@ -217,7 +263,7 @@ def attach_schedules(
         problems.append(Problem(shown, exc.line, exc.message))
         schedules, broken = Schedules(source=shown, found=True), True
     catalog.schedules = schedules
-    for name, loaded in list(catalog.sequences.items()):
+    for name, loaded in [*catalog.sequences.items(), *(("", u) for u in catalog.unusable)]:
         wanted = loaded.spec.schedule
         if wanted is None or wanted in schedules.by_name:
             continue
@@ -227,5 +273,8 @@ def attach_schedules(
             else schedules.unknown(wanted)
         )
         problems.append(Problem(display_path(loaded.path, home), loaded.line("schedule"), message))
-        del catalog.sequences[name]
-        catalog.invalid_files.append(loaded.path)
+        if loaded.usable:
+            del catalog.sequences[name]
+            catalog.invalid_files.append(loaded.path)
+            loaded.usable = False
+            catalog.unusable.append(loaded)

@@ -70,16 +70,31 @@ def render_budget() -> Iterator[None]:
         _budget.reset(token)
 
 
-def render_bounded(template: Template, context: dict[str, Any]) -> str:
-    """``template.render(context)``, stopped at the output and time limits."""
+def render_bounded(template: Template, context: dict[str, Any] | Context) -> str:
+    """``template.render(context)``, stopped at the output and time limits.
+
+    Given a Jinja ``Context`` (``template.new_context(...)``) the render fills it: what the
+    template sets at its top level stays there, for rendering one of its blocks after.
+    """
     budget = _budget.get() or _Budget()
     parts: list[str] = []
-    for chunk in template.generate(context):
+    chunks = (
+        _generate(template, context) if isinstance(context, Context) else template.generate(context)
+    )
+    for chunk in chunks:
         budget.output(chunk)
         parts.append(chunk)
         if len(parts) % _CHECK_EVERY == 0:
             budget.clock()
     return "".join(parts)
+
+
+def _generate(template: Template, context: Context) -> Iterator[str]:
+    """``Template.generate`` on a context made by the caller (errors get template lines)."""
+    try:
+        yield from template.root_render_func(context)
+    except Exception:
+        yield template.environment.handle_exception()
 
 
 def bounded_range(*args: int) -> Iterator[int]:

@@ -19,13 +19,17 @@ from jinja2 import (
     select_autoescape,
 )
 from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 
+from worker.authoring.formatting import install_filters
+from worker.authoring.languages import LanguageLoader, localized_name
 from worker.authoring.template_limits import BoundedSandbox, render_bounded, render_budget
 from worker.errors import TemplateRenderError
 
 TEXT_SUFFIX = ".txt.j2"
 HTML_SUFFIX = ".html.j2"
 _SPACES = re.compile(r"\s+")
+_BARE_NAME = re.compile(r"^'(?P<name>[^']+)' is undefined$")
 
 
 @dataclass(frozen=True)
@@ -37,11 +41,16 @@ class RenderedEmail:
     html: str | None
 
 
-def make_environment(templates_dir: Path, *, auto_reload: bool = False) -> BoundedSandbox:
-    """The one Jinja environment: sandboxed with limits (``template_limits``), strict,
-    autoescaping ``*.html.j2`` only."""
-    return BoundedSandbox(
-        loader=FileSystemLoader(str(templates_dir)),
+def make_environment(
+    templates_dir: Path, *, auto_reload: bool = False, language: str | None = None
+) -> BoundedSandbox:
+    """The Jinja environment: sandboxed with limits (``template_limits``), strict,
+    autoescaping ``*.html.j2`` only, with the formatting filters (``money``, ``number``,
+    ``date``). With ``language`` every template name is looked up in that language first
+    (``layouts/base.de.txt.j2`` for ``layouts/base.txt.j2``; see ``languages``)."""
+    files = FileSystemLoader(str(templates_dir))
+    environment = BoundedSandbox(
+        loader=files if language is None else LanguageLoader(files, language),
         undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
         trim_blocks=True,
@@ -50,6 +59,8 @@ def make_environment(templates_dir: Path, *, auto_reload: bool = False) -> Bound
         auto_reload=auto_reload,
         cache_size=-1,
     )
+    install_filters(environment)
+    return environment
 
 
 def one_line(text: str) -> str:
@@ -58,53 +69,102 @@ def one_line(text: str) -> str:
 
 
 class TemplateRenderer:
-    """Renders touches; compiled templates are cached and shared by threads."""
+    """Renders touches; compiled templates are cached and shared by threads.
 
-    def __init__(self, templates_dir: Path, *, auto_reload: bool = False) -> None:
+    ``env`` renders without a language (the files as named); each language gets its own
+    environment (``environment``), whose compiled templates are cached the same way.
+    """
+
+    def __init__(
+        self, templates_dir: Path, *, auto_reload: bool = False, default_currency: str = "EUR"
+    ) -> None:
         self.templates_dir = templates_dir
+        self.auto_reload = auto_reload
+        self.default_currency = default_currency  # a lead's currency when nothing else says
         self.env = make_environment(templates_dir, auto_reload=auto_reload)
+        self._envs: dict[str, BoundedSandbox] = {}
         self._subjects: dict[str, Template] = {}
-        self._has_html: dict[str, bool] = {}  # like compiled templates, read once
+        self._files: dict[str, bool] = {}  # like compiled templates, looked up once
         self._lock = threading.Lock()
 
-    def exists(self, template: str) -> bool:
-        """True when ``template`` has its required text file."""
-        return (self.templates_dir / f"{template}{TEXT_SUFFIX}").is_file()
+    def environment(self, language: str | None) -> BoundedSandbox:
+        """The environment that renders in ``language`` (None: ``env``)."""
+        if language is None:
+            return self.env
+        with self._lock:
+            found = self._envs.get(language)
+            if found is None:
+                found = make_environment(
+                    self.templates_dir, auto_reload=self.auto_reload, language=language
+                )
+                self._envs[language] = found
+            return found
+
+    def exists(self, template: str, language: str | None = None) -> bool:
+        """True when ``template`` has its required text file (in ``language``:
+        ``<template>.<language>.txt.j2``)."""
+        name = f"{template}{TEXT_SUFFIX}"
+        return self._is_file(localized_name(name, language) if language else name)
+
+    def _is_file(self, name: str) -> bool:
+        found = self._files.get(name)
+        if found is None or self.auto_reload:
+            found = (self.templates_dir / name).is_file()
+            self._files[name] = found
+        return found
 
     def render(
-        self, template: str, context: dict[str, Any], subject_override: str | None = None
+        self,
+        template: str,
+        context: dict[str, Any],
+        subject_override: str | None = None,
+        language: str | None = None,
     ) -> RenderedEmail:
-        """Render one touch; raise TemplateRenderError naming file and line on any problem."""
+        """Render one touch; raise TemplateRenderError naming file and line on any problem.
+
+        With ``language`` the touch's own files are ``<template>.<language>.txt.j2`` /
+        ``.html.j2`` when the text file exists (else the un-suffixed ones), and its layouts
+        and includes are looked up in that language first. The HTML part always comes in the
+        text part's language: a localised text without a localised HTML file is sent as
+        text only, never half translated.
+        """
+        localized = language is not None and self.exists(template, language)
         text_name = f"{template}{TEXT_SUFFIX}"
+        html_name = f"{template}{HTML_SUFFIX}"
+        if localized and language is not None:
+            text_name = localized_name(text_name, language)
+            html_name = localized_name(html_name, language)
         with render_budget():
-            return self._render(template, text_name, context, subject_override)
+            return self._render(
+                self.environment(language), text_name, html_name, context, subject_override
+            )
 
     def _render(
         self,
-        template: str,
+        env: BoundedSandbox,
         text_name: str,
+        html_name: str,
         context: dict[str, Any],
         subject_override: str | None,
     ) -> RenderedEmail:
         try:
-            text_template = self.env.get_template(text_name)
-            text = render_bounded(text_template, context).strip() + "\n"
+            text_template = env.get_template(text_name)
+            # One Jinja context for the text and its subject block, so a {% set %} at the
+            # template's top level is seen by the subject as it is by the body.
+            text_context = text_template.new_context(context)
+            text = render_bounded(text_template, text_context).strip() + "\n"
             if subject_override is not None:
                 subject = self._render_subject_override(subject_override, context)
             elif "subject" in text_template.blocks:
-                subject = self._render_subject_block(text_template, context)
+                subject = self._render_subject_block(text_template, text_context)
             else:
                 raise TemplateRenderError(
                     f"templates/{text_name}: no {{% block subject %}} — add one or set "
                     "'subject:' on the step."
                 )
             html = None
-            has_html = self._has_html.get(template)
-            if has_html is None:
-                has_html = (self.templates_dir / f"{template}{HTML_SUFFIX}").is_file()
-                self._has_html[template] = has_html
-            if has_html:
-                html_template = self.env.get_template(f"{template}{HTML_SUFFIX}")
+            if self._is_file(html_name):
+                html_template = env.get_template(html_name)
                 html = render_bounded(html_template, context).strip()
         except TemplateRenderError:
             raise
@@ -119,10 +179,7 @@ class TemplateRenderer:
             ) from None
         except UndefinedError as exc:
             where = self._where(exc, text_name)
-            raise TemplateRenderError(
-                f"{where}: {exc.message} — add the field to the lead or a "
-                "default: {{ lead.x | default('...') }}"
-            ) from None
+            raise TemplateRenderError(f"{where}: {undefined_hint(exc)}") from None
         except SecurityError as exc:
             where = self._where(exc, text_name)
             raise TemplateRenderError(f"{where}: not allowed in templates: {exc}") from None
@@ -143,8 +200,9 @@ class TemplateRenderer:
         """``templates/x.txt.j2:LINE`` of the failing template line, else the touch's file."""
         return _template_frame(exc.__traceback__, self.templates_dir) or f"templates/{text_name}"
 
-    def _render_subject_block(self, template: Template, context: dict[str, Any]) -> str:
-        """Render only ``{% block subject %}`` of ``template``.
+    def _render_subject_block(self, template: Template, context: Context) -> str:
+        """Render only ``{% block subject %}`` of ``template``, in the context the whole
+        template was rendered in (its top-level ``{% set %}`` values included).
 
         Calling a block function directly bypasses Jinja's traceback rewriting, so an error
         would carry the line of the compiled Python code; ``handle_exception`` re-raises it
@@ -152,7 +210,7 @@ class TemplateRenderer:
         """
         block = template.blocks["subject"]
         try:
-            return "".join(block(template.new_context(context)))
+            return "".join(block(context))
         except Exception:
             self.env.handle_exception()
             raise  # not reached: handle_exception always raises
@@ -164,10 +222,7 @@ class TemplateRenderer:
         except TemplateSyntaxError as exc:
             problem = f"syntax error: {exc.message}"
         except UndefinedError as exc:
-            problem = (
-                f"{exc.message} — add the field to the lead or a default: "
-                "{{ lead.x | default('...') }}"
-            )
+            problem = undefined_hint(exc)
         except SecurityError as exc:
             problem = f"not allowed in templates: {exc}"
         except Exception as exc:
@@ -181,6 +236,24 @@ class TemplateRenderer:
                 compiled = self.env.from_string(source)
                 self._subjects[source] = compiled
             return compiled
+
+
+def undefined_hint(exc: UndefinedError) -> str:
+    """The message of an undefined variable, with the fix that fits it: a missing lead field
+    wants a default, a bare name is a variable the template never set (or set in a block
+    that cannot see it), not a lead field."""
+    message = exc.message or str(exc)
+    bare = _BARE_NAME.match(message)
+    if bare is None:
+        return (
+            f"{message} — add the field to the lead or a default: {{{{ lead.x | default('...') }}}}"
+        )
+    name = bare["name"]
+    return (
+        f"{message} — no variable of that name reaches this line: a lead field is written "
+        f"lead.{name}, a text is quoted ('{name}'), and a {{% set {name} = … %}} must come "
+        "before its use, at the top of the template or in the same block"
+    )
 
 
 def _template_frame(tb: TracebackType | None, templates_dir: Path) -> str | None:

@@ -11,6 +11,7 @@ from worker.cli import (  # noqa: F401  (register the commands)
     reports,
     reps,
     running,
+    send_test,
     suppressions,
     teaching,
     understanding,

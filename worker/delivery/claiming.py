@@ -61,6 +61,7 @@ _CLAIM = (
         _touches.c.step_index,
         _touches.c.mailbox,
         _touches.c.variant,
+        _touches.c.version,
     )
 )
 _LEADS_AND_ENROLLMENTS = (
@@ -135,6 +136,7 @@ class Prepared:
     zone: str | None
     country: str | None = None
     variant: str | None = None
+    version: str | None = None  # the sequence version it was rendered from
 
 
 @dataclass
@@ -219,7 +221,9 @@ def _check_and_render(
         "sequence": row.sequence,
         "step_index": row.step_index,
     }
-    reason = why_not(lead, enrollment, row.step_index, blocked)
+    reason = why_not(lead, enrollment, row.step_index, blocked) or version_changed(
+        enrollment, row.version
+    )
     if reason is not None:
         checked.finished.append({"tid": tid, "st": TouchStatus.SKIPPED, "now": now, "err": reason})
         params = lead_params(row.enrollment_id, row.step_index, lead.id, lead.email)
@@ -259,7 +263,8 @@ def _check_and_render(
 def _prepare(
     runtime: Runtime, tid: int, row: Any, lead: Lead, enrollment: Enrollment, now: Any
 ) -> Prepared:
-    spec = runtime.catalog.get(row.sequence)
+    spec = runtime.versions.spec(row.sequence, row.version)  # the version it belongs to
+    renderer = runtime.versions.renderer(row.sequence, row.version)
     step_index = row.step_index
     if step_index >= len(spec.steps):
         raise NotFoundError(f"sequence {spec.name!r} has no step {step_index + 1} any more")
@@ -268,9 +273,7 @@ def _prepare(
     unsubscribe_url = runtime.unsubscribe_url(lead.id)
     chosen = resolve_variant(spec.steps[step_index], lead.email, spec.name, step_index, row.variant)
     variant = chosen.name if chosen is not None else None
-    rendered = render_touch(
-        runtime.renderer, lead, mailbox, spec, step_index, unsubscribe_url, variant
-    )
+    rendered = render_touch(renderer, lead, mailbox, spec, step_index, unsubscribe_url, variant)
     same_thread = spec.steps[step_index].same_thread
     built = build_message(
         rendered,
@@ -293,6 +296,7 @@ def _prepare(
         zone=lead.timezone,
         country=lead.country,
         variant=variant,
+        version=row.version,
     )
 
 
@@ -407,6 +411,14 @@ def release_unsent(runtime: Runtime, touch_ids: list[int], token: str) -> None:
             session.connection().execute(_RELEASE_UNSENT, {"ids": touch_ids, "token": token})
 
 
+def version_changed(enrollment: Enrollment, version: str | None) -> str | None:
+    """Why a touch of sequence version ``version`` must not go out: its enrollment runs
+    another version now (a change was applied since the touch was scheduled)."""
+    if version is not None and enrollment.version is not None and version != enrollment.version:
+        return "the sequence changed since the touch was scheduled"
+    return None
+
+
 def why_not(lead: Lead, enrollment: Enrollment, step_index: int, blocked: set[str]) -> str | None:
     """Why this touch must not go out now, or None when it may."""
     if enrollment.status != EnrollmentStatus.ACTIVE:
@@ -430,5 +442,6 @@ __all__ = [
     "release_unsent",
     "sending_params",
     "skip_claimed",
+    "version_changed",
     "why_not",
 ]

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, select
+from sqlalchemy import Connection, Table, bindparam, or_, select
 
 from worker.leads.addresses import suppression_keys
 from worker.runtime import Runtime
@@ -38,6 +38,20 @@ ENROLLMENT_AT_STEP = (
         _enrollments.c.id == bindparam("eid"),
         _enrollments.c.status == EnrollmentStatus.ACTIVE,
         _enrollments.c.current_step == bindparam("step"),
+    )
+    .exists()
+)
+# In the move to ``sending`` (correlated with the touch): the enrollment still runs the
+# sequence version the touch was rendered from (a change applied since moved it on).
+SAME_VERSION = (
+    select(_enrollments.c.id)
+    .where(
+        _enrollments.c.id == bindparam("eid"),
+        or_(
+            _touches.c.version.is_(None),
+            _enrollments.c.version.is_(None),
+            _enrollments.c.version == _touches.c.version,
+        ),
     )
     .exists()
 )
@@ -61,7 +75,7 @@ OURS = (
 )
 _MARK_SENDING = (
     _touches.update()
-    .where(*OURS, ENROLLMENT_AT_STEP, LEAD_ACTIVE, NOT_SUPPRESSED)
+    .where(*OURS, ENROLLMENT_AT_STEP, SAME_VERSION, LEAD_ACTIVE, NOT_SUPPRESSED)
     # The delivery lease (``delivery.recovery``) runs from the hand-over, not from the
     # chunk's claim: a touch late in a slow chunk is not "unknown" seconds after it went out.
     # The message as rendered is stamped here too: a touch in doubt always has its id.

@@ -22,6 +22,7 @@ a ``timeout``), so finding expired tasks is one range scan on the touches' statu
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from worker.authoring.mailboxes import MailboxSpec
 from worker.authoring.schema import SequenceSpec
+from worker.authoring.step_ids import step_ids
 from worker.authoring.template_limits import render_bounded, render_budget
 from worker.authoring.templates import TemplateRenderer, one_line
 from worker.delivery.claiming import why_not
@@ -47,6 +49,7 @@ from worker.timing.windows import due_at
 from worker.vocabulary import EventKind, ReviewAction, TouchStatus
 
 log = logging.getLogger(__name__)
+_UNDEFINED = re.compile(r"^'(?P<name>\w+)' is undefined$")
 
 _DETAIL_MAX = 4000
 
@@ -77,9 +80,11 @@ def render_task(
     except TemplateSyntaxError as exc:
         problem = f"syntax error: {exc.message}"
     except UndefinedError as exc:
+        named = _UNDEFINED.match(exc.message or "")
+        field = named["name"] if named else "first_name"
         problem = (
             f"{exc.message} — add the field to the lead or a default: "
-            "{{ first_name | default('...') }}"
+            f"{{{{ {field} | default('...') }}}}"
         )
     except SecurityError as exc:
         problem = f"not allowed in tasks: {exc}"
@@ -138,6 +143,8 @@ def open_tasks(
                 "lead_id": lead.id,
                 "sequence": enrollment.sequence,
                 "step_index": enrollment.current_step,
+                "step_id": step_ids(spec)[enrollment.current_step],
+                "version": enrollment.version,
                 "kind": step.type,
                 "status": TouchStatus.SKIPPED if reason else TouchStatus.TASK_OPEN,
                 "due_at": due_at_,
@@ -156,8 +163,10 @@ def open_tasks(
     insert = dialect_insert(session, Touch)
     # A task skipped while its lead was paused opens again when the step is due again.
     stmt = insert.on_conflict_do_update(
-        index_elements=["enrollment_id", "step_index"],
+        index_elements=["enrollment_id", "step_id"],
         set_={
+            "step_index": insert.excluded.step_index,
+            "version": insert.excluded.version,
             "kind": insert.excluded.kind,
             "status": insert.excluded.status,
             "due_at": insert.excluded.due_at,

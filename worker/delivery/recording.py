@@ -99,6 +99,7 @@ class Accepted:
     starts_thread: bool
     zone: str | None = None
     country: str | None = None
+    version: str | None = None
 
     @classmethod
     def of(cls, item: Prepared) -> Accepted:
@@ -114,6 +115,7 @@ class Accepted:
             starts_thread=item.starts_thread,
             zone=item.zone,
             country=item.country,
+            version=item.version,
         )
 
 
@@ -141,7 +143,7 @@ def record_accepted(
         if item.sequence in runtime.catalog:  # gone from the catalog: the tick flags the lead
             due = due_after(
                 schedules,
-                runtime.catalog.get(item.sequence),
+                runtime.versions.spec(item.sequence, item.version),
                 item.step_index,
                 now,
                 timezone=item.zone,

@@ -198,6 +198,7 @@ def _delivered(
                 starts_thread=_starts_thread(runtime, touch, enrollment),
                 zone=lead.timezone,
                 country=lead.country,
+                version=touch.version,
             )
         )
     return dict(batches)

@@ -13,11 +13,13 @@ from email.utils import format_datetime, formataddr
 from types import SimpleNamespace
 from typing import Any
 
+from worker.authoring.languages import subject_in
 from worker.authoring.mailboxes import MailboxSpec
 from worker.authoring.schema import SequenceSpec
 from worker.authoring.templates import RenderedEmail, TemplateRenderer, one_line
 from worker.delivery.variants import resolve_variant, step_content
 from worker.errors import TemplateRenderError
+from worker.leads.locales import DEFAULT_CURRENCY, lead_currency, lead_language, locale_name
 from worker.store.models import LEAD_COLUMNS, Enrollment, Lead
 from worker.transports.message import BuiltMessage
 from worker.transports.wire import plain_text_bytes, wire_bytes
@@ -52,9 +54,27 @@ def template_context(
     spec: SequenceSpec,
     step_index: int,
     unsubscribe_url: str,
+    *,
+    language: str | None = None,
+    default_currency: str = DEFAULT_CURRENCY,
 ) -> dict[str, Any]:
-    """The variables a touch template sees."""
-    fields = lead if isinstance(lead, dict) else lead_fields(lead)
+    """The variables a touch template sees.
+
+    ``lead`` carries the lead's ``language`` and ``currency`` (its own fields, else from its
+    country; ``worker.leads.locales``); ``locale`` is the email's ``language`` (default: the
+    lead's) with the lead's country, for the ``money``, ``number`` and ``date`` filters.
+    TemplateRenderError when the lead's ``language`` or ``currency`` field is not a code.
+    """
+    fields = dict(lead if isinstance(lead, dict) else lead_fields(lead))
+    fields["language"] = own_language(fields)
+    try:
+        fields["currency"] = lead_currency(fields, mailbox.currency, default_currency)
+    except ValueError as exc:
+        raise TemplateRenderError(f"lead {fields.get('email')}: {exc}") from None
+    country = fields.get("country")
+    locale = locale_name(
+        language or fields["language"], country if isinstance(country, str) else None
+    )
     sender = {
         "name": mailbox.display_name or mailbox.address,
         "address": mailbox.address,
@@ -69,7 +89,35 @@ def template_context(
         "sequence": SimpleNamespace(name=spec.name, stage=spec.stage),
         "step": SimpleNamespace(number=step_index + 1, total=len(spec.steps)),
         "unsubscribe_url": unsubscribe_url,
+        "locale": locale,
     }
+
+
+def own_language(fields: dict[str, Any]) -> str:
+    """The lead's language (``worker.leads.locales``); TemplateRenderError for a ``language``
+    field that is not a language code (CSV imports do not check it yet)."""
+    try:
+        return lead_language(fields)
+    except ValueError as exc:
+        raise TemplateRenderError(
+            f"lead {fields.get('email')}: field 'language': {exc} — fix it in the leads file "
+            "and import it again"
+        ) from None
+
+
+def email_language(
+    renderer: TemplateRenderer, spec: SequenceSpec, template: str, lead_language: str
+) -> str:
+    """The language a touch is written in: the lead's, when the sequence declares it and
+    the step has its text in it (``<template>.<language>.txt.j2``), else the sequence's
+    default language (its un-suffixed files)."""
+    if (
+        lead_language != spec.default_language
+        and lead_language in spec.languages
+        and renderer.exists(template, lead_language)
+    ):
+        return lead_language
+    return spec.default_language
 
 
 def render_touch(
@@ -84,7 +132,8 @@ def render_touch(
     """Render one step of ``spec`` for ``lead``; TemplateRenderError on any problem.
 
     A step with A/B variants renders the variant called ``variant`` (when the step has it),
-    else the one the lead is assigned to.
+    else the one the lead is assigned to. The email is written in the lead's language when
+    the sequence has it (``email_language``): its template, layout and subject override.
     """
     step = spec.steps[step_index]
     if not step.is_email:
@@ -94,8 +143,20 @@ def render_touch(
     email = lead["email"] if isinstance(lead, dict) else lead.email
     chosen = resolve_variant(step, str(email), spec.name, step_index, variant)
     template, subject = step_content(step, chosen)
-    context = template_context(lead, mailbox, spec, step_index, unsubscribe_url)
-    return renderer.render(template, context, subject)
+    fields = lead if isinstance(lead, dict) else lead_fields(lead)
+    language = email_language(renderer, spec, template, own_language(fields))
+    context = template_context(
+        fields,
+        mailbox,
+        spec,
+        step_index,
+        unsubscribe_url,
+        language=language,
+        default_currency=renderer.default_currency,
+    )
+    return renderer.render(
+        template, context, subject_in(subject, language, spec.default_language), language
+    )
 
 
 def build_message(

@@ -8,7 +8,7 @@ follows the number of due enrollments, not the number of leads. Touches are uniq
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -19,7 +19,9 @@ from worker.authoring.schema import SequenceSpec
 from worker.delivery.due_touches import create_touches
 from worker.delivery.manual_steps import open_tasks
 from worker.delivery.recovery import recover
+from worker.delivery.sequence_changes import apply_changes
 from worker.delivery.variants import assign_variants
+from worker.errors import OutreachError
 from worker.leads.completion import complete_enrollment
 from worker.leads.flags import flag
 from worker.leads.rep_tasks import close_stray_tasks, expire_tasks
@@ -47,6 +49,8 @@ class TickResult:
     problems: list[str] = field(default_factory=list)
     tasks_opened: list[int] = field(default_factory=list)
     tasks_closed: list[int] = field(default_factory=list)
+    # Leads in flight moved by a changed sequence's ``on_change`` (``sequence_changes``).
+    changed: int = 0
 
     @property
     def to_enqueue(self) -> list[int]:
@@ -64,16 +68,19 @@ def tick(runtime: Runtime, hand_off: Callable[[list[int]], object] | None = None
     recovery = recover(runtime)
     result.unknown = recovery.unknown
     result.recovered_sent = recovery.recorded_sent
+    result.changed = apply_changes(runtime).total  # before any touch of the new files is made
     result.resumed = resume_due(runtime)
     check_mailboxes(runtime)  # auto-pause mailboxes that fail or bounce too often
     result.tasks_closed = close_stray_tasks(runtime) + expire_tasks(runtime)
     while True:
-        created, completed, seen = _tick_batch(runtime, result.problems, result.tasks_opened)
+        created, completed, seen, passed = _tick_batch(
+            runtime, result.problems, result.tasks_opened
+        )
         result.created.extend(created)
         result.completed += completed
         if hand_off is not None and created:
             hand_off(created)
-        if seen < runtime.settings.tick_batch_size:
+        if seen < runtime.settings.tick_batch_size and not passed:
             break
     result.requeued = requeue_stale(runtime, exclude=set(result.created))
     if hand_off is not None and result.requeued:
@@ -83,9 +90,12 @@ def tick(runtime: Runtime, hand_off: Callable[[list[int]], object] | None = None
 
 def _tick_batch(
     runtime: Runtime, problems: list[str], tasks: list[int]
-) -> tuple[list[int], int, int]:
+) -> tuple[list[int], int, int, int]:
+    """One batch of due enrollments: (touches created, completed, enrollments seen, steps
+    passed over because they went out under an earlier version)."""
     now = runtime.clock.now()
     catalog = runtime.catalog
+    book = runtime.versions
     with runtime.sessions.begin() as session:
         query = (
             select(
@@ -95,6 +105,7 @@ def _tick_batch(
                 Enrollment.current_step,
                 Enrollment.next_due_at,
                 Enrollment.mailbox,
+                Enrollment.version,
             )
             .where(Enrollment.status == EnrollmentStatus.ACTIVE, Enrollment.next_due_at <= now)
             .order_by(Enrollment.next_due_at, Enrollment.id)
@@ -110,7 +121,12 @@ def _tick_batch(
             if enrollment.sequence not in catalog:
                 invalid.append(enrollment.id)
                 continue
-            spec = catalog.get(enrollment.sequence)
+            try:  # the version it runs: the files', or an old one it finishes
+                spec = book.spec(enrollment.sequence, enrollment.version)
+                ids = book.ids(enrollment.sequence, enrollment.version)
+            except OutreachError:
+                invalid.append(enrollment.id)
+                continue
             if enrollment.current_step >= len(spec.steps):
                 finishing.append(enrollment.id)
                 continue
@@ -126,13 +142,18 @@ def _tick_batch(
                     "due_at": enrollment.next_due_at,
                     "mailbox": enrollment.mailbox or spec.mailbox,
                     "variant": None,
+                    "step_id": ids[enrollment.current_step],
+                    "version": enrollment.version,
                 }
             )
         completed = _finish_or_open_tasks(session, runtime, finishing, tasks, now)
         _hold_invalid(session, invalid, problems, now)
-        assign_variants(session, catalog, rows)
-        created = create_touches(session, rows, holder=queue_holder(runtime.settings), now=now)
-    return created, completed, len(due)
+        assign_variants(session, book, rows)
+        passed: list[Mapping[str, object]] = []
+        created = create_touches(
+            session, rows, holder=queue_holder(runtime.settings), now=now, passed=passed
+        )
+    return created, completed, len(due), len(passed)
 
 
 def _finish_or_open_tasks(
@@ -141,13 +162,13 @@ def _finish_or_open_tasks(
     """Complete the enrollments past their last step and open the tasks of manual steps."""
     if not ids:
         return 0
-    catalog = runtime.catalog
+    book = runtime.versions
     manual: list[tuple[Enrollment, SequenceSpec]] = []
     completed = 0
     for enrollment in session.scalars(
         select(Enrollment).where(Enrollment.id.in_(ids)).order_by(Enrollment.id)
     ):
-        spec = catalog.get(enrollment.sequence)
+        spec = book.spec(enrollment.sequence, enrollment.version)
         if enrollment.current_step >= len(spec.steps):
             complete_enrollment(session, runtime, enrollment, spec, at=now)
             completed += 1

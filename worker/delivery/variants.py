@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.authoring.schema import StepSpec, VariantSpec
+from worker.authoring.schema import StepSpec, Subject, VariantSpec
 from worker.authoring.sequences import Catalog
+from worker.authoring.versions import VersionBook
 from worker.store.models import Lead
 
 _SCALE = float(2**64)
@@ -56,8 +57,11 @@ def resolve_variant(
     return assign_variant(step, email, sequence, step_index)
 
 
-def step_content(step: StepSpec, variant: VariantSpec | None) -> tuple[str, str | None]:
-    """The template and subject override a touch renders: the variant's, else the step's."""
+def step_content(step: StepSpec, variant: VariantSpec | None) -> tuple[str, Subject | None]:
+    """The template and subject override a touch renders: the variant's, else the step's.
+
+    The subject may be one text per language; ``languages.subject_in`` picks the email's.
+    """
     if step.template is None:
         raise ValueError(f"a {step.type} step has no email template")
     if variant is None:
@@ -66,14 +70,12 @@ def step_content(step: StepSpec, variant: VariantSpec | None) -> tuple[str, str 
     return variant.template or step.template, subject
 
 
-def assign_variants(session: Session, catalog: Catalog, rows: list[dict[str, Any]]) -> None:
-    """Fill ``variant`` in the tick's new touch rows (lead_id, sequence, step_index)."""
-    wanted = [
-        row
-        for row in rows
-        if row["sequence"] in catalog
-        and catalog.get(row["sequence"]).steps[row["step_index"]].variants
-    ]
+def assign_variants(
+    session: Session, catalog: Catalog | VersionBook, rows: list[dict[str, Any]]
+) -> None:
+    """Fill ``variant`` in the tick's new touch rows (lead_id, sequence, step_index, and the
+    ``version`` the step is read from when ``catalog`` is a ``VersionBook``)."""
+    wanted = [row for row in rows if (step := _step_of(catalog, row)) and step.variants]
     if not wanted:
         return
     ids = sorted({row["lead_id"] for row in wanted})
@@ -85,9 +87,19 @@ def assign_variants(session: Session, catalog: Catalog, rows: list[dict[str, Any
         ):
             emails[lead_id] = email
     for row in wanted:
-        step = catalog.get(row["sequence"]).steps[row["step_index"]]
+        step = _step_of(catalog, row)
+        assert step is not None
         chosen = assign_variant(step, emails[row["lead_id"]], row["sequence"], row["step_index"])
         row["variant"] = chosen.name if chosen is not None else None
+
+
+def _step_of(catalog: Catalog | VersionBook, row: dict[str, Any]) -> StepSpec | None:
+    """The step a new touch row is for, or None when its sequence is not in the catalog."""
+    if isinstance(catalog, VersionBook):
+        return catalog.spec(row["sequence"], row.get("version")).steps[int(row["step_index"])]
+    if row["sequence"] not in catalog:
+        return None
+    return catalog.get(row["sequence"]).steps[int(row["step_index"])]
 
 
 def templates_of(step: StepSpec) -> set[str]:

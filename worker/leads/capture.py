@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from worker.authoring.sequences import Catalog
 from worker.leads.enrollment import enroll_leads
 from worker.leads.importing import validate_row
+from worker.leads.locales import language_problem
 from worker.store import events
 from worker.store.dialect import dialect_insert
 from worker.store.models import LEAD_COLUMNS, Lead
@@ -96,6 +97,10 @@ def check_fields(data: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str
             errors[key] = f"{key} must be a single line of text without control characters"
     if not (data.get("email") or "").strip():
         errors.setdefault("email", "email is required — enter an email address")
+    language = (data.get("language") or "").strip()
+    problem = language_problem(language) if language and "language" not in errors else None
+    if problem:
+        errors["language"] = problem
     usable = {k: v for k, v in data.items() if k not in errors}
     usable.setdefault("email", "placeholder@example.com")  # to check the other fields
     row, more = validate_row(usable)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from sqlalchemy import select
 
 from worker.authoring.schema import SequenceSpec
 from worker.delivery.manual_steps import render_task
-from worker.delivery.rendering import build_message, render_touch
+from worker.delivery.rendering import RE_PREFIX, build_message, render_touch
 from worker.delivery.variants import assign_variant, variant_names
 from worker.errors import NotFoundError, did_you_mean
 from worker.leads.addresses import normalise_email
@@ -18,6 +19,8 @@ from worker.leads.importing import lead_from_row, read_rows
 from worker.runtime import Runtime
 from worker.store.models import Enrollment, Lead
 from worker.transports.message import BuiltMessage
+
+TEST_PREFIX = "[TEST] "
 
 
 def sample_lead(path: Path, email: str) -> Lead | None:
@@ -32,11 +35,20 @@ def sample_lead(path: Path, email: str) -> Lead | None:
 
 
 def preview_touch(
-    runtime: Runtime, sequence: str, email: str, step: int = 1, variant: str | None = None
+    runtime: Runtime,
+    sequence: str,
+    email: str,
+    step: int = 1,
+    variant: str | None = None,
+    *,
+    test_to: str | None = None,
 ) -> BuiltMessage:
     """Render step ``step`` (1-based) of ``sequence`` for the lead with ``email``.
 
     A step with A/B variants shows ``variant``, or by default the lead's own variant.
+    With ``test_to`` the email is a test copy for that address (``outreach send-test``): the
+    subject starts with ``[TEST]``, no thread headers, and its unsubscribe link belongs to no
+    lead, so whoever clicks it changes nothing.
     """
     spec = _step_of(runtime, sequence, step)
     index = step - 1
@@ -48,7 +60,7 @@ def preview_touch(
     _check_variant(spec, index, variant)
     lead = _preview_lead(runtime, email)
     mailbox = runtime.mailboxes.sender_for(spec.mailbox)
-    url = runtime.unsubscribe_url(lead.id or 0)
+    url = runtime.unsubscribe_url(0 if test_to else lead.id or 0)
     now = runtime.clock.now()
     enrollment = Enrollment(sequence=spec.name, current_step=index)
     opener = _thread_opener(spec, index)
@@ -58,6 +70,11 @@ def preview_touch(
         enrollment.thread_subject = first_rendered.subject
         enrollment.last_message_id = "<previous-touch@preview>"
     rendered = render_touch(runtime.renderer, lead, mailbox, spec, index, url, variant)
+    if test_to is not None:
+        threaded = enrollment.thread_subject if spec.steps[index].same_thread else None
+        subject = f"{RE_PREFIX}{threaded}" if threaded else rendered.subject
+        rendered = replace(rendered, subject=f"{TEST_PREFIX}{subject}")
+        enrollment, lead = Enrollment(sequence=spec.name), Lead(email=test_to)
     return build_message(
         rendered,
         lead=lead,
@@ -114,6 +131,11 @@ def _thread_opener(spec: SequenceSpec, index: int) -> int | None:
         if spec.steps[earlier].is_email:
             return earlier
     return None
+
+
+def preview_lead(runtime: Runtime, email: str) -> Lead:
+    """The lead a preview is rendered for: from the database, else from the sample file."""
+    return _preview_lead(runtime, email)
 
 
 def _preview_lead(runtime: Runtime, email: str) -> Lead:

@@ -21,7 +21,11 @@ from sqlalchemy import select
 from worker.authoring.mailboxes import Mailboxes
 from worker.authoring.schedules import Schedules
 from worker.authoring.schema import SequenceSpec
+from worker.authoring.step_ids import step_ids
+from worker.delivery import change_policy
+from worker.delivery.sequence_changes import describe
 from worker.delivery.variants import resolve_variant
+from worker.errors import NotFoundError
 from worker.leads.addresses import domain_of
 from worker.mailboxes.capacity import usage_on
 from worker.mailboxes.limits import Usage, day_of, decide, limits_for
@@ -110,7 +114,8 @@ def simulate(runtime: Runtime, days: int, lead_email: str | None = None) -> list
         capacity.sent[(name, today)] = usage.sent
         if usage.last_sent_at is not None:
             capacity.last[name] = usage.last_sent_at
-    queue = _starting_points(runtime, now, lead_email)
+    had: dict[int, set[str]] = {}
+    queue = _starting_points(runtime, now, lead_email, had)
     heapq.heapify(queue)
     order = len(queue)
     plan: list[PlannedTouch] = []
@@ -118,7 +123,7 @@ def simulate(runtime: Runtime, days: int, lead_email: str | None = None) -> list
         nxt = heapq.heappop(queue)
         if nxt.at > horizon:
             break
-        spec = catalog.get(nxt.enrollment.sequence)
+        spec = runtime.versions.spec(nxt.enrollment.sequence, nxt.enrollment.version)
         step = spec.steps[nxt.step_index]
         at, notes = nxt.at, list(nxt.notes)
         mailbox = nxt.enrollment.mailbox or spec.mailbox
@@ -150,7 +155,7 @@ def simulate(runtime: Runtime, days: int, lead_email: str | None = None) -> list
                 notes=tuple(dict.fromkeys(notes)),
             )
         )
-        following = nxt.step_index + 1
+        following = _after(spec, nxt.step_index, had.get(nxt.enrollment.id, set()))
         if following < len(spec.steps):
             order += 1
             heapq.heappush(
@@ -166,9 +171,13 @@ def simulate(runtime: Runtime, days: int, lead_email: str | None = None) -> list
     return plan
 
 
-def _starting_points(runtime: Runtime, now: datetime, lead_email: str | None) -> list[_Next]:
+def _starting_points(
+    runtime: Runtime, now: datetime, lead_email: str | None, had: dict[int, set[str]]
+) -> list[_Next]:
     """Where each open enrollment stands: its outstanding touch, its next due time, or the
-    time a paused lead resumes (out-of-office)."""
+    time a paused lead resumes (out-of-office). A lead whose sequence changed since starts
+    where the sequence's ``on_change`` puts it (``had``: per enrollment, the step ids it
+    already got, passed over on its way)."""
     catalog = runtime.catalog
     starts: list[_Next] = []
     with runtime.sessions() as session:
@@ -181,6 +190,13 @@ def _starting_points(runtime: Runtime, now: datetime, lead_email: str | None) ->
         if lead_email:
             query = query.where(Lead.email == lead_email.strip().lower())
         rows = [(lead, enrollment) for lead, enrollment in session.execute(query)]
+        for got in session.scalars(
+            select(Touch).where(
+                Touch.enrollment_id.in_([e.id for _, e in rows]), Touch.step_id.is_not(None)
+            )
+        ):
+            if got.status not in (TouchStatus.SKIPPED, TouchStatus.QUEUED):
+                had.setdefault(got.enrollment_id, set()).add(str(got.step_id))
         outstanding = {
             (touch.enrollment_id, touch.step_index): touch
             for touch in session.scalars(
@@ -200,18 +216,24 @@ def _starting_points(runtime: Runtime, now: datetime, lead_email: str | None) ->
     for lead, enrollment in rows:
         if enrollment.sequence not in catalog:
             continue
-        spec = catalog.get(enrollment.sequence)
+        notes: tuple[str, ...] = ()
+        change = _apply_change(runtime, enrollment, had.get(enrollment.id, set()))
+        if change is not None:
+            notes = (change,)
+        spec = runtime.versions.spec(enrollment.sequence, enrollment.version)
         if enrollment.current_step >= len(spec.steps):
             continue
-        touch = outstanding.get((enrollment.id, enrollment.current_step))
-        notes: tuple[str, ...] = ()
+        # A changed sequence's tick moves or skips the outstanding touch.
+        touch: Touch | None = None
+        if change is None:
+            touch = outstanding.get((enrollment.id, enrollment.current_step))
         if enrollment.status == EnrollmentStatus.PAUSED or lead.status != LeadStatus.ACTIVE:
             if enrollment.resume_at is None or lead.status not in (
                 LeadStatus.PAUSED,
                 LeadStatus.ACTIVE,
             ):
                 continue  # paused for a rep: nothing goes out until they decide
-            at, notes = max(enrollment.resume_at, now), ("resumes after out-of-office",)
+            at, notes = max(enrollment.resume_at, now), (*notes, "resumes after out-of-office")
         elif touch is not None:
             at = max(touch.available_at, now)
         elif enrollment.next_due_at is not None:
@@ -220,6 +242,41 @@ def _starting_points(runtime: Runtime, now: datetime, lead_email: str | None) ->
             continue
         starts.append(_Next(at, len(starts), lead, enrollment, enrollment.current_step, notes))
     return starts
+
+
+def _apply_change(runtime: Runtime, enrollment: Enrollment, had: set[str]) -> str | None:
+    """Move an (expunged, never saved) enrollment as the next tick will when its sequence
+    changed; the note saying so, or None when nothing changes."""
+    book = runtime.versions
+    current = book.current(enrollment.sequence)
+    if enrollment.version is None or enrollment.seen_version == current.version:
+        return None
+    try:
+        old_ids = book.ids(enrollment.sequence, enrollment.version)
+    except NotFoundError:
+        return None
+    move = change_policy.decide(
+        runtime.catalog.get(enrollment.sequence).on_change,
+        old_ids,
+        book.ids(enrollment.sequence, current.version),
+        enrollment.current_step,
+        had,
+        old_version=enrollment.version,
+        new_version=current.version,
+    )
+    enrollment.version, enrollment.current_step = move.version, move.position
+    if enrollment.next_due_at is None and enrollment.status == EnrollmentStatus.ACTIVE:
+        enrollment.next_due_at = runtime.clock.now()
+    return describe(move, current)
+
+
+def _after(spec: SequenceSpec, index: int, had: set[str]) -> int:
+    """The step after ``index``, passing over steps the lead already got."""
+    ids = step_ids(spec)
+    following = index + 1
+    while following < len(ids) and ids[following] in had:
+        following += 1
+    return following
 
 
 def _window(schedules: Schedules, spec: SequenceSpec, nxt: _Next, at: datetime) -> datetime | None:

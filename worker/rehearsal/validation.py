@@ -3,47 +3,51 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from jinja2 import TemplateSyntaxError, nodes
 
 from worker.authoring.mailboxes import Mailboxes, MailboxSpec, load_mailboxes
 from worker.authoring.problems import Problem, display_path
 from worker.authoring.reply_rules import enroll_targets
-from worker.authoring.schema import SequenceSpec
+from worker.authoring.schema import SequenceSpec, Subject
 from worker.authoring.sequences import Catalog, LoadedSequence, load_catalog, sequence_files
+from worker.authoring.suggestions import suggestion
 from worker.authoring.templates import HTML_SUFFIX, TEXT_SUFFIX, TemplateRenderer
 from worker.authoring.yaml_source import Loc
 from worker.delivery.manual_steps import render_task
 from worker.delivery.rendering import lead_fields, render_touch
 from worker.delivery.variants import templates_of
-from worker.errors import ConfigError, LeadImportError, TemplateRenderError, did_you_mean
+from worker.errors import ConfigError, LeadImportError, TemplateRenderError
 from worker.leads.csv_input import RowError
 from worker.leads.importing import lead_from_row, read_rows
+from worker.rehearsal.language_checks import (
+    DERIVED_FIELDS,
+    base_template,
+    language_problems,
+    layout_warnings,
+    sample_problems,
+)
+from worker.rehearsal.lead_fields_check import check_lead_fields
+from worker.rehearsal.template_fields import SampleLead, unguarded_lead_fields
 from worker.settings import Settings
 
 _LOCATED = re.compile(r"^(?P<path>[^:\s]+):(?P<line>\d+): (?P<message>.*)$", re.DOTALL)
-_GUARD_FILTERS = {"default", "d"}
-_GUARD_TESTS = {"defined", "undefined"}
 SAMPLE_UNSUBSCRIBE = "https://outreach.example.test/u/0.sample"
 _SAMPLE_TAG = " (sample lead "
-
-
-@dataclass(frozen=True)
-class SampleLead:
-    """A lead from the sample file: its fields and where it was written."""
-
-    where: str
-    fields: dict[str, Any]
 
 
 _ONLY_EMAIL = SampleLead("a lead with only an email", {"email": "sample@example.test"})
 
 
-def validate(settings: Settings, paths: list[Path] | None = None) -> list[Problem]:
-    """Check sequences, templates, mailboxes and sample leads; return every problem found."""
+def validate(
+    settings: Settings, paths: list[Path] | None = None, leads_file: Path | None = None
+) -> list[Problem]:
+    """Check sequences, templates, mailboxes and sample leads; return every problem found.
+
+    With ``leads_file`` (a real leads CSV) the templates are checked against its rows
+    instead of the sample leads: each row missing a field a template needs is reported.
+    """
     home = settings.home
     files, named_templates = _selection(settings, paths) if paths else (None, False)
     catalog, problems = load_catalog(settings.sequences_dir, home, files)
@@ -57,20 +61,31 @@ def validate(settings: Settings, paths: list[Path] | None = None) -> list[Proble
         # Sequences named by on_complete may live outside the checked files.
         full, _ = load_catalog(settings.sequences_dir, home)
         known_names = set(full.sequences) | set(catalog.sequences)
+        known_names |= {path.stem for path in full.invalid_files}
     else:
         known_names = set(catalog.sequences)
+    # A sequence whose own file is invalid is reported there, not where it is named.
+    known_names |= {path.stem for path in catalog.invalid_files}
     mailboxes = _mailboxes(settings, problems)
-    samples = _sample_leads(settings, problems)
     renderer = TemplateRenderer(settings.templates_dir)
     problems.extend(_template_syntax(settings, renderer))
-    problems.extend(_template_fields(settings, renderer, samples))
+    checked = [catalog.sequences[name] for name in catalog.names()] + catalog.unusable
+    if leads_file is None:
+        samples = _sample_leads(settings, problems)
+        problems.extend(_template_fields(settings, renderer, samples))
+    else:
+        found, samples = check_lead_fields(settings, renderer, checked, leads_file)
+        problems.extend(found)
     problems.extend(_unsubscribe_links(settings, renderer))
-    for name in catalog.names():
-        loaded = catalog.sequences[name]
+    problems.extend(sample_problems(samples))
+    declared = {language for s in checked for language in s.spec.languages[1:]}
+    problems.extend(layout_warnings(renderer, declared))
+    for loaded in checked:
         problems.extend(
             _check_sequence(settings, loaded, known_names, mailboxes, renderer, samples)
         )
-    return _unique(problems)
+    # Each file's problems together, top to bottom, as the author fixes them.
+    return sorted(_unique(problems), key=lambda problem: (problem.path, problem.line))
 
 
 def _selection(settings: Settings, paths: list[Path]) -> tuple[list[Path] | None, bool]:
@@ -92,7 +107,8 @@ def _selection(settings: Settings, paths: list[Path]) -> tuple[list[Path] | None
             found = sorted(full.rglob("*.j2")) if full.is_dir() else [full]
             for template in found:
                 name = template.relative_to(templates_dir).as_posix()
-                templates.add(name.removesuffix(TEXT_SUFFIX).removesuffix(HTML_SUFFIX))
+                stem = name.removesuffix(TEXT_SUFFIX).removesuffix(HTML_SUFFIX)
+                templates.add(base_template(stem))  # 01_intro.de.txt.j2: the 01_intro step
         else:
             yaml_paths.append(path)
     files = sequence_files(yaml_paths)
@@ -187,22 +203,24 @@ def _check_sequence(
     shown = display_path(loaded.path, settings.home)
     problems: list[Problem] = []
     mailbox: MailboxSpec | None = None
-    if mailboxes is not None:
+    if mailboxes is not None and "mailbox" not in loaded.broken_keys:
         if spec.mailbox in mailboxes.by_name or mailboxes.is_pool(spec.mailbox):
             mailbox = mailboxes.sender_for(spec.mailbox)  # a pool: its first mailbox
         else:
-            message = f"mailbox {spec.mailbox!r} is not a mailbox or pool in mailboxes.yaml"
-            known = set(mailboxes.by_name) | set(mailboxes.pools)
-            problems.append(
-                Problem(shown, loaded.line("mailbox"), message + did_you_mean(spec.mailbox, known))
+            known = sorted(set(mailboxes.by_name) | set(mailboxes.pools))
+            message = (
+                f"mailbox {spec.mailbox!r} is not a mailbox or pool in mailboxes.yaml"
+                f"{suggestion(spec.mailbox, known)} (known: {', '.join(known) or 'none'})"
             )
+            problems.append(Problem(shown, loaded.line("mailbox"), message))
     target = spec.on_complete.sequence
     if target and target not in known_names:
         problems.append(
             Problem(
                 shown,
                 loaded.line("on_complete", "sequence"),
-                f"on_complete enrolls into unknown sequence {target!r}",
+                f"on_complete enrolls into unknown sequence {target!r}"
+                + _known_sequences(target, known_names),
             )
         )
     for intent, actions in spec.on_reply.rules().items():
@@ -212,16 +230,36 @@ def _check_sequence(
                     Problem(
                         shown,
                         loaded.line("on_reply", intent),
-                        f"on_reply.{intent} enrolls into unknown sequence {target!r}",
+                        f"on_reply.{intent} enrolls into unknown sequence {target!r}"
+                        + _known_sequences(target, known_names),
                     )
                 )
     sender = mailbox or placeholder_mailbox(spec.mailbox)
     for index, step in enumerate(spec.steps):
+        if index in loaded.broken_steps:
+            continue  # reported where it is written; its template cannot be known
         if not step.is_email:
             problems.extend(_task_problems(renderer, spec, index, sender, samples, shown, loaded))
             continue
         problems.extend(_email_problems(renderer, spec, index, sender, samples, shown, loaded))
+    problems.extend(language_problems(renderer, loaded, shown, sender, samples or [_ONLY_EMAIL]))
     return problems
+
+
+def _known_sequences(target: str, known: set[str]) -> str:
+    """A suggestion and the sequences there are, for an unknown sequence name."""
+    return f"{suggestion(target, known)} (sequences: {', '.join(sorted(known)) or 'none'})"
+
+
+def _similar_template(renderer: TemplateRenderer, template: str | None) -> str:
+    """A suggestion among the touch templates there are, for a template not found."""
+    root = renderer.templates_dir
+    names = {
+        path.relative_to(root).as_posix().removesuffix(TEXT_SUFFIX)
+        for path in root.rglob(f"*{TEXT_SUFFIX}")
+        if "layouts" not in path.relative_to(root).parts
+    }
+    return suggestion(template or "", names) or " — check the name and the templates folder"
 
 
 def _email_problems(
@@ -267,7 +305,7 @@ def _sources(
     at: Loc,
     label: str,
     template: str | None,
-    subject: str | None,
+    subject: Subject | None,
 ) -> tuple[bool, bool, list[Problem]]:
     """Whether a step's (or variant's) own template exists and subject parses, and problems."""
     problems = []
@@ -277,17 +315,24 @@ def _sources(
             Problem(
                 shown,
                 loaded.line(*at, "template"),
-                f"{label}: template templates/{template}{TEXT_SUFFIX} not found",
+                f"{label}: template templates/{template}{TEXT_SUFFIX} not found"
+                + _similar_template(renderer, template),
             )
         )
     subject_ok = True
-    if subject is not None:
+    texts = {"": subject} if isinstance(subject, str) else dict(subject or {})
+    for language, text in texts.items():  # a subject per language: {en: ..., de: ...}
         try:
-            renderer.env.parse(subject)
+            renderer.env.parse(text)
         except TemplateSyntaxError as exc:
             subject_ok = False
+            which = f" ({language})" if language else ""
             problems.append(
-                Problem(shown, loaded.line(*at, "subject"), f"{label}: subject: {exc.message}")
+                Problem(
+                    shown,
+                    loaded.line(*at, "subject", *([language] if language else [])),
+                    f"{label}: subject{which}: {exc.message}",
+                )
             )
     return template_ok, subject_ok, problems
 
@@ -339,6 +384,8 @@ def _template_fields(
         except (TemplateSyntaxError, UnicodeDecodeError):
             continue  # reported by the syntax pass
         for field_name, line in unguarded_lead_fields(tree):
+            if field_name in DERIVED_FIELDS:
+                continue  # every lead has a language and a currency
             missing = [s for s in samples if field_name not in s.fields]
             if missing:
                 problems.append(
@@ -403,40 +450,6 @@ def _referenced_templates(tree: nodes.Template) -> set[str | None]:
         names = [i.value for i in items if isinstance(i, nodes.Const) and isinstance(i.value, str)]
         found.update(names if len(names) == len(items) else [None])
     return found
-
-
-def unguarded_lead_fields(tree: nodes.Template) -> list[tuple[str, int]]:
-    """``lead.x`` uses with no ``| default`` and no ``is defined`` test anywhere for ``x``."""
-    guarded: set[str] = set()
-    for node in tree.find_all((nodes.Filter, nodes.Test)):
-        names = _GUARD_FILTERS if isinstance(node, nodes.Filter) else _GUARD_TESTS
-        if node.name in names and node.node is not None:
-            field_name = _lead_attr(node.node)
-            if field_name:
-                guarded.add(field_name)
-    uses: dict[str, int] = {}
-    for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        field_name = _lead_attr(access)
-        if field_name and field_name not in guarded and field_name not in uses:
-            uses[field_name] = access.lineno
-    return sorted(uses.items(), key=lambda item: item[1])
-
-
-def _lead_attr(node: nodes.Node) -> str | None:
-    if (
-        isinstance(node, nodes.Getattr)
-        and isinstance(node.node, nodes.Name)
-        and node.node.name == "lead"
-    ):
-        return str(node.attr)
-    if (
-        isinstance(node, nodes.Getitem)
-        and isinstance(node.node, nodes.Name)
-        and node.node.name == "lead"
-        and isinstance(node.arg, nodes.Const)
-    ):
-        return str(node.arg.value)
-    return None
 
 
 def _render_problems(

@@ -248,8 +248,9 @@ def _add_referral(
     at: datetime,
 ) -> None:
     """Make the address a reply referred us to a lead (company, time zone and country of the
-    referrer, ``referred_by`` = the referrer), enrolled in the first stage's sequence; stop
-    the referrer's sequence. A suppressed address is created but never enrolled."""
+    referrer, ``referred_by`` = the referrer's address, ``referred_by_name`` = their name),
+    enrolled in the first stage's sequence; stop the referrer's sequence. A suppressed address
+    is created but never enrolled."""
     inbound = session.get(InboundMessage, item.inbound_id) if item.inbound_id else None
     referred = inbound.referral_email if inbound is not None else None
     if not referred:
@@ -268,6 +269,8 @@ def _add_referral(
         "timezone": lead.timezone or "",
         "country": lead.country or "",
         "referred_by": lead.email,
+        # Templates greet the new lead with "<name> suggested I get in touch".
+        "referred_by_name": " ".join(filter(None, [lead.first_name, lead.last_name])),
     }
     result = capture_lead(session, catalog, data, sequence=target.name, at=at, source="referral")
     if result.errors:

@@ -214,9 +214,17 @@ def migrate(engine: Engine) -> None:
             return
         cfg = alembic_config(engine)
         with engine.connect() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
-            conn.commit()
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:  # a migration that rebuilds a table must not fire ON DELETE actions
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            try:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                conn.commit()
+            finally:
+                if sqlite:
+                    conn.rollback()
+                    conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
         log.info("database schema upgraded to the newest revision")
 
 

@@ -131,6 +131,8 @@ class Enrollment(Base):
         UniqueConstraint("lead_id", "sequence", name="uq_enrollments_lead_sequence"),
         Index("ix_enrollments_due", "status", "next_due_at"),
         Index("ix_enrollments_resume", "status", "resume_at"),
+        # The tick's change check: a sequence's enrollments not yet held against its version.
+        Index("ix_enrollments_sequence_seen", "sequence", "seen_version"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -147,6 +149,11 @@ class Enrollment(Base):
     resume_at: Mapped[datetime | None] = mapped_column()
     enrolled_at: Mapped[datetime] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    # The sequence version (``SequenceVersion.version``) this enrollment runs, and the version
+    # of the files it was last held against (its ``on_change`` policy applied): they differ
+    # while a lead finishes an old version (``on_change: finish``). None: not pinned yet.
+    version: Mapped[str | None] = mapped_column(String(64))
+    seen_version: Mapped[str | None] = mapped_column(String(64))
 
 
 class Touch(Base):
@@ -154,7 +161,8 @@ class Touch(Base):
 
     __tablename__ = "touches"
     __table_args__ = (
-        UniqueConstraint("enrollment_id", "step_index", name="uq_touches_enrollment_step"),
+        # One touch per step id: a step is never sent twice, whatever its place in a version.
+        UniqueConstraint("enrollment_id", "step_id", name="uq_touches_enrollment_step_id"),
         Index("ix_touches_status_available", "status", "available_at"),
         Index("ix_touches_status_claimed", "status", "claimed_at"),
     )
@@ -188,6 +196,27 @@ class Touch(Base):
     variant: Mapped[str | None] = mapped_column(String(64))
     # The text part exactly as sent (shown on the lead's timeline).
     body_text: Mapped[str | None] = mapped_column(Text)
+    # The step's stable id and the sequence version the touch is rendered from; ``step_index``
+    # is the step's place in that version. None only for touches from before migration 0011
+    # until their enrollment is pinned (``worker.delivery.sequence_changes``).
+    step_id: Mapped[str | None] = mapped_column(String(200))
+    version: Mapped[str | None] = mapped_column(String(64))
+
+
+class SequenceVersion(Base):
+    """The content of one version of a sequence (its YAML and every template it can render),
+    kept from its first use so that a lead finishing it can still be rendered."""
+
+    __tablename__ = "sequence_versions"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sequence: Mapped[str] = mapped_column(String(100), index=True)
+    # The git commit of the project folder when the version was first used (None: no git).
+    git_commit: Mapped[str | None] = mapped_column(String(64))
+    first_used_at: Mapped[datetime] = mapped_column()
+    source: Mapped[str] = mapped_column(Text)
+    # Template path (relative to ``templates/``) → its text.
+    templates: Mapped[dict[str, Any]] = mapped_column()
 
 
 class Event(Base):

@@ -26,13 +26,14 @@ from werkzeug.exceptions import HTTPException
 
 from worker.leads.capture import CaptureResult, capture_lead, check_fields, text_fields
 from worker.runtime import Runtime
+from worker.web import page_language
 from worker.web.context import current_runtime
 from worker.web.limits import limit
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("capture", __name__)
 api_blueprint = Blueprint("capture_api", __name__)
-FORM_FIELDS = ("email", "first_name", "last_name", "company", "country", "timezone")
+FORM_FIELDS = ("email", "first_name", "last_name", "company", "country", "timezone", "language")
 HONEYPOT = "website"
 _API_ERRORS = {
     400: "The request could not be understood.",
@@ -64,8 +65,16 @@ def init_app(app: Flask, runtime: Runtime) -> None:
 
 @blueprint.get("/capture")
 def form() -> ResponseReturnValue:
+    """The form, in the language its link asks for (``?lang=de``) or the browser's."""
     _sequence()
-    return render_template("capture/form.html", values={}, errors={}, honeypot=HONEYPOT)
+    language = page_language.of_visitor(request.args.get("lang"))
+    return render_template(
+        page_language.pages("capture/form.html", language),
+        values={},
+        errors={},
+        honeypot=HONEYPOT,
+        language=language,
+    )
 
 
 @blueprint.post("/capture")
@@ -73,17 +82,24 @@ def form_post() -> ResponseReturnValue:
     sequence = _sequence()
     if not _from_allowed_site():
         current_app.extensions["csrf"].protect()  # our own page's form: its token must match
+    # The form's own language (a hidden field) becomes the lead's: it gets emails in it.
+    language = page_language.of_visitor(request.form.get("language") or request.args.get("lang"))
+    thanks = page_language.pages("capture/thanks.html", language)
     if request.form.get(HONEYPOT, "").strip():
         log.info("capture form: honeypot filled from %s; nothing stored", request.remote_addr)
-        return render_template("capture/thanks.html")
+        return render_template(thanks, language=language)
     values = {name: request.form.get(name, "")[:1000] for name in FORM_FIELDS}
     result = _capture(values, sequence, "form")
     if result.errors:
         page = render_template(
-            "capture/form.html", values=values, errors=result.errors, honeypot=HONEYPOT
+            page_language.pages("capture/form.html", language),
+            values=values,
+            errors=result.errors,
+            honeypot=HONEYPOT,
+            language=language,
         )
         return page, 400
-    return render_template("capture/thanks.html")
+    return render_template(thanks, language=language)
 
 
 # --- the JSON API -----------------------------------------------------------------------

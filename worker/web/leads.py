@@ -12,6 +12,7 @@ from worker.queries.board import BOARD_STAGES, format_value
 from worker.queries.lead_pages import lead_page, leads_page
 from worker.store.models import LEAD_STATUSES
 from worker.web.context import current_runtime
+from worker.web.next_email import next_email
 
 blueprint = Blueprint("leads", __name__, url_prefix="/leads")
 _MAX_SEARCH = 200
@@ -56,9 +57,10 @@ def index() -> ResponseReturnValue:
 
 @blueprint.get("/<int:lead_id>")
 def show(lead_id: int) -> ResponseReturnValue:
-    with current_runtime().sessions() as session:
+    runtime = current_runtime()
+    with runtime.sessions() as session:
         try:
             lead = lead_page(session, lead_id)
         except NotFoundError:
             abort(404)
-    return render_template("leads/show.html", lead=lead)
+    return render_template("leads/show.html", lead=lead, next_email=next_email(runtime, lead))

@@ -15,10 +15,12 @@ import re
 from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
+from worker.delivery.rendering import lead_fields
 from worker.leads.suppressions import masked, unsubscribe
 from worker.store.models import Lead
 from worker.store.tokens import verify_token
 from worker.vocabulary import LeadStatus
+from worker.web import page_language
 from worker.web.context import current_runtime
 
 log = logging.getLogger(__name__)
@@ -35,9 +37,14 @@ def confirm(token: str) -> ResponseReturnValue:
         if lead is None:
             abort(404)
         address, status = masked(lead.email), lead.status
+        language = page_language.of_lead(lead_fields(lead))
     if status == LeadStatus.UNSUBSCRIBED:
-        return render_template("unsubscribe/done.html", address=address, already=True)
-    return render_template("unsubscribe/confirm.html", address=address, token=token)
+        return render_template(
+            page_language.pages("unsubscribe/done.html", language), address=address, already=True
+        )
+    return render_template(
+        page_language.pages("unsubscribe/confirm.html", language), address=address, token=token
+    )
 
 
 @blueprint.post("/u/<token>")
@@ -48,12 +55,16 @@ def unsubscribe_post(token: str) -> ResponseReturnValue:
     runtime = current_runtime()
     with runtime.sessions.begin() as session:
         done = unsubscribe(session, lead_id, at=runtime.clock.now(), cause=cause)
+        lead = session.get(Lead, lead_id) if done is not None else None
+        language = page_language.of_lead(lead_fields(lead)) if lead is not None else "en"
     if done is None:
         abort(404)
     if not done.already:
         log.info("lead %r unsubscribed (%s)", done.lead_id, cause)
     return render_template(
-        "unsubscribe/done.html", address=masked(done.email), already=done.already
+        page_language.pages("unsubscribe/done.html", language),
+        address=masked(done.email),
+        already=done.already,
     )
 
 
