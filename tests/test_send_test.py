@@ -137,6 +137,11 @@ def test_send_test_writes_to_the_outbox_folder_when_that_is_the_transport(
     assert b"Subject: [TEST] " in data
     assert f"To: {TESTER}".encode() in data
     assert str(outbox) in result.output
+    assert written.name.startswith("test-")
+    assert written.name in result.output
+    again = send("qualification", "--lead", ADA, "--to", TESTER, transport_url=f"file://{outbox}")
+    assert again.exit_code == 0, again.output
+    assert len(list(outbox.iterdir())) == 2  # a second test send never replaces the first
     assert everything(imported) == before
 
 

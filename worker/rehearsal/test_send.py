@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from worker.errors import OutreachError
 from worker.leads.addresses import normalise_email
 from worker.rehearsal.preview import preview_touch
 from worker.runtime import Runtime
+from worker.transports.local import OutboxTransport
 from worker.transports.urls import redact_url
 
 log = logging.getLogger(__name__)
-TEST_FILE_ID = 0  # the outbox file name of a test send (touch ids start at 1)
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,16 @@ def send_test(
     url = runtime.mailboxes.transport_url(
         mailbox.name, runtime.settings.transport_url, runtime.settings.environ
     )
-    runtime.transport_for(mailbox.name).send(built, TEST_FILE_ID)
-    log.info("test send of %r step %d for %r to %r via %s", sequence, step, email, address, url)
+    transport = runtime.transport_for(mailbox.name)
     via = redact_url(url)
-    if url.startswith("file://"):
-        via = f"the outbox folder {url.removeprefix('file://')} (as {TEST_FILE_ID:08d}.eml)"
+    if isinstance(transport, OutboxTransport):
+        # its own file beside the touches' (named by touch id), never replacing an earlier one
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+        path = transport.write(built, f"test-{stamp}")
+        via = f"the outbox folder {transport.folder} (as {path.name})"
+    else:
+        transport.send(built, 0)  # the id names the message only in logs and outbox files
+    log.info("test send of %r step %d for %r to %r via %s", sequence, step, email, address, via)
     return TestSend(address, built.subject, mailbox.name, via)
 
 

@@ -18,14 +18,19 @@ class OutboxTransport:
         self.folder = folder
 
     def send(self, built: BuiltMessage, touch_id: int) -> None:
+        self.write(built, f"{touch_id:08d}")
+
+    def write(self, built: BuiltMessage, stem: str) -> Path:
+        """Write ``built`` as ``<stem>.eml`` (replacing a file of that name); its path."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            final = self.folder / f"{touch_id:08d}.eml"
-            tmp = self.folder / f".{touch_id:08d}.{os.getpid()}.{threading.get_ident()}.tmp"
+            final = self.folder / f"{stem}.eml"
+            tmp = self.folder / f".{stem}.{os.getpid()}.{threading.get_ident()}.tmp"
             tmp.write_bytes(built.data)
             os.replace(tmp, final)
         except OSError as exc:
             raise TemporaryDeliveryError(f"cannot write to outbox {self.folder}: {exc}") from exc
+        return final
 
     def close(self) -> None:
         return None
