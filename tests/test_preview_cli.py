@@ -257,3 +257,15 @@ def test_preview_help_has_examples(invoke: Invoke) -> None:
     result = invoke("preview", "--help")
     assert result.exit_code == 0
     assert "outreach preview prospecting --lead ada@northwind.test --step 2" in result.output
+
+
+def test_preview_says_which_language_the_email_is_in(invoke: Invoke, project: Path) -> None:
+    german = "k.mueller@brauhaus-logistik.test"
+    result = invoke("preview", "prospecting", "--lead", german)
+    assert result.exit_code == 0, result.output
+    assert "Language: de (the lead's)" in result.stderr
+    assert "Language: en (the lead's)" in invoke("preview", "prospecting", "--lead", ADA).stderr
+    # Without its German text the step goes out in the sequence's default language.
+    (project / "templates" / "prospecting" / "01_intro.de.txt.j2").unlink()
+    result = invoke("preview", "prospecting", "--lead", german)
+    assert "Language: en (the lead's is de, but this step has no de text)" in result.stderr

@@ -10,7 +10,13 @@ import click
 
 from worker.authoring.schema import SequenceSpec
 from worker.errors import OutreachError
-from worker.rehearsal.preview import preview_lead, preview_task, preview_touch, preview_variant
+from worker.rehearsal.preview import (
+    preview_language,
+    preview_lead,
+    preview_task,
+    preview_touch,
+    preview_variant,
+)
 from worker.rehearsal.preview_files import (
     html_of,
     open_in_browser,
@@ -61,6 +67,7 @@ def show_preview(
             continue
         built = preview_touch(runtime, spec.name, email, number, variant)
         _show_variant(runtime, spec.name, email, number, variant)
+        _show_language(runtime, spec, email, number, variant)
         if html:
             _show_html(built, number)
         else:
@@ -95,6 +102,23 @@ def _show_variant(
             f"Variant: {shown}" + (" (this lead's own)" if shown == own else f" (lead gets {own})"),
             err=True,
         )
+
+
+def _show_language(
+    runtime: Any, spec: SequenceSpec, email: str, number: int, variant: str | None
+) -> None:
+    """Which language the email is in, when the sequence has more than one or the lead's
+    own is not the one used."""
+    written, own = preview_language(runtime, spec.name, email, number, variant)
+    if written == own and len(spec.languages) < 2:
+        return
+    if written == own:
+        why = "the lead's"
+    elif own not in spec.languages:
+        why = f"the lead's is {own}, which this sequence does not declare"
+    else:
+        why = f"the lead's is {own}, but this step has no {own} text"
+    click.echo(f"Language: {written} ({why})", err=True)
 
 
 def _show_html(built: Any, number: int) -> None:

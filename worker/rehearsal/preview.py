@@ -10,8 +10,15 @@ from sqlalchemy import select
 
 from worker.authoring.schema import SequenceSpec
 from worker.delivery.manual_steps import render_task
-from worker.delivery.rendering import RE_PREFIX, build_message, render_touch
-from worker.delivery.variants import assign_variant, variant_names
+from worker.delivery.rendering import (
+    RE_PREFIX,
+    build_message,
+    email_language,
+    lead_fields,
+    own_language,
+    render_touch,
+)
+from worker.delivery.variants import assign_variant, resolve_variant, step_content, variant_names
 from worker.errors import NotFoundError, did_you_mean
 from worker.leads.addresses import normalise_email
 from worker.leads.csv_input import RowError
@@ -92,6 +99,19 @@ def preview_variant(runtime: Runtime, sequence: str, email: str, step: int = 1) 
     lead = _preview_lead(runtime, email)
     chosen = assign_variant(spec.steps[step - 1], lead.email, spec.name, step - 1)
     return chosen.name if chosen is not None else None
+
+
+def preview_language(
+    runtime: Runtime, sequence: str, email: str, step: int = 1, variant: str | None = None
+) -> tuple[str, str]:
+    """The language this step is written in for the lead, and the lead's own language
+    (they differ when the sequence does not declare the lead's or the step lacks its text)."""
+    spec = _step_of(runtime, sequence, step)
+    lead = _preview_lead(runtime, email)
+    own = own_language(lead_fields(lead))
+    chosen = resolve_variant(spec.steps[step - 1], lead.email, spec.name, step - 1, variant)
+    template, _ = step_content(spec.steps[step - 1], chosen)
+    return email_language(runtime.renderer, spec, template, own), own
 
 
 def preview_task(runtime: Runtime, sequence: str, email: str, step: int) -> str:
