@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from worker.understanding.literals import PhraseList
@@ -153,7 +154,27 @@ def _found(
 
 def ooo_phrases(text: str) -> list[str]:
     """Out-of-office wording found in ``text`` (matched text, in table order)."""
-    return _found(_OOO, text, present=True)
+    return list(_ooo(text))
+
+
+# The classifier asks about the same text several times (is it a departure? machine wording?):
+# each reading is kept for the last few texts, so a text is scanned once per table.
+_KEPT = 8
+
+
+@functools.lru_cache(maxsize=_KEPT)
+def _ooo(text: str) -> tuple[str, ...]:
+    return tuple(_found(_OOO, text, present=True))
+
+
+@functools.lru_cache(maxsize=_KEPT)
+def _machine(text: str) -> tuple[str, ...]:
+    return tuple(_found(_AUTO, text, statements=True))
+
+
+@functools.lru_cache(maxsize=_KEPT)
+def _courtesy(text: str) -> tuple[str, ...]:
+    return tuple(_found(_COURTESY, text, statements=True))
 
 
 # Someone who says when they are back has not left for good ("Maria left Hamburg on Monday
@@ -168,27 +189,27 @@ _COMING_BACK = re.compile(
 
 def departure_phrases(text: str) -> list[str]:
     """Wording saying someone has left the company (and is not coming back)."""
+    return list(_departures(text))
+
+
+@functools.lru_cache(maxsize=_KEPT)
+def _departures(text: str) -> tuple[str, ...]:
     if _COMING_BACK.search(text):
-        return []
-    return _found(_DEPARTURE, text, statements=True)
+        return ()
+    return tuple(_found(_DEPARTURE, text, statements=True))
 
 
 def auto_reply_phrases(text: str) -> list[str]:
     """Generic automatic-reply wording stated (not asked) in ``text``, machine wording first."""
-    return (
-        _found(_AUTO, text, statements=True)
-        + departure_phrases(text)
-        + _found(_COURTESY, text, statements=True)
-    )
+    return [*_machine(text), *_departures(text), *_courtesy(text)]
 
 
 def machine_statements(text: str) -> list[str]:
     """Wording only a machine writes ("this is an automated message", "ticket number")."""
-    return _found(_AUTO, text, statements=True)
+    return list(_machine(text))
 
 
 def reads_like_a_machine(text: str) -> bool:
     """Machine wording ("this is an automated message"), a departure notice, or two
     courtesy phrases."""
-    machine = _found(_AUTO, text, statements=True) + departure_phrases(text)
-    return bool(machine) or len(_found(_COURTESY, text, statements=True)) >= 2
+    return bool(_machine(text) or _departures(text)) or len(_courtesy(text)) >= 2

@@ -32,7 +32,7 @@ from worker.understanding.headers import HeaderSignals, addresses_in, read_heade
 from worker.understanding.intents import TextVerdict
 from worker.understanding.judgement import ModelVerdict, judge
 from worker.understanding.language import detect_language
-from worker.understanding.mime import addresses, emails_in, header, parse, sender
+from worker.understanding.mime import address_of, addresses, emails_in, header, parse
 from worker.understanding.model import Classification, Intent
 from worker.understanding.reading import read_words
 from worker.understanding.referrals import referred_address
@@ -96,15 +96,19 @@ class _Reading:
     """Everything read from one message, shared by the decision steps."""
 
     def __init__(self, message: Message, received_at: datetime | None):
-        self.signals: HeaderSignals = read_headers(message)
-        words = read_words(message)
+        from_header = header(message, "From")
+        subject = header(message, "Subject")
+        self.signals: HeaderSignals = read_headers(
+            message, from_header=from_header, subject=subject
+        )
+        words = read_words(message, subject)
         body = words.body
         self.full = words.full
         self.text = words.text
         self.analysed = words.analysed
         self.language = detect_language(self.text) or detect_language(self.full)
         self.base = message_date(message, received_at)
-        self.sender = sender(message)
+        self.sender = address_of(from_header)
         self.subject = words.subject
         self.reasons = list(self.signals.reasons)
         if body.truncated:

@@ -26,9 +26,23 @@ CHAR_SIZES = (3, 4, 5)
 
 def normalise(text: str) -> str:
     """Lower-cased, with links, addresses and digits folded into placeholders."""
-    text = _URL.sub(" urlx ", text)
-    text = _EMAIL.sub(" emailx ", text)
+    if "://" in text or "www." in text.lower():  # a link holds one ("w" has no other case)
+        text = _URL.sub(" urlx ", text)
+    at = text.find("@")
+    if at >= 0:  # an address holds "@"; none starts before the run of its characters
+        start = _address_start(text, at)
+        text = text[:start] + _EMAIL.sub(" emailx ", text[start:])
     return _DIGIT.sub("0", text.lower())
+
+
+def _address_start(text: str, at: int) -> int:
+    """Where the run of address characters (word characters, ".", "+", "-") before
+    ``text[at]`` begins: no match of ``_EMAIL`` starts before it (one would need an "@"
+    before ``at``). ``str.isalnum`` is ``re``'s ``\\w`` without the underscore."""
+    start = at
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_.+-"):
+        start -= 1
+    return start
 
 
 def features(text: str, rule: str | None = None) -> Counter[str]:

@@ -12,7 +12,14 @@ import re
 from dataclasses import dataclass, field
 from email.message import Message
 
-from worker.understanding.mime import content_type, header, headers, param, sender
+from worker.understanding.mime import (
+    address_of,
+    content_type,
+    header,
+    header_names,
+    headers,
+    param,
+)
 
 _I = re.IGNORECASE
 
@@ -77,7 +84,12 @@ def strip_reply_prefix(subject: str) -> str:
 def _auto_headers(message: Message, reasons: list[str]) -> tuple[bool, bool, bool, bool]:
     """(strong auto, weak auto, says human, says vacation) from the RFC 3834 family."""
     auto = weak = human = vacation = False
-    submitted = header(message, "Auto-Submitted").lower()
+    names = header_names(message)
+
+    def get(name: str) -> str:  # most of these headers are absent: no search for them
+        return "" if names is not None and name.lower() not in names else header(message, name)
+
+    submitted = get("Auto-Submitted").lower()
     if submitted.startswith("no"):
         human = True
         reasons.append("header Auto-Submitted: no (sent by a person)")
@@ -86,11 +98,11 @@ def _auto_headers(message: Message, reasons: list[str]) -> tuple[bool, bool, boo
         vacation = "vacation" in submitted
         reasons.append(f"header Auto-Submitted: {submitted}")
     for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Vacation"):
-        value = header(message, name)
+        value = get(name)
         if value and value.lower() not in ("no", "false", "0"):
             auto = True
             reasons.append(f"header {name}: {value}")
-    precedence = header(message, "Precedence").lower()
+    precedence = get("Precedence").lower()
     if precedence in ("auto_reply", "auto-reply"):
         auto = True
         reasons.append(f"header Precedence: {precedence}")
@@ -98,7 +110,7 @@ def _auto_headers(message: Message, reasons: list[str]) -> tuple[bool, bool, boo
         weak = True
         reasons.append(f"header Precedence: {precedence}")
     for name in ("X-Auto-Response-Suppress", "X-MS-Exchange-Inbox-Rules-Loop", "List-Id"):
-        if header(message, name):
+        if get(name):
             weak = True
             reasons.append(f"header {name} present")
     return auto, weak, human, vacation
@@ -121,18 +133,23 @@ def _subject_signals(subject: str, reasons: list[str]) -> tuple[bool, bool, bool
     return bounce, auto, vacation, receipt
 
 
-def read_headers(message: Message) -> HeaderSignals:
-    """Collect the header evidence of one message."""
+def read_headers(
+    message: Message, *, from_header: str | None = None, subject: str | None = None
+) -> HeaderSignals:
+    """Collect the header evidence of one message; ``from_header`` and ``subject``: the
+    decoded From and Subject headers when the caller has them already."""
     reasons: list[str] = []
     auto, weak, human, vacation = _auto_headers(message, reasons)
-    from_address = sender(message)
+    if from_header is None:
+        from_header = header(message, "From")
+    from_address = address_of(from_header)
     local = from_address.split("@")[0]
     if NOREPLY.match(local):
         weak = True
         reasons.append(f"no-reply sender {from_address}")
-    daemon = bool(DAEMON_LOCALPARTS.match(local) or DAEMON_NAMES.search(header(message, "From")))
+    daemon = bool(DAEMON_LOCALPARTS.match(local) or DAEMON_NAMES.search(from_header))
     if daemon:
-        reasons.append(f"sender {from_address or header(message, 'From')} is a mail system")
+        reasons.append(f"sender {from_address or from_header} is a mail system")
     report_type = (param(message, "report-type") or "").lower()
     report = content_type(message) == "multipart/report"
     dsn = report and report_type == "delivery-status"
@@ -141,7 +158,7 @@ def read_headers(message: Message) -> HeaderSignals:
     if report and report_type == "disposition-notification":
         auto = True
         reasons.append("read receipt (report-type=disposition-notification)")
-    subject = strip_reply_prefix(header(message, "Subject"))
+    subject = strip_reply_prefix(header(message, "Subject") if subject is None else subject)
     bounce_subject, oof_subject, vacation_subject, receipt = _subject_signals(subject, reasons)
     auto = (auto or oof_subject or receipt) and not (human and not (dsn or daemon))
     weak = weak and not human

@@ -25,7 +25,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from worker.understanding.literals import LiteralIndex, required_literals
+from worker.understanding.literals import LiteralIndex, PatternGate, required_literals
 from worker.understanding.model import Intent
 from worker.understanding.phrases import NEGATORS, PHRASES, PhraseTable, TextIntent
 
@@ -55,6 +55,7 @@ _CHECK_NEGATION: frozenset[TextIntent] = frozenset({"unsubscribe", "positive"})
 URL = re.compile(r"(https?://|www\.)\S+", re.IGNORECASE)
 CONTRAST = re.compile(r"\b(but|however|aber|jedoch|allerdings)\b[^.!?\n]*", re.IGNORECASE)
 QUESTION_MARK = re.compile(r"\?(\s|$)")
+_CONTRAST_GATE = PatternGate([CONTRAST])
 
 
 @dataclass(frozen=True)
@@ -90,10 +91,26 @@ def _negated(text: str, start: int, end: int) -> bool:
     return bool(_NEGATED.search(before) or _NEGATED_AFTER.match(text[end : end + 20]))
 
 
+def _unlinked(text: str, lowered: str) -> str:
+    """``text`` with links blanked (``URL.sub(" ", text)``); ``lowered``: ``text.lower()``.
+
+    Every link holds "://" or "www." (its letters have no other case forms), so a text
+    without either is returned as it is, without running the pattern."""
+    if "://" in text or "www." in lowered:
+        return URL.sub(" ", text)
+    return text
+
+
 def find_evidence(text: str) -> list[Evidence]:
     """Phrases of every table; a match hides its words from the tables after it."""
-    masked = URL.sub(" ", text)
-    possible = _INDEX.candidates(masked.lower())
+    lowered = text.lower()
+    masked = _unlinked(text, lowered)
+    return _evidence(masked, lowered if masked is text else masked.lower())
+
+
+def _evidence(masked: str, lowered: str) -> list[Evidence]:
+    """``find_evidence`` of a text whose links are blanked already (``lowered``: lower-cased)."""
+    possible = _INDEX.candidates(lowered)
     found: list[Evidence] = []
     for intent, table in _TABLES.items():
         spans: list[tuple[int, int]] = []
@@ -123,15 +140,41 @@ def _strong(evidence: list[Evidence], intent: TextIntent) -> bool:
     return any(e.intent == intent and e.weight >= 1.0 for e in evidence)
 
 
+@dataclass(frozen=True)
+class PhraseReading:
+    """What the phrase tables find in one text, before a referred address is known: read
+    once, then ``verdict`` decides with or without one."""
+
+    evidence: list[Evidence]
+    question_mark: bool
+    last_word: Intent | None  # the leaning of the last "but" clause
+
+    def verdict(self, *, referred: bool) -> TextVerdict:
+        """The intent of the text; ``referred``: a referred address was found."""
+        evidence = self.evidence
+        verdict = _decide(evidence, self.question_mark, referred, self.last_word)
+        used = tuple(e for e in evidence if e.intent == verdict[0]) or tuple(evidence[:3])
+        found = frozenset(e.intent for e in evidence)
+        return TextVerdict(verdict[0], verdict[1], used, self.question_mark, found)
+
+
+def read_phrases(text: str) -> PhraseReading:
+    """The phrase tables' evidence in ``text``, its question mark and its last "but" clause."""
+    lowered = text.lower()
+    unlinked = _unlinked(text, lowered)
+    evidence = _evidence(unlinked, lowered if unlinked is text else unlinked.lower())
+    mark = bool(QUESTION_MARK.search(unlinked))
+    last_word = None
+    if _CONTRAST_GATE.possible(text):  # most replies hold no "but": skip the scan
+        contrasts = list(CONTRAST.finditer(text))
+        if contrasts:
+            last_word = _leaning(find_evidence(contrasts[-1].group(0)))
+    return PhraseReading(evidence, mark, last_word)
+
+
 def decide(text: str, *, referred: bool) -> TextVerdict:
     """The intent of a person's own text; ``referred``: a referred address was found."""
-    evidence = find_evidence(text)
-    mark = bool(QUESTION_MARK.search(URL.sub(" ", text)))
-    contrasts = list(CONTRAST.finditer(text))
-    last_word = find_evidence(contrasts[-1].group(0)) if contrasts else []
-    verdict = _decide(evidence, mark, referred, _leaning(last_word))
-    used = tuple(e for e in evidence if e.intent == verdict[0]) or tuple(evidence[:3])
-    return TextVerdict(verdict[0], verdict[1], used, mark, frozenset(e.intent for e in evidence))
+    return read_phrases(text).verdict(referred=referred)
 
 
 def _leaning(evidence: list[Evidence]) -> Intent | None:

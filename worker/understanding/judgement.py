@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 
 from worker.understanding.features import TEXT_LIMIT
-from worker.understanding.intents import TextVerdict, decide
+from worker.understanding.intents import TextVerdict, read_phrases
 from worker.understanding.learned import shipped_model
 from worker.understanding.model import INTENTS, Intent
 
@@ -50,8 +50,9 @@ class ModelVerdict:
 
 def judge(text: str, *, referred: bool) -> ModelVerdict | TextVerdict:
     """The model's verdict on ``text``; the phrase tables' when no model can be loaded."""
-    plain = decide(text[:TEXT_LIMIT], referred=False)
-    phrases = decide(text[:TEXT_LIMIT], referred=True) if referred else plain
+    reading = read_phrases(text[:TEXT_LIMIT])  # the tables' evidence, read once for both
+    plain = reading.verdict(referred=False)
+    phrases = reading.verdict(referred=True) if referred else plain
     if not text.strip():
         return phrases  # nothing of the person's own: unknown, with the low confidence it has
     try:

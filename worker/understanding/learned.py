@@ -35,13 +35,15 @@ class ReplyModel:
     temperature: float
     meta: dict[str, object]
     by_feature: NDArray[np.float64] = field(init=False, repr=False, compare=False)
-    _words: dict[str, tuple[int, tuple[int, ...]]] = field(init=False, repr=False, compare=False)
+    _words: dict[str, _WordColumns] = field(init=False, repr=False, compare=False)
+    _pairs: dict[str, dict[str, int]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # One row per feature, so a reply's few hundred features are gathered row by row.
         by_feature = np.ascontiguousarray(self.coef.T, dtype=np.float64)
         object.__setattr__(self, "by_feature", by_feature)
         object.__setattr__(self, "_words", {})
+        object.__setattr__(self, "_pairs", _pair_columns(self.index))
 
     def probabilities(self, text: str, rule: str | None = None) -> dict[str, float]:
         """Every intent's probability for ``text`` (a person's own words); ``rule``: the phrase
@@ -56,7 +58,7 @@ class ReplyModel:
         scores -= scores.max()
         exp = np.exp(scores)
         exp /= exp.sum()
-        return {name: float(p) for name, p in zip(self.classes, exp, strict=True)}
+        return dict(zip(self.classes, exp.tolist(), strict=True))
 
     def known_features(
         self, text: str, rule: str | None = None
@@ -65,17 +67,21 @@ class ReplyModel:
         ``features`` finds them (the same numbers, so the same sums to the last bit).
 
         Counted as column numbers rather than strings: each word's own columns (its ``w:``
-        feature and its character n-grams) are looked up once and remembered.
+        feature, its character n-grams, and the ``b:`` pairs it starts, by the word that
+        follows) are looked up once and remembered.
         """
         words = words_of(text)
-        lookup = self.index.get
         remembered = self._words.get
         per_word = [remembered(word) or self._word_columns(word) for word in words]
-        found = [own for own, _grams in per_word if own >= 0]
-        pairs = (lookup(f"b:{first} {second}", -1) for first, second in itertools.pairwise(words))
-        found += [column for column in pairs if column >= 0]
-        found += itertools.chain.from_iterable(grams for _own, grams in per_word)
+        found = [own for own, _grams, _pairs in per_word if own >= 0]
+        found += [
+            column
+            for (_own, _grams, pairs), second in zip(per_word, words[1:], strict=False)
+            if (column := pairs.get(second, -1)) >= 0
+        ]
+        found += itertools.chain.from_iterable([grams for _own, grams, _pairs in per_word])
         counts = Counter(found)
+        lookup = self.index.get
         for name in extra_features(words, text, rule):
             column = lookup(name, -1)
             if column >= 0:
@@ -86,16 +92,34 @@ class ReplyModel:
             np.fromiter(counts.values(), np.float64, size),
         )
 
-    def _word_columns(self, word: str) -> tuple[int, tuple[int, ...]]:
-        """A word's ``w:`` column (-1 when unknown) and its known character n-grams' columns
-        (repeats kept), remembered for the next reply (at most ``_WORDS_KEPT`` words)."""
+    def _word_columns(self, word: str) -> _WordColumns:
+        """A word's ``w:`` column (-1 when unknown), its known character n-grams' columns
+        (repeats kept) and the ``b:`` columns of the pairs it starts, remembered for the next
+        reply (at most ``_WORDS_KEPT`` words)."""
         lookup = self.index.get
         grams = tuple(c for c in (lookup(g, -1) for g in char_grams(word)) if c >= 0)
-        entry = (lookup(f"w:{word}", -1), grams)
+        entry = (lookup(f"w:{word}", -1), grams, self._pairs.get(word, _NO_PAIRS))
         if len(self._words) >= _WORDS_KEPT:
             self._words.clear()
         self._words[word] = entry
         return entry
+
+
+# A word's own column, its character n-grams' columns, and its pairs' columns by second word.
+_WordColumns = tuple[int, tuple[int, ...], dict[str, int]]
+_NO_PAIRS: dict[str, int] = {}
+
+
+def _pair_columns(index: dict[str, int]) -> dict[str, dict[str, int]]:
+    """The ``b:first second`` columns of ``index`` as ``{first: {second: column}}``: a word
+    holds no space, so ``b:{first} {second}`` is found here exactly when it is in ``index``."""
+    pairs: dict[str, dict[str, int]] = {}
+    for name, column in index.items():
+        if name.startswith("b:"):
+            first, space, second = name[2:].partition(" ")
+            if space:
+                pairs.setdefault(first, {})[second] = column
+    return pairs
 
 
 _WORDS_KEPT = 200_000

@@ -142,10 +142,10 @@ class LiteralIndex:
         """The requirements ``lowered`` (the text, lower-cased) meets, and those with none."""
         if self._empty:
             return self._always
-        found = set(self._always)
-        for _, which in self._automaton.iter(lowered):
-            found.update(which)
-        return frozenset(found)
+        # The distinct owner tuples first (a literal is often found several times), then one
+        # union in C.
+        hits = {which for _end, which in self._automaton.iter(lowered)}
+        return self._always.union(*hits) if hits else self._always
 
 
 class PhraseList:

@@ -90,10 +90,24 @@ def addresses(values: Iterable[str]) -> list[str]:
 
 def sender(message: Message) -> str:
     """The From address, lowercased, or ''."""
+    return address_of(header(message, "From"))
+
+
+def address_of(from_header: str) -> str:
+    """The address of a decoded From header (``header(message, "From")``), lowercased, or ''."""
     try:
-        return parseaddr(header(message, "From"))[1].strip().lower()
+        return parseaddr(from_header)[1].strip().lower()
     except Exception:
         return ""
+
+
+def header_names(message: Message) -> frozenset[str] | None:
+    """The lower-cased names of the headers ``message`` holds (None when they cannot be read):
+    ``header`` of a name not among them is '' without a search."""
+    try:
+        return frozenset(name.lower() for name in message)
+    except Exception:
+        return None
 
 
 def emails_in(text: str) -> list[str]:

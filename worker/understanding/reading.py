@@ -23,11 +23,13 @@ class Words:
     subject: str
 
 
-def read_words(message: Message) -> Words:
-    """What the classifier and the reply model read of ``message``."""
+def read_words(message: Message, subject: str | None = None) -> Words:
+    """What the classifier and the reply model read of ``message``; ``subject``: its decoded
+    Subject header when the caller has it already."""
     body = extract_body(message)
     text = strip_quotes(body.text)
-    subject = header(message, "Subject")
+    if subject is None:
+        subject = header(message, "Subject")
     plain_subject = strip_reply_prefix(subject)
     # A subject of its own ("Unsubscribe", "Remove me") is part of what the person wrote; so is
     # a reply subject when the body holds no words of the person's (a phone reply typed into
