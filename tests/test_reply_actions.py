@@ -316,7 +316,7 @@ def test_on_reply_rules_in_the_sequence_override_the_defaults(runtime, project: 
 @pytest.mark.parametrize(
     ("rule", "message"),
     [
-        ("  maybe: flag\n", "unknown key 'on_reply.maybe' (allowed: positive"),
+        ("  maybe: flag\n", "unknown key 'maybe' in on_reply (allowed: positive"),
         ("  question: continue\n", "a person replied"),
         ("  unsubscribe: stop\n", "must include 'suppress'"),
         ("  negative: retry\n", "'retry' applies only to 'bounce_soft'"),

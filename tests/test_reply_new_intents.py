@@ -209,7 +209,7 @@ def test_a_reps_reclassification_is_exported_as_a_labelled_example(
 @pytest.mark.parametrize(
     ("rule", "message"),
     [
-        ("  positive: [pause, shout]\n", "unknown action 'shout' for colleagues"),
+        ("  positive: [pause, shout]\n", "action 'shout' is not one of: pause, flag, stop"),
         ("  match: department\n", "on_company_reply.match"),
         ("  positve: pause\n", "did you mean 'positive'"),
     ],
