@@ -93,7 +93,7 @@ def test_unknown_key_without_close_match_lists_allowed_keys(seqs: Path) -> None:
     assert "steps" in problem.message
 
 
-@pytest.mark.parametrize("wait", ["three days", "3 weeks", "-1 days", "soon", "true", "1.5"])
+@pytest.mark.parametrize("wait", ["three days", "3 months", "-1 days", "soon", "true", "1.5"])
 def test_bad_wait_text_is_an_error_on_its_line(seqs: Path, wait: str) -> None:
     write(
         seqs,
@@ -390,12 +390,13 @@ def test_the_first_wait_defaults_to_zero_days_and_units_parse(seqs: Path) -> Non
         HEADER.format(name="u")
         + "  - template: a/1\n  - template: a/2\n    wait: 2 business days\n"
         + "  - template: a/3\n    wait: 6 hours\n  - template: a/4\n    wait: 3 days\n"
-        + "  - template: a/5\n    wait: 1 day\n  - template: a/6\n    wait: 0 days\n",
+        + "  - template: a/5\n    wait: 1 day\n  - template: a/6\n    wait: 0 days\n"
+        + "  - template: a/7\n    wait: 2 weeks\n",
     )
     catalog, problems = load_catalog(seqs)
     assert problems == []
     waits = [str(step.wait) for step in catalog.get("u").steps]
-    assert waits == ["0 days", "2 business days", "6 hours", "3 days", "1 day", "0 days"]
+    assert waits == ["0 days", "2 business days", "6 hours", "3 days", "1 day", "0 days", "14 days"]
 
 
 def test_a_later_step_without_wait_is_an_error_at_the_step_saying_what_to_write(

@@ -21,7 +21,7 @@ from worker.authoring.reply_rules import parse_rule
 from worker.vocabulary import PIPELINE_STAGES
 
 _WAIT = re.compile(
-    r"^\s*(?P<n>\d+)\s*(?P<unit>business\s+days?|days?|hours?|d|bd|h)\s*$", re.IGNORECASE
+    r"^\s*(?P<n>\d+)\s*(?P<unit>business\s+days?|days?|weeks?|hours?|d|bd|w|h)\s*$", re.IGNORECASE
 )
 MAX_WAIT_DAYS = 730
 _UNITS = {"d": "days", "day": "days", "days": "days", "h": "hours", "hour": "hours"}
@@ -41,18 +41,21 @@ class Wait:
 
     @classmethod
     def parse(cls, text: str | int) -> Wait:
-        """Parse "3 days", "2 business days", "4 hours" (or 3d / 2bd / 4h)."""
+        """Parse "3 days", "2 business days", "1 week" (7 calendar days), "4 hours" (or 3d /
+        2bd / 1w / 4h)."""
         if isinstance(text, int):
             return cls(text, "days")._within_limit(text)
         match = _WAIT.match(str(text))
         if not match:
             raise ValueError(
                 f"wait {text!r} is not understood — write e.g. '3 days', "
-                "'2 business days' or '4 hours'"
+                "'2 business days', '1 week' or '4 hours'"
             )
         unit = re.sub(r"\s+", " ", match["unit"].lower())
         if unit.startswith("business") or unit == "bd":
             found = cls(int(match["n"]), "business_days")
+        elif unit.startswith("w"):
+            found = cls(int(match["n"]) * 7, "days")
         else:
             found = cls(int(match["n"]), _UNITS.get(unit, unit))  # type: ignore[arg-type]
         return found._within_limit(text)

@@ -154,7 +154,7 @@ def _unitless(value: object, loc: Loc, what: str) -> list[Finding]:
     if isinstance(value, int) or text.isdigit():
         how = f"'{key}: {text} days', '{key}: {text} business days' or '{key}: {text} hours'"
     else:
-        how = "a whole number with a unit, e.g. '2 days', '2 business days' or '36 hours'"
+        how = "a whole number with a unit, e.g. '2 days', '2 business days', '1 week' or '36 hours'"
     return [Finding(loc, f"{what}: {text} has no unit — write {how}")]
 
 
