@@ -185,22 +185,23 @@ def test_the_catalog_lists_sequences_in_pipeline_order(project: Path) -> None:
 def test_pipeline_value_and_forecast_multiply_value_by_the_remaining_conversions() -> None:
     pipeline = compute_report(LEADS, EVENTS, TOUCHES)["pipeline"]
     stages = {r["stage"]: r for r in pipeline["stages"]}
-    assert {s: r["value"] for s, r in stages.items()} == {
-        "prospecting": 200.0,
-        "qualification": 300.0,
-        "consideration": 1000.0,
-        "decision": 0.0,
-        "delivery": 0.0,
-        "won": 5000.0,
-        "lost": 500.0,
+    assert {s: r["value"] for s, r in stages.items()} == {  # no currency said: the default
+        "prospecting": {"EUR": 200.0},
+        "qualification": {"EUR": 300.0},
+        "consideration": {"EUR": 1000.0},
+        "decision": {},
+        "delivery": {},
+        "won": {"EUR": 5000.0},
+        "lost": {"EUR": 500.0},
     }
     # prospecting 0.6 * qualification 0.5 * consideration 0.5 * decision 1 * delivery 1
     assert stages["prospecting"]["win_probability"] == pytest.approx(0.15)
-    assert stages["prospecting"]["forecast_won"] == pytest.approx(30.0)
-    assert stages["qualification"]["forecast_won"] == pytest.approx(75.0)
-    assert stages["consideration"]["forecast_won"] == pytest.approx(500.0)
+    assert stages["prospecting"]["forecast_won"] == {"EUR": pytest.approx(30.0)}
+    assert stages["qualification"]["forecast_won"] == {"EUR": pytest.approx(75.0)}
+    assert stages["consideration"]["forecast_won"] == {"EUR": pytest.approx(500.0)}
     assert stages["won"]["forecast_won"] is None
-    assert pipeline["forecast_won"] == pytest.approx(605.0)
+    assert pipeline["forecast_won"] == {"EUR": pytest.approx(605.0)}
+    assert pipeline["currencies"] == ["EUR"]
 
 
 def test_mailboxes_show_sent_hard_bounce_rate_and_reply_rate() -> None:
@@ -310,10 +311,72 @@ def test_outreach_report_prints_tables_and_json(
     data = json.loads(result.output)
     assert set(data) >= {"funnel", "steps", "variants", "pipeline", "mailboxes"}
     assert by(data["funnel"], stage=P)["advanced"] == 1
-    assert math.isfinite(data["pipeline"]["forecast_won"])
+    assert all(math.isfinite(v) for v in data["pipeline"]["forecast_won"].values())
     reset_cli_runtime()
     table = outreach("report", "--since", "2027-01-01")
     assert table.exit_code == 0, table.output
     assert "Funnel" in table.output
     assert "Mailboxes" in table.output
     reset_cli_runtime()
+
+
+def test_values_are_reported_per_currency_in_json_and_tables(
+    project: Path, sqlite_url: str, clock: VirtualClock
+) -> None:
+    runtime = Runtime.from_settings(make_settings(project, sqlite_url), clock)
+    try:
+        with runtime.sessions.begin() as session:
+            for n, (stage, value, more) in enumerate(
+                [
+                    ("decision", 1000.0, {"fields": {"currency": "EUR"}}),
+                    ("decision", 500.5, {"country": "FR"}),
+                    ("decision", 300.0, {"country": "GB"}),
+                    ("decision", 20.0, {"country": "GB", "fields": {"currency": "usd"}}),
+                    ("won", 7.0, {"country": "US"}),
+                ]
+            ):
+                session.add(
+                    Lead(email=f"l{n}@x.test", stage=stage, deal_value=value, created_at=T0,
+                         updated_at=T0, **{"fields": {}} | more)
+                )  # fmt: skip
+    finally:
+        runtime.close()
+    outreach = make_invoke(project, sqlite_url)
+    try:
+        result = outreach("report", "--json")
+        assert result.exit_code == 0, result.output
+        pipeline = json.loads(result.output)["pipeline"]
+        stages = {r["stage"]: r for r in pipeline["stages"]}
+        assert stages["decision"]["value"] == {"EUR": 1500.5, "GBP": 300.0, "USD": 20.0}
+        assert stages["won"]["value"] == {"USD": 7.0}
+        assert pipeline["currencies"] == ["EUR", "GBP", "USD"]
+        # no history: no chance known, so nothing forecast, in every currency apart
+        assert stages["decision"]["forecast_won"] is None
+        assert pipeline["forecast_won"] == {"EUR": 0.0, "GBP": 0.0, "USD": 0.0}
+        reset_cli_runtime()
+        table = outreach("report")
+        assert table.exit_code == 0, table.output
+        assert "€1,500.50 · £300 · $20" in table.output
+        assert "1,820" not in table.output
+        assert "1820" not in table.output
+    finally:
+        reset_cli_runtime()
+
+
+def test_the_python_report_groups_by_each_leads_currency_and_the_default() -> None:
+    leads = [
+        LeadRow(1, "prospecting", "active", 100.0, T0, "GBP"),
+        LeadRow(2, "prospecting", "active", 10.0, T0, None),
+        LeadRow(3, "won", "won", 5.0, T0, "USD"),
+    ]
+    pipeline = compute_report(leads, [], [], default_currency="CHF")["pipeline"]
+    stages = {r["stage"]: r for r in pipeline["stages"]}
+    assert stages["prospecting"]["value"] == {"CHF": 10.0, "GBP": 100.0}
+    assert stages["won"]["value"] == {"USD": 5.0}
+    from worker.analytics.html_report import sections
+
+    [table] = [s for s in sections(compute_report(leads, [], [], None, (), "CHF"), charts=False)
+               if s["name"] == "pipeline"]  # fmt: skip
+    assert table["rows"][0][2] == "CHF10 · £100"  # English (Babel): never one sum
+    assert table["rows"][5][2] == "$5"
+    assert table["foot"][4] == "CHF0 · £0"

@@ -41,6 +41,18 @@ INTENTS = (
     "complaint",
 )
 ORDER = ("qualification", "prospecting")
+# A lead's currency: its field, else its country's, else the default (JP: not in the table;
+# "nope": not a currency code, so its country's or the default).
+CURRENCY_SOURCES: list[dict[str, Any]] = [
+    {},
+    {"country": "GB"},
+    {"country": "US"},
+    {"country": "DE"},
+    {"country": "JP"},
+    {"fields": {"currency": "usd"}},
+    {"country": "GB", "fields": {"currency": "EUR"}},
+    {"fields": {"currency": "nope"}},
+]
 
 
 @pytest.fixture
@@ -77,9 +89,9 @@ def add_history(session: Session, rng: random.Random, leads: int, tag: str) -> l
             deal_value=rng.choice(
                 [None, 0.0, 500.0, 1250.5, 0.1, 1234.56, rng.randrange(1, 10**7) / 100]
             ),
-            fields={},
             created_at=created,
             updated_at=created,
+            **{"fields": {}} | rng.choice(CURRENCY_SOURCES),
         )
         session.add(lead)
         session.flush()
@@ -368,5 +380,113 @@ def test_upgrading_marks_every_lead_already_there(database_url: str) -> None:
             report = build_report(session)
         decision = next(r for r in report["funnel"] if r["stage"] == "decision")
         assert decision["entered"] == 1
+    finally:
+        engine.dispose()
+
+
+def add_lead(session: Session, name: str, stage: str, value: float, **more: Any) -> int:
+    lead = Lead(
+        email=f"{name}@x.test", stage=stage, status="active", deal_value=value,
+        created_at=T0, updated_at=T0, **{"fields": {}} | more,
+    )  # fmt: skip
+    session.add(lead)
+    session.flush()
+    return lead.id
+
+
+def values(report: dict[str, Any]) -> dict[str, dict[str, float]]:
+    return {r["stage"]: r["value"] for r in report["pipeline"]["stages"] if r["value"]}
+
+
+def test_deal_values_are_counted_per_currency_and_never_added_across(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        add_lead(session, "eur-field", "decision", 1000.0, fields={"currency": "eur"})
+        add_lead(session, "eur-country", "decision", 250.25, country="DE")
+        gbp = add_lead(session, "gbp-country", "decision", 400.0, country="GB")
+        usd = add_lead(session, "usd-field", "decision", 50.0, fields={"currency": "USD"})
+        add_lead(session, "usd-over-country", "won", 70.0, country="GB",
+                 fields={"currency": "USD"})  # fmt: skip
+        add_lead(session, "default", "won", 5.0, country="JP")
+    decision = {"EUR": 1250.25, "GBP": 400.0, "USD": 50.0}
+    for refreshed in (False, True):  # every lead marked (read in memory), then the counters
+        if refreshed:
+            refresh(sessions)
+        with sessions() as session:
+            session.execute(select(1))  # a transaction begun: nothing is refreshed
+            report = build_report(session, None, ORDER, "CHF")
+            assert values(report) == {"decision": decision, "won": {"CHF": 5.0, "USD": 70.0}}
+            assert report["pipeline"]["currencies"] == ["CHF", "EUR", "GBP", "USD"]
+            assert report == compute_report(
+                load_leads(session), load_events(session), load_touches(session), None, ORDER,
+                "CHF",
+            )  # fmt: skip
+            assert (
+                stage_totals_now(session, "CHF")
+                == stage_totals(session, "CHF")
+                == {
+                    "decision": (4, decision),
+                    "won": (2, {"CHF": 5.0, "USD": 70.0}),
+                }
+            )
+            # the default applies when read: the counters need no recount for a new one
+            assert values(build_report(session, None, ORDER))["won"] == {"EUR": 5.0, "USD": 70.0}
+
+    # the trigger: a change of country or of the currency field marks the lead
+    with sessions.begin() as session:
+        session.execute(update(Lead).where(Lead.id == gbp).values(country="US"))
+        session.execute(update(Lead).where(Lead.id == usd).values(fields={"currency": "GBP"}))
+    with sessions() as session:
+        assert set(session.scalars(select(ReportDirty.lead_id))) == {gbp, usd}
+        marked = build_report(session, None, ORDER, "CHF")  # marked leads read in memory
+    refresh(sessions)
+    with sessions() as session:
+        assert not session.scalar(select(func.count()).select_from(ReportDirty))
+        counted = build_report(session, None, ORDER, "CHF")
+        expected = compute_report(
+            load_leads(session), load_events(session), load_touches(session), None, ORDER, "CHF"
+        )
+    assert marked == counted == expected
+    assert values(counted)["decision"] == {"EUR": 1250.25, "GBP": 50.0, "USD": 400.0}
+
+
+def test_the_currency_migration_marks_every_lead_and_watches_country_and_fields(
+    database_url: str,
+) -> None:
+    engine: Engine = make_engine(database_url)
+    try:
+        cfg = alembic_config(engine)
+        with engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0011")
+            conn.commit()
+        sessions = session_factory(engine)
+        with sessions.begin() as session:
+            lead = add_lead(session, "gb", "decision", 10.0, country="GB")
+        with sessions.begin() as session:
+            session.execute(delete(ReportDirty))  # counted with the keys before 0012
+            session.execute(update(Lead).where(Lead.id == lead).values(country="US"))
+            assert not session.scalar(select(func.count()).select_from(ReportDirty))
+        migrate(engine)
+        with sessions() as session:
+            assert list(session.scalars(select(ReportDirty.lead_id))) == [lead]
+        refresh(sessions)
+        with sessions.begin() as session:
+            session.execute(update(Lead).where(Lead.id == lead).values(country="GB"))
+            session.execute(update(Lead).where(Lead.id == lead).values(fields={"x": 1}))
+            assert session.scalar(select(func.count()).select_from(ReportDirty)) == 2
+        with sessions() as session:
+            assert values(build_report(session)) == {"decision": {"GBP": 10.0}}
+        with engine.connect() as conn:  # and back: the trigger as before, every lead marked
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0011")
+            conn.commit()
+        with sessions.begin() as session:
+            assert list(session.scalars(select(ReportDirty.lead_id))) == [lead]
+            session.execute(delete(ReportDirty))
+            session.execute(update(Lead).where(Lead.id == lead).values(country="US"))
+            assert not session.scalar(select(func.count()).select_from(ReportDirty))
+        migrate(engine)
     finally:
         engine.dispose()

@@ -94,7 +94,7 @@ def test_the_board_counts_and_sums_each_stage_and_links_to_the_rest(runtime) -> 
     page = response.get_data(as_text=True)
     prospecting = _column(page, "prospecting")
     assert '<data value="3">3</data>' in prospecting
-    assert ">3,000</data>" in prospecting
+    assert ">€3,000</data>" in prospecting  # no currency said: the default, EUR
     names = re.findall(r'class="who">([^<]+)<', prospecting)
     assert names == ["Prospecting1", "Prospecting0", "Prospecting2"]  # highest value first
     assert "more</a>" not in prospecting
@@ -102,14 +102,14 @@ def test_the_board_counts_and_sums_each_stage_and_links_to_the_rest(runtime) -> 
 
     qualification = _column(page, "qualification")
     assert '<data value="15">15</data>' in qualification
-    assert ">12,000</data>" in qualification
+    assert ">€12,000</data>" in qualification
     assert len(re.findall(r'<li class="deal">', qualification)) == 12
     assert re.search(r'<a href="/leads\?stage=qualification">\+3 more</a>', qualification)
     assert "Qualification14<" in qualification
     assert "Qualification3<" in qualification
     assert "Qualification2<" not in qualification
 
-    assert ">1,234.50</data>" in _column(page, "won")
+    assert ">€1,234.50</data>" in _column(page, "won")
     lost = _column(page, "lost")
     assert '<data value="0">0</data>' in lost
     assert "No leads." in lost
@@ -118,6 +118,50 @@ def test_the_board_counts_and_sums_each_stage_and_links_to_the_rest(runtime) -> 
     assert "19 leads" in page
     assert 'style="' not in page
     assert "<script" not in page
+
+
+def test_the_board_sums_each_currency_apart_and_never_across(runtime) -> None:
+    now = runtime.clock.now()
+    with runtime.sessions.begin() as session:
+        for email, stage, value, more in (
+            ("eur@x.test", "decision", 1000.5, {"fields": {"currency": "eur"}}),
+            ("de@x.test", "decision", 2000.0, {"country": "DE"}),
+            ("gb@x.test", "decision", 300.0, {"country": "GB"}),
+            ("usd@x.test", "decision", 40.0, {"country": "GB", "fields": {"currency": "USD"}}),
+            ("jp@x.test", "won", 7.0, {"country": "JP"}),  # no currency: the default, EUR
+        ):
+            session.add(
+                Lead(email=email, stage=stage, deal_value=value, created_at=now,
+                     updated_at=now, **{"fields": {}} | more)
+            )  # fmt: skip
+    client, _ = signed_in_client(runtime)
+
+    page = client.get("/board").get_data(as_text=True)
+
+    decision = _column(page, "decision")
+    assert (
+        '<data value="3000.5" class="money">€3,000.50</data> · '
+        '<data value="300.0" class="money">£300</data> · '
+        '<data value="40.0" class="money">$40</data>'
+    ) in decision
+    assert ">£300<" in decision  # the cards in their currencies
+    assert ">$40<" in decision
+    assert ">€1,000.50<" in decision
+    assert "3,340" not in page  # never added across currencies
+    assert "3340" not in page
+    assert re.search(r"total deal value <data[^>]*>€3,007.50</data> · <data[^>]*>£300</data>"
+                     r" · <data[^>]*>\$40</data>", page)  # fmt: skip
+    assert "share of the largest stage by leads" in decision  # amounts are not comparable
+    # the counters follow a change of country or currency field (the trigger marks the lead)
+    with runtime.sessions.begin() as session:
+        session.execute(update(Lead).where(Lead.email == "gb@x.test").values(country="US"))
+        session.execute(
+            update(Lead).where(Lead.email == "jp@x.test").values(fields={"currency": "GBP"})
+        )
+    page = client.get("/board").get_data(as_text=True)
+    assert ">$340</data>" in _column(page, "decision")
+    assert "£300" not in _column(page, "decision")
+    assert ">£7</data>" in _column(page, "won")
 
 
 def test_the_leads_list_filters_by_stage_status_and_search_and_pages(runtime) -> None:

@@ -86,7 +86,7 @@ def row(*cells: str | int) -> str:
     """A table row as the page writes it: a row header, then numbers (and "-") right-aligned."""
     first, *rest = cells
     tds = "".join(
-        f'<td class="num">{c}</td>' if re.fullmatch(r"-|[\d,.]+%?", str(c)) else f"<td>{c}</td>"
+        f'<td class="num">{c}</td>' if re.fullmatch(r"-|€?[\d,.]+%?", str(c)) else f"<td>{c}</td>"
         for c in rest
     )
     return f'<tr><th scope="row">{first}</th>{tds}</tr>'
@@ -109,9 +109,9 @@ def test_the_report_page_shows_every_section_with_the_known_numbers(
     assert "<td>1 (1 lost)</td>" in page
     assert "<td>1 (1 bounced)</td>" in page
     assert row("prospecting", 2, 2, "1 bounce_hard, 1 positive", 1, 0, "1 (1 bounced)") in page
-    # pipeline: won value 5,000.00, forecast total 605.00
-    assert row("won", 1, "5,000.00", "-", "-") in page
-    assert '<td class="num">605.00</td>' in page
+    # pipeline: won value €5,000, forecast total €605 (no currency said: the default, EUR)
+    assert row("won", 1, "€5,000", "-", "-") in page
+    assert '<td class="num">€605</td>' in page
     assert row("sales", 6, "16.7%", "0.0%", "33.3%") in page
     assert "No data." in page  # no A/B variants
     for name in CHARTS:

@@ -19,8 +19,10 @@ Touches are counted with the lead whose events name them: the engine records a t
 events under the touch's own lead.
 
 The pipeline section (leads and deal value per stage now) does not depend on a day: it is
-filed under ``PIPELINE_DAY``, with the value in whole millionths, so that adding and taking
-away shares never drifts the way floating-point sums would.
+filed under ``PIPELINE_DAY``, with the value in whole millionths per currency (the lead's own
+``currency`` field, else its country's; ``worker.leads.locales.stated_currency``), so that
+adding and taking away shares never drifts the way floating-point sums would, and values in
+different currencies are never added together.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ PIPELINE_DAY = date(1, 1, 1)  # the day the pipeline counts are filed under
 
 
 @lru_cache(maxsize=65536)
-def key(*parts: str | int) -> str:
+def key(*parts: str | int | None) -> str:
     """A count's key as stored: the JSON text of its parts, e.g. ``["sent","prospecting",0]``."""
     return json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
 
@@ -132,11 +134,13 @@ def lead_parts(
 
 
 def pipeline_parts(lead: LeadRow) -> dict[tuple[str, date], int]:
-    """The lead in its stage's count and deal value (millionths; no value counts 0)."""
+    """The lead in its stage's count and deal value (millionths; no value counts 0), the value
+    under its currency: ``["pipeline","won","value","GBP"]``, or ``null`` for the default
+    currency, so that a change of ``OUTREACH_DEFAULT_CURRENCY`` needs no recount."""
     value = in_millionths(lead.deal_value)
     found = {(key("pipeline", lead.stage, "leads"), PIPELINE_DAY): 1}
     if value:
-        found[(key("pipeline", lead.stage, "value"), PIPELINE_DAY)] = value
+        found[(key("pipeline", lead.stage, "value", lead.currency), PIPELINE_DAY)] = value
     return found
 
 

@@ -1,5 +1,5 @@
 """The stage funnel: which leads entered each stage, advanced, were lost, and how long they
-stayed; the pipeline value per stage and the forecast of won value."""
+stayed; the pipeline value per stage and the forecast of won value, per currency."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from worker.analytics.records import EventRow, LeadRow
 from worker.analytics.stats import median, rate
+from worker.leads.locales import DEFAULT_CURRENCY
 from worker.vocabulary import FINAL_STAGES, PIPELINE_STAGES, EventKind, Stage
 
 SECONDS_PER_DAY = 86400.0
@@ -137,43 +138,73 @@ def in_millionths(value: float | None) -> int:
     return round((value or 0.0) * MILLIONTHS)
 
 
-def pipeline(leads: list[LeadRow], funnel_rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Deal value per stage now, and the forecast of won value (see ``pipeline_table``).
+Amounts = dict[str, float]  # per currency code, e.g. {"EUR": 1200.0, "GBP": 80.5}
+
+
+def pipeline(
+    leads: list[LeadRow],
+    funnel_rows: list[dict[str, Any]],
+    default_currency: str = DEFAULT_CURRENCY,
+) -> dict[str, Any]:
+    """Deal value per stage and currency now, and the forecast of won value (see
+    ``pipeline_table``); a lead's currency is its own, else ``default_currency``.
 
     Values are added in whole millionths, so the sum is the same in any order (and the same
     as the report counters give): a floating-point sum of values with cents depends on the
     order of the rows.
     """
-    totals: dict[str, tuple[int, float]] = {}
-    for stage in PIPELINE_STAGES + FINAL_STAGES:
-        mine = [lead for lead in leads if lead.stage == stage]
-        if mine:
-            totals[stage] = (
-                len(mine),
-                sum(in_millionths(lead.deal_value) for lead in mine) / MILLIONTHS,
-            )
+    counts: dict[str, int] = {}
+    millionths: dict[str, dict[str, int]] = {}
+    for lead in leads:
+        counts[lead.stage] = counts.get(lead.stage, 0) + 1
+        value = in_millionths(lead.deal_value)
+        if value:
+            currency = lead.currency or default_currency
+            mine = millionths.setdefault(lead.stage, {})
+            mine[currency] = mine.get(currency, 0) + value
+    totals = {
+        stage: (count, in_units(millionths.get(stage, {})))
+        for stage, count in counts.items()
+        if stage in PIPELINE_STAGES + FINAL_STAGES
+    }
     return pipeline_table(totals, funnel_rows)
 
 
+def in_units(millionths: Mapping[str, int]) -> Amounts:
+    """Sums in millionths per currency as amounts, the currencies in order, zeros left out."""
+    return {code: n / MILLIONTHS for code, n in sorted(millionths.items()) if n}
+
+
 def pipeline_table(
-    totals: Mapping[str, tuple[int, float]], funnel_rows: list[dict[str, Any]]
+    totals: Mapping[str, tuple[int, Mapping[str, float]]], funnel_rows: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """Deal value per stage now, and the forecast of won value; ``totals``: per stage, its
-    number of leads and their total deal value (no value counts 0; a stage with no leads is 0).
+    """Deal value per stage and currency now, and the forecast of won value per currency;
+    ``totals``: per stage, its number of leads and their total deal value per currency (no
+    value counts 0; a stage with no leads is 0). Values in different currencies are never
+    added together: every ``value`` and ``forecast_won`` maps a currency code to an amount.
 
     Method: each open (pipeline) stage's current value times the historical chance a lead in it
     is won, which is the product of the stage-to-stage conversion rates (advanced / entered)
     from that stage through the last pipeline stage (see ``win_probability``). A stage whose
     chance is unknown adds nothing and its forecast is None. ``forecast_won`` is the sum over
-    the open stages.
+    the open stages, per currency of their values. ``currencies``: every currency with a value.
     """
     stages = []
-    total = 0.0
+    total: Amounts = {}
+    currencies: set[str] = set()
     for stage in PIPELINE_STAGES + FINAL_STAGES:
-        count, value = totals.get(stage, (0, 0))
+        count, values = totals.get(stage, (0, {}))
+        value = {code: amount for code, amount in sorted(values.items()) if amount}
+        currencies.update(value)
         probability = win_probability(funnel_rows, stage) if stage in PIPELINE_STAGES else None
-        forecast = value * probability if probability is not None else None
-        total += forecast or 0.0
+        forecast = (
+            {code: amount * probability for code, amount in value.items()}
+            if probability is not None
+            else None
+        )
+        if stage in PIPELINE_STAGES:
+            for code in value:
+                total[code] = total.get(code, 0.0) + (forecast or {}).get(code, 0.0)
         stages.append(
             {
                 "stage": stage,
@@ -183,4 +214,8 @@ def pipeline_table(
                 "forecast_won": forecast,
             }
         )
-    return {"stages": stages, "forecast_won": total}
+    return {
+        "stages": stages,
+        "forecast_won": dict(sorted(total.items())),
+        "currencies": sorted(currencies),
+    }

@@ -22,6 +22,9 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from worker.authoring.formatting import amounts_text
+
+REPORT_LOCALE = "en"  # the locale money is written in (Babel): ``€970,502.25``
 COLORS = ("#4c72b0", "#55a868", "#c44e52", "#8172b2", "#ccb974")
 _SVG_START = re.compile(r"<svg\b")
 _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
@@ -148,14 +151,22 @@ def chart_spec(data: dict[str, Any], name: str) -> ChartSpec:
         )
     if name == "pipeline":
         stages = data["pipeline"]["stages"]
+        currencies = data["pipeline"]["currencies"]
+        series: list[tuple[str, list[Any]]] = []
+        for code in currencies or [""]:  # a pair of series per currency: never added up
+            label = f" {code}" if len(currencies) > 1 else ""
+            series.append((f"value{label}", [r["value"].get(code, 0.0) for r in stages]))
+            series.append(
+                (
+                    f"forecast won{label}",
+                    [(r["forecast_won"] or {}).get(code) for r in stages],
+                )
+            )
         return ChartSpec(
             "Value and forecast won per stage",
             [r["stage"] for r in stages],
-            [
-                ("value", [r["value"] for r in stages]),
-                ("forecast won", [r["forecast_won"] for r in stages]),
-            ],
-            ylabel="value",
+            series,
+            ylabel=currencies[0] if len(currencies) == 1 else "value in each currency",
         )
     if name == "mailboxes":
         mailboxes = data["mailboxes"]
@@ -179,13 +190,21 @@ def chart(data: dict[str, Any], name: str) -> Markup | None:
     )
 
 
-def sections(data: dict[str, Any], *, charts: bool = True) -> list[dict[str, Any]]:
+def sections(
+    data: dict[str, Any], *, charts: bool = True, locale: str = REPORT_LOCALE
+) -> list[dict[str, Any]]:
     """Every section: ``name``, ``title``, ``chart`` (None unless ``charts``), table
-    ``head``, ``rows`` and an optional ``foot``."""
+    ``head``, ``rows`` and an optional ``foot``. Money is written per currency in ``locale``
+    (``€970,502.25 · £12,000``), never added across currencies."""
     steps = data["steps"]
     variants = data["variants"]
     stages = data["pipeline"]["stages"]
+    currencies = data["pipeline"]["currencies"]
     mailboxes = data["mailboxes"]
+
+    def money(amounts: dict[str, float] | None) -> str:
+        return "-" if amounts is None else amounts_text(amounts, currencies, locale)
+
     result: list[dict[str, Any]] = [
         {
             "name": "funnel",
@@ -264,13 +283,13 @@ def sections(data: dict[str, Any], *, charts: bool = True) -> list[dict[str, Any
                 [
                     r["stage"],
                     r["leads"],
-                    _num(r["value"], ",.2f"),
+                    money(r["value"]),
                     _pct(r["win_probability"]),
-                    _num(r["forecast_won"], ",.2f"),
+                    money(r["forecast_won"]),
                 ]
                 for r in stages
             ],
-            "foot": ["total", "", "", "", _num(data["pipeline"]["forecast_won"], ",.2f")],
+            "foot": ["total", "", "", "", money(data["pipeline"]["forecast_won"])],
         },
         {
             "name": "mailboxes",

@@ -10,6 +10,7 @@ from sqlalchemy import ARRAY, ColumnElement, Integer, Select, any_, bindparam, c
 from sqlalchemy.orm import Session
 
 from worker.analytics.records import NO_DETAIL, EventRow, LeadRow, TouchRow
+from worker.leads.locales import stated_currency
 from worker.store.dialect import is_postgres
 from worker.store.models import Event, Lead, Touch
 from worker.vocabulary import EventKind
@@ -23,12 +24,36 @@ def among(session: Session, column: Any, ids: Collection[int]) -> ColumnElement[
     return column.in_(list(ids))  # type: ignore[no-any-return]
 
 
+# A lead as the report reads it: its currency from its ``currency`` field (read in the
+# database, not the whole JSON) and its country (``worker.leads.locales.stated_currency``).
+_LEAD_COLUMNS = (
+    Lead.id,
+    Lead.stage,
+    Lead.status,
+    Lead.deal_value,
+    Lead.created_at,
+    Lead.fields["currency"].as_string(),
+    Lead.country,
+)
+
+
+def lead_row(
+    id: int,
+    stage: str,
+    status: str,
+    deal_value: float | None,
+    created_at: datetime,
+    currency: Any,
+    country: str | None,
+) -> LeadRow:
+    """A ``LeadRow`` from ``_LEAD_COLUMNS``."""
+    stated = stated_currency({"currency": currency, "country": country})
+    return LeadRow(id, stage, status, deal_value, created_at, stated)
+
+
 def load_leads(session: Session) -> list[LeadRow]:
     """Every lead, as it is now."""
-    rows = session.execute(
-        select(Lead.id, Lead.stage, Lead.status, Lead.deal_value, Lead.created_at)
-    )
-    return [LeadRow(*row) for row in rows]
+    return [lead_row(*row) for row in session.execute(select(*_LEAD_COLUMNS))]
 
 
 # The kinds of event the report counts; the rest of the log (scheduled, enrolled, paused,
@@ -84,11 +109,9 @@ def events_of_leads(session: Session, lead_ids: Collection[int]) -> dict[int, li
 def leads_by_id(session: Session, lead_ids: Collection[int]) -> dict[int, LeadRow]:
     """These leads as they are now (ids of leads that are gone are left out)."""
     rows = session.connection().execute(
-        select(Lead.id, Lead.stage, Lead.status, Lead.deal_value, Lead.created_at).where(
-            among(session, Lead.id, lead_ids)
-        )
+        select(*_LEAD_COLUMNS).where(among(session, Lead.id, lead_ids))
     )
-    return {row[0]: LeadRow(*row) for row in rows.all()}
+    return {row[0]: lead_row(*row) for row in rows.all()}
 
 
 def touches_by_id(session: Session, touch_ids: Collection[int]) -> dict[int, TouchRow]:

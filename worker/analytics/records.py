@@ -20,6 +20,7 @@ class LeadRow:
     status: str
     deal_value: float | None
     created_at: datetime
+    currency: str | None = None  # its own currency field, else its country's; None: the default
 
 
 class EventRow(NamedTuple):

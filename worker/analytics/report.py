@@ -17,6 +17,7 @@ from worker.analytics.records import EventRow, LeadRow, TouchRow
 from worker.analytics.rollup import covers, refresh, rollup_report
 from worker.analytics.steps import step_rows
 from worker.analytics.variants import variant_rows
+from worker.leads.locales import DEFAULT_CURRENCY
 
 
 def compute_report(
@@ -25,12 +26,15 @@ def compute_report(
     touches: list[TouchRow],
     since: datetime | None = None,
     sequence_order: Sequence[str] = (),
+    default_currency: str = DEFAULT_CURRENCY,
 ) -> dict[str, Any]:
     """Every section from plain rows: funnel, steps, variants, pipeline, mailboxes.
 
     ``since`` limits the funnel to stage visits entered from then on, and sends, replies and
     drop-offs to events from then on; pipeline values are always the current ones.
     ``sequence_order``: how the step rows list sequences (the rest follow by name).
+    ``default_currency``: the currency of deal values of leads whose ``currency`` field and
+    country say none (``OUTREACH_DEFAULT_CURRENCY``); values are grouped per currency.
     """
     window = since_filter(events, since)
     funnel_rows = funnel(all_visits(leads, events), since)
@@ -39,13 +43,16 @@ def compute_report(
         "funnel": funnel_rows,
         "steps": step_rows(events, window, touches, sequence_order),
         "variants": variant_rows(window, touches),
-        "pipeline": pipeline(leads, funnel_rows),
+        "pipeline": pipeline(leads, funnel_rows, default_currency),
         "mailboxes": mailbox_rows(window, touches),
     }
 
 
 def build_report(
-    session: Session, since: datetime | None = None, sequence_order: Sequence[str] = ()
+    session: Session,
+    since: datetime | None = None,
+    sequence_order: Sequence[str] = (),
+    default_currency: str = DEFAULT_CURRENCY,
 ) -> dict[str, Any]:
     """The report for the database ``session`` reads (see ``compute_report``).
 
@@ -56,9 +63,14 @@ def build_report(
     """
     if not covers(since):
         return compute_report(
-            load_leads(session), load_events(session), load_touches(session), since, sequence_order
+            load_leads(session),
+            load_events(session),
+            load_touches(session),
+            since,
+            sequence_order,
+            default_currency,
         )
     bind = session.get_bind()
     if isinstance(bind, Engine) and not session.in_transaction():
         refresh(sessionmaker(bind))
-    return rollup_report(session, since, sequence_order)
+    return rollup_report(session, since, sequence_order, default_currency)

@@ -3,7 +3,7 @@
 ``report_counts`` holds, per key and UTC day, the sum over leads of what each adds to the
 report (``worker.analytics.contributions``); ``report_leads`` holds each lead's share as last
 added and ``report_visits`` its finished stage visits (for the median days). Database
-triggers (migration 0008) add a row to ``report_dirty`` in the same transaction as any
+triggers (migrations 0008 and 0012) add a row to ``report_dirty`` in the same transaction as any
 change that can alter a lead's share, so the counters never silently go stale:
 
 - ``refresh`` takes dirty leads a batch at a time, computes their shares again from their
@@ -38,7 +38,13 @@ from worker.analytics.contributions import (
     lead_parts,
     pipeline_parts,
 )
-from worker.analytics.funnel import MILLIONTHS, SECONDS_PER_DAY, funnel_row, pipeline_table
+from worker.analytics.funnel import (
+    SECONDS_PER_DAY,
+    Amounts,
+    funnel_row,
+    in_units,
+    pipeline_table,
+)
 from worker.analytics.mailboxes import mailbox_table
 from worker.analytics.queries import (
     among,
@@ -48,6 +54,7 @@ from worker.analytics.queries import (
 )
 from worker.analytics.steps import StepKey, step_table
 from worker.analytics.variants import VariantKey, variant_table
+from worker.leads.locales import DEFAULT_CURRENCY
 from worker.store.dialect import dialect_insert, is_postgres
 from worker.store.models import Lead, ReportCount, ReportDirty, ReportLead, ReportVisit
 from worker.vocabulary import PIPELINE_STAGES
@@ -207,9 +214,16 @@ def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
 
 
 def rollup_report(
-    session: Session, since: datetime | None = None, sequence_order: Sequence[str] = ()
+    session: Session,
+    since: datetime | None = None,
+    sequence_order: Sequence[str] = (),
+    default_currency: str = DEFAULT_CURRENCY,
 ) -> dict[str, Any]:
-    """``compute_report``'s result from the counters (``since``: None or a UTC midnight)."""
+    """``compute_report``'s result from the counters (``since``: None or a UTC midnight).
+
+    ``default_currency``: the currency of the values of leads whose own ``currency`` field
+    and country say none; the counters file those under no currency, so that the refresh
+    needs no settings and a new default applies at once."""
     if not covers(since):
         raise ValueError(f"the report counters start at a UTC midnight, not at {since}")
     _read_lock(session)
@@ -236,12 +250,15 @@ def rollup_report(
     if since is not None:
         fresh = [v for v in fresh if v.entered >= since]
     parts = _Read(totals, pipeline, fresh, exclude_marked=bool(marked))
-    return _assemble(session, parts, since, sequence_order)
+    return _assemble(session, parts, since, sequence_order, default_currency)
 
 
-def stage_totals_now(session: Session) -> dict[str, tuple[int, float]]:
-    """Per stage that has leads: how many, and their total deal value (no value counts 0),
-    from the counters and, for leads marked since the last refresh, their rows as they are."""
+def stage_totals_now(
+    session: Session, default_currency: str = DEFAULT_CURRENCY
+) -> dict[str, tuple[int, Amounts]]:
+    """Per stage that has leads: how many, and their total deal value per currency (no value
+    counts 0; ``default_currency`` as in ``rollup_report``), from the counters and, for leads
+    marked since the last refresh, their rows as they are."""
     _read_lock(session)
     pipeline = _pipeline_sums(session)
     for chunk in _chunks(_marked(session)):
@@ -252,7 +269,7 @@ def stage_totals_now(session: Session) -> dict[str, tuple[int, float]]:
         for lead in leads_by_id(session, chunk).values():
             for (k, _day), n in pipeline_parts(lead).items():
                 pipeline[k] += n
-    return _stage_values(pipeline)
+    return _stage_values(pipeline, default_currency)
 
 
 def _read_lock(session: Session) -> None:
@@ -274,13 +291,21 @@ def _pipeline_sums(session: Session) -> Counter[str]:
     return Counter({k: int(n) for k, n in rows})
 
 
-def _stage_values(pipeline: Counter[str]) -> dict[str, tuple[int, float]]:
+def _stage_values(pipeline: Counter[str], default_currency: str) -> dict[str, tuple[int, Amounts]]:
+    """Per stage with leads: how many, and their value per currency (a value filed under no
+    currency is in ``default_currency``)."""
     leads: Counter[str] = Counter()
-    values: Counter[str] = Counter()
+    values: dict[str, Counter[str]] = {}
     for text, n in pipeline.items():
-        _, stage, what = json.loads(text)
-        (leads if what == "leads" else values)[stage] += n
-    return {stage: (n, values[stage] / MILLIONTHS) for stage, n in leads.items() if n}
+        if not n:
+            continue
+        _, stage, what, *currency = json.loads(text)
+        if what == "leads":
+            leads[stage] += n
+        else:
+            code = (currency[0] if currency else None) or default_currency
+            values.setdefault(stage, Counter())[code] += n
+    return {stage: (n, in_units(values.get(stage, {}))) for stage, n in leads.items() if n}
 
 
 @dataclass
@@ -296,7 +321,11 @@ class _Read:
 
 
 def _assemble(
-    session: Session, read: _Read, since: datetime | None, sequence_order: Sequence[str]
+    session: Session,
+    read: _Read,
+    since: datetime | None,
+    sequence_order: Sequence[str],
+    default_currency: str,
 ) -> dict[str, Any]:
     funnel: dict[str, Counter[str]] = {stage: Counter() for stage in PIPELINE_STAGES}
     sent: Counter[StepKey] = Counter()
@@ -336,7 +365,7 @@ def _assemble(
         "funnel": funnel_rows,
         "steps": step_table(sent, replies, unsubscribes, drops, sequence_order),
         "variants": variant_table(variants),
-        "pipeline": pipeline_table(_stage_values(read.pipeline), funnel_rows),
+        "pipeline": pipeline_table(_stage_values(read.pipeline, default_currency), funnel_rows),
         "mailboxes": mailbox_table(mailboxes),
     }
 

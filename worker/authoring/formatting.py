@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -73,13 +74,29 @@ def money(context: Context, value: Any, currency: str | None = None) -> str:
         raise ValueError(
             f"money: currency {code!r} is unknown — write a code such as EUR, GBP or USD"
         )
-    amount = _amount(value, "money")
-    locale = _locale_of(context)
-    pattern = locale.currency_formats["standard"]
-    if amount == amount.to_integral_value():
+    return money_text(_amount(value, "money"), code, _locale_of(context))
+
+
+def money_text(amount: Decimal | float, currency: str, locale: Locale | str = "en") -> str:
+    """``amount`` of ``currency`` in ``locale`` (``€24,000``, ``42.500,50 €``): whole amounts
+    without cents, others with them. Also the board's and the report's money."""
+    where = babel_locale(locale) if isinstance(locale, str) else locale
+    number = amount if isinstance(amount, Decimal) else Decimal(str(amount))
+    pattern = where.currency_formats["standard"]
+    if number == number.to_integral_value():
         pattern = copy.copy(pattern)
         pattern.frac_prec = (0, 0)
-    return str(pattern.apply(amount, locale, currency=code.upper(), currency_digits=False))
+    return str(pattern.apply(number, where, currency=currency.upper(), currency_digits=False))
+
+
+def amounts_text(
+    amounts: Mapping[str, float], currencies: Sequence[str] = (), locale: Locale | str = "en"
+) -> str:
+    """Amounts in several currencies, never added together: ``€970,502.25 · £12,000``.
+    Nothing is zero in the one currency of ``currencies`` (``€0``), else ``0``."""
+    if not amounts:
+        return money_text(0, currencies[0], locale) if len(currencies) == 1 else "0"
+    return " · ".join(money_text(amount, code, locale) for code, amount in sorted(amounts.items()))
 
 
 @pass_context
@@ -116,4 +133,13 @@ def install_filters(environment: Environment) -> None:
     environment.filters["date"] = date_filter
 
 
-__all__ = ["DATE_FORMATS", "babel_locale", "date_filter", "install_filters", "money", "number"]
+__all__ = [
+    "DATE_FORMATS",
+    "amounts_text",
+    "babel_locale",
+    "date_filter",
+    "install_filters",
+    "money",
+    "money_text",
+    "number",
+]

@@ -46,7 +46,12 @@ def report(
     start = since.replace(tzinfo=UTC) if since else None
     runtime = runtime_of(ctx)
     with runtime.sessions() as session:
-        data = build_report(session, start, runtime.catalog.in_pipeline_order())
+        data = build_report(
+            session,
+            start,
+            runtime.catalog.in_pipeline_order(),
+            runtime.settings.default_currency,
+        )
     if html_path is not None:
         from worker.analytics.html_report import write_html
 

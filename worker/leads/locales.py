@@ -7,6 +7,13 @@
 - **Currency**: the lead's ``currency`` field, else the sending mailbox's ``currency:``
   (``mailboxes.yaml``), else ``CURRENCY_BY_COUNTRY`` for its country, else the default
   (``OUTREACH_DEFAULT_CURRENCY``, EUR).
+- **Currency in the pipeline board and report**: the lead's ``currency`` field, else its
+  country's, else the default (``report_currency``). There is no sending mailbox there (a lead
+  is counted once, whichever mailbox writes to it), so a mailbox's ``currency:`` does not
+  apply: a lead quoted in the mailbox's currency is grouped under it only when its own field
+  or its country says so too. A ``currency`` field that is not a currency code counts as
+  absent there (the emails to that lead fail to render and say why). Deal values are grouped
+  per currency and never added across currencies.
 - **Locale**: the language an email is written in plus the lead's country (``de_AT``,
   ``en_GB``), for formatting money, numbers and dates (``worker.authoring.formatting``).
 
@@ -82,6 +89,25 @@ def lead_currency(
     return CURRENCY_BY_COUNTRY.get(country) or currency_code(default or DEFAULT_CURRENCY)
 
 
+def stated_currency(fields: Mapping[str, Any]) -> str | None:
+    """The currency the lead's own data names: its ``currency`` field when that is a currency
+    code, else its country's; None when neither says (the default applies)."""
+    given = fields.get("currency")
+    if isinstance(given, str) and given.strip():
+        try:
+            return currency_code(given)
+        except ValueError:
+            pass
+    return CURRENCY_BY_COUNTRY.get(str(fields.get("country") or "").upper())
+
+
+def report_currency(fields: Mapping[str, Any], default: str | None = None) -> str:
+    """The currency the board and the report group the lead's deal value under: as
+    ``lead_currency(fields, None, default)``, but a ``currency`` field that is not a code
+    counts as absent instead of failing."""
+    return stated_currency(fields) or currency_code(default or DEFAULT_CURRENCY)
+
+
 def locale_name(language: str, country: str | None) -> str:
     """``de`` + ``AT`` → ``de_AT``; the language alone without a country."""
     return f"{language}_{country.upper()}" if country else language
@@ -98,4 +124,6 @@ __all__ = [
     "lead_currency",
     "lead_language",
     "locale_name",
+    "report_currency",
+    "stated_currency",
 ]

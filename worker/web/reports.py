@@ -30,6 +30,9 @@ blueprint = Blueprint("reports", __name__, url_prefix="/reports")
 CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NUMERIC = re.compile(r"^(-|-?[\d,]+(\.\d+)?%?)$")
+# Money per currency, e.g. "€970,502.25 · £12,000" or "1.200 CHF": right-aligned too.
+_AMOUNT = r"[^\d\s·]{0,4}\s?-?\d[\d,.'\u00a0\u202f]*\s?[^\d\s·]{0,4}"
+_MONEY = re.compile(rf"^{_AMOUNT}( · {_AMOUNT})*$")
 _XML_PROLOG = '<?xml version="1.0" encoding="utf-8" standalone="no"?>\n'
 CACHE_S = 60.0
 _CACHE_ENTRIES = 16
@@ -114,7 +117,11 @@ def _since(text: str) -> datetime | None:
 def _cells(values: list[Any]) -> list[tuple[Any, bool]]:
     """A table row's values, each with whether it is a number (right-aligned)."""
     return [
-        (v, isinstance(v, int | float) or (isinstance(v, str) and bool(_NUMERIC.match(v))))
+        (
+            v,
+            isinstance(v, int | float)
+            or (isinstance(v, str) and bool(_NUMERIC.match(v) or _MONEY.match(v))),
+        )
         for v in values
     ]
 
@@ -130,8 +137,14 @@ def _report(since: datetime | None, *, fresh: bool) -> dict[str, Any]:
             kept = cache.entries.get(key)
         if kept is not None and now - kept[0] < CACHE_S:
             return kept[1]
-    with current_runtime().sessions() as session:
-        data = build_report(session, since, current_runtime().catalog.in_pipeline_order())
+    runtime = current_runtime()
+    with runtime.sessions() as session:
+        data = build_report(
+            session,
+            since,
+            runtime.catalog.in_pipeline_order(),
+            runtime.settings.default_currency,
+        )
     with cache.lock:
         cache.entries.pop(key, None)
         cache.entries[key] = (now, data)
