@@ -286,6 +286,31 @@ def test_bad_rows_are_reported_with_file_and_row_and_the_rest_imported(
     assert report.enrollment.enrolled == 2
 
 
+def test_a_bad_language_or_currency_is_a_row_error_and_good_ones_are_kept(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path,
+        "locales.csv",
+        """
+        email,first_name,country,language,currency
+        klaus@x.test,Klaus,DE,Deutsch,EUR
+        anna@x.test,Anna,AT,de-AT,eur
+        bob@x.test,Bob,GB,en,pounds
+        """,
+    )
+    report = run_import(runtime, path)
+
+    messages = [str(error) for error in report.errors]
+    assert len(messages) == 2, messages
+    assert messages[0].startswith("locales.csv:2: language 'Deutsch'")
+    assert messages[1].startswith("locales.csv:4: currency 'pounds' is not a currency code")
+    with runtime.sessions() as session:
+        [anna] = session.scalars(select(Lead))
+    assert anna.email == "anna@x.test"
+    assert (anna.fields["language"], anna.fields["currency"]) == ("de-AT", "EUR")
+
+
 def test_a_nul_byte_or_a_name_too_long_for_a_header_is_one_row_error_and_the_rest_imported(
     runtime: Runtime, tmp_path: Path
 ) -> None:

@@ -7,7 +7,8 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
-from functools import lru_cache
+from datetime import datetime
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +22,8 @@ from worker.errors import LeadImportError
 from worker.leads.addresses import normalise_email
 from worker.leads.csv_input import RowError, csv_rows
 from worker.leads.enrollment import EnrollResult, enroll_many
+from worker.leads.locales import currency_code, language_problem
+from worker.leads.ordered_writes import OrderedWrites, Turn
 from worker.leads.read_ahead import read_ahead
 from worker.leads.upserts import Folded, ImportedLead, fold_batch, upsert_leads
 from worker.store.models import LEAD_COLUMNS, Lead
@@ -28,6 +31,7 @@ from worker.timing.windows import country_code
 from worker.vocabulary import FINAL_STAGES, PIPELINE_STAGES, LeadStatus, Stage
 
 BATCH_ROWS = 2000  # good rows per transaction
+WRITERS = 2  # PostgreSQL: batches written at once, each on its own connection
 _COLUMN = re.compile(r"[^a-z0-9]+")
 _ALIASES = {
     "e_mail": "email",
@@ -133,6 +137,13 @@ def validate_row(raw: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]
             values["country"] = country_code(values["country"])
         except ValueError as exc:
             errors.setdefault("country", str(exc))
+    if "language" in values and (problem := language_problem(values["language"])):
+        errors.setdefault("language", problem)
+    if "currency" in values:
+        try:
+            values["currency"] = currency_code(values["currency"])
+        except ValueError as exc:
+            errors.setdefault("currency", str(exc))
     if "stage" in values:
         stage = values.pop("stage").lower()
         if stage not in PIPELINE_STAGES + FINAL_STAGES:
@@ -237,18 +248,25 @@ def import_leads(
     """Upsert every good row, enroll leads, and report bad rows; batches commit as they go.
 
     The file is streamed: at most ``BATCH_ROWS`` good rows are held, and each batch is one
-    transaction, so a bad row is only reported and what came before it stays imported.
+    transaction, so a bad row is only reported and what came before it stays imported. On
+    PostgreSQL two batches are written at once (``WRITERS``, ``worker.leads.ordered_writes``):
+    they commit in order, and the rows of an address the batch before also has are written
+    only once that batch has committed, so the outcome is that of one batch after the other.
     """
     spec = catalog.get(sequence) if sequence else None
     report = ImportReport()
-    with closing(read_ahead(_parsed_batches(path), name="lead-import-reader")) as batches:
+    with factory() as session:
+        width = WRITERS if session.get_bind().dialect.name == "postgresql" else 1
+    write = _BatchWriter(factory, clock, catalog, spec, enroll)
+    with (
+        closing(read_ahead(_parsed_batches(path, width > 1), name="lead-import-reader")) as batches,
+        OrderedWrites[_Written](width, name="lead-import-writer") as writes,
+    ):
         for parsed in batches:
-            report.rows += parsed.rows
-            report.errors.extend(parsed.errors)
-            if parsed.good:
-                _import_batch(factory, parsed.good, clock, catalog, spec, enroll, report)
-            if progress and parsed.full:
-                progress(report.rows)
+            for done in writes.submit(partial(write, parsed)):
+                _add(report, done, progress)
+        for done in writes.drain():
+            _add(report, done, progress)
     if progress:
         progress(report.rows)
     return report
@@ -257,19 +275,60 @@ def import_leads(
 @dataclass
 class _Parsed:
     """A batch read from the file: its good rows (folded, ready to write), its bad ones, and
-    how many rows it read."""
+    how many rows it read. ``later`` holds the rows of addresses the batch before also has
+    (only when batches are written at once): they are written after that batch committed."""
 
     good: Folded | None
     errors: list[RowError]
     rows: int
     full: bool  # False for the last one, which may be short
+    later: Folded | None = None
 
 
-def _parsed_batches(path: Path) -> Iterator[_Parsed]:
-    """The file's rows in batches of ``BATCH_ROWS`` good rows (the last may be short)."""
+@dataclass
+class _Written:
+    """What writing one batch did, added to the report in the file's order."""
+
+    parsed: _Parsed
+    created: int = 0
+    updated: int = 0
+    enrollment: EnrollResult = field(default_factory=EnrollResult)
+
+
+def _add(report: ImportReport, done: _Written, progress: Callable[[int], None] | None) -> None:
+    report.rows += done.parsed.rows
+    report.errors.extend(done.parsed.errors)
+    report.created += done.created
+    report.updated += done.updated
+    _merge(report.enrollment, done.enrollment)
+    if progress and done.parsed.full:
+        progress(report.rows)
+
+
+def _parsed_batches(path: Path, split: bool = False) -> Iterator[_Parsed]:
+    """The file's rows in batches of ``BATCH_ROWS`` good rows (the last may be short); with
+    ``split``, the rows of addresses the batch before has too are set apart (``later``)."""
     good: list[dict[str, Any]] = []
     errors: list[RowError] = []
     rows = 0
+    before: set[str] = set()
+
+    def parsed(full: bool) -> _Parsed:
+        nonlocal before
+        now, later = good, []
+        if split and before:
+            later = [row for row in good if row["email"] in before]
+            if later:
+                now = [row for row in good if row["email"] not in before]
+        before = {row["email"] for row in good} if split else set()
+        return _Parsed(
+            fold_batch(now) if now else None,
+            errors,
+            rows,
+            full=full,
+            later=fold_batch(later) if later else None,
+        )
+
     for _line, item in read_rows(path):
         rows += 1
         if isinstance(item, RowError):
@@ -277,35 +336,54 @@ def _parsed_batches(path: Path) -> Iterator[_Parsed]:
             continue
         good.append(item)
         if len(good) >= BATCH_ROWS:
-            yield _Parsed(fold_batch(good), errors, rows, full=True)
+            yield parsed(full=True)
             good, errors, rows = [], [], 0
-    yield _Parsed(fold_batch(good) if good else None, errors, rows, full=False)
+    yield parsed(full=False)
 
 
-def _import_batch(
-    factory: sessionmaker[Session],
-    rows: Folded,
-    clock: Clock,
-    catalog: Catalog,
-    spec: SequenceSpec | None,
-    enroll: bool,
-    report: ImportReport,
-) -> None:
-    now = clock.now()
-    with factory.begin() as session:
+@dataclass
+class _BatchWriter:
+    """Writes one parsed batch in one transaction, in its turn (``Turn``): the next batch
+    begins once this one's leads are inserted (so serial ids follow the file, as when one
+    batch is written after the other) and commits after this one."""
+
+    factory: sessionmaker[Session]
+    clock: Clock
+    catalog: Catalog
+    spec: SequenceSpec | None
+    enroll: bool
+
+    def __call__(self, parsed: _Parsed, turn: Turn) -> _Written:
+        done = _Written(parsed)
+        if parsed.good is None and parsed.later is None:
+            turn.wait()
+            return done
+        now = self.clock.now()
+        with self.factory.begin() as session:
+            if parsed.good is not None:
+                self._write(session, parsed.good, now, done, turn)
+            turn.wait()  # the batch before has committed: its leads are there to update
+            if parsed.later is not None:
+                self._write(session, parsed.later, now, done, turn)
+        return done
+
+    def _write(
+        self, session: Session, rows: Folded, now: datetime, done: _Written, turn: Turn
+    ) -> None:
         written = upsert_leads(session, rows, now)
-        report.created += written.created
-        report.updated += written.updated
-        if not enroll:
+        turn.let_next_begin()  # new leads took their ids in the file's order
+        done.created += written.created
+        done.updated += written.updated
+        if not self.enroll:
             return
         repeats = {lead.id: lead.rows - 1 for lead in written.leads if lead.rows > 1}
         new = {lead.id for lead in written.leads if lead.created}
         by_spec: dict[str, tuple[SequenceSpec, list[ImportedLead]]] = {}
         for lead in written.leads:
-            lead_spec = spec or catalog.for_stage(lead.stage)
+            lead_spec = self.spec or self.catalog.for_stage(lead.stage)
             if lead_spec is None:
                 for _ in range(lead.rows):
-                    report.enrollment.skip(f"no sequence for stage {lead.stage}")
+                    done.enrollment.skip(f"no sequence for stage {lead.stage}")
                 continue
             by_spec.setdefault(lead_spec.name, (lead_spec, []))[1].append(lead)
         for lead_spec, leads in by_spec.values():
@@ -315,11 +393,11 @@ def _import_batch(
                 lead_spec,
                 at=now,
                 cause="import",
-                schedules=catalog.schedules,
+                schedules=self.catalog.schedules,
                 repeats=repeats,
                 new=new,
             )
-            _merge(report.enrollment, outcome)
+            _merge(done.enrollment, outcome)
 
 
 def _merge(total: EnrollResult, part: EnrollResult) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from worker.clock import iso
 from worker.errors import NotFoundError
 from worker.leads.addresses import normalise_email
+from worker.leads.locales import stated_currency
 from worker.store.models import Enrollment, Event, InboundMessage, Lead, ReviewItem, Touch
 from worker.vocabulary import EnrollmentStatus, EventKind, TouchStatus
 
@@ -89,6 +90,8 @@ def lead_row(lead: Lead, enrollment: Enrollment | None) -> dict[str, Any]:
         "enrollment_status": enrollment.status if enrollment else None,
         "next_due_at": iso(_next_due(enrollment)) if enrollment else None,
         "deal_value": lead.deal_value,
+        # what the value is in, when the lead's data says (else the default applies)
+        "currency": stated_currency({**(lead.fields or {}), "country": lead.country}),
         "timezone": lead.timezone,
         "updated_at": iso(lead.updated_at),
     }

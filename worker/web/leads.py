@@ -7,8 +7,9 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
+from worker.authoring.formatting import money_text
 from worker.errors import NotFoundError
-from worker.queries.board import BOARD_STAGES, format_value
+from worker.queries.board import BOARD_STAGES
 from worker.queries.lead_pages import lead_page, leads_page
 from worker.store.models import LEAD_STATUSES
 from worker.web.context import current_runtime
@@ -20,7 +21,14 @@ _MAX_SEARCH = 200
 
 @blueprint.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"money": format_value, "when": when}
+    return {"money": money, "when": when}
+
+
+def money(value: float | None, currency: str | None) -> str:
+    """A deal value with its currency (the default when the lead's data names none)."""
+    if value is None:
+        return ""
+    return money_text(value, currency or current_runtime().settings.default_currency)
 
 
 def when(value: str | None) -> str:
