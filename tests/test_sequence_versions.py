@@ -287,6 +287,25 @@ def outreach(project: Path, url: str, *args: str) -> Any:
         reset_cli_runtime()
 
 
+def test_sequences_plan_says_when_a_lead_keeps_its_next_email(
+    make_runtime: MakeRuntime, project: Path, clock: VirtualClock, database_url: str
+) -> None:
+    in_flight(make_runtime, project, clock, database_url)
+    write_sequence(project, ["a", "b", "c"])  # d removed: whoever is due b or c gets it next
+
+    shown = outreach(project, database_url, "sequences", "plan", "prospecting")
+
+    assert shown.exit_code == 0, shown.output
+    lines = [line.strip() for line in shown.output.splitlines()]
+    keep = [line for line in lines if "keep their next email" in line]
+    assert keep, shown.output
+    assert sorted(line.split("  ")[0] for line in keep) == [
+        "1 lead(s) keep their next email, step 2 (b)",
+        "1 lead(s) keep their next email, step 3 (c)",
+    ]
+    assert "never sent: d to 3 lead(s)" in lines  # the leads due b, c and d
+
+
 def test_sequences_plan_shows_who_moves_and_what_is_never_sent(
     make_runtime: MakeRuntime, project: Path, clock: VirtualClock, database_url: str
 ) -> None:

@@ -132,6 +132,11 @@ def _print_plan(found: Any) -> None:
         where += ", removed)" if group.removed else ")"
         lands = f"step {group.to_step} ({group.to_id})" if group.to_id else "past the last step"
         version = f"[dim]from {group.from_version}[/]"
+        if not group.removed and group.to_id is not None and group.to_id == group.from_id:
+            # the same email next; the version changed around it
+            moved = "" if group.to_step == group.from_step else f", now step {group.to_step}"
+            out.print(f"  {group.leads} lead(s) keep their next email, {where}{moved}  {version}")
+            continue
         out.print(f"  {group.leads} lead(s) at {where} → {lands}  {version}")
     if found.finishing:
         out.print(f"  {found.finishing} lead(s) finish the version they started")
