@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, case, cast, literal, select, update
+from sqlalchemy import String, case, cast, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from worker.authoring.versions import SequenceVersion, short
@@ -158,7 +158,12 @@ def _apply_batch(
             select(Enrollment)
             .where(
                 Enrollment.sequence == current.name,
-                Enrollment.seen_version != current.version,
+                # "!= current" as two ranges of ix_enrollments_sequence_seen: a "!=" is no
+                # index range, and every tick would read all of the sequence's enrollments
+                or_(
+                    Enrollment.seen_version < current.version,
+                    Enrollment.seen_version > current.version,
+                ),
                 Enrollment.id > after,
             )
             .order_by(Enrollment.id)
