@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, case, cast, literal, or_, select, update
+from sqlalchemy import Select, String, case, cast, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from worker.authoring.versions import SequenceVersion, short
@@ -112,13 +112,7 @@ def pin_unpinned(runtime: Runtime, version: SequenceVersion) -> int:
     """Pin the sequence's enrollments that run no version yet to ``version``; touches from
     before migration 0011 get the step ids of their places in it. Returns how many."""
     with runtime.sessions.begin() as session:
-        ids = list(
-            session.scalars(
-                select(Enrollment.id).where(
-                    Enrollment.sequence == version.name, Enrollment.seen_version.is_(None)
-                )
-            )
-        )
+        ids = list(session.scalars(unpinned_query(version.name)))
         if not ids:
             return 0
         step_ids = runtime.versions.ids(version.name, version.version)
@@ -146,6 +140,38 @@ def pin_unpinned(runtime: Runtime, version: SequenceVersion) -> int:
     return len(ids)
 
 
+def unpinned_query(sequence: str) -> Select[int]:
+    """The ids of a sequence's enrollments that run no version yet (``ix_enrollments_unpinned``,
+    a partial index: an index scan even while the statistics count them from before)."""
+    return select(Enrollment.id).where(
+        Enrollment.sequence == sequence, Enrollment.seen_version.is_(None)
+    )
+
+
+def unseen_query(current: SequenceVersion, after: int) -> Select[Enrollment]:
+    """The next batch of a sequence's enrollments held against another version than
+    ``current``, after id ``after``.
+
+    "!= current" is written as two ranges of ``ix_enrollments_sequence_seen`` (a "!=" is no
+    index range); PostgreSQL's multi-column statistics on (sequence, seen_version), migration
+    0013, keep it from walking the primary key in id order through every enrollment when none
+    differ.
+    """
+    return (
+        select(Enrollment)
+        .where(
+            Enrollment.sequence == current.name,
+            or_(
+                Enrollment.seen_version < current.version,
+                Enrollment.seen_version > current.version,
+            ),
+            Enrollment.id > after,
+        )
+        .order_by(Enrollment.id)
+        .limit(BATCH)
+    )
+
+
 def _apply_batch(
     runtime: Runtime, current: SequenceVersion, after: int, result: ChangeResult
 ) -> int | None:
@@ -154,21 +180,7 @@ def _apply_batch(
     now = runtime.clock.now()
     spec = runtime.catalog.get(current.name)
     with runtime.sessions.begin() as session:
-        query = (
-            select(Enrollment)
-            .where(
-                Enrollment.sequence == current.name,
-                # "!= current" as two ranges of ix_enrollments_sequence_seen: a "!=" is no
-                # index range, and every tick would read all of the sequence's enrollments
-                or_(
-                    Enrollment.seen_version < current.version,
-                    Enrollment.seen_version > current.version,
-                ),
-                Enrollment.id > after,
-            )
-            .order_by(Enrollment.id)
-            .limit(BATCH)
-        )
+        query = unseen_query(current, after)
         if is_postgres(session):
             query = query.with_for_update(skip_locked=True)
         batch = list(session.scalars(query))
@@ -338,4 +350,6 @@ __all__ = [
     "had_steps",
     "pin_unpinned",
     "store_version",
+    "unpinned_query",
+    "unseen_query",
 ]

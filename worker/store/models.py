@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     literal_column,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -133,6 +134,14 @@ class Enrollment(Base):
         Index("ix_enrollments_resume", "status", "resume_at"),
         # The tick's change check: a sequence's enrollments not yet held against its version.
         Index("ix_enrollments_sequence_seen", "sequence", "seen_version"),
+        # The tick's pin of new enrollments: partial, so it stays small and its plan stays an
+        # index scan even when the statistics still count a million unpinned rows.
+        Index(
+            "ix_enrollments_unpinned",
+            "sequence",
+            postgresql_where=text("seen_version IS NULL"),
+            sqlite_where=text("seen_version IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
