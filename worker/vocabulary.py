@@ -117,6 +117,18 @@ class ReviewReason(StrEnum):
     TASK_CALL = "task_call"
     TASK_LINKEDIN = "task_linkedin"
     MAILBOX_PAUSED = "mailbox_paused"
+    # A marketing-qualified lead whose score reached ``sql_candidate`` (or that replied
+    # positively): "accept as SQL?" (``worker.qualification``).
+    SALES_ACCEPTANCE = "sales_acceptance"
+
+
+@unique
+class Qualification(StrEnum):
+    """Where a lead stands in qualification (``Lead.qualification``); None: not an MQL yet."""
+
+    MQL = "mql"  # marketing-qualified: its score reached the ``mql`` threshold
+    SQL = "sql"  # sales-qualified: a rep accepted it
+    NURTURE = "nurture"  # a rep rejected it as SQL (with a reason): back to nurture
 
 
 @unique
@@ -134,6 +146,9 @@ class ReviewAction(StrEnum):
     DONE = "done"
     SKIP = "skip"
     ADD_REFERRAL = "add-referral"
+    # Sales acceptance of an MQL (``ReviewReason.SALES_ACCEPTANCE``).
+    ACCEPT_SQL = "accept-sql"
+    REJECT_SQL = "reject-sql"
     # Not a rep's: the resolution of a task whose ``timeout`` passed.
     TIMEOUT = "timeout"
 
@@ -181,6 +196,20 @@ class EventKind(StrEnum):
     SEQUENCE_CHANGED = "sequence_changed"
     # A due step passed over because its email already went out under an earlier version.
     STEP_PASSED = "step_passed"
+    # Engagement signals (``worker.tracking``): a tracked link clicked (detail: url, counted,
+    # and why not when a scanner's), an email opened (unreliable), an event from the website
+    # or a webinar posted through the API or imported (cause: its type), a rep's logged call.
+    LINK_CLICKED = "link_clicked"
+    EMAIL_OPENED = "email_opened"
+    ACTIVITY = "activity"
+    CALL_LOGGED = "call_logged"
+    # Scoring (``worker.scoring``): the score crossed a threshold (cause: mql or
+    # sql_candidate; detail: score, the rules that made it).
+    SCORE_CROSSED = "score_crossed"
+    # Sales acceptance (``worker.qualification``): detail holds the rep's answers; a rejection's
+    # cause is its reason.
+    SQL_ACCEPTED = "sql_accepted"
+    SQL_REJECTED = "sql_rejected"
 
 
 __all__ = [
@@ -190,6 +219,7 @@ __all__ = [
     "EventKind",
     "InboundStatus",
     "LeadStatus",
+    "Qualification",
     "ReviewAction",
     "ReviewReason",
     "Stage",

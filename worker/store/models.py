@@ -102,10 +102,20 @@ class Lead(Base):
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column()
+    # Lead scoring (``worker.scoring``): the score as of ``scored_at`` (None: never scored),
+    # each contributing rule with its points and age (``score_detail``), and qualification.
+    score: Mapped[float | None] = mapped_column()
+    scored_at: Mapped[datetime | None] = mapped_column()
+    score_detail: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    qualification: Mapped[str | None] = mapped_column(String(16), index=True)
+    mql_at: Mapped[datetime | None] = mapped_column()
+    sql_at: Mapped[datetime | None] = mapped_column()
 
 
 # The pipeline board's cards: the most valuable leads of a stage, read from the front.
 Index("ix_leads_stage_value", Lead.stage, Lead.deal_value.desc().nulls_last(), Lead.id)
+# ``leads list --sort score``, the queue and the board ordered by score.
+Index("ix_leads_score", Lead.score.desc().nulls_last(), Lead.id)
 
 
 def email_domain(email: Any) -> ColumnElement[str]:
@@ -450,3 +460,49 @@ class ReportVisit(Base):
     stage: Mapped[str] = mapped_column(String(32))
     entered_at: Mapped[datetime] = mapped_column()
     duration_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class ScoreMark(Base):
+    """A lead whose score must be computed again (an event arrived since it was scored)."""
+
+    __tablename__ = "score_marks"
+
+    lead_id: Mapped[int] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True
+    )
+    marked_at: Mapped[datetime] = mapped_column()
+
+
+class ScoreCrossing(Base):
+    """A lead's score crossed a threshold: once per (lead, threshold), whoever computed it."""
+
+    __tablename__ = "score_crossings"
+    __table_args__ = (UniqueConstraint("lead_id", "threshold", name="uq_score_crossings"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    threshold: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float] = mapped_column()
+    at: Mapped[datetime] = mapped_column()
+
+
+class Click(Base):
+    """One request to a tracked link (``/c/TOKEN``), counted as interest or not (and why)."""
+
+    __tablename__ = "clicks"
+    __table_args__ = (Index("ix_clicks_touch_at", "touch_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    touch_id: Mapped[int | None] = mapped_column(ForeignKey("touches.id", ondelete="SET NULL"))
+    lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    link: Mapped[int] = mapped_column()  # the link's place in the email, from 0
+    url: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column()
+    method: Mapped[str] = mapped_column(String(8))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    counted: Mapped[bool] = mapped_column()
+    # Why a click is not counted (a scanner's user agent, HEAD, seconds after delivery, every
+    # link at once); None when counted.
+    verdict: Mapped[str | None] = mapped_column(String(64))
