@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from worker.cli import (  # noqa: F401  (register the commands)
     authoring,
+    events,
     leads,
     mailboxes,
     planning,
@@ -11,6 +12,7 @@ from worker.cli import (  # noqa: F401  (register the commands)
     reports,
     reps,
     running,
+    scoring,
     send_test,
     suppressions,
     teaching,
