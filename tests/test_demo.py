@@ -114,3 +114,33 @@ def test_simulated_replies_go_through_the_real_ingestion_and_rules(project: Path
     ]
     assert result.colleagues_paused == 1
     assert leads["o.hughes@fenwick-packaging.test"].status == "paused"  # until 1 March
+
+
+def test_with_scoring_the_rep_accepts_one_mql_as_sql_and_rejects_another(project: Path) -> None:
+    from sqlalchemy import create_engine, select
+
+    from tests.conftest import REPO
+    from worker.store.models import Event, Lead
+
+    (project / "scoring.yaml").write_bytes((REPO / "scoring.yaml").read_bytes())
+    settings = Settings.from_env({}, home=project)
+    try:
+        result = run_demo(settings, folder=project / "demo", weeks=2)
+    finally:
+        reset_cli_runtime()
+
+    acceptance = result.acceptance
+    assert acceptance is not None
+    assert acceptance.scored == 26  # the import marked every lead; the first batch scored them
+    assert acceptance.accepted == ["ada@northwind.test"]
+    assert acceptance.rejected == ["m.weber@weber-kuehltechnik.test"]
+    engine = create_engine(result.database_url)
+    try:
+        with engine.connect() as conn:
+            qualified = dict(conn.execute(select(Lead.email, Lead.qualification)).all())
+            reasons = list(conn.scalars(select(Event.cause).where(Event.kind == "sql_rejected")))
+    finally:
+        engine.dispose()
+    assert qualified["ada@northwind.test"] == "sql"
+    assert qualified["m.weber@weber-kuehltechnik.test"] == "nurture"
+    assert reasons == ["no_timeline"]

@@ -58,6 +58,13 @@ class Settings:
     capture_form_limit: str = "5 per minute;30 per hour"
     capture_api_limit: str = "60 per minute"
     capture_origins: tuple[str, ...] = ()
+    # Engagement signals (``worker.tracking``): the key of ``POST /api/events`` and its limit;
+    # a click this soon after its email was sent, or every link of an email clicked within
+    # ``click_burst_s``, is a scanner's and not counted.
+    events_api_key: str | None = None
+    events_api_limit: str = "120 per minute"
+    click_min_delay_s: int = 10
+    click_burst_s: int = 5
     default_currency: str = "EUR"  # a lead's currency when its fields, mailbox, country don't say
     extra: Mapping[str, str] = field(default_factory=dict)
     # Where mailboxes' secrets (``transport_env``, ``inbox_env``) are looked up: the process
@@ -144,6 +151,10 @@ class Settings:
             ),
             capture_api_limit=_rate_limit(env, "OUTREACH_CAPTURE_API_LIMIT", "60 per minute"),
             capture_origins=_origins(env, "OUTREACH_CAPTURE_ORIGINS"),
+            events_api_key=env.get("OUTREACH_EVENTS_API_KEY") or None,
+            events_api_limit=_rate_limit(env, "OUTREACH_EVENTS_API_LIMIT", "120 per minute"),
+            click_min_delay_s=_int(env, "OUTREACH_CLICK_MIN_DELAY_S", 10),
+            click_burst_s=_int(env, "OUTREACH_CLICK_BURST_S", 5),
             default_currency=_currency(env, "OUTREACH_DEFAULT_CURRENCY"),
         )
 

@@ -120,6 +120,9 @@ class ReviewReason(StrEnum):
     # A marketing-qualified lead whose score reached ``sql_candidate`` (or that replied
     # positively): "accept as SQL?" (``worker.qualification``).
     SALES_ACCEPTANCE = "sales_acceptance"
+    # A lead's score crossed a threshold whose ``on_cross`` says ``flag`` or ``notify``
+    # (``worker.scoring``).
+    SCORE_CROSSED = "score_crossed"
 
 
 @unique

@@ -22,6 +22,11 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from worker.analytics.qualification_sections import (
+    QUALIFICATION_CHARTS,
+    qualification_chart,
+    qualification_tables,
+)
 from worker.authoring.formatting import amounts_text
 
 REPORT_LOCALE = "en"  # the locale money is written in (Babel): ``€970,502.25``
@@ -106,7 +111,7 @@ def bar_chart(
     return _svg(figure)
 
 
-CHARTS = ("funnel", "steps", "variants", "pipeline", "mailboxes")
+CHARTS = ("funnel", "steps", "variants", "pipeline", "mailboxes", *QUALIFICATION_CHARTS)
 
 
 @dataclass(frozen=True)
@@ -121,7 +126,10 @@ class ChartSpec:
 
 
 def chart_spec(data: dict[str, Any], name: str) -> ChartSpec:
-    """The chart of section ``name`` (one of ``CHARTS``) of the report ``data``."""
+    """The chart of section ``name`` (one of ``CHARTS``) of the report ``data``; KeyError
+    for a qualification section of a report without one."""
+    if name in QUALIFICATION_CHARTS:
+        return ChartSpec(*qualification_chart(data["qualification"], name))
     if name == "funnel":
         funnel = data["funnel"]
         return ChartSpec(
@@ -184,6 +192,8 @@ def chart_spec(data: dict[str, Any], name: str) -> ChartSpec:
 
 def chart(data: dict[str, Any], name: str) -> Markup | None:
     """Section ``name``'s chart as an ``<svg>`` element; None when it has no data."""
+    if name in QUALIFICATION_CHARTS and not data.get("qualification"):
+        return None
     spec = chart_spec(data, name)
     return bar_chart(
         spec.title, spec.categories, spec.series, ylabel=spec.ylabel, percent=spec.percent
@@ -307,6 +317,8 @@ def sections(
             ],
         },
     ]
+    if data.get("qualification"):
+        result += qualification_tables(data["qualification"])
     for section in result:
         section["chart"] = chart(data, section["name"]) if charts else None
     return result

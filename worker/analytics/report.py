@@ -12,12 +12,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from worker.analytics.funnel import all_visits, funnel, pipeline
 from worker.analytics.mailboxes import mailbox_rows
+from worker.analytics.qualification import qualification_report
 from worker.analytics.queries import load_events, load_leads, load_touches, since_filter
 from worker.analytics.records import EventRow, LeadRow, TouchRow
 from worker.analytics.rollup import covers, refresh, rollup_report
 from worker.analytics.steps import step_rows
 from worker.analytics.variants import variant_rows
 from worker.leads.locales import DEFAULT_CURRENCY
+from worker.vocabulary import PIPELINE_STAGES, Stage
+
+# The stages of the score distribution, in this order.
+REPORT_STAGES = [*PIPELINE_STAGES, Stage.WON, Stage.LOST]
 
 
 def compute_report(
@@ -53,8 +58,12 @@ def build_report(
     since: datetime | None = None,
     sequence_order: Sequence[str] = (),
     default_currency: str = DEFAULT_CURRENCY,
+    *,
+    qualification: bool = False,
 ) -> dict[str, Any]:
-    """The report for the database ``session`` reads (see ``compute_report``).
+    """The report for the database ``session`` reads (see ``compute_report``); with
+    ``qualification`` also its ``qualification`` section (``qualification_report``: MQLs,
+    sales acceptance, scores), aggregated in the database; None while no lead was ever scored.
 
     From the daily counters when ``since`` is None or a UTC midnight (the command line and the
     web app ask for whole days): first the leads changed since the last refresh are applied
@@ -62,7 +71,7 @@ def build_report(
     Any other ``since`` reads every row of the log.
     """
     if not covers(since):
-        return compute_report(
+        data = compute_report(
             load_leads(session),
             load_events(session),
             load_touches(session),
@@ -70,7 +79,11 @@ def build_report(
             sequence_order,
             default_currency,
         )
-    bind = session.get_bind()
-    if isinstance(bind, Engine) and not session.in_transaction():
-        refresh(sessionmaker(bind))
-    return rollup_report(session, since, sequence_order, default_currency)
+    else:
+        bind = session.get_bind()
+        if isinstance(bind, Engine) and not session.in_transaction():
+            refresh(sessionmaker(bind))
+        data = rollup_report(session, since, sequence_order, default_currency)
+    if qualification:
+        data["qualification"] = qualification_report(session, REPORT_STAGES)
+    return data

@@ -333,6 +333,17 @@ class SequenceSpec(_Strict):
     on_reply: OnReply = Field(default_factory=OnReply)
     on_company_reply: OnCompanyReply = Field(default_factory=OnCompanyReply)
     on_change: Literal["migrate", "finish", "restart"] = "migrate"
+    # Engagement signals (``worker.tracking``), both off unless asked for: links rewritten to
+    # signed ``/c/TOKEN`` redirects; a 1x1 ``/o/TOKEN`` image in HTML emails (unreliable).
+    track_clicks: bool = False
+    track_opens: bool = False
+
+    @field_validator("track_clicks", "track_opens", mode="before")
+    @classmethod
+    def _yes_or_no(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, bool):
+            raise ValueError(f"{info.field_name} must be true or false (got {value!r})")
+        return value
 
     @field_validator("on_change", mode="before")
     @classmethod

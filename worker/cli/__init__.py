@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from worker.cli import (  # noqa: F401  (register the commands)
+    acceptance,
     authoring,
     events,
     leads,
@@ -13,6 +14,8 @@ from worker.cli import (  # noqa: F401  (register the commands)
     reps,
     running,
     scoring,
+    scoring_model,
+    scoring_rules,
     send_test,
     suppressions,
     teaching,

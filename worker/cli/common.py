@@ -75,6 +75,16 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+def print_file_report(errors: list[Any], data: dict[str, Any], summary: str, as_json: bool) -> None:
+    """A CSV import's outcome: each bad row's error on stderr, then JSON or one summary line."""
+    for error in errors:
+        click.echo(str(error), err=True)
+    if as_json:
+        print_json(data)
+    else:
+        click.echo(summary)
+
+
 def print_timeline(timeline: list[dict[str, Any]]) -> None:
     """A lead's events as a table, oldest first."""
     table = Table("at (UTC)", "event", "sequence", "step", "cause", "details")

@@ -17,6 +17,7 @@ from worker.cli.common import (
     user_errors,
 )
 from worker.cli.root import main
+from worker.cli.scoring_view import print_score
 
 
 @main.group()
@@ -44,6 +45,7 @@ def leads_import(
       outreach leads import new.csv --sequence prospecting
     """
     from worker.leads.importing import import_leads
+    from worker.scoring.config import scoring_path
 
     runtime = runtime_of(ctx)
     report = import_leads(
@@ -53,6 +55,7 @@ def leads_import(
         runtime.catalog,
         sequence=sequence,
         enroll=not no_enroll,
+        score=scoring_path(runtime.settings.home).exists(),
     )
     for error in report.errors:
         click.echo(str(error), err=True)
@@ -71,27 +74,40 @@ def leads_import(
 @click.option("--stage", help="Only this stage.")
 @click.option("--status", help="Only this status.")
 @click.option("--limit", type=int, help="At most this many.")
+@click.option(
+    "--sort",
+    type=click.Choice(["id", "score"]),
+    default="id",
+    show_default=True,
+    help="Order: as imported, or highest score first (unscored last).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 @user_errors
 def leads_list(
-    ctx: click.Context, stage: str | None, status: str | None, limit: int | None, as_json: bool
+    ctx: click.Context,
+    stage: str | None,
+    status: str | None,
+    limit: int | None,
+    sort: str,
+    as_json: bool,
 ) -> None:
-    """List leads with stage, status, sequence, step and next due time (UTC).
+    """List leads with stage, status, sequence, step, next due time (UTC) and score.
 
     \b
     Examples:
       outreach leads list
       outreach leads list --stage prospecting --json
+      outreach leads list --sort score --limit 20
     """
     from worker.queries.leads import list_leads
 
     with runtime_of(ctx).sessions() as session:
-        rows = list_leads(session, stage=stage, status=status, limit=limit)
+        rows = list_leads(session, stage=stage, status=status, limit=limit, sort=sort)
     if as_json:
         print_json(rows)
         return
-    table = Table("email", "stage", "status", "sequence", "step", "next due (UTC)")
+    table = Table("email", "stage", "status", "sequence", "step", "next due (UTC)", "score")
     for row in rows:
         table.add_row(
             row["email"],
@@ -100,6 +116,7 @@ def leads_list(
             row["sequence"] or "-",
             str(row["step"] or "-"),
             row["next_due_at"] or "-",
+            "-" if row["score"] is None else f"{row['score']:g}",
         )
     out.print(table)
 
@@ -130,6 +147,7 @@ def leads_show(ctx: click.Context, email: str, as_json: bool) -> None:
     )
     for key, value in sorted(data["fields"].items()):
         out.print(f"  {key}: {value}")
+    print_score(data)
     if data["touches"]:
         touches = Table("touch", "sequence", "step", "kind", "variant", "status", "subject / task")
         for touch in data["touches"]:

@@ -33,7 +33,9 @@ def report(
 ) -> None:
     """Pipeline analytics from the event log: funnel per stage, sequence steps (replies,
     bounces, drop-off), A/B variants (z-test p-value, sample size needed), pipeline value and
-    won forecast, and mailboxes.
+    won forecast, mailboxes, and qualification: MQLs per source and sequence, sales
+    acceptance (MQL → SQL) with rejection reasons and median days to MQL and SQL, score
+    distribution per stage, and win rate per score decile.
 
     \b
     Examples:
@@ -51,6 +53,7 @@ def report(
             start,
             runtime.catalog.in_pipeline_order(),
             runtime.settings.default_currency,
+            qualification=True,
         )
     if html_path is not None:
         from worker.analytics.html_report import write_html

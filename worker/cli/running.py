@@ -328,6 +328,9 @@ def demo(ctx: click.Context, weeks: int, folder: Path | None) -> None:
     if result.tasks:
         tasks = ", ".join(f"{n} {status}" for status, n in sorted(result.tasks.items()))
         out.print(f"Call and LinkedIn tasks for reps: {tasks}")
+    if result.acceptance is not None:
+        for line in result.acceptance.lines():
+            out.print(line)
     out.print(f"Emails: {result.outbox}/ ({len(list(result.outbox.glob('*.eml')))} .eml files)")
     command = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "outreach"
     command = ".venv/bin/outreach" if (settings.home / ".venv/bin/outreach").exists() else command

@@ -11,3 +11,6 @@ def scoring() -> None:
 
 
 __all__ = ["scoring"]
+
+# Its commands (``train`` in scoring_model; check, explain, rescore in scoring_rules) are
+# registered by ``worker/cli/__init__.py``: importing them here would be an import cycle.

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from worker.cli.common import out, print_json, runtime_of, user_errors
+from worker.cli.common import out, print_file_report, print_json, runtime_of, user_errors
 from worker.cli.root import main
 
 
@@ -133,15 +133,11 @@ def suppressions_import(ctx: click.Context, file: Path, reason: str | None, as_j
     why = _reason(reason, "import")
     runtime = runtime_of(ctx)
     report = import_file(runtime.sessions, file, runtime.clock, reason=why)
-    for error in report.errors:
-        click.echo(str(error), err=True)
-    if as_json:
-        print_json(report.as_dict())
-        return
-    click.echo(
+    summary = (
         f"{report.rows} rows: {report.added} added, {report.already} already suppressed, "
         f"{len(report.errors)} skipped as invalid; {report.stopped_leads} lead(s) stopped"
     )
+    print_file_report(report.errors, report.as_dict(), summary, as_json)
 
 
 @suppressions.command("export")

@@ -12,7 +12,7 @@ as soon as the claimer is known dead (``worker.operations.heartbeats``).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from worker.operations.heartbeats import current_holder
 from worker.runtime import Runtime
 from worker.store import events
 from worker.store.models import Enrollment, Lead, Touch
+from worker.tracking.links import Tracking, track_email
 from worker.transports.message import BuiltMessage
 from worker.vocabulary import EnrollmentStatus, EventKind, LeadStatus, ReviewReason, TouchStatus
 
@@ -274,6 +275,20 @@ def _prepare(
     chosen = resolve_variant(spec.steps[step_index], lead.email, spec.name, step_index, row.variant)
     variant = chosen.name if chosen is not None else None
     rendered = render_touch(renderer, lead, mailbox, spec, step_index, unsubscribe_url, variant)
+    as_written = rendered.text
+    tracked = spec.track_clicks or spec.track_opens  # off: not one step more than before
+    if tracked:
+        rendered = track_email(
+            rendered,
+            Tracking(
+                secret=runtime.secret,
+                public_url=runtime.settings.public_url,
+                touch_id=tid,
+                unsubscribe_url=unsubscribe_url,
+                clicks=spec.track_clicks,
+                opens=spec.track_opens,
+            ),
+        )
     same_thread = spec.steps[step_index].same_thread
     built = build_message(
         rendered,
@@ -284,6 +299,9 @@ def _prepare(
         sent_at=now,
         unsubscribe_url=unsubscribe_url,
     )
+    if tracked:
+        # The timeline keeps the links as written: a rep reading it never clicks as the lead.
+        built = replace(built, text=as_written)
     return Prepared(
         touch_id=tid,
         built=built,

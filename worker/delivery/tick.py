@@ -29,6 +29,7 @@ from worker.leads.resuming import resume_due
 from worker.mailboxes.pauses import check_mailboxes
 from worker.operations.heartbeats import queue_holder
 from worker.runtime import Runtime
+from worker.scoring.engine import score_marked
 from worker.store.dialect import is_postgres
 from worker.store.models import Enrollment, Touch
 from worker.vocabulary import EnrollmentStatus, ReviewReason, TouchStatus
@@ -51,6 +52,8 @@ class TickResult:
     tasks_closed: list[int] = field(default_factory=list)
     # Leads in flight moved by a changed sequence's ``on_change`` (``sequence_changes``).
     changed: int = 0
+    # Leads whose score was computed again (an event marked them, or their points decay).
+    scored: int = 0
 
     @property
     def to_enqueue(self) -> list[int]:
@@ -82,6 +85,7 @@ def tick(runtime: Runtime, hand_off: Callable[[list[int]], object] | None = None
             hand_off(created)
         if seen < runtime.settings.tick_batch_size and not passed:
             break
+    result.scored = score_marked(runtime).scored  # one ``stat`` without scoring.yaml
     result.requeued = requeue_stale(runtime, exclude=set(result.created))
     if hand_off is not None and result.requeued:
         hand_off(result.requeued)

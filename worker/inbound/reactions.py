@@ -29,8 +29,11 @@ from worker.leads.enrollment import OPEN_ENROLLMENT_STATUSES, enroll_leads
 from worker.leads.flags import HOT, OpenItems, flag
 from worker.leads.lifecycle import OpenTasks
 from worker.leads.stages import change_stage, next_stage
+from worker.qualification import open_acceptance
+from worker.qualification.acceptance import wants_acceptance
 from worker.settings import Settings
 from worker.store import events
+from worker.store.marks import mark
 from worker.store.models import Enrollment, Event, InboundMessage, Lead, Touch
 from worker.timing.waits import lead_zone
 from worker.understanding import HUMAN_INTENTS, Classification
@@ -165,6 +168,7 @@ def act_on_reply(
         low_confidence=low,
         actions=list(actions),
     )
+    mark(session, [lead.id], at)  # a reply's intent may score (``worker.scoring``)
     if batch is not None and found.intent == "bounce_soft":
         batch.soft_bounce(lead.id)
     reply = _Reply(session, catalog, policy, lead, inbound, found, touch, spec, at, low, batch)
@@ -178,9 +182,40 @@ def act_on_reply(
             handler(reply)
         elif action.startswith(ENROLL_PREFIX):
             _enroll(reply, catalog.get(action[len(ENROLL_PREFIX) :]))
+    if _asks_for_acceptance(reply) and not {"flag", "flag_hot"} & set(actions):
+        # The rule did what it says (advance, enroll…); a rep still answers "Accept as SQL?".
+        _open_acceptance(reply, needs_review=False)
     if spec is not None and not low:
         _tell_colleagues(reply, spec.on_company_reply.rules().get(found.intent, ()))
     return Outcome(found.intent, actions, low)
+
+
+def _asks_for_acceptance(reply: _Reply) -> bool:
+    """A confident positive reply from a lead with a score (scoring is in use for it) that is
+    not an SQL yet: sales is asked to accept it (``worker.qualification``). Leads never
+    scored keep the plain hot-lead flag."""
+    lead = reply.lead
+    return (
+        reply.found.intent == "positive"
+        and not reply.low_confidence
+        and (lead.score is not None or lead.qualification is not None)
+        and wants_acceptance(lead, reply.cause)
+    )
+
+
+def _open_acceptance(reply: _Reply, *, needs_review: bool, advice: str | None = None) -> None:
+    open_acceptance(
+        reply.session,
+        None,
+        reply.lead,
+        reply.at,
+        reply.cause,
+        detail=advice,
+        priority=HOT,
+        touch_id=reply.touch.id if reply.touch else None,
+        inbound_id=reply.inbound.id,
+        needs_review=needs_review,
+    )
 
 
 def _tell_colleagues(reply: _Reply, actions: tuple[str, ...]) -> None:
@@ -272,6 +307,10 @@ def _stop_enrollments(reply: _Reply) -> None:
 def _flag(reply: _Reply, *, hot: bool = False) -> None:
     found = reply.found
     _pause(reply, reply.cause)
+    if _asks_for_acceptance(reply):
+        # "Accept as SQL?" takes the place of the (hot-lead) flag: one item, not two.
+        _open_acceptance(reply, needs_review=True, advice=_suggestion(reply, hot)[1])
+        return
     reason = ReviewReason.HOT_LEAD if hot else ReviewReason(f"reply_{found.intent}")
     if reply.low_confidence and not hot:
         reason = ReviewReason.REPLY_LOW_CONFIDENCE

@@ -26,6 +26,7 @@ from worker.leads.importing import validate_row
 from worker.leads.locales import language_problem
 from worker.store import events
 from worker.store.dialect import dialect_insert
+from worker.store.marks import mark
 from worker.store.models import LEAD_COLUMNS, Lead
 from worker.vocabulary import EventKind, LeadStatus
 
@@ -167,6 +168,7 @@ def capture_lead(
         source=source,
         enrolled=bool(enrolled),
     )
+    mark(session, [lead.id], at)  # a capture (and the fields it brought) may score
     return CaptureResult(lead_id=lead.id, created=created, enrolled=bool(enrolled))
 
 

@@ -26,6 +26,7 @@ from worker.leads.locales import currency_code, language_problem
 from worker.leads.ordered_writes import OrderedWrites, Turn
 from worker.leads.read_ahead import read_ahead
 from worker.leads.upserts import Folded, ImportedLead, fold_batch, upsert_leads
+from worker.store.marks import mark
 from worker.store.models import LEAD_COLUMNS, Lead
 from worker.timing.windows import country_code
 from worker.vocabulary import FINAL_STAGES, PIPELINE_STAGES, LeadStatus, Stage
@@ -243,9 +244,12 @@ def import_leads(
     *,
     sequence: str | None = None,
     enroll: bool = True,
+    score: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Upsert every good row, enroll leads, and report bad rows; batches commit as they go.
+    With ``score`` (the project has scoring rules) every imported lead is marked for scoring
+    in its batch's transaction, so the tick scores new and changed leads by their fields.
 
     The file is streamed: at most ``BATCH_ROWS`` good rows are held, and each batch is one
     transaction, so a bad row is only reported and what came before it stays imported. On
@@ -257,7 +261,7 @@ def import_leads(
     report = ImportReport()
     with factory() as session:
         width = WRITERS if session.get_bind().dialect.name == "postgresql" else 1
-    write = _BatchWriter(factory, clock, catalog, spec, enroll)
+    write = _BatchWriter(factory, clock, catalog, spec, enroll, score)
     with (
         closing(read_ahead(_parsed_batches(path, width > 1), name="lead-import-reader")) as batches,
         OrderedWrites[_Written](width, name="lead-import-writer") as writes,
@@ -352,6 +356,7 @@ class _BatchWriter:
     catalog: Catalog
     spec: SequenceSpec | None
     enroll: bool
+    score: bool
 
     def __call__(self, parsed: _Parsed, turn: Turn) -> _Written:
         done = _Written(parsed)
@@ -374,6 +379,8 @@ class _BatchWriter:
         turn.let_next_begin()  # new leads took their ids in the file's order
         done.created += written.created
         done.updated += written.updated
+        if self.score:
+            mark(session, (lead.id for lead in written.leads), now)
         if not self.enroll:
             return
         repeats = {lead.id: lead.rows - 1 for lead in written.leads if lead.rows > 1}

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from worker.store import events
+from worker.store.marks import mark
 from worker.store.models import Lead
 from worker.vocabulary import PIPELINE_STAGES, EventKind, Stage
 
@@ -35,3 +36,4 @@ def change_stage(session: Session, lead: Lead, stage: str, *, at: datetime, caus
         previous=previous,
         stage=stage,
     )
+    mark(session, [lead.id], at)  # a fit rule may read the stage

@@ -53,14 +53,20 @@ def stage_totals(
     return {stage: (n, dict(sorted(values.get(stage, {}).items()))) for stage, n in counts.items()}
 
 
+ORDERS = ("value", "score")
+
+
 def stage_cards(
     session: Session,
     stage: str,
     limit: int = CARDS_PER_STAGE,
     default_currency: str = DEFAULT_CURRENCY,
+    order: str = "value",
 ) -> list[dict[str, Any]]:
     """The ``limit`` most valuable leads of a stage (no value last, then oldest first), each
-    with the currency of its value. (Ordered by the number, whatever its currency.)"""
+    with the currency of its value. (Ordered by the number, whatever its currency.)
+    ``order="score"``: the highest scores first instead (never scored last)."""
+    first = Lead.score if order == "score" else Lead.deal_value
     rows = session.execute(
         select(
             Lead.id,
@@ -72,9 +78,10 @@ def stage_cards(
             Lead.status,
             Lead.fields["currency"].as_string().label("currency"),
             Lead.country,
+            Lead.score,
         )
         .where(Lead.stage == stage)
-        .order_by(Lead.deal_value.desc().nulls_last(), Lead.id)
+        .order_by(first.desc().nulls_last(), Lead.id)
         .limit(limit)
     )
     return [
@@ -88,6 +95,7 @@ def stage_cards(
                 {"currency": row.currency, "country": row.country}, default_currency
             ),
             "status": row.status,
+            "score": row.score,
         }
         for row in rows
     ]
@@ -98,6 +106,7 @@ def board(
     cards_per_stage: int = CARDS_PER_STAGE,
     totals: Mapping[str, tuple[int, Mapping[str, float]]] | None = None,
     default_currency: str = DEFAULT_CURRENCY,
+    order: str = "value",
 ) -> dict[str, Any]:
     """Every stage of the pipeline (then won and lost) as a column: ``stage``, ``count``,
     ``value`` (per currency), ``cards`` and ``more`` (leads not shown as cards); plus the
@@ -116,7 +125,9 @@ def board(
         value = {code: amount for code, amount in sorted(values.items()) if amount}
         for code, amount in value.items():
             total_value[code] = total_value.get(code, 0.0) + amount
-        cards = stage_cards(session, stage, cards_per_stage, default_currency) if count else []
+        cards = (
+            stage_cards(session, stage, cards_per_stage, default_currency, order) if count else []
+        )
         columns.append(
             {
                 "stage": stage,
@@ -137,6 +148,7 @@ def board(
         "currencies": currencies,
         "bar": bar,
         "bar_max": max((c["bar_value"] for c in columns), default=0.0),
+        "order": order,
     }
 
 

@@ -193,6 +193,7 @@ def timeline_entries(gathered: Gathered) -> list[dict[str, Any]]:
             "step": e.step_index + 1 if e.step_index is not None else None,
             "cause": e.cause,
             "summary": event_summary(e.kind, e.cause, e.detail or {}),
+            "label": event_label(e.kind),
         }
         keyed.append(((as_utc(e.at), 1, e.id), entry))
     keyed.sort(key=lambda row: row[0])
@@ -218,6 +219,20 @@ _SHOWN_DETAILS = (
 )
 
 
+# Kinds whose words are not plain lower case.
+_LABELS: dict[str, str] = {
+    EventKind.SQL_ACCEPTED: "Accepted as SQL",
+    EventKind.SQL_REJECTED: "Rejected as SQL",
+    EventKind.SCORE_CROSSED: "Score crossed a threshold",
+    EventKind.EMAIL_OPENED: "Email opened (unreliable)",
+}
+
+
+def event_label(kind: str) -> str:
+    """How the timeline names an event's kind: "Stage changed", "Accepted as SQL"."""
+    return _LABELS.get(kind) or kind.replace("_", " ").capitalize()
+
+
 def event_summary(kind: str, cause: str | None, detail: dict[str, Any]) -> str:
     """An event's details as one line of text: ``stage_changed`` as "from → to", a pause
     with its resume time, a classification with its confidence, else "key: value" parts."""
@@ -225,6 +240,9 @@ def event_summary(kind: str, cause: str | None, detail: dict[str, Any]) -> str:
         return f"{detail.get('previous') or '?'} → {detail.get('stage') or '?'}"
     if kind == EventKind.ASSIGNED:
         return f"{detail.get('previous') or 'nobody'} → {detail.get('assignee') or 'nobody'}"
+    special = _scoring_summary(kind, cause, detail)
+    if special is not None:
+        return special
     parts: list[str] = []
     if kind == EventKind.CLASSIFIED and cause:
         confidence = detail.get("confidence")
@@ -246,6 +264,35 @@ def event_summary(kind: str, cause: str | None, detail: dict[str, Any]) -> str:
         label = "" if key == "detail" else f"{key.replace('_', ' ')}: "
         parts.append(f"{label}{_readable(value)}")
     return "; ".join(parts)
+
+
+def _scoring_summary(kind: str, cause: str | None, detail: dict[str, Any]) -> str | None:
+    """One line for the scoring, acceptance and engagement events, or None for the rest."""
+    if kind == EventKind.SCORE_CROSSED:
+        rules = ", ".join(
+            f"{rule.get('rule')} ({rule.get('points', 0):+g})" for rule in detail.get("rules", [])
+        )
+        reached = f"score {_points(detail.get('score'))} reached {_points(detail.get('threshold'))}"
+        return f"{cause}: {reached}" + (f"; {rules}" if rules else "")
+    if kind == EventKind.SQL_ACCEPTED:
+        answers = (
+            f"interested {detail.get('interested')}, buying now {detail.get('buying_now')}"
+            + (f" ({detail['timeframe']})" if detail.get("timeframe") else "")
+            + f", decision-maker {detail.get('decision_maker')}"
+            + (f" ({detail['who']})" if detail.get("who") else "")
+        )
+        return f"by {detail.get('by') or 'a rep'}: {answers}"
+    if kind == EventKind.SQL_REJECTED:
+        note = f" ({detail['note']})" if detail.get("note") else ""
+        return f"by {detail.get('by') or 'a rep'}: {(cause or '').replace('_', ' ')}{note}"
+    if kind == EventKind.LINK_CLICKED:
+        counted = "counted" if detail.get("counted") else f"not counted: {detail.get('verdict')}"
+        return f"{detail.get('url')} ({counted})"
+    return None
+
+
+def _points(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
 
 
 def _readable(value: Any) -> str:

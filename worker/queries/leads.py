@@ -13,6 +13,7 @@ from worker.clock import iso
 from worker.errors import NotFoundError
 from worker.leads.addresses import normalise_email
 from worker.leads.locales import stated_currency
+from worker.store.dialect import is_postgres
 from worker.store.models import Enrollment, Event, InboundMessage, Lead, ReviewItem, Touch
 from worker.vocabulary import EnrollmentStatus, EventKind, TouchStatus
 
@@ -48,9 +49,12 @@ def list_leads(
     stage: str | None = None,
     status: str | None = None,
     limit: int | None = None,
+    sort: str = "id",
 ) -> list[dict[str, Any]]:
-    """Lead rows as in the command-line contract (times ISO 8601 UTC)."""
-    query = select(Lead).order_by(Lead.id)
+    """Lead rows as in the command-line contract (times ISO 8601 UTC); ``sort="score"``:
+    highest score first, never-scored leads last (read along ``ix_leads_score``)."""
+    query = select(Lead).order_by(*by_score(session)) if sort == "score" else select(Lead)
+    query = query.order_by(Lead.id)
     if stage:
         query = query.where(Lead.stage == stage)
     if status:
@@ -60,6 +64,13 @@ def list_leads(
     leads = list(session.scalars(query))
     enrollments = current_enrollments(session, [lead.id for lead in leads])
     return [lead_row(lead, enrollments.get(lead.id)) for lead in leads]
+
+
+def by_score(session: Session) -> tuple[Any, ...]:
+    """ORDER BY for "highest score first, unscored last" as ``ix_leads_score`` is written:
+    SQLite sorts NULL last when descending, PostgreSQL needs ``NULLS LAST``."""
+    score = Lead.score.desc()
+    return (score.nulls_last() if is_postgres(session) else score,)
 
 
 def _step_number(enrollment: Enrollment) -> int:
@@ -94,6 +105,10 @@ def lead_row(lead: Lead, enrollment: Enrollment | None) -> dict[str, Any]:
         "currency": stated_currency({**(lead.fields or {}), "country": lead.country}),
         "timezone": lead.timezone,
         "updated_at": iso(lead.updated_at),
+        # Lead scoring (None: never scored, or scoring is off), and qualification.
+        "score": lead.score,
+        "scored_at": iso(lead.scored_at),
+        "qualification": lead.qualification,
     }
 
 
@@ -169,6 +184,10 @@ def lead_record(gathered: Gathered) -> dict[str, Any]:
         **lead_row(lead, current),
         "fields": lead.fields,
         "created_at": iso(lead.created_at),
+        # Why the lead has its score: each rule with its points (and age, for engagement).
+        "score_detail": lead.score_detail or [],
+        "mql_at": iso(lead.mql_at),
+        "sql_at": iso(lead.sql_at),
         "enrollments": [
             {
                 "sequence": e.sequence,

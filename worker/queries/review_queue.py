@@ -15,10 +15,11 @@ from worker.errors import NotFoundError
 from worker.leads.flags import HOT
 from worker.leads.rep_tasks import NEVER, TASK_REASONS, is_task_reason
 from worker.queries.board import BOARD_STAGES
-from worker.queries.leads import OPEN_FIRST, OTHER_RANK, reply_row, show_lead
+from worker.queries.leads import OPEN_FIRST, OTHER_RANK, by_score, reply_row, show_lead
 from worker.store.models import Enrollment, InboundMessage, Lead, ReviewItem, Touch
 
 UNASSIGNED = "unassigned"
+SCORE = "score"
 
 
 @dataclass(frozen=True)
@@ -75,14 +76,19 @@ def list_open(
 
 
 def queue_rows(
-    session: Session, filters: QueueFilter | None = None, *, limit: int | None = None
+    session: Session,
+    filters: QueueFilter | None = None,
+    *,
+    limit: int | None = None,
+    sort: str | None = None,
 ) -> list[dict[str, Any]]:
     """Open items as the web queue shows them: each row of ``list_open`` with the lead
-    (id, company, status), the mailbox, the touch's state and the reply it is about; the
-    first ``limit`` only (paged in the database)."""
-    return [
-        _queue_row(found) for found in _open_items(session, filters or QueueFilter(), limit=limit)
-    ]
+    (id, company, status, score and why), the mailbox, the touch's state and the reply it is
+    about; the first ``limit`` only (paged in the database). ``sort="score"``: the leads with
+    the highest score first (never-scored leads and items of no lead last), then queue order.
+    """
+    found = _open_items(session, filters or QueueFilter(), limit=limit, score_first=sort == SCORE)
+    return [_queue_row(item) for item in found]
 
 
 def queue_item(session: Session, item_id: int) -> dict[str, Any]:
@@ -151,10 +157,16 @@ _IS_OPEN = ReviewItem.resolved_at.is_(None)
 
 
 def _open_items(
-    session: Session, filters: QueueFilter, *, tasks_only: bool = False, limit: int | None = None
+    session: Session,
+    filters: QueueFilter,
+    *,
+    tasks_only: bool = False,
+    limit: int | None = None,
+    score_first: bool = False,
 ) -> Iterator[_Open]:
-    """The open items matching ``filters``, in queue order; the first ``limit`` are picked
-    by the database before anything else is joined to them."""
+    """The open items matching ``filters``, in queue order (``score_first``: by the lead's
+    score, then queue order); the first ``limit`` are picked by the database before anything
+    else is joined to them."""
     chosen = select(ReviewItem.id).where(_IS_OPEN)
     if tasks_only:
         chosen = chosen.where(ReviewItem.reason.in_(TASK_REASONS))
@@ -162,6 +174,8 @@ def _open_items(
         chosen = chosen.where(ReviewItem.reason == filters.reason)
     if filters.stage:
         chosen = chosen.join(Lead, Lead.id == ReviewItem.lead_id).where(Lead.stage == filters.stage)
+    elif score_first and limit is not None:
+        chosen = chosen.outerjoin(Lead, Lead.id == ReviewItem.lead_id)
     if filters.assignee == UNASSIGNED:
         chosen = chosen.where(ReviewItem.assignee.is_(None))
     elif filters.assignee:
@@ -175,14 +189,16 @@ def _open_items(
                 func.coalesce(func.nullif(Touch.mailbox, ""), current.c.mailbox) == filters.mailbox
             )
         )
+    order = by_score(session) if score_first else ()
     if limit is not None:
-        chosen = _in_queue_order(chosen, tasks_only).limit(limit)
+        chosen = _in_queue_order(chosen.order_by(*order), tasks_only).limit(limit)
     items = select(ReviewItem).where(ReviewItem.id.in_(chosen.scalar_subquery()))
-    return _load(session, items, tasks_only=tasks_only)
+    return _load(session, items, tasks_only=tasks_only, order=order)
 
 
 def _in_queue_order(query: Select[Any], tasks_only: bool) -> Select[Any]:
-    """Tasks by due time; other items hot first (priority), then oldest first."""
+    """Tasks by due time; other items hot first (priority), then oldest first (after any
+    order ``query`` already has)."""
     if tasks_only:
         return query.order_by(ReviewItem.due_at, ReviewItem.id)
     return query.order_by(ReviewItem.priority.desc(), ReviewItem.created_at, ReviewItem.id)
@@ -226,15 +242,22 @@ def _current_mailboxes() -> Subquery:
     return select(ranked.c.lead_id, ranked.c.mailbox).where(ranked.c.place == 1).subquery()
 
 
-def _load(session: Session, items: Select[ReviewItem], *, tasks_only: bool) -> Iterator[_Open]:
+def _load(
+    session: Session,
+    items: Select[ReviewItem],
+    *,
+    tasks_only: bool,
+    order: tuple[Any, ...] = (),
+) -> Iterator[_Open]:
     """The items of ``items`` (a select of ReviewItem) with their lead, touch, reply and
-    mailbox, in queue order."""
+    mailbox, in ``order`` (of the joined lead) and then queue order."""
     query = (
         items.add_columns(Lead, Touch, InboundMessage, _mailbox().label("mailbox"))
         .outerjoin(Lead, Lead.id == ReviewItem.lead_id)
         .outerjoin(Touch, Touch.id == ReviewItem.touch_id)
         .outerjoin(InboundMessage, InboundMessage.id == ReviewItem.inbound_id)
         .options(defer(InboundMessage.raw), defer(Touch.body_text))
+        .order_by(*order)
     )
     for item, lead, touch, inbound, mailbox in session.execute(_in_queue_order(query, tasks_only)):
         yield _Open(item, lead, touch, inbound, mailbox)
@@ -252,6 +275,9 @@ def _queue_row(found: _Open) -> dict[str, Any]:
         lead_id=lead.id if lead else None,
         company=lead.company if lead else None,
         lead_status=lead.status if lead else None,
+        score=lead.score if lead else None,
+        score_detail=(lead.score_detail or []) if lead else [],
+        qualification=lead.qualification if lead else None,
         mailbox=found.mailbox,
         touch_status=touch.status if touch else None,
         message=reply_row(inbound) if inbound is not None else None,

@@ -17,9 +17,11 @@ from worker.clock import VirtualClock
 from worker.leads.capture import capture_lead
 from worker.leads.importing import ImportReport, import_leads
 from worker.processes.batch import BatchSummary, run_batch
+from worker.rehearsal.demo_acceptance import AcceptanceDemo, rep_decides, summarise
 from worker.rehearsal.demo_replies import COLLEAGUE, deliver_replies
 from worker.review.resolutions import resolve
 from worker.runtime import Runtime, set_runtime
+from worker.scoring.config import scoring_path
 from worker.settings import Settings
 from worker.store.models import Event, InboundMessage, Lead, ReviewItem, Suppression, Touch
 from worker.vocabulary import EventKind, ReviewAction, ReviewReason, TouchStatus
@@ -56,6 +58,7 @@ class DemoResult:
     review_open: int = 0
     tasks: dict[str, int] = field(default_factory=dict)
     colleagues_paused: int = 0
+    acceptance: AcceptanceDemo | None = None  # None: the project has no scoring.yaml
 
 
 BATCHES_PER_DAY = 8  # 00:30, 03:30, … 21:30 UTC: two or more in every lead's send window
@@ -96,7 +99,11 @@ def run_demo(
     set_runtime(runtime)
     try:
         imported = import_leads(
-            runtime.sessions, settings.sample_leads_file, clock, runtime.catalog
+            runtime.sessions,
+            settings.sample_leads_file,
+            clock,
+            runtime.catalog,
+            score=scoring_path(settings.home).exists(),  # scored by the first batch
         )
         if "prospecting" in runtime.catalog:
             with runtime.sessions.begin() as session:
@@ -115,6 +122,8 @@ def run_demo(
             imported=imported,
             inbox=inbox,
         )
+        scoring = scoring_path(settings.home).exists()
+        result.acceptance = AcceptanceDemo() if scoring else None
         answered: set[str] = set()
         deliver_replies(runtime, inbox, answered)  # an empty maildir to start with
         # A batch every few hours, as a cron line would run it: each lead's send window (in
@@ -128,59 +137,66 @@ def run_demo(
             deliver_replies(runtime, inbox, answered)  # they answer before the next batch
             if clock.now().hour == REP_HOUR_UTC:
                 work_tasks(runtime)  # a rep makes some of the calls the sequences asked for
+                if result.acceptance is not None:  # and decides who sales takes on
+                    rep_decides(runtime, result.acceptance)
             clock.advance(timedelta(hours=24 // BATCHES_PER_DAY))
-        with runtime.sessions() as session:
-            result.replies = {
-                str(intent): int(count)
-                for intent, count in session.execute(
-                    select(InboundMessage.intent, func.count())
-                    .where(InboundMessage.intent.is_not(None), InboundMessage.lead_id.is_not(None))
-                    .group_by(InboundMessage.intent)
-                )
-            }
-            result.resumed = _count(
-                session, select(func.count()).where(Event.kind == EventKind.RESUMED)
-            )
-            result.resent = _count(
-                session,
-                select(func.count()).where(
-                    Event.kind == EventKind.REQUEUED, Event.cause == "bounce_soft"
-                ),
-            )
-            result.suppressed = _count(session, select(func.count()).select_from(Suppression))
-            result.review_open = _count(
-                session, select(func.count()).where(ReviewItem.resolved_at.is_(None))
-            )
-            result.colleagues_paused = _count(
-                session,
-                select(func.count()).where(
-                    Event.kind == EventKind.PAUSED, Event.cause.like("colleague %")
-                ),
-            )
-            result.tasks = {
-                str(status): int(count)
-                for status, count in session.execute(
-                    select(Touch.status, func.count())
-                    .where(Touch.kind != "email")
-                    .group_by(Touch.status)
-                )
-            }
-            stages = session.execute(select(Lead.stage, func.count()).group_by(Lead.stage)).all()
-            statuses = session.execute(
-                select(Lead.status, func.count()).group_by(Lead.status)
-            ).all()
-            result.stages = {str(stage): int(count) for stage, count in stages}
-            result.statuses = {str(status): int(count) for status, count in statuses}
-            result.sent = (
-                session.scalar(
-                    select(func.count()).select_from(Touch).where(Touch.status == TouchStatus.SENT)
-                )
-                or 0
-            )
+        if result.acceptance is not None:
+            summarise(runtime, result.acceptance)
+        _tally(runtime, result)
         return result
     finally:
         runtime.close()
         set_runtime(None)
+
+
+def _tally(runtime: Runtime, result: DemoResult) -> None:
+    """What the simulated weeks did: replies, resumptions, suppressions, queue, tasks, stages."""
+    with runtime.sessions() as session:
+        result.replies = {
+            str(intent): int(count)
+            for intent, count in session.execute(
+                select(InboundMessage.intent, func.count())
+                .where(InboundMessage.intent.is_not(None), InboundMessage.lead_id.is_not(None))
+                .group_by(InboundMessage.intent)
+            )
+        }
+        result.resumed = _count(
+            session, select(func.count()).where(Event.kind == EventKind.RESUMED)
+        )
+        result.resent = _count(
+            session,
+            select(func.count()).where(
+                Event.kind == EventKind.REQUEUED, Event.cause == "bounce_soft"
+            ),
+        )
+        result.suppressed = _count(session, select(func.count()).select_from(Suppression))
+        result.review_open = _count(
+            session, select(func.count()).where(ReviewItem.resolved_at.is_(None))
+        )
+        result.colleagues_paused = _count(
+            session,
+            select(func.count()).where(
+                Event.kind == EventKind.PAUSED, Event.cause.like("colleague %")
+            ),
+        )
+        result.tasks = {
+            str(status): int(count)
+            for status, count in session.execute(
+                select(Touch.status, func.count())
+                .where(Touch.kind != "email")
+                .group_by(Touch.status)
+            )
+        }
+        stages = session.execute(select(Lead.stage, func.count()).group_by(Lead.stage)).all()
+        statuses = session.execute(select(Lead.status, func.count()).group_by(Lead.status)).all()
+        result.stages = {str(stage): int(count) for stage, count in stages}
+        result.statuses = {str(status): int(count) for status, count in statuses}
+        result.sent = (
+            session.scalar(
+                select(func.count()).select_from(Touch).where(Touch.status == TouchStatus.SENT)
+            )
+            or 0
+        )
 
 
 def work_tasks(runtime: Runtime) -> int:

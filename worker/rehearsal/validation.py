@@ -30,6 +30,7 @@ from worker.rehearsal.language_checks import (
 )
 from worker.rehearsal.lead_fields_check import check_lead_fields
 from worker.rehearsal.template_fields import SampleLead, unguarded_lead_fields
+from worker.scoring.config import check_sequences, load_scoring, scoring_path
 from worker.settings import Settings
 
 _LOCATED = re.compile(r"^(?P<path>[^:\s]+):(?P<line>\d+): (?P<message>.*)$", re.DOTALL)
@@ -84,8 +85,19 @@ def validate(
         problems.extend(
             _check_sequence(settings, loaded, known_names, mailboxes, renderer, samples)
         )
+    if files is None:
+        problems.extend(scoring_problems(settings, known_names))
     # Each file's problems together, top to bottom, as the author fixes them.
     return sorted(_unique(problems), key=lambda problem: (problem.path, problem.line))
+
+
+def scoring_problems(settings: Settings, sequences: set[str]) -> list[Problem]:
+    """Problems of ``scoring.yaml`` (none without one: scoring is off), its ``enroll:``
+    actions checked against the sequences."""
+    loaded, problems = load_scoring(scoring_path(settings.home), settings.home)
+    if loaded is not None:
+        problems.extend(check_sequences(loaded, sequences))
+    return problems
 
 
 def _selection(settings: Settings, paths: list[Path]) -> tuple[list[Path] | None, bool]:
@@ -243,6 +255,36 @@ def _check_sequence(
             continue
         problems.extend(_email_problems(renderer, spec, index, sender, samples, shown, loaded))
     problems.extend(language_problems(renderer, loaded, shown, sender, samples or [_ONLY_EMAIL]))
+    problems.extend(_tracking_warnings(renderer, loaded, shown))
+    return problems
+
+
+OPENS_UNRELIABLE = (
+    "track_opens: Apple Mail privacy protection pre-fetches every image: opens are "
+    "unreliable (recorded as email_opened, never counted as interest)"
+)
+
+
+def _tracking_warnings(
+    renderer: TemplateRenderer, loaded: LoadedSequence, shown: str
+) -> list[Problem]:
+    """Warnings for ``track_opens: true``: opens are unreliable, and need an HTML part."""
+    spec = loaded.spec
+    if not spec.track_opens:
+        return []
+    line = loaded.line("track_opens")
+    problems = [Problem(shown, line, OPENS_UNRELIABLE, "warning")]
+    names = {name for step in spec.steps if step.is_email for name in templates_of(step)}
+    if not any((renderer.templates_dir / f"{name}{HTML_SUFFIX}").is_file() for name in names):
+        problems.append(
+            Problem(
+                shown,
+                line,
+                "track_opens: none of this sequence's emails has an HTML part "
+                "(templates/<step>.html.j2), and opens need HTML: the pixel is an image",
+                "warning",
+            )
+        )
     return problems
 
 

@@ -7,11 +7,13 @@ the classifier's), for a touch whose delivery is unknown ``sent`` (it went out: 
 with the next step) or ``not-sent`` (send it again), and for a call or LinkedIn task ``done``
 or ``skip`` (the sequence moves on to its next step after that step's wait), and for a
 referral ``add-referral`` (the referred address becomes a lead of the same company, enrolled
-in the first stage's sequence; the referrer's sequence stops).
+in the first stage's sequence; the referrer's sequence stops), and for "Accept as SQL?"
+``accept-sql`` and ``reject-sql`` with the rep's answers (``worker.qualification``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +29,8 @@ from worker.leads.enrollment import BLOCKING_LEAD_STATUSES, enroll_leads
 from worker.leads.flags import other_open_items
 from worker.leads.rep_tasks import finish_task, is_task_reason
 from worker.leads.stages import change_stage, next_stage
+from worker.qualification import accept, acceptance, reject, rejection
+from worker.qualification.decisions import check_item
 from worker.runtime import Runtime
 from worker.store import events
 from worker.store.models import Enrollment, InboundMessage, Lead, ReviewItem, Touch
@@ -45,6 +49,9 @@ from worker.vocabulary import (
 ACTIONS: tuple[ReviewAction, ...] = tuple(a for a in ReviewAction if a != ReviewAction.TIMEOUT)
 RECLASSIFY = "reclassify:"
 TASK_ACTIONS = (ReviewAction.DONE, ReviewAction.SKIP)
+# A rep's answers to "Accept as SQL?" (``worker.qualification.answers``).
+SQL_ACTIONS = (ReviewAction.ACCEPT_SQL, ReviewAction.REJECT_SQL)
+Answers = Mapping[str, str | None]
 # What else a task item accepts: decisions that end the lead's sequence (and so the task).
 _ENDING_ACTIONS = (
     ReviewAction.STOP,
@@ -65,7 +72,13 @@ class Resolution:
 
 
 def resolve_now(
-    runtime: Runtime, item_id: int, action: str, *, note: str | None = None, by: str | None = None
+    runtime: Runtime,
+    item_id: int,
+    action: str,
+    *,
+    note: str | None = None,
+    by: str | None = None,
+    answers: Answers | None = None,
 ) -> Resolution:
     """``resolve`` in its own transaction, now, with the runtime's sequences and reply policy."""
     with runtime.sessions.begin() as session:
@@ -78,6 +91,7 @@ def resolve_now(
             note=note,
             policy=ReplyPolicy.from_settings(runtime.settings),
             by=by,
+            answers=answers,
         )
 
 
@@ -91,14 +105,20 @@ def resolve(
     note: str | None = None,
     policy: ReplyPolicy | None = None,
     by: str | None = None,
+    answers: Answers | None = None,
 ) -> Resolution:
     """Apply ``action`` to review item ``item_id`` and close it; OutreachError if it cannot.
+
+    ``answers``: for ``accept-sql`` the rep's answers (interested, buying_now, timeframe,
+    decision_maker, who), for ``reject-sql`` the ``reason`` (``note`` explains ``other``);
+    checked before anything changes.
 
     A reply's item keeps what the rep's decision says about the reply (a reclassification, or
     the intent the action implies) as a labelled example for training the reply model."""
     item = session.get(ReviewItem, item_id)
     if item is None:
         raise NotFoundError(f"No review item {item_id} — see 'outreach review list'.")
+    decided, refused = None, None
     if item.resolved_at is not None:
         raise OutreachError(f"Review item {item_id} was already resolved ({item.resolution}).")
     if action not in ACTIONS and not action.startswith(("enroll:", RECLASSIFY)):
@@ -107,6 +127,17 @@ def resolve(
             "or reclassify:INTENT."
         )
     _check_task_action(item, action)
+    if action in SQL_ACTIONS:
+        check_item(item, action)
+        if answers is None:
+            verb = "accept" if action == ReviewAction.ACCEPT_SQL else "reject"
+            raise OutreachError(
+                f"{action} needs the rep's answers — use 'outreach review {verb} {item_id} …' "
+                "or the web queue's form."
+            )
+        # Read before the claim, so a missing answer changes nothing.
+        decided = acceptance(answers or {}) if action == ReviewAction.ACCEPT_SQL else None
+        refused = rejection(answers or {}, note) if action == ReviewAction.REJECT_SQL else None
     _claim(session, item, at)
     policy = policy or ReplyPolicy()
     lead = session.get(Lead, item.lead_id) if item.lead_id is not None else None
@@ -115,6 +146,10 @@ def resolve(
             raise OutreachError(
                 f"Review item {item_id} belongs to no lead; close it with --action stop."
             )
+    elif decided is not None:
+        accept(session, catalog, item, lead, decided, at=at, by=by)
+    elif refused is not None:
+        reject(session, catalog, item, lead, refused, at=at, by=by)
     else:
         _apply(session, catalog, policy, item, lead, action, at)
     item.resolved_at = at

@@ -110,6 +110,8 @@ class Lead(Base):
     qualification: Mapped[str | None] = mapped_column(String(16), index=True)
     mql_at: Mapped[datetime | None] = mapped_column()
     sql_at: Mapped[datetime | None] = mapped_column()
+    # The rep who owns the lead: set when a rep accepts it as SQL (``worker.qualification``).
+    owner: Mapped[str | None] = mapped_column(String(100))
 
 
 # The pipeline board's cards: the most valuable leads of a stage, read from the front.
@@ -285,6 +287,18 @@ class ReviewItem(Base):
     note: Mapped[str | None] = mapped_column(Text)
     # The rep the item is assigned to (a rep's name), or nobody yet.
     assignee: Mapped[str | None] = mapped_column(String(100), index=True)
+
+
+# At most one open "accept as SQL?" item per lead, however many scorers and replies open one
+# at the same time (``worker.qualification``).
+_OPEN_ACCEPTANCE = text("reason = 'sales_acceptance' AND resolved_at IS NULL")
+Index(
+    "uq_review_open_acceptance",
+    ReviewItem.lead_id,
+    unique=True,
+    sqlite_where=_OPEN_ACCEPTANCE,
+    postgresql_where=_OPEN_ACCEPTANCE,
+)
 
 
 class InboundMessage(Base):
@@ -466,6 +480,8 @@ class ScoreMark(Base):
     """A lead whose score must be computed again (an event arrived since it was scored)."""
 
     __tablename__ = "score_marks"
+    # The tick reads the marks due by now (a decay mark is due later: migration 0017).
+    __table_args__ = (Index("ix_score_marks_marked_at", "marked_at"),)
 
     lead_id: Mapped[int] = mapped_column(
         ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True

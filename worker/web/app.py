@@ -2,9 +2,9 @@
 
 Each area of the app is a blueprint in its own module; pages extend ``templates/base.html``.
 Everything but the public blueprints (``auth.PUBLIC``) needs a signed-in rep; every form
-carries a CSRF token, except the unsubscribe POST (RFC 8058 one-click comes without cookies)
-and the lead-capture JSON API (its secret is the credential). Requests open short database
-sessions from the runtime.
+carries a CSRF token, except the unsubscribe POST (RFC 8058 one-click comes without cookies),
+the tracked links (``/c/``, ``/o/``: GET only) and the JSON APIs (their key is the
+credential). Requests open short database sessions from the runtime.
 """
 
 from __future__ import annotations
@@ -25,12 +25,14 @@ from worker.web import (
     board,
     capture,
     error_pages,
+    events_api,
     health,
     leads,
     metrics,
     queue,
     reports,
     security,
+    tracking,
     unsubscribe,
 )
 from worker.web.context import current_runtime, install_runtime
@@ -75,13 +77,21 @@ def create_app(runtime: Runtime) -> Flask:
     csrf = CSRFProtect(app)
     init_limiter(app, runtime)
     pages = (queue.blueprint, board.blueprint, leads.blueprint, reports.blueprint)
-    public = (health.blueprint, metrics.blueprint, unsubscribe.blueprint, auth.blueprint)
+    public = (
+        health.blueprint,
+        metrics.blueprint,
+        unsubscribe.blueprint,
+        tracking.blueprint,
+        auth.blueprint,
+    )
     for blueprint in (*public, *pages):
         app.register_blueprint(blueprint)
     csrf.exempt(unsubscribe.blueprint)
+    csrf.exempt(tracking.blueprint)
     app.add_url_rule("/", "home", _home)
     limit(app, "auth.login_post", auth.SIGN_IN_LIMIT)
     capture.init_app(app, runtime)
+    events_api.init_app(app, runtime)
     return app
 
 

@@ -1,9 +1,10 @@
 """Signing in and out, and the rule that every page needs a signed-in rep.
 
-Only the blueprints in ``PUBLIC`` (unsubscribe, lead capture, health, sign-in itself) and
-static files are served without a session. A session remembers the rep's name and a version
-that changes with the password, so changing a password or removing the account ends every
-session of that rep at its next request. Every form carries a CSRF token (Flask-WTF).
+Only the blueprints in ``PUBLIC`` (unsubscribe, lead capture, tracked links, the events API,
+health, sign-in itself) and static files are served without a session. A session remembers
+the rep's name and a version that changes with the password, so changing a password or
+removing the account ends every session of that rep at its next request. Every form carries
+a CSRF token (Flask-WTF).
 """
 
 from __future__ import annotations
@@ -29,7 +30,18 @@ from worker.web.context import current_runtime
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("auth", __name__)
-PUBLIC = frozenset({"auth", "health", "metrics", "unsubscribe", "capture", "capture_api"})
+PUBLIC = frozenset(
+    {
+        "auth",
+        "health",
+        "metrics",
+        "unsubscribe",
+        "capture",
+        "capture_api",
+        "tracking",
+        "events_api",
+    }
+)
 SIGN_IN_LIMIT = "10 per minute"
 
 

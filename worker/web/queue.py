@@ -1,12 +1,16 @@
 """The review queue: flagged leads and tasks for reps, hot first, with one-click resolving.
 
 ``GET /queue`` lists the open items (filters: reason, stage, mailbox, rep — a name, ``me``
-or ``unassigned``); ``GET /queue/<id>`` shows one with the lead's recent timeline.
+or ``unassigned``; ``?sort=score``: the highest-scored leads first); ``GET /queue/<id>``
+shows one with the lead's recent timeline.
 ``POST /queue/<id>/resolve`` applies an action as ``outreach review resolve`` does and
 ``POST /queue/<id>/assign`` gives the item to a rep (or to nobody); ``POST /queue/resolve-all``
 resolves every open item matching the filters (a reason is required) with one action, or each
-with its own suggestion. All record the rep who did it, flash the outcome and return to the
-queue page they came from.
+with its own suggestion. An "Accept as SQL?" item shows the lead's score and why, and is
+answered by ``POST /queue/<id>/accept`` (interested, buying now and when, decision-maker or
+who is) or ``POST /queue/<id>/reject`` (a reason from the list, a note for ``other``), as
+``outreach review accept`` / ``reject`` do; the rep who accepts becomes the lead's owner.
+All record the rep who did it, flash the outcome and return to the queue page they came from.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from flask.typing import ResponseReturnValue
 
 from worker.clock import as_utc
 from worker.errors import NotFoundError, OutreachError
+from worker.qualification import INTERESTED, REJECT_REASONS
 from worker.queries.review_queue import (
+    SCORE,
     UNASSIGNED,
     QueueFilter,
     filter_choices,
@@ -62,8 +68,9 @@ def index() -> ResponseReturnValue:
     rep = current_rep()
     asked = {key: request.args.get(key, "").strip()[:MAX_FILTER] for key in _FILTER_KEYS}
     filters = _filters(asked, rep)
+    sort = SCORE if request.args.get("sort") == SCORE else None
     with runtime.sessions() as session:
-        rows = queue_rows(session, filters, limit=MAX_ROWS + 1)
+        rows = queue_rows(session, filters, limit=MAX_ROWS + 1, sort=sort)
         choices = filter_choices(session, _mailbox_names(runtime))
         reps = rep_names(session)
     for key, values in (("reason", "reasons"), ("stage", "stages"), ("mailbox", "mailboxes")):
@@ -86,6 +93,11 @@ def index() -> ResponseReturnValue:
         back=request.full_path.rstrip("?"),
         lead_url=_lead_url,
         bulk_actions=_bulk_actions(asked["reason"]),
+        sort=sort,
+        by_score_url=_queue_url(asked, SCORE),
+        by_priority_url=_queue_url(asked, None),
+        interested=INTERESTED,
+        reject_reasons=REJECT_REASONS,
     )
 
 
@@ -110,6 +122,8 @@ def show(item_id: int) -> ResponseReturnValue:
         back=back,
         here=request.full_path.rstrip("?"),
         lead_url=_lead_url,
+        interested=INTERESTED,
+        reject_reasons=REJECT_REASONS,
     )
 
 
@@ -139,6 +153,44 @@ def resolve_item(item_id: int) -> ResponseReturnValue:
     return redirect(back)
 
 
+@blueprint.post("/<int:item_id>/accept")
+def accept_item(item_id: int) -> ResponseReturnValue:
+    form = request.form
+    keys = ("interested", "buying_now", "timeframe", "decision_maker", "who")
+    answers = {key: form.get(key, "").strip() or None for key in keys}
+    note = form.get("note", "").strip()
+    return _answer(item_id, ReviewAction.ACCEPT_SQL, answers, note)
+
+
+@blueprint.post("/<int:item_id>/reject")
+def reject_item(item_id: int) -> ResponseReturnValue:
+    form = request.form
+    note = form.get("note", "").strip()
+    return _answer(item_id, ReviewAction.REJECT_SQL, {"reason": form.get("reason", "")}, note)
+
+
+def _answer(
+    item_id: int, action: str, answers: dict[str, str | None], note: str
+) -> ResponseReturnValue:
+    """Resolve an acceptance item with the rep's answers (checked by the resolution)."""
+    if len(note) > MAX_NOTE or any(len(v or "") > MAX_NOTE for v in answers.values()):
+        abort(400)
+    back = _back(request.form.get("back"))
+    runtime = current_runtime()
+    rep = current_rep()
+    with runtime.sessions() as session:
+        if session.get(ReviewItem, item_id) is None:
+            abort(404)
+    try:
+        result = resolve_now(runtime, item_id, action, note=note or None, by=rep, answers=answers)
+    except OutreachError as exc:
+        flash(f"#{item_id} not resolved: {exc}", "error")
+        return redirect(back)
+    verdict = "accepted as SQL" if action == ReviewAction.ACCEPT_SQL else "back to nurture"
+    flash(f"#{result.item_id}: {result.lead_email} {verdict}.")
+    return redirect(back)
+
+
 @blueprint.post("/resolve-all")
 def resolve_all_items() -> ResponseReturnValue:
     form = request.form
@@ -161,6 +213,14 @@ def resolve_all_items() -> ResponseReturnValue:
         shown = ", ".join(f"#{item_id}: {why}" for item_id, why in list(done.left.items())[:5])
         flash(f"{len(done.left)} left open — {shown}", "error")
     return redirect(back)
+
+
+def _queue_url(asked: dict[str, str], sort: str | None) -> str:
+    """The queue page with the same filters, in ``sort`` order (None: hot first)."""
+    values: dict[str, Any] = {key: value for key, value in asked.items() if value}
+    if sort:
+        values["sort"] = sort
+    return url_for(".index", **values)
 
 
 def _mailbox_names(runtime: Runtime) -> list[str]:
@@ -223,6 +283,7 @@ def _actions(row: dict[str, Any], sequences: list[str]) -> list[str]:
     enroll = [f"enroll:{name}" for name in sequences]
     if row["task"]:
         return [ReviewAction.DONE, ReviewAction.SKIP, *_ENDING, *enroll]
+    # accept-sql / reject-sql need the rep's answers: the acceptance form has them.
     actions: list[str] = [ReviewAction.RESUME, *_ENDING]
     if row["touch_status"] == TouchStatus.UNKNOWN:
         actions += [ReviewAction.SENT, ReviewAction.NOT_SENT]

@@ -6,6 +6,7 @@ Charts and tables come from ``worker.analytics.html_report``, the same code as
 ``outreach report --html``. The app's CSP allows no inline styles, and matplotlib's SVG has
 style attributes and a ``<style>`` element, so each chart is a response of its own, shown by
 an ``<img>`` and served with a CSP of its own that allows those styles and nothing else.
+The qualification sections (MQLs, sales acceptance, scores) follow the pipeline's.
 The page reads the report afresh and keeps it for a minute, so its charts (requested right
 after it) draw the same numbers as its tables without reading the event log again.
 """
@@ -65,10 +66,12 @@ def index() -> ResponseReturnValue:
     data = _report(since, fresh=True)
     parts = sections(data, charts=False)
     for part in parts:
+        spec = chart_spec(data, part["name"])
+        drawn = part["rows"] and spec.categories
         part["chart_url"] = (
-            url_for(".chart_svg", name=part["name"], since=text or None) if part["rows"] else None
+            url_for(".chart_svg", name=part["name"], since=text or None) if drawn else None
         )
-        part["chart_title"] = chart_spec(data, part["name"]).title
+        part["chart_title"] = spec.title
         part["rows"] = [_cells(cells) for cells in part["rows"]]
         part["foot"] = _cells(part["foot"]) if part.get("foot") else None
     return render_template(
@@ -144,6 +147,7 @@ def _report(since: datetime | None, *, fresh: bool) -> dict[str, Any]:
             since,
             runtime.catalog.in_pipeline_order(),
             runtime.settings.default_currency,
+            qualification=True,
         )
     with cache.lock:
         cache.entries.pop(key, None)
