@@ -123,19 +123,31 @@ def mql_by_source(session: Session) -> list[dict[str, Any]]:
 
 
 def mql_by_sequence(session: Session) -> list[dict[str, Any]]:
-    """MQLs among the leads ever enrolled in each sequence (each lead once per sequence)."""
-    pairs = select(Enrollment.lead_id, Enrollment.sequence).distinct().subquery()
-    query = (
-        select(pairs.c.sequence, func.count(), func.count(Lead.mql_at), func.count(Lead.sql_at))
-        .select_from(pairs)
-        .join(Lead, Lead.id == pairs.c.lead_id)
-        .group_by(pairs.c.sequence)
-        .order_by(pairs.c.sequence)
+    """MQLs among the leads ever enrolled in each sequence (each lead once per sequence: an
+    enrollment is unique per lead and sequence). The leads are counted from the enrollments
+    alone; only the MQLs are joined to their leads."""
+    leads = dict(
+        session.execute(
+            select(Enrollment.sequence, func.count()).group_by(Enrollment.sequence)
+        ).all()
     )
-    return [
-        {"sequence": s, "leads": n, "mqls": m, "mql_rate": _rate(m, n), "sqls": q}
-        for s, n, m, q in session.execute(query)
-    ]
+    qualified = {
+        sequence: (mqls, sqls)
+        for sequence, mqls, sqls in session.execute(
+            select(Enrollment.sequence, func.count(), func.count(Lead.sql_at))
+            .join(Lead, Lead.id == Enrollment.lead_id)
+            .where(Lead.mql_at.is_not(None))
+            .group_by(Enrollment.sequence)
+        )
+    }
+    rows = []
+    for sequence in sorted(leads):
+        n = int(leads[sequence])
+        m, q = qualified.get(sequence, (0, 0))
+        rows.append(
+            {"sequence": sequence, "leads": n, "mqls": m, "mql_rate": _rate(m, n), "sqls": q}
+        )
+    return rows
 
 
 def acceptance(session: Session, mqls: int) -> dict[str, Any]:

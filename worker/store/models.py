@@ -118,6 +118,31 @@ class Lead(Base):
 Index("ix_leads_stage_value", Lead.stage, Lead.deal_value.desc().nulls_last(), Lead.id)
 # ``leads list --sort score``, the queue and the board ordered by score.
 Index("ix_leads_score", Lead.score.desc().nulls_last(), Lead.id)
+# The qualification report's medians, MQL join and score deciles (migration 0018).
+Index(
+    "ix_leads_mql",
+    Lead.mql_at,
+    Lead.created_at,
+    Lead.sql_at,
+    Lead.id,
+    postgresql_where=Lead.mql_at.is_not(None),
+    sqlite_where=Lead.mql_at.is_not(None),
+)
+Index(
+    "ix_leads_sql",
+    Lead.sql_at,
+    Lead.created_at,
+    postgresql_where=Lead.sql_at.is_not(None),
+    sqlite_where=Lead.sql_at.is_not(None),
+)
+Index(
+    "ix_leads_decided_score",
+    Lead.score,
+    Lead.id,
+    Lead.stage,
+    postgresql_where=text("stage IN ('won', 'lost') AND score IS NOT NULL"),
+    sqlite_where=text("stage IN ('won', 'lost') AND score IS NOT NULL"),
+)
 
 
 def email_domain(email: Any) -> ColumnElement[str]:
