@@ -321,3 +321,15 @@ def test_a_decided_or_unsubscribed_lead_is_scored_but_never_qualified(
         assert lead.qualification is None
         assert not _count(session, ReviewItem, ReviewItem.lead_id == lead_id)
         assert not _count(session, ScoreCrossing, ScoreCrossing.lead_id == lead_id)
+
+
+def test_marks_made_in_a_buffered_batch_are_written_once_at_its_end(runtime, project) -> None:
+    lead_id = _add_lead(runtime)
+    now = runtime.clock.now()
+    with runtime.sessions.begin() as session, events.buffered(session):
+        mark(session, [lead_id], now + timedelta(hours=2))
+        mark(session, [lead_id, None], now)
+        assert not _count(session, ScoreMark)  # nothing written inside the batch
+    with runtime.sessions() as session:
+        marks = session.scalars(select(ScoreMark)).all()
+        assert [(m.lead_id, m.marked_at) for m in marks] == [(lead_id, now)]

@@ -2,7 +2,8 @@
 
 Inside ``buffered(session)`` the events recorded are kept, in order, and written by one
 statement when the block ends (or at ``flush_buffered``): a batch of inbound messages
-writes its few hundred events at once instead of one statement each.
+writes its few hundred events at once instead of one statement each, and its scoring marks
+(``worker.store.marks``) in one more.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from worker.store import marks
 from worker.store.models import Event
 from worker.vocabulary import EventKind
 
@@ -86,8 +88,9 @@ def buffered(session: Session) -> Iterator[None]:
         return
     session.info[_BUFFER] = []
     try:
-        yield
-        flush_buffered(session)
+        with marks.buffering(session):  # the scoring marks of the events, too
+            yield
+            flush_buffered(session)
     finally:
         session.info.pop(_BUFFER, None)
 
