@@ -92,6 +92,8 @@ def test_accepting_from_the_command_line_makes_an_sql_owned_by_the_rep_in_consid
 
     lead = _lead(runtime)
     assert (lead.qualification, lead.stage, lead.owner) == ("sql", "consideration", "rita")
+    assert json.loads(invoke("leads", "show", ADA, "--json").output)["owner"] == "rita"
+    assert "owner rita" in invoke("leads", "show", ADA).output
     assert lead.sql_at is not None
     assert lead.status == "active"
     with runtime.sessions() as session:

@@ -15,7 +15,8 @@ def score_lines(data: dict[str, Any]) -> list[str]:
     if score is None:
         return ["score: - (never scored: no scoring.yaml, or no event since it was added)"]
     qualification = data.get("qualification") or "not qualified"
-    lines = [f"score: {score:g} ({qualification}, as of {data.get('scored_at') or '-'})"]
+    owner = f", owner {data['owner']}" if data.get("owner") else ""
+    lines = [f"score: {score:g} ({qualification}{owner}, as of {data.get('scored_at') or '-'})"]
     detail = sorted(data.get("score_detail") or [], key=lambda c: -abs(float(c["points"])))
     for contribution in detail:
         points = float(contribution["points"])

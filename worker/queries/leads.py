@@ -109,6 +109,8 @@ def lead_row(lead: Lead, enrollment: Enrollment | None) -> dict[str, Any]:
         "score": lead.score,
         "scored_at": iso(lead.scored_at),
         "qualification": lead.qualification,
+        # The rep who owns the lead (set when a rep accepts it as SQL), or nobody yet.
+        "owner": lead.owner,
     }
 
 
