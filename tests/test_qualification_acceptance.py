@@ -183,10 +183,10 @@ def test_an_sql_is_not_asked_about_again_and_a_rejected_lead_only_after_a_reply(
         lead = session.scalar(select(Lead).where(Lead.email == ADA))
         assert lead is not None
         lead.qualification = "sql"
-        assert open_acceptance(session, runtime, lead, at, "score: sql_candidate") is None
+        assert open_acceptance(session, lead, at, "score: sql_candidate") is None
         lead.qualification = "nurture"
-        assert open_acceptance(session, runtime, lead, at, "score: sql_candidate") is None
-        assert open_acceptance(session, runtime, lead, at, "reply: positive") is not None
+        assert open_acceptance(session, lead, at, "score: sql_candidate") is None
+        assert open_acceptance(session, lead, at, "reply: positive") is not None
         assert lead.qualification == "nurture"  # until a rep decides again
 
 
@@ -203,9 +203,7 @@ def test_concurrent_openers_open_one_acceptance_item(runtime: Runtime, project: 
                 lead = session.scalar(select(Lead).where(Lead.email == ADA))
                 assert lead is not None
                 opened.append(
-                    open_acceptance(
-                        session, runtime, lead, runtime.clock.now(), "score: sql_candidate"
-                    )
+                    open_acceptance(session, lead, runtime.clock.now(), "score: sql_candidate")
                 )
         except BaseException as exc:  # reported below
             errors.append(exc)

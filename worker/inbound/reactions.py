@@ -206,7 +206,6 @@ def _asks_for_acceptance(reply: _Reply) -> bool:
 def _open_acceptance(reply: _Reply, *, needs_review: bool, advice: str | None = None) -> None:
     open_acceptance(
         reply.session,
-        None,
         reply.lead,
         reply.at,
         reply.cause,

@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.leads.enrollment import OPEN_ENROLLMENT_STATUSES
+from worker.authoring.schedules import Schedules
+from worker.authoring.schema import SequenceSpec
+from worker.leads.enrollment import BLOCKING_LEAD_STATUSES, OPEN_ENROLLMENT_STATUSES, enroll_leads
 from worker.leads.rep_tasks import close_open_tasks, finish_task
 from worker.store import events
 from worker.store.dialect import dialect_insert
@@ -185,3 +187,34 @@ def settle_status(
         enrollments = open_enrollments(session, lead.id)
     lead.status = LeadStatus.ACTIVE if enrollments else LeadStatus.COMPLETED
     lead.updated_at = at
+
+
+def move_to_sequence(
+    session: Session,
+    lead: Lead,
+    target: SequenceSpec | None,
+    *,
+    at: datetime,
+    cause: str,
+    schedules: Schedules | None,
+    reactivate: Collection[str],
+) -> None:
+    """Stop the lead's open sequences and enroll it in ``target`` (None: only stop); nothing
+    when it is in ``target`` already. A lead whose status is in ``reactivate`` becomes active
+    first; an unsubscribed or bounced lead, or a suppressed address, is never enrolled. A lead
+    left with no open sequence is settled (``completed``)."""
+    open_now = open_enrollments(session, lead.id)
+    if target is not None and any(e.sequence == target.name for e in open_now):
+        return
+    stop(session, open_now, at=at, cause=cause)
+    if lead.status in BLOCKING_LEAD_STATUSES:
+        return
+    if lead.status in reactivate:
+        lead.status = LeadStatus.ACTIVE
+    session.flush()
+    enrolled = 0
+    if target is not None:
+        result = enroll_leads(session, [lead], target, at=at, cause=cause, schedules=schedules)
+        enrolled = result.enrolled
+    if not enrolled and lead.status == LeadStatus.ACTIVE:
+        settle_status(session, lead, at)

@@ -21,7 +21,6 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from worker.runtime import Runtime
 from worker.store import events
 from worker.store.models import Lead, ReviewItem
 from worker.vocabulary import EventKind, LeadStatus, Qualification, ReviewAction, ReviewReason
@@ -56,7 +55,6 @@ def open_item(session: Session, lead_id: int) -> int | None:
 
 def open_acceptance(
     session: Session,
-    runtime: Runtime | None,
     lead: Lead,
     at: datetime,
     cause: str,
@@ -71,11 +69,9 @@ def open_acceptance(
     the lead is not to be asked (an SQL, or back in nurture without a reply).
 
     ``cause``: why (``score: sql_candidate``, ``reply: positive``), recorded on the flag.
-    ``runtime``: the caller's runtime, or None inside reply handling (nothing here needs it).
     ``needs_review``: the lead waits for the rep (a reply); False keeps its sequence going
     while the rep decides (a score crossing).
     """
-    del runtime  # part of the call the scoring engine makes; nothing here depends on it
     if not wants_acceptance(lead, cause):
         return None
     if lead.qualification is None:

@@ -24,7 +24,6 @@ from worker.authoring.schema import SequenceSpec
 from worker.authoring.sequences import Catalog
 from worker.errors import OutreachError
 from worker.leads import lifecycle
-from worker.leads.enrollment import BLOCKING_LEAD_STATUSES, enroll_leads
 from worker.leads.stages import change_stage
 from worker.qualification.answers import Acceptance, Rejection
 from worker.store import events
@@ -115,6 +114,16 @@ def reject(
     )
 
 
+# A rep decided: the lead goes on in its new sequence whatever it was waiting for.
+_DECIDED = (
+    LeadStatus.ACTIVE,
+    LeadStatus.PAUSED,
+    LeadStatus.NEEDS_REVIEW,
+    LeadStatus.COMPLETED,
+    LeadStatus.STOPPED,
+)
+
+
 def _move_to(
     session: Session,
     catalog: Catalog,
@@ -125,14 +134,15 @@ def _move_to(
 ) -> None:
     """Stop the lead's open sequences and enroll it in ``target`` (none: only stop); an
     address that is suppressed or bounced is never enrolled."""
-    enrollments = lifecycle.open_enrollments(session, lead.id)
-    lifecycle.stop(session, enrollments, at=at, cause=f"rep: {action}")
-    if lead.status in BLOCKING_LEAD_STATUSES:
-        return
-    lead.status = LeadStatus.ACTIVE
-    session.flush()
-    if target is not None:
-        enroll_leads(session, [lead], target, at=at, cause="rep", schedules=catalog.schedules)
+    lifecycle.move_to_sequence(
+        session,
+        lead,
+        target,
+        at=at,
+        cause=f"rep: {action}",
+        schedules=catalog.schedules,
+        reactivate=_DECIDED,
+    )
 
 
 __all__ = ["NURTURE_SEQUENCE", "SQL_STAGE", "accept", "check_item", "reject"]

@@ -25,7 +25,6 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from worker.leads import lifecycle
-from worker.leads.enrollment import enroll_leads
 from worker.leads.flags import HOT, flag
 from worker.leads.stages import change_stage, next_stage
 from worker.qualification.acceptance import open_acceptance
@@ -219,7 +218,7 @@ def _on_cross(
         lead.mql_at = at
     if name == "sql_candidate":
         # "Accept as SQL?" for a rep; the lead's sequence goes on while they decide.
-        open_acceptance(session, runtime, lead, at, cause=f"score: {name}", detail=why(score))
+        open_acceptance(session, lead, at, cause=f"score: {name}", detail=why(score))
     summary = f"score {score.value:g} crossed {name} ({threshold:g}): {why(score)}"
     for action in config.on_cross.get(name, ()):
         if action in ("flag", "notify"):
@@ -278,19 +277,15 @@ def _enroll(
             needs_review=False,
         )
         return
-    open_now = lifecycle.open_enrollments(session, lead.id)
-    if any(e.sequence == name for e in open_now):
-        return
-    lifecycle.stop(session, open_now, at=at, cause=cause)
-    if lead.status in (LeadStatus.PAUSED, LeadStatus.COMPLETED, LeadStatus.STOPPED):
-        lead.status = LeadStatus.ACTIVE
-    session.flush()
-    catalog = runtime.catalog
-    result = enroll_leads(
-        session, [lead], loaded.spec, at=at, cause=cause, schedules=catalog.schedules
+    lifecycle.move_to_sequence(
+        session,
+        lead,
+        loaded.spec,
+        at=at,
+        cause=cause,
+        schedules=runtime.catalog.schedules,
+        reactivate=(LeadStatus.PAUSED, LeadStatus.COMPLETED, LeadStatus.STOPPED),
     )
-    if not result.enrolled and lead.status == LeadStatus.ACTIVE:
-        lifecycle.settle_status(session, lead, at)
 
 
 def _learned_model(runtime: Runtime, config: ScoringConfig) -> LearnedModel | None:

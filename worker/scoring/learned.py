@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -112,10 +113,20 @@ def save_model(model: LearnedModel, home: Path) -> Path:
 
 
 def load_model(home: Path) -> LearnedModel | None:
-    """The project's learned model, or None when none was trained."""
+    """The project's learned model, or None when none was trained. Read once per version of
+    the file (its modification time and size): the tick asks for it every batch."""
     path = model_path(home)
-    if not path.exists():
+    try:
+        stamp = path.stat()
+    except FileNotFoundError:
         return None
+    return _read_model(path, stamp.st_mtime_ns, stamp.st_size)
+
+
+@lru_cache(maxsize=4)
+def _read_model(path: Path, mtime_ns: int, size: int) -> LearnedModel:
+    """``path``'s model; ``mtime_ns`` and ``size`` only key the cache."""
+    del mtime_ns, size
     try:
         data = json.loads(path.read_text("utf-8"))
         if data.get("format") != FORMAT:
