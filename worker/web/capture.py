@@ -14,20 +14,17 @@ enrolled and suppressed addresses get the same answer as new ones (see ``worker.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
 
 from worker.leads.capture import CaptureResult, capture_lead, check_fields, text_fields
 from worker.runtime import Runtime
 from worker.web import page_language
 from worker.web.context import current_runtime
+from worker.web.json_api import json_body, json_errors
 from worker.web.limits import limit
 
 log = logging.getLogger(__name__)
@@ -45,6 +42,7 @@ _API_ERRORS = {
     429: "Too many requests from your address; wait a minute and retry.",
     500: "Something went wrong; try again in a few minutes.",
 }
+json_errors(api_blueprint, _API_ERRORS)
 
 
 def init_app(app: Flask, runtime: Runtime) -> None:
@@ -108,24 +106,15 @@ def form_post() -> ResponseReturnValue:
 @api_blueprint.route("/api/leads", methods=["POST", "GET", "PUT", "PATCH", "DELETE"])
 def create_lead() -> ResponseReturnValue:
     sequence = _sequence()
-    key = current_runtime().settings.capture_api_key
-    if not key:
-        abort(404)
-    if request.method != "POST":
-        abort(405, valid_methods=["POST"])
-    if not _authorized(key):
-        log.warning("capture API: missing or wrong key from %s", request.remote_addr)
-        return _json_error(401, headers={"WWW-Authenticate": 'Bearer realm="capture"'})
-    if request.mimetype != "application/json":
-        return _json_error(415)
-    try:
-        body = json.loads(request.get_data(cache=False))
-    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        return _json_error(400, f"The body is not valid JSON: {exc}.")
-    except RecursionError:
-        return _json_error(400, "The body is nested too deeply to be a lead.")
+    body = json_body(
+        current_runtime().settings.capture_api_key,
+        realm="capture",
+        messages=_API_ERRORS,
+        thing="a lead",
+        shape="a JSON object of lead fields",
+    )
     if not isinstance(body, dict):
-        return _json_error(400, "The body must be a JSON object of lead fields.")
+        return body
     values, errors = text_fields(body)
     if errors:
         _, more = check_fields(values)
@@ -136,38 +125,11 @@ def create_lead() -> ResponseReturnValue:
     return jsonify(status="accepted"), 201
 
 
-@api_blueprint.errorhandler(HTTPException)
-def _api_http_error(exc: HTTPException) -> ResponseReturnValue:
-    code = exc.code or 500
-    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
-    return _json_error(code, headers=headers)
-
-
-@api_blueprint.errorhandler(Exception)
-def _api_unexpected(exc: Exception) -> ResponseReturnValue:
-    log.exception("%s %s failed", request.method, request.path)
-    return _json_error(500)
-
-
-def _json_error(
-    status: int, message: str | None = None, headers: dict[str, str] | None = None
-) -> ResponseReturnValue:
-    text = message or _API_ERRORS.get(status, "The request could not be handled.")
-    return jsonify(error=text), status, headers or {}
-
-
 def _from_allowed_site() -> bool:
     """Whether the browser says the form was posted from a page of an allowed website
     (``OUTREACH_CAPTURE_ORIGINS``); such a form has no token of ours to carry."""
     origin = request.headers.get("Origin", "").rstrip("/").lower()
     return bool(origin) and origin in current_runtime().settings.capture_origins
-
-
-def _authorized(key: str) -> bool:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    given = token.strip() if scheme.lower() == "bearer" else ""
-    expected = hashlib.sha256(key.encode()).digest()
-    return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), expected) and bool(given)
 
 
 # --- shared -----------------------------------------------------------------------------

@@ -11,19 +11,16 @@ message}}`` for a bad field, 201 ``{"status": "recorded", "lead_id"}`` when reco
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
 
-from flask import Blueprint, Flask, abort, jsonify, request
+from flask import Blueprint, Flask, jsonify
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
 
 from worker.errors import NotFoundError
 from worker.runtime import Runtime
 from worker.tracking.activities import parse_activity, record_activity
 from worker.web.context import current_runtime
+from worker.web.json_api import json_body, json_errors
 from worker.web.limits import limit
 
 log = logging.getLogger(__name__)
@@ -40,6 +37,9 @@ _ERRORS = {
 }
 
 
+json_errors(blueprint, _ERRORS)
+
+
 def init_app(app: Flask, runtime: Runtime) -> None:
     """Register the API, its CSRF exemption (the key is the credential) and its rate limit."""
     app.register_blueprint(blueprint)
@@ -50,24 +50,15 @@ def init_app(app: Flask, runtime: Runtime) -> None:
 @blueprint.route("/api/events", methods=["POST", "GET", "PUT", "PATCH", "DELETE"])
 def post_event() -> ResponseReturnValue:
     runtime = current_runtime()
-    key = runtime.settings.events_api_key
-    if not key:
-        abort(404)
-    if request.method != "POST":
-        abort(405, valid_methods=["POST"])
-    if not _authorized(key):
-        log.warning("events API: missing or wrong key from %s", request.remote_addr)
-        return _error(401, headers={"WWW-Authenticate": 'Bearer realm="events"'})
-    if request.mimetype != "application/json":
-        return _error(415)
-    try:
-        body = json.loads(request.get_data(cache=False))
-    except ValueError as exc:
-        return _error(400, f"The body is not valid JSON: {exc}.")
-    except RecursionError:
-        return _error(400, "The body is nested too deeply to be an event.")
+    body = json_body(
+        runtime.settings.events_api_key,
+        realm="events",
+        messages=_ERRORS,
+        thing="an event",
+        shape="a JSON object: email, type, at, detail",
+    )
     if not isinstance(body, dict):
-        return _error(400, "The body must be a JSON object: email, type, at, detail.")
+        return body
     now = runtime.clock.now()
     activity, errors = parse_activity(body, now)
     if activity is None:
@@ -79,33 +70,6 @@ def post_event() -> ResponseReturnValue:
         return jsonify(error=str(exc), field="email"), 404
     log.info("activity %r recorded for lead %r via the API", activity.type, lead_id)
     return jsonify(status="recorded", lead_id=lead_id), 201
-
-
-@blueprint.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> ResponseReturnValue:
-    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
-    return _error(exc.code or 500, headers=headers)
-
-
-@blueprint.errorhandler(Exception)
-def _unexpected(exc: Exception) -> ResponseReturnValue:
-    log.exception("%s %s failed", request.method, request.path)
-    return _error(500)
-
-
-def _error(
-    status: int, message: str | None = None, headers: dict[str, str] | None = None
-) -> ResponseReturnValue:
-    text = message or _ERRORS.get(status, "The request could not be handled.")
-    return jsonify(error=text), status, headers or {}
-
-
-def _authorized(key: str) -> bool:
-    """Whether the request carries ``Bearer <key>`` (compared as digests in constant time)."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    given = token.strip() if scheme.lower() == "bearer" else ""
-    expected = hashlib.sha256(key.encode()).digest()
-    return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), expected) and bool(given)
 
 
 __all__ = ["blueprint", "init_app"]
