@@ -16,6 +16,7 @@ from tests.cli_support import Invoke, make_invoke, reset_cli_runtime
 from tests.reply_support import first_touch_after_a_batch, reply_to
 from tests.web_support import signed_in_client
 from worker.cli.acceptance import REASONS
+from worker.leads.stages import change_stage
 from worker.qualification import REJECT_REASONS, open_acceptance
 from worker.runtime import Runtime
 from worker.store.models import Enrollment, Event, Lead, ReviewItem
@@ -255,3 +256,24 @@ def test_resolving_with_accept_sql_alone_points_to_the_accept_command(
     result = invoke("review", "resolve", str(item_id), "--action", "accept-sql")
     assert result.exit_code == 1
     assert f"outreach review accept {item_id}" in result.output
+
+
+def test_a_lead_marked_lost_no_longer_waits_for_sales_acceptance(
+    runtime: Runtime, project: Path
+) -> None:
+    first_touch_after_a_batch(runtime, project, ADA)
+    at = runtime.clock.now()
+    with runtime.sessions.begin() as session:
+        lead = session.scalar(select(Lead).where(Lead.email == ADA))
+        assert lead is not None
+        item_id = open_acceptance(session, lead, at, "score: sql_candidate")
+        assert item_id is not None
+        change_stage(session, lead, "lost", at=at, cause="decision: no reply")
+    with runtime.sessions() as session:
+        item = session.get(ReviewItem, item_id)
+        assert item is not None
+        assert (item.resolution, item.note) == ("skip", "the lead was marked lost")
+        resolved = session.scalars(
+            select(Event.detail).where(Event.kind == "resolved", Event.lead_id == item.lead_id)
+        ).all()
+        assert [d["item"] for d in resolved] == [item_id]

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from worker.leads.rep_tasks import TASK_REASONS
 from worker.store import events
 from worker.store.models import Lead, ReviewItem
-from worker.vocabulary import EventKind, LeadStatus, ReviewReason
+from worker.vocabulary import EventKind, LeadStatus, ReviewAction, ReviewReason
 
 HOT = 10
 
@@ -179,3 +179,33 @@ def other_open_items(session: Session, item: ReviewItem) -> bool:
 
 
 __all__ = ["HOT", "OpenItems", "flag", "other_open_items"]
+
+
+def close_acceptance(session: Session, lead_id: int, *, at: datetime, why: str) -> list[int]:
+    """Close the lead's open "Accept as SQL?" items (resolution ``skip``, ``why`` as the note),
+    each with a ``resolved`` event; their ids. An item a rep is resolving right now was
+    claimed first (``resolved_at`` set), so it is not among them."""
+    closed = list(
+        session.scalars(
+            update(ReviewItem)
+            .where(
+                ReviewItem.lead_id == lead_id,
+                ReviewItem.reason == ReviewReason.SALES_ACCEPTANCE,
+                ReviewItem.resolved_at.is_(None),
+            )
+            .values(resolved_at=at, resolution=ReviewAction.SKIP, note=why)
+            .returning(ReviewItem.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    for item_id in closed:
+        events.record(
+            session,
+            EventKind.RESOLVED,
+            at=at,
+            lead_id=lead_id,
+            cause=ReviewAction.SKIP,
+            item=item_id,
+            note=why,
+        )
+    return closed

@@ -6,10 +6,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from worker.leads.flags import close_acceptance
 from worker.store import events
 from worker.store.marks import mark
 from worker.store.models import Lead
-from worker.vocabulary import PIPELINE_STAGES, EventKind, Stage
+from worker.vocabulary import FINAL_STAGES, PIPELINE_STAGES, EventKind, Stage
 
 
 def next_stage(stage: str) -> str:
@@ -37,3 +38,5 @@ def change_stage(session: Session, lead: Lead, stage: str, *, at: datetime, caus
         stage=stage,
     )
     mark(session, [lead.id], at)  # a fit rule may read the stage
+    if stage in FINAL_STAGES:  # a decided lead is no longer a question for sales
+        close_acceptance(session, lead.id, at=at, why=f"the lead was marked {stage}")
