@@ -85,24 +85,8 @@ def qualification_tables(q: dict[str, Any]) -> list[dict[str, Any]]:
     ]
     figures += [[f"rejected: {why}", n] for why, n in a["rejection_reasons"].items()]
     return [
-        {
-            "name": "mql_sources",
-            "title": "MQLs per source",
-            "head": ["source", "leads", "MQLs", "MQL rate", "SQLs"],
-            "rows": [
-                [r["source"], r["leads"], r["mqls"], _pct(r["mql_rate"]), r["sqls"]]
-                for r in q["by_source"]
-            ],
-        },
-        {
-            "name": "mql_sequences",
-            "title": "MQLs per sequence",
-            "head": ["sequence", "leads", "MQLs", "MQL rate", "SQLs"],
-            "rows": [
-                [r["sequence"], r["leads"], r["mqls"], _pct(r["mql_rate"]), r["sqls"]]
-                for r in q["by_sequence"]
-            ],
-        },
+        _mql_table("mql_sources", "MQLs per source", "source", q["by_source"]),
+        _mql_table("mql_sequences", "MQLs per sequence", "sequence", q["by_sequence"]),
         {
             "name": "acceptance",
             "title": "Sales acceptance (MQL → SQL)",
@@ -131,6 +115,16 @@ def qualification_tables(q: dict[str, Any]) -> list[dict[str, Any]]:
             ],
         },
     ]
+
+
+def _mql_table(name: str, title: str, key: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """MQLs per ``key`` (source or sequence): leads, MQLs, their rate, SQLs."""
+    return {
+        "name": name,
+        "title": title,
+        "head": [key, "leads", "MQLs", "MQL rate", "SQLs"],
+        "rows": [[r[key], r["leads"], r["mqls"], _pct(r["mql_rate"]), r["sqls"]] for r in rows],
+    }
 
 
 __all__ = ["QUALIFICATION_CHARTS", "qualification_chart", "qualification_tables"]
