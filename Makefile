@@ -30,8 +30,12 @@ lint: $(VENV)/.test-installed
 	$(BIN)/ruff format --check worker tests bench
 	$(BIN)/mypy
 
+# Two pytest processes (pytest-xdist): each test has its own database schema, Redis namespace,
+# IMAP user and ports, so they run side by side; TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= 2
+
 test: $(VENV)/.test-installed services lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 # Retrain the reply model on tests/corpus (seeded, reproducible); writes
 # worker/understanding/reply_model.npz. Add a team's labelled replies with

@@ -25,6 +25,8 @@ LAYERS: list[set[str]] = [
     {"worker.tracking"},
     {"worker.delivery", "worker.inbound"},
     {"worker.review", "worker.queries", "worker.analytics"},
+    {"worker.working", "worker.privacy"},
+    {"worker.integrations"},
     {"worker.actors"},
     {"worker.processes"},
     {"worker.rehearsal"},

@@ -929,7 +929,7 @@ def test_cli_leads_show_text(invoke_sqlite: Invoke, project: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "ada@northwind.test" in result.stdout
     assert "industry: wholesale" in result.stdout
-    assert "enrolled" in result.stdout
+    assert "Enrolled" in result.stdout  # the timeline reads in words (worker.queries.labels)
 
 
 def test_cli_leads_show_unknown_lead_is_one_line_exit_1(invoke_sqlite: Invoke) -> None:

@@ -165,10 +165,10 @@ def test_a_call_task_is_queued_for_a_rep_with_its_due_date_and_never_sent(
     assert rows[0]["detail"] == "Call Ada at Northwind Traders about the forecast scan"
     assert "2027-01-06 09:00" in table.stdout
     assert "Call Ada at Northwind Traders" in table.stdout
-    assert "task_call" in everything.stdout
+    assert "Call task" in everything.stdout
     assert "2027-01-06 09:00" in everything.stdout
     assert "due: 2027-01-06T09:00:00Z  times out: 2027-01-09T09:00:00Z" in shown.stdout
-    assert "suggested: --action done" in shown.stdout
+    assert "suggested: Task done (--action done)" in shown.stdout
 
 
 def test_done_moves_the_sequence_on_and_the_next_email_goes_out_after_its_wait(

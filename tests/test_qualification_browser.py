@@ -70,11 +70,11 @@ def test_a_rep_accepts_one_lead_rejects_another_and_the_report_counts_the_reason
         page.set_default_timeout(10_000)
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(base + "/login?next=/queue?sort=score")
+        page.goto(base + "/login?next=/queue?sort=score%26who=all")
         page.fill("#name", "rita")
         page.fill("#password", PASSWORD)
         page.click("button[type=submit]")
-        page.wait_for_url("**/queue?sort=score")
+        page.wait_for_url("**/queue?sort=score&who=all")
 
         cards = page.locator("article.queue-item").all_inner_texts()
         ranked = [text for text in cards if ADA in text or KLAUS in text]
@@ -141,11 +141,11 @@ def test_a_missing_answer_leaves_the_item_open_with_a_message(
     with live_server(runtime) as base, chromium() as browser:
         page = browser.new_page()
         page.set_default_timeout(10_000)
-        page.goto(base + "/login?next=/queue")
+        page.goto(base + "/login?next=/queue?who=all")
         page.fill("#name", "rita")
         page.fill("#password", PASSWORD)
         page.click("button[type=submit]")
-        page.wait_for_url("**/queue")
+        page.wait_for_url("**/queue?who=all")
         klaus = page.locator(f"#item-{items[KLAUS]}")
         klaus.get_by_label("Reason").select_option("other")
         klaus.get_by_role("button", name="Reject: back to nurture").click()

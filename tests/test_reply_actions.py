@@ -364,8 +364,8 @@ def test_the_review_commands_show_the_reply_and_resolve_by_reclassifying(
         assert show.exit_code == 0, show.output
         assert "Pipedrive" in show.output
         assert "Unsubscribe: https" not in show.output  # quoted history is not shown
-        assert "Classified: question" in show.output
-        assert "suggested: --action resume" in show.output
+        assert "Classified: Question" in show.output
+        assert "suggested: Resume the sequence (--action resume)" in show.output
 
         bad = invoke("review", "resolve", str(item["id"]), "--action", "reclassify:maybe")
         assert bad.exit_code == 1

@@ -231,7 +231,7 @@ def test_the_queue_page_shows_when_a_later_reply_is_due(runtime, project: Path) 
         Classification("later", 0.9, return_date=date(2027, 3, 1), text="Try me in March."),
     )
     client, _ = signed_in_client(runtime)
-    page = client.get("/queue").text
+    page = client.get("/queue?who=all").text
     assert "Due 2027-03-01 09:00 UTC" in page
 
 

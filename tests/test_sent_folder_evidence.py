@@ -168,7 +168,7 @@ def test_the_web_queue_resolves_every_delivery_unknown_item_at_once(
 ) -> None:
     ids = _in_doubt(runtime, imap, project)
     client, token = signed_in_client(runtime)
-    page = client.get("/queue?reason=delivery_unknown").get_data(as_text=True)
+    page = client.get("/queue?who=all&reason=delivery_unknown").get_data(as_text=True)
     assert 'action="/queue/resolve-all"' in page
     assert "each its suggested action" in page
     form = {"csrf_token": token, "reason": "delivery_unknown", "back": "/queue"}
@@ -184,7 +184,7 @@ def test_the_web_queue_resolves_every_delivery_unknown_item_at_once(
     )
 
     assert reply.status_code == 200
-    assert "Resolved 5 item(s) (not-sent)." in reply.get_data(as_text=True)
+    assert "Resolved 5 item(s): It was not sent: send again." in reply.get_data(as_text=True)
     items = _items(runtime)
     assert {items[t].resolution for t in ids} == {"not-sent"}
     assert all("in bulk by rita" in (items[t].note or "") for t in ids)

@@ -38,19 +38,19 @@ def test_a_list_longer_than_the_count_bound_says_more_than_and_pages_on(
     monkeypatch.setattr(lead_pages, "COUNT_AT_MOST", 20)
     client, _ = signed_in_client(runtime)
 
-    first = client.get("/leads").get_data(as_text=True)
+    first = client.get("/leads?who=all").get_data(as_text=True)
     assert "More than 20 leads, page 1" in first
     assert "Page 1</span>" in first
-    assert 'href="/leads?page=2"' in first
-    second = client.get("/leads?page=2").get_data(as_text=True)
+    assert 'href="/leads?page=2&amp;who=all"' in first
+    second = client.get("/leads?who=all&page=2").get_data(as_text=True)
     assert "lead056@example.test" in second
     assert "lead049@" not in second
     assert 'rel="next"' not in second
-    assert 'href="/leads?page=1"' in second
-    beyond = client.get("/leads?page=9").get_data(as_text=True)  # past the end: the last page
+    assert 'href="/leads?page=1&amp;who=all"' in second
+    beyond = client.get("/leads?who=all&page=9").get_data(as_text=True)  # past the end
     assert "57 leads, page 2 of 2" in beyond
     assert "lead056@example.test" in beyond
-    searched = client.get("/leads?q=lead05").get_data(as_text=True)
+    searched = client.get("/leads?who=all&q=lead05").get_data(as_text=True)
     assert "7 leads" in searched  # under the bound: counted exactly
 
 

@@ -59,21 +59,26 @@ def test_a_rep_signs_in_resolves_a_flagged_lead_and_opens_the_funnel(flagged: Ru
         page.fill("#password", PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url(base + "/queue")
+        assert "Nothing to review assigned to you" in page.locator("main").inner_text()
+        page.locator("nav.whose").get_by_role("link", name="Everyone").click()  # not only mine
+        page.wait_for_url(base + "/queue?who=all")
 
         card = page.locator(f"#item-{item.id}")
         assert ADA in card.inner_text()
         assert QUESTION in card.locator("blockquote.reply").inner_text()
-        assert "question" in card.inner_text()
+        assert "Question" in card.inner_text()
         assert "82% confident" in card.inner_text()
 
         card.get_by_label(f"Action for #{item.id}").select_option("advance")
-        card.locator("input[name=note]").fill("asked about SAP; call booked")
+        card.locator("textarea[name=note]").fill("asked about SAP; call booked")
         card.get_by_role("button", name="Apply").click()
         page.wait_for_load_state()
-        assert f"Resolved #{item.id}: advance" in page.locator(".flash").inner_text()
+        assert f"Resolved #{item.id} as Advance to the next stage" in (
+            page.locator(".flash").inner_text()
+        )
         assert page.locator(f"#item-{item.id}").count() == 0
 
-        page.goto(base + "/leads")
+        page.goto(base + "/leads?who=all")
         page.get_by_role("link", name=ADA).first.click()
         page.wait_for_load_state()
         text = page.locator("main").inner_text()
@@ -114,7 +119,7 @@ def test_the_board_clicks_through_to_a_stage_and_a_leads_email_as_sent(flagged: 
         column = page.locator("#stage-prospecting")
         assert column.is_visible()
         column.get_by_role("link", name="Prospecting").click()
-        page.wait_for_url("**/leads?stage=prospecting")
+        page.wait_for_url("**/leads?stage=prospecting&who=all")
         page.get_by_role("link", name=ADA).click()
         page.wait_for_load_state()
 

@@ -32,7 +32,7 @@ def test_hostile_reply_text_and_lead_fields_are_escaped(runtime: Runtime, projec
         assert touch is not None
     reply_to(runtime, touch, Classification("question", 0.8, text=f"Question: {HOSTILE}?"))
     client, _ = signed_in_client(runtime)
-    for path in ("/queue", f"/leads/{lead_id}", "/board", "/leads?q=northwind"):
+    for path in ("/queue?who=all", f"/leads/{lead_id}", "/board", "/leads?who=all&q=northwind"):
         page = client.get(path)
         assert page.status_code == 200, path
         html = page.get_data(as_text=True)

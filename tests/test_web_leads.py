@@ -98,13 +98,15 @@ def test_the_board_counts_and_sums_each_stage_and_links_to_the_rest(runtime) -> 
     names = re.findall(r'class="who">([^<]+)<', prospecting)
     assert names == ["Prospecting1", "Prospecting0", "Prospecting2"]  # highest value first
     assert "more</a>" not in prospecting
-    assert 'href="/leads?stage=prospecting"' in prospecting
+    assert 'href="/leads?stage=prospecting&amp;who=all"' in prospecting  # everyone's leads
 
     qualification = _column(page, "qualification")
     assert '<data value="15">15</data>' in qualification
     assert ">€12,000</data>" in qualification
     assert len(re.findall(r'<li class="deal">', qualification)) == 12
-    assert re.search(r'<a href="/leads\?stage=qualification">\+3 more</a>', qualification)
+    assert re.search(
+        r'<a href="/leads\?stage=qualification&amp;who=all">\+3 more</a>', qualification
+    )
     assert "Qualification14<" in qualification
     assert "Qualification3<" in qualification
     assert "Qualification2<" not in qualification
@@ -173,7 +175,7 @@ def test_the_leads_list_filters_by_stage_status_and_search_and_pages(runtime) ->
         )
     client, _ = signed_in_client(runtime)
 
-    decision = client.get("/leads?stage=decision").get_data(as_text=True)
+    decision = client.get("/leads?who=all&stage=decision").get_data(as_text=True)
     assert "decision0@example.test" in decision
     assert "decision1@example.test" in decision
     assert "prospecting0@example.test" not in decision
@@ -182,24 +184,24 @@ def test_the_leads_list_filters_by_stage_status_and_search_and_pages(runtime) ->
     lead_id = _lead_id(runtime, "decision0@example.test")
     assert f'href="/leads/{lead_id}"' in decision
 
-    paused = client.get("/leads?status=paused").get_data(as_text=True)
+    paused = client.get("/leads?who=all&status=paused").get_data(as_text=True)
     assert "decision1@example.test" in paused
     assert "decision0@example.test" not in paused
 
-    searched = client.get("/leads?q=DECISION+CO+1").get_data(as_text=True)
+    searched = client.get("/leads?who=all&q=DECISION+CO+1").get_data(as_text=True)
     assert "1 lead" in searched
     assert "decision1@example.test" in searched
 
-    first = client.get("/leads").get_data(as_text=True)
+    first = client.get("/leads?who=all").get_data(as_text=True)
     assert "57 leads, page 1 of 2" in first
-    assert first.count('<tr>\n      <td><a href="/leads/') == 50
-    assert 'href="/leads?page=2"' in first
-    second = client.get("/leads?stage=prospecting&page=2").get_data(as_text=True)
+    assert first.count('<td><a href="/leads/') == 50  # one row per lead
+    assert 'href="/leads?page=2&amp;who=all"' in first
+    second = client.get("/leads?who=all&stage=prospecting&page=2").get_data(as_text=True)
     assert "prospecting54@example.test" in second
     assert "prospecting0@" not in second
     assert "page=1&amp;stage=prospecting" in second  # the filter stays on the other pages
 
-    assert "No leads match." in client.get("/leads?q=nobody-here").get_data(as_text=True)
+    assert "No leads match." in client.get("/leads?who=all&q=nobody-here").get_data(as_text=True)
     assert client.get("/leads?page=abc&stage=nonsense").status_code == 200
 
 
@@ -253,7 +255,7 @@ def test_the_timeline_shows_the_sent_email_the_reply_and_what_followed(
     assert quote, "no reply on the timeline"
     assert quote.group(1).strip() == reply  # without the quoted original
     confidence = round(inbound.confidence * 100)
-    assert re.search(rf"positive · {confidence}%", page)
+    assert re.search(rf"Interested · {confidence}%", page)  # the intent in words
     assert "prospecting → qualification" in page
     assert "Sequence stopped" in page
     assert "Flagged" in page

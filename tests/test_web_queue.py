@@ -151,7 +151,7 @@ def _lead(runtime: Runtime, email: str) -> Lead:
 
 def _listed(client: FlaskClient, query: str = "") -> list[int]:
     """The item ids on the queue page, in order."""
-    response = client.get(f"/queue{query}")
+    response = client.get(f"/queue?who=all&{query.lstrip('?')}")  # everyone's, not only mine
     assert response.status_code == 200
     return [
         int(n)
@@ -169,7 +169,7 @@ def test_the_queue_shows_hot_leads_first_with_the_reply_its_classification_and_s
     client, _ = signed_in_client(runtime)
 
     assert _listed(client) == [items[ADA], items[KLAUS], items[DENIZ]]
-    page = client.get("/queue").text
+    page = client.get("/queue?who=all").text
     ada, klaus = _lead(runtime, ADA), _lead(runtime, KLAUS)
     assert 'class="badge hot">HOT<' in page
     assert f'href="/leads/{ada.id}"' in page
@@ -179,13 +179,13 @@ def test_the_queue_shows_hot_leads_first_with_the_reply_its_classification_and_s
     assert "Ada Fischer wrote:" not in page
     assert "stale deals inflate the pipeline" not in page
     assert f"Re: {_touch(runtime, KLAUS).subject}" in page
-    assert ">question<" in page
+    assert ">Question<" in page  # the intent as a rep reads it
     with runtime.sessions() as session:  # the classifier's own confidence, as the page rounds it
         asked = session.scalar(
             select(InboundMessage.confidence).where(InboundMessage.lead_id == klaus.id)
         )
     assert f"{asked:.0%} confident" in page
-    assert ">positive<" in page
+    assert ">Interested<" in page
     assert "90% confident" in page
     # The suggested action is the primary button; the others are in the select.
     klaus_card = _card(page, items[KLAUS])
@@ -221,7 +221,7 @@ def test_filters_by_reason_stage_and_mailbox_narrow_the_queue(
     assert _listed(client, "?mailbox=sales") == [items[ADA], items[KLAUS]]
     assert _listed(client, "?mailbox=sales&reason=reply_question") == [items[KLAUS]]
     assert _listed(client, "?reason=nothing-like-this") == []
-    page = client.get("/queue?stage=delivery").text
+    page = client.get("/queue?who=all&stage=delivery").text
     assert '<option value="delivery" selected>' in page
     assert '<option value="hot_lead">' in page  # every reason present stays selectable
 
@@ -244,7 +244,7 @@ def test_advance_resolves_the_item_moves_the_lead_on_and_keeps_the_filters(
     assert response.headers["Location"] == back
     page = client.get(back)
     assert page.status_code == 200
-    assert f"Resolved #{items[KLAUS]}: advance for {KLAUS}." in page.text
+    assert f"Resolved #{items[KLAUS]} as Advance to the next stage for {KLAUS}." in page.text
     assert _listed(client) == [items[ADA], items[DENIZ]]
     lead = _lead(runtime, KLAUS)
     assert (lead.stage, lead.status) == ("qualification", "active")
@@ -272,7 +272,7 @@ def test_the_action_menu_resolves_and_the_rep_is_recorded_without_a_note(
         follow_redirects=True,
     )
     assert response.status_code == 200
-    assert f"Resolved #{items[DENIZ]}: lost" in response.text
+    assert f"Resolved #{items[DENIZ]} as Mark as lost" in response.text
     item = _item(runtime, items[DENIZ])
     assert (item.resolution, item.note) == ("lost", "by rita")
     assert _lead(runtime, DENIZ).stage == "lost"
@@ -360,7 +360,8 @@ def test_assigning_to_a_rep_shows_in_the_rep_filters(runtime: Runtime, project: 
     assert _listed(client, "?rep=bob") == [items[DENIZ]]
     assert _listed(client, "?rep=unassigned") == [items[ADA], items[KLAUS]]
     assert _listed(client, "?rep=me") == []
-    assert "assigned to <strong>bob</strong>" in _card(client.get("/queue").text, items[DENIZ])
+    everyone = client.get("/queue?who=all").text
+    assert "assigned to <strong>bob</strong>" in _card(everyone, items[DENIZ])
 
     client.post(url, data={"rep": "rita", "csrf_token": token})
     assert _listed(client, "?rep=me") == [items[DENIZ]]
@@ -397,7 +398,7 @@ def test_a_call_task_shows_its_text_and_due_time_and_is_done_with_one_click(
     [item_id] = _open_items(runtime).values()
     client, token = signed_in_client(runtime)
 
-    card = _card(client.get("/queue").text, item_id)
+    card = _card(client.get("/queue?who=all").text, item_id)
     assert "Call Ada at Northwind Traders about the forecast scan" in card
     assert "due 2027-01-06 09:00 UTC" in card
     assert 'name="action" value="done"' in card
@@ -408,7 +409,7 @@ def test_a_call_task_shows_its_text_and_due_time_and_is_done_with_one_click(
         data={"action": "done", "note": "demo on Friday", "csrf_token": token},
         follow_redirects=True,
     )
-    assert f"Resolved #{item_id}: done for {ADA}." in response.text
+    assert f"Resolved #{item_id} as Task done for {ADA}." in response.text
     assert _listed(client) == []
     with runtime.sessions() as session:
         touch = session.scalar(select(Touch).where(Touch.kind == "call"))
@@ -425,8 +426,8 @@ def test_the_item_page_shows_the_item_and_the_lead_timeline(
     page = client.get(f"/queue/{items[ADA]}?back=/queue%3Freason%3Dhot_lead")
     assert page.status_code == 200
     assert "Recent timeline" in page.text
-    assert "stage_changed" in page.text
-    assert "classified" in page.text
+    assert "Stage changed" in page.text  # event kinds as a rep reads them
+    assert "Reply read" in page.text
     assert 'href="/queue?reason=hot_lead"' in page.text
     client.post(f"/queue/{items[ADA]}/resolve", data={"action": "won", "csrf_token": token})
     resolved = client.get(f"/queue/{items[ADA]}").text

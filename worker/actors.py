@@ -23,6 +23,9 @@ import dramatiq
 from worker import broker as _broker  # noqa: F401  (the broker before actors are declared)
 from worker.broker import QUEUE
 from worker.delivery.sending import send_touches as send_touches_service
+from worker.integrations import attempt as attempt_webhook
+from worker.integrations import integrations_for
+from worker.integrations import send_notification as send_notification_service
 from worker.operations.process_metrics import WORKER_METRICS
 from worker.operations.worker_process import worker_process_middleware
 from worker.runtime import get_runtime
@@ -58,4 +61,43 @@ def send_touches(touch_ids: list[int]) -> None:
     )
 
 
-__all__ = ["send_touches"]
+# Webhooks and notifications wait on other people's servers: their own queue, so an
+# embedded batch never waits for them, and a low priority, so sends go first.
+INTEGRATIONS_QUEUE = "outreach_integrations"
+INTEGRATIONS_MAX_AGE_MS = 24 * 3600 * 1000
+
+
+@dramatiq.actor(
+    queue_name=INTEGRATIONS_QUEUE,
+    priority=100,
+    max_retries=3,
+    min_backoff=5_000,
+    max_backoff=60_000,
+    max_age=INTEGRATIONS_MAX_AGE_MS,
+    time_limit=120_000,
+)
+def deliver_webhook(delivery_id: int) -> None:
+    """POST one webhook delivery once; when it failed and may be retried, enqueue the next
+    attempt with the backoff kept on its row (the dispatcher re-enqueues it after a restart)."""
+    outcome = attempt_webhook(get_runtime(), delivery_id)
+    if outcome.retry_in_s is not None:
+        deliver_webhook.send_with_options(args=(delivery_id,), delay=outcome.retry_in_s * 1000)
+
+
+@dramatiq.actor(
+    queue_name=INTEGRATIONS_QUEUE,
+    priority=100,
+    max_retries=3,
+    min_backoff=5_000,
+    max_backoff=60_000,
+    max_age=INTEGRATIONS_MAX_AGE_MS,
+    time_limit=120_000,
+)
+def send_notification(notification_id: int) -> None:
+    """Email one notification to a rep through the system mailbox (retried by the
+    dispatcher, which re-enqueues it when its next attempt is due)."""
+    runtime = get_runtime()
+    send_notification_service(runtime, notification_id, integrations_for(runtime.settings.home))
+
+
+__all__ = ["INTEGRATIONS_QUEUE", "deliver_webhook", "send_notification", "send_touches"]

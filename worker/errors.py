@@ -15,6 +15,24 @@ class NotFoundError(OutreachError):
     """Raised when a named sequence, lead, touch or mailbox does not exist."""
 
 
+class FieldError(OutreachError):
+    """Raised when one field of a request or an edit is invalid; ``field`` names it (the JSON
+    API answers 422 with it, forms show the message beside it)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class RefusedError(OutreachError):
+    """Raised when an action does not apply to a lead as it stands (unsubscribed, in no
+    sequence, decided); ``why`` is the short reason bulk actions count it under."""
+
+    def __init__(self, message: str, why: str) -> None:
+        super().__init__(message)
+        self.why = why
+
+
 class SequenceError(OutreachError):
     """Raised when a sequence file cannot be loaded or is invalid."""
 

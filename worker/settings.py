@@ -43,6 +43,8 @@ class Settings:
     ooo_fallback_days: int = 7
     later_fallback_days: int = 90
     data_request_deadline_days: int = 30
+    # Raw inbound mail is cleared this many days after it was processed (None: kept).
+    raw_mail_retention_days: int | None = None
     soft_bounce_limit: int = 3
     soft_bounce_retry_s: int = 4 * 3600
     redis_namespace: str = "outreach"
@@ -51,6 +53,7 @@ class Settings:
     mailbox_max_complaint_rate: float = 0.003
     mailbox_min_sample: int = 20
     web_session_hours: int = 12
+    undo_window_s: int = 120  # how long a rep can undo a review resolution
     web_proxies: int = 0
     capture_sequence: str | None = None
     capture_api_key: str | None = None
@@ -63,6 +66,8 @@ class Settings:
     # ``click_burst_s``, is a scanner's and not counted.
     events_api_key: str | None = None
     events_api_limit: str = "120 per minute"
+    # The JSON API (``/api/v1``): requests per API key (``worker.web.api``).
+    api_limit: str = "300 per minute"
     click_min_delay_s: int = 10
     click_burst_s: int = 5
     default_currency: str = "EUR"  # a lead's currency when its fields, mailbox, country don't say
@@ -130,10 +135,12 @@ class Settings:
             retry_max_attempts=_int(env, "OUTREACH_RETRY_MAX_ATTEMPTS", 6),
             retry_max_age_s=_int(env, "OUTREACH_RETRY_MAX_AGE_S", 24 * 3600),
             inbox_every_s=max(1, _int(env, "OUTREACH_INBOX_EVERY_S", 60)),
+            undo_window_s=max(0, _int(env, "OUTREACH_UNDO_WINDOW_S", 120)),
             min_confidence=_fraction(env, "OUTREACH_MIN_CONFIDENCE", 0.6),
             ooo_fallback_days=_int(env, "OUTREACH_OOO_FALLBACK_DAYS", 7),
             later_fallback_days=max(1, _int(env, "OUTREACH_LATER_FALLBACK_DAYS", 90)),
             data_request_deadline_days=max(1, _int(env, "OUTREACH_DATA_REQUEST_DAYS", 30)),
+            raw_mail_retention_days=_optional_days(env, "OUTREACH_RAW_MAIL_RETENTION_DAYS"),
             soft_bounce_limit=max(1, _int(env, "OUTREACH_SOFT_BOUNCE_LIMIT", 3)),
             soft_bounce_retry_s=_int(env, "OUTREACH_SOFT_BOUNCE_RETRY_S", 4 * 3600),
             redis_namespace=env.get("OUTREACH_REDIS_NAMESPACE") or "outreach",
@@ -153,6 +160,7 @@ class Settings:
             capture_origins=_origins(env, "OUTREACH_CAPTURE_ORIGINS"),
             events_api_key=env.get("OUTREACH_EVENTS_API_KEY") or None,
             events_api_limit=_rate_limit(env, "OUTREACH_EVENTS_API_LIMIT", "120 per minute"),
+            api_limit=_rate_limit(env, "OUTREACH_API_LIMIT", "300 per minute"),
             click_min_delay_s=_int(env, "OUTREACH_CLICK_MIN_DELAY_S", 10),
             click_burst_s=_int(env, "OUTREACH_CLICK_BURST_S", 5),
             default_currency=_currency(env, "OUTREACH_DEFAULT_CURRENCY"),
@@ -179,6 +187,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         ) from None
     if value < 0:
         raise ConfigError(f"{name}={raw!r} must not be negative.")
+    return value
+
+
+def _optional_days(env: Mapping[str, str], name: str) -> int | None:
+    """A number of days, or None when unset, empty or ``off``."""
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "off", "none"):
+        return None
+    value = _int(env, name, 0)
+    if value < 1:
+        raise ConfigError(f"{name}={env.get(name)!r} must be at least 1 day, or off.")
     return value
 
 

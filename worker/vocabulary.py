@@ -154,6 +154,13 @@ class ReviewAction(StrEnum):
     REJECT_SQL = "reject-sql"
     # Not a rep's: the resolution of a task whose ``timeout`` passed.
     TIMEOUT = "timeout"
+    # For a message from an unknown sender (``ReviewReason.INBOUND_UNMATCHED``): attach it to
+    # an existing lead (processed as its reply), make the sender a lead and attach it, put the
+    # sender on the suppression list, or dismiss it as not a lead.
+    ATTACH = "attach"
+    CREATE_LEAD = "create-lead"
+    SUPPRESS_SENDER = "suppress-sender"
+    DISMISS = "dismiss"
 
 
 @unique
@@ -191,6 +198,8 @@ class EventKind(StrEnum):
     FLAGGED = "flagged"
     ASSIGNED = "assigned"
     RESOLVED = "resolved"
+    # A rep undid a resolution within the undo window (cause: the action undone; detail: item).
+    RESOLUTION_UNDONE = "resolution_undone"
     REFERRAL_ADDED = "referral_added"
     MAILBOX_PAUSED = "mailbox_paused"
     MAILBOX_RESUMED = "mailbox_resumed"
@@ -213,6 +222,18 @@ class EventKind(StrEnum):
     # cause is its reason.
     SQL_ACCEPTED = "sql_accepted"
     SQL_REJECTED = "sql_rejected"
+    # A rep working a lead (``worker.working``; cause: ``rep: NAME``): a note (detail: note),
+    # edited fields (detail: changes, field -> [before, after]), a new owner (detail:
+    # previous, owner).
+    NOTE_ADDED = "note_added"
+    FIELDS_CHANGED = "fields_changed"
+    OWNER_CHANGED = "owner_changed"
+    # A person erased on request (``worker.privacy``): no lead, no personal data (detail: the
+    # erasure's id and how many rows went).
+    LEAD_ERASED = "lead_erased"
+    # A reply a rep wrote in the app went out (``worker.working.replies``; cause: ``rep: NAME``;
+    # detail: subject, text as sent, mailbox, message_id, reply id).
+    REPLY_SENT = "reply_sent"
 
 
 __all__ = [

@@ -3,12 +3,17 @@
 Besides the mailboxes themselves the file may define ``pools`` (a name for a list of
 mailboxes, usable wherever a sequence names its ``mailbox:``) and a
 ``recipient_domain_daily_limit`` shared by every mailbox.
+
+Owner rules: a mailbox's ``owner: rita`` or a pool's ``owners: [rita, sam]`` (a pool written
+as ``{mailboxes: [...], owners: [...]}``) name the rep who owns a lead enrolled through it and
+not owned yet (``Mailboxes.owner_for``). Names are checked here for their form; that each
+is a rep is checked by ``outreach check`` (``owner_refs`` keeps their lines).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from worker.authoring.yaml_source import Loc, YamlSyntaxError, line_for, load_with_lines
 from worker.errors import ConfigError, NotFoundError, did_you_mean
+from worker.store.models import REP_NAME
 
 
 class MailboxSpec(BaseModel):
@@ -39,6 +45,8 @@ class MailboxSpec(BaseModel):
     signature: str | None = None
     # The currency this mailbox quotes in (``| money``), unless a lead's own ``currency`` says.
     currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+    # The rep who owns the leads enrolled through this mailbox (when they have no owner).
+    owner: str | None = None
 
     @property
     def min_spacing_s(self) -> int:
@@ -56,6 +64,11 @@ class MailboxSpec(BaseModel):
         if "@" not in value or any(ch in value for ch in "\r\n <>"):
             raise ValueError(f"{value!r} is not an email address")
         return value.lower()
+
+    @field_validator("owner")
+    @classmethod
+    def _owner(cls, value: str | None) -> str | None:
+        return None if value is None else rep_name(value)
 
     @field_validator("display_name", "title", "company", "phone")
     @classmethod
@@ -81,11 +94,45 @@ def parse_spacing(value: object) -> int:
     return int(match["n"]) * _SPACING_UNITS[match["unit"][0].lower()]
 
 
+def rep_name(value: str) -> str:
+    """A rep's name as stored (lower case); ValueError when it cannot be one."""
+    name = value.strip().lower()
+    if not REP_NAME.match(name):
+        raise ValueError(
+            f"{value!r} is not a rep's name — use the name of 'outreach reps list' (e.g. rita)"
+        )
+    return name
+
+
+class _PoolSpec(BaseModel):
+    """A pool written as a mapping: its mailboxes and the reps who own its leads in turn."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mailboxes: list[str]
+    owners: list[str] = Field(default_factory=list)
+
+    @field_validator("owners")
+    @classmethod
+    def _owners(cls, value: list[str]) -> list[str]:
+        return [rep_name(name) for name in value]
+
+
 class _MailboxFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     mailboxes: list[MailboxSpec] = Field(min_length=1)
-    pools: dict[str, list[str]] = Field(default_factory=dict)
+    pools: dict[str, _PoolSpec] = Field(default_factory=dict)
     recipient_domain_daily_limit: int | None = Field(default=None, ge=1)
+
+    @field_validator("pools", mode="before")
+    @classmethod
+    def _short_pools(cls, value: object) -> object:
+        """A pool written as a plain list is its mailboxes."""
+        if not isinstance(value, dict):
+            return value
+        return {
+            pool: {"mailboxes": spec} if isinstance(spec, list) else spec
+            for pool, spec in value.items()
+        }
 
 
 @dataclass(frozen=True)
@@ -96,6 +143,10 @@ class Mailboxes:
     source: str
     pools: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     recipient_domain_daily_limit: int | None = None
+    # A pool's owners, given its leads in turn by lead id.
+    pool_owners: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Every owner the file names, with its line: (name, line).
+    owner_refs: tuple[tuple[str, int], ...] = ()
 
     def get(self, name: str) -> MailboxSpec:
         mailbox = self.by_name.get(name)
@@ -118,6 +169,17 @@ class Mailboxes:
     def members(self, name: str) -> tuple[str, ...]:
         """The mailboxes ``name`` stands for: a pool's members, or the mailbox itself."""
         return self.pools.get(name) or (name,)
+
+    def owner_for(self, sequence_mailbox: str, mailbox: str | None, lead_id: int) -> str | None:
+        """Who owns a lead enrolled into a sequence whose ``mailbox:`` is
+        ``sequence_mailbox``, sent from ``mailbox`` (a pool's chosen member): the pool's
+        owners in turn by lead id (the same rep for a lead every time), else the mailbox's
+        ``owner``; None when the file names nobody."""
+        owners = self.pool_owners.get(sequence_mailbox)
+        if owners:
+            return owners[lead_id % len(owners)]
+        spec = self.by_name.get(mailbox or sequence_mailbox)
+        return spec.owner if spec is not None else None
 
     def sender_for(self, name: str) -> MailboxSpec:
         """The mailbox itself, or a pool's first mailbox (for previews and checks)."""
@@ -186,12 +248,33 @@ def load_mailboxes(path: Path) -> Mailboxes:
             line = line_for(lines, ("mailboxes", index, "name"))
             raise ConfigError(f"{path}:{line}: mailbox name {mailbox.name!r} is used twice.")
         by_name[mailbox.name] = mailbox
+    members = {pool: spec.mailboxes for pool, spec in parsed.pools.items()}
+    owners = {pool: tuple(spec.owners) for pool, spec in parsed.pools.items() if spec.owners}
+    refs = [
+        (mailbox.owner, line_for(lines, ("mailboxes", index, "owner")))
+        for index, mailbox in enumerate(parsed.mailboxes)
+        if mailbox.owner
+    ]
+    refs += [
+        (name, line_for(lines, ("pools", pool, "owners", index)))
+        for pool, names in owners.items()
+        for index, name in enumerate(names)
+    ]
     return Mailboxes(
         by_name=by_name,
         source=str(path.name),
-        pools=_pools(path, parsed.pools, by_name, lines),
+        pools=_pools(path, members, by_name, lines, nested=_mappings(lines)),
         recipient_domain_daily_limit=parsed.recipient_domain_daily_limit,
+        pool_owners=owners,
+        owner_refs=tuple(refs),
     )
+
+
+def _mappings(lines: dict[Loc, int]) -> set[str]:
+    """The pools written as mappings (their mailboxes' lines are one level deeper)."""
+    return {
+        str(loc[1]) for loc in lines if len(loc) > 2 and loc[0] == "pools" and loc[2] == "mailboxes"
+    }
 
 
 def _pools(
@@ -199,11 +282,14 @@ def _pools(
     pools: dict[str, list[str]],
     by_name: Mapping[str, MailboxSpec],
     lines: dict[Loc, int],
+    *,
+    nested: Collection[str] = (),
 ) -> dict[str, tuple[str, ...]]:
     """Check every pool: a new name, at least one mailbox, each a known mailbox once."""
     checked: dict[str, tuple[str, ...]] = {}
     for pool, members in pools.items():
         where = f"{path}:{line_for(lines, ('pools', pool))}"
+        at: Loc = ("pools", pool, "mailboxes") if pool in nested else ("pools", pool)
         if pool in by_name:
             raise ConfigError(
                 f"{where}: pool {pool!r} has the name of a mailbox — give the pool its own name."
@@ -213,13 +299,13 @@ def _pools(
         for index, member in enumerate(members):
             if member not in by_name:
                 raise ConfigError(
-                    f"{path}:{line_for(lines, ('pools', pool, index))}: pool {pool!r} names "
+                    f"{path}:{line_for(lines, (*at, index))}: pool {pool!r} names "
                     f"unknown mailbox {member!r}"
                     + (did_you_mean(member, set(by_name)) or " — add it under 'mailboxes:'.")
                 )
             if member in members[:index]:
                 raise ConfigError(
-                    f"{path}:{line_for(lines, ('pools', pool, index))}: pool {pool!r} lists "
+                    f"{path}:{line_for(lines, (*at, index))}: pool {pool!r} lists "
                     f"mailbox {member!r} twice."
                 )
         checked[pool] = tuple(members)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from worker.cli import (  # noqa: F401  (register the commands)
     acceptance,
+    api_keys,
     authoring,
     events,
+    lead_replies,
     leads,
     mailboxes,
     planning,
+    privacy,
     replies,
     reports,
     reps,
@@ -22,6 +25,7 @@ from worker.cli import (  # noqa: F401  (register the commands)
     understanding,
     variants,
     web,
+    webhooks,
 )
 from worker.cli.root import main
 

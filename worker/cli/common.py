@@ -86,12 +86,14 @@ def print_file_report(errors: list[Any], data: dict[str, Any], summary: str, as_
 
 
 def print_timeline(timeline: list[dict[str, Any]]) -> None:
-    """A lead's events as a table, oldest first."""
+    """A lead's events as a table, oldest first (each kind as a rep reads it)."""
+    from worker.queries.labels import event_label
+
     table = Table("at (UTC)", "event", "sequence", "step", "cause", "details")
     for event in timeline:
         table.add_row(
             event["at"],
-            event["kind"],
+            event_label(event["kind"]),
             event["sequence"] or "",
             str(event["step"] or ""),
             event["cause"] or "",
@@ -109,6 +111,9 @@ _SHOWN_DETAILS = (
     "resume_at",
     "actions",
     "note",
+    "reason",
+    "outcome",
+    "owner",
 )
 
 

@@ -16,6 +16,7 @@ from worker.cli.common import (
     runtime_of,
     user_errors,
 )
+from worker.cli.lead_work import COMMANDS as WORK_COMMANDS
 from worker.cli.root import main
 from worker.cli.scoring_view import print_score
 
@@ -23,6 +24,10 @@ from worker.cli.scoring_view import print_score
 @main.group()
 def leads() -> None:
     """Import and inspect leads."""
+
+
+for _command in WORK_COMMANDS:  # pause, resume, stop, enroll, set, note, call, stage, ...
+    leads.add_command(_command)
 
 
 @leads.command("import")

@@ -155,6 +155,7 @@ def review_list(
       outreach review list --reason hot_lead --rep unassigned
       outreach review list --stage qualification --mailbox sales --rep rita
     """
+    from worker.queries.labels import action_label, reason_label, stage_label
     from worker.queries.review_queue import list_open
 
     filters = _asked_filter(reason, stage, mailbox, rep)
@@ -184,11 +185,11 @@ def review_list(
             str(row["id"]),
             "HOT" if row["hot"] else "",
             row["lead"] or "-",
-            row["stage"] or "-",
-            row["reason"],
+            stage_label(row["stage"]) or "-",
+            reason_label(row["reason"]),
             _minutes(row["created_at"]),
             _minutes(row["due_at"]),
-            row["suggested_action"] or "",
+            escape(action_label(row["suggested_action"])),
             escape(row["assignee"] or ""),
         )
     out.print(table)
@@ -211,6 +212,7 @@ def review_show(ctx: click.Context, item_id: int, as_json: bool) -> None:
     Example:
       outreach review show 3
     """
+    from worker.queries.labels import action_label, intent_label, reason_label, stage_label
     from worker.queries.review_queue import show_item
 
     with runtime_of(ctx).sessions() as session:
@@ -219,8 +221,9 @@ def review_show(ctx: click.Context, item_id: int, as_json: bool) -> None:
         print_json(data)
         return
     out.print(
-        f"[bold]#{data['id']}[/] {data['reason']}  lead={data['lead'] or '-'}  "
-        f"stage={data['stage'] or '-'}  since={data['created_at']}"
+        f"[bold]#{data['id']}[/] {escape(reason_label(data['reason']))}  "
+        f"lead={escape(data['lead'] or '-')}  "
+        f"stage={escape(stage_label(data['stage']) or '-')}  since={data['created_at']}"
     )
     if data["detail"]:
         out.print(f"  {data['detail']}", markup=False)
@@ -231,7 +234,11 @@ def review_show(ctx: click.Context, item_id: int, as_json: bool) -> None:
             markup=False,
         )
     if data["suggested_action"]:
-        out.print(f"  suggested: --action {data['suggested_action']}", markup=False)
+        out.print(
+            f"  suggested: {action_label(data['suggested_action'])} "
+            f"(--action {data['suggested_action']})",
+            markup=False,
+        )
     message = data.get("message")
     if message:
         out.print(f"\nFrom: {message['from']}\nSubject: {message['subject']}", markup=False)
@@ -240,8 +247,8 @@ def review_show(ctx: click.Context, item_id: int, as_json: bool) -> None:
                 f"{key}={message[key]}" for key in ("return_date", "referral_email") if message[key]
             ]
             out.print(
-                f"Classified: {message['intent']} ({(message['confidence'] or 0):.0%}) "
-                + " ".join(extras),
+                f"Classified: {intent_label(message['intent'])} "
+                f"({(message['confidence'] or 0):.0%}) " + " ".join(extras),
                 markup=False,
             )
         out.print("")
@@ -266,11 +273,18 @@ def review_show(ctx: click.Context, item_id: int, as_json: bool) -> None:
     help=(
         "resume | stop | lost | won | unsubscribe | advance | enroll:SEQUENCE | "
         "reclassify:INTENT | sent | not-sent | done | skip (tasks) | "
-        "add-referral (the referred address becomes a lead) | suggested (with --all: each "
-        "item's own suggestion)"
+        "add-referral (the referred address becomes a lead) | attach (with --lead) | "
+        "create-lead | suppress-sender | dismiss (a message from an unknown sender) | "
+        "suggested (with --all: each item's own suggestion)"
     ),
 )
 @click.option("--note", help="Why; kept with the resolution.")
+@click.option(
+    "--lead",
+    "lead_email",
+    metavar="EMAIL",
+    help="With --action attach: the lead a message from an unknown sender belongs to.",
+)
 @click.option(
     "--all", "every", is_flag=True, help="Every open item matching the filters (--reason needed)."
 )
@@ -283,6 +297,7 @@ def review_resolve(
     item_id: int | None,
     action: str,
     note: str | None,
+    lead_email: str | None,
     every: bool,
     reason: str | None,
     stage: str | None,
@@ -300,6 +315,8 @@ def review_resolve(
       outreach review resolve 5 --action reclassify:ooo --note "auto-reply in Dutch"
       outreach review resolve 6 --action done --note "called, demo on Friday"
       outreach review resolve 7 --action add-referral
+      outreach review resolve 8 --action attach --lead ada@example.com
+      outreach review resolve 9 --action create-lead
       outreach review resolve --all --reason delivery_unknown --action suggested
       outreach review resolve --all --reason delivery_unknown --mailbox sales --action not-sent
     """
@@ -311,10 +328,42 @@ def review_resolve(
     from worker.review.resolutions import resolve_now
 
     assert item_id is not None
-    result = resolve_now(runtime_of(ctx), item_id, action, note=note)
+    if lead_email and action != "attach":
+        raise click.UsageError("--lead goes with --action attach.")
+    runtime = runtime_of(ctx)
+    result = resolve_now(runtime, item_id, action, note=note, lead_email=lead_email)
+    window = runtime.settings.undo_window_s
     click.echo(
         f"resolved #{result.item_id} ({result.action})"
         + (f" for {result.lead_email}" if result.lead_email else "")
+        + (f" (undo within {window} s: outreach review undo {result.item_id})" if window else "")
+    )
+
+
+@review.command("undo")
+@click.argument("item_id", type=int)
+@click.pass_context
+@user_errors
+def review_undo(ctx: click.Context, item_id: int) -> None:
+    """Undo a resolution made in the last few minutes (OUTREACH_UNDO_WINDOW_S, 120 s by
+    default): the item is open again and the lead as it was before — status, stage,
+    qualification, enrollments, suppressions the resolution added.
+
+    Refused once the window has passed, when an email went out to the lead since (mail cannot
+    be unsent) or when the lead changed since.
+
+    \b
+    Example:
+      outreach review undo 3
+    """
+    from worker.queries.labels import action_label
+    from worker.review.undo import undo_now
+
+    undone = undo_now(runtime_of(ctx), item_id)
+    click.echo(
+        f"undone #{undone.item_id} ({action_label(undone.action)})"
+        + (f" for {undone.lead_email}" if undone.lead_email else "")
+        + ": the item is open again"
     )
 
 

@@ -60,6 +60,9 @@ def run(ctx: click.Context, as_json: bool, wait: bool, timeout: int) -> None:
     finally:
         if bar is not None:
             bar.stop()
+    from worker.processes.integrations import drain_embedded
+
+    ctx.call_on_close(lambda: drain_embedded(runtime))  # webhooks, after the summary is out
     if as_json:
         print_json(summary.as_dict())
         return

@@ -58,7 +58,9 @@ SAME_VERSION = (
 NOT_SUPPRESSED = ~(
     select(_suppressions.c.id)
     .where(
-        _suppressions.c.value.in_((bindparam("email"), bindparam("domain"), bindparam("at_domain")))
+        _suppressions.c.value.in_(
+            (bindparam("email"), bindparam("domain"), bindparam("at_domain"), bindparam("erased"))
+        )
     )
     .exists()
 )
@@ -109,7 +111,7 @@ CONFIRM = PreparedStatement(_CONFIRM)
 
 def lead_params(enrollment_id: int, step_index: int, lead_id: int, email: str) -> dict[str, Any]:
     """What the re-check (``_MARK_SENDING``, and a skip's re-due) looks the lead up by."""
-    address, domain, at_domain = suppression_keys(email)
+    address, domain, at_domain, erased = suppression_keys(email)
     return {
         "eid": enrollment_id,
         "step": step_index,
@@ -117,6 +119,7 @@ def lead_params(enrollment_id: int, step_index: int, lead_id: int, email: str) -
         "email": address,
         "domain": domain,
         "at_domain": at_domain,
+        "erased": erased,
     }
 
 

@@ -40,6 +40,7 @@ from worker.delivery.claiming import why_not
 from worker.delivery.rendering import lead_fields, template_context
 from worker.errors import OutreachError, TemplateRenderError
 from worker.leads.addresses import suppressed_values
+from worker.leads.ownership import assign_to_owner
 from worker.leads.rep_tasks import NEVER, task_reason
 from worker.runtime import Runtime
 from worker.store import events
@@ -104,7 +105,8 @@ def render_task(
 def open_tasks(
     session: Session, runtime: Runtime, due: list[tuple[Enrollment, SequenceSpec]], now: datetime
 ) -> list[int]:
-    """Write the task touches of due manual steps and queue them for reps; return their ids.
+    """Write the task touches of due manual steps and queue them for reps (each for the
+    lead's owner, when it has one); return their ids.
 
     Runs inside the tick's transaction. A lead that is not active (or is suppressed) gets its
     task touch ``skipped`` like an email would be: it comes back when the lead is resumed.
@@ -192,6 +194,7 @@ def open_tasks(
         Touch.last_error,
     )
     opened: list[int] = []
+    owned: list[tuple[ReviewItem, str]] = []
     for row in session.execute(stmt, rows):
         base = {
             "at": now,
@@ -205,18 +208,20 @@ def open_tasks(
             continue
         text = texts[row.enrollment_id]
         timeout_at = None if row.available_at >= NEVER else row.available_at
-        session.add(
-            ReviewItem(
-                lead_id=row.lead_id,
-                touch_id=row.id,
-                reason=task_reason(row.kind),
-                detail=text[:_DETAIL_MAX],
-                priority=0,
-                suggested_action=ReviewAction.DONE,
-                due_at=row.due_at,
-                created_at=now,
-            )
+        item = ReviewItem(
+            lead_id=row.lead_id,
+            touch_id=row.id,
+            reason=task_reason(row.kind),
+            detail=text[:_DETAIL_MAX],
+            priority=0,
+            suggested_action=ReviewAction.DONE,
+            due_at=row.due_at,
+            created_at=now,
         )
+        session.add(item)
+        owner = leads[row.lead_id].owner
+        if owner:
+            owned.append((item, owner))
         events.record(
             session,
             EventKind.TASK_OPENED,
@@ -229,6 +234,8 @@ def open_tasks(
         )
         opened.append(row.id)
     session.flush()
+    for item, owner in owned:  # the task goes to the lead's owner, its id known now
+        assign_to_owner(session, item, owner, at=now)
     return opened
 
 

@@ -75,17 +75,9 @@ def template_context(
     locale = locale_name(
         language or fields["language"], country if isinstance(country, str) else None
     )
-    sender = {
-        "name": mailbox.display_name or mailbox.address,
-        "address": mailbox.address,
-        "title": mailbox.title,
-        "company": mailbox.company,
-        "phone": mailbox.phone,
-        "signature": mailbox.signature,
-    }
     return {
         "lead": SimpleNamespace(**fields),
-        "sender": SimpleNamespace(**{k: v for k, v in sender.items() if v is not None}),
+        "sender": sender_namespace(mailbox),
         "sequence": SimpleNamespace(name=spec.name, stage=spec.stage),
         "step": SimpleNamespace(number=step_index + 1, total=len(spec.steps)),
         "unsubscribe_url": unsubscribe_url,
@@ -245,3 +237,17 @@ def mailto_unsubscribe_subject(unsubscribe_url: str) -> str:
 def _address_header(display_name: str, email: str) -> str:
     """``Name <addr>``, the name RFC 2047-encoded when it is not plain ASCII."""
     return formataddr((display_name, email), charset="utf-8") if display_name else email
+
+
+def sender_namespace(mailbox: MailboxSpec) -> SimpleNamespace:
+    """``sender`` as templates and snippets see it: the mailbox's name, address, title,
+    company, phone and signature (those it has)."""
+    sender = {
+        "name": mailbox.display_name or mailbox.address,
+        "address": mailbox.address,
+        "title": mailbox.title,
+        "company": mailbox.company,
+        "phone": mailbox.phone,
+        "signature": mailbox.signature,
+    }
+    return SimpleNamespace(**{k: v for k, v in sender.items() if v is not None})

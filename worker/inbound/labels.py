@@ -2,7 +2,8 @@
 
 Each labelled message becomes ``<id>.eml`` (the raw bytes as they arrived) with one row of
 ``labels.csv``: ``file,intent,return_date,referral_email,labelled_by,labelled_at`` — the format
-``outreach replies train --corpus`` and ``outreach replies evaluate`` read.
+``outreach replies train --corpus`` and ``outreach replies evaluate`` read. A message whose raw
+bytes were cleared (raw mail retention) is left out.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def export_labelled(sessions: sessionmaker[Session], folder: Path) -> int:
     with sessions() as session:
         query = (
             select(InboundMessage)
-            .where(InboundMessage.label.is_not(None))
+            .where(InboundMessage.label.is_not(None), InboundMessage.raw_cleared_at.is_(None))
             .order_by(InboundMessage.id)
             .execution_options(yield_per=200)
         )

@@ -5,7 +5,8 @@ Fields are checked by the same rules as a CSV import (``worker.leads.validate_ro
 what a public endpoint needs: only the lead fields and a few short custom fields, one line of
 text each. An address that is already a lead is never duplicated or overwritten, and the
 answer is the same whether it was new, known, enrolled or suppressed, so the endpoints cannot
-be used to find out who is on the list.
+be used to find out who is on the list. The address of a person erased on request is never
+stored again (``CaptureResult.erased``), with that same answer.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.authoring.sequences import Catalog
+from worker.leads.addresses import erased_values
 from worker.leads.enrollment import enroll_leads
 from worker.leads.importing import validate_row
 from worker.leads.locales import language_problem
@@ -47,6 +49,7 @@ class CaptureResult:
     lead_id: int | None = None
     created: bool = False
     enrolled: bool = False
+    erased: bool = False  # refused: the person was erased on request; nothing was stored
 
     @property
     def accepted(self) -> bool:
@@ -124,8 +127,9 @@ def capture_lead(
 
     A new lead starts in the sequence's stage. An existing lead keeps its fields; it is
     enrolled too unless it is suppressed, won or lost, or already in a sequence. Either way an
-    event ``captured`` is recorded (cause: the source, or "existing"). Raises NotFoundError
-    when ``sequence`` does not exist.
+    event ``captured`` is recorded (cause: the source, or "existing"). The address of a
+    person erased on request stores nothing (``erased``). Raises NotFoundError when
+    ``sequence`` does not exist.
     """
     spec = catalog.get(sequence)
     row, errors = check_fields(data)
@@ -134,6 +138,8 @@ def capture_lead(
     email = row["email"]
     lead = session.scalar(select(Lead).where(Lead.email == email))
     created = False
+    if lead is None and erased_values(session, [email]):
+        return CaptureResult(erased=True)
     if lead is None:
         stmt = (
             dialect_insert(session, Lead)

@@ -14,6 +14,7 @@ from worker.authoring.schedules import Schedules
 from worker.authoring.schema import SequenceSpec
 from worker.leads.addresses import suppressed_values, suppression_keys
 from worker.leads.bulk_rows import insert_rows, one_of
+from worker.leads.ownership import RULE_CAUSE, give_owners, owners_by_rule
 from worker.mailboxes.pools import choose_mailboxes
 from worker.store import events
 from worker.store.dialect import dialect_insert
@@ -85,6 +86,7 @@ def enroll_leads(
     }
     enrolled_ids = list(session.scalars(stmt, [{**row, **same} for row in rows]))
     result.enrolled = len(enrolled_ids)
+    _owners_by_rule(session, rows, enrolled_ids, spec, at)
     for _ in range(len(rows) - len(enrolled_ids)):
         result.skip("already in this sequence")
     events.record_many(
@@ -139,6 +141,7 @@ def enroll_many(
         returning=("lead_id",),
     )
     result.enrolled = len(written)
+    _owners_by_rule(session, rows, [lead_id for (lead_id,) in written], spec, at)
     for _ in range(len(rows) - len(written)):
         result.skip("already in this sequence")
     for _ in range(sum(repeats.get(row["lead_id"], 0) for row in rows) if repeats else 0):
@@ -157,6 +160,21 @@ def enroll_many(
         },
     )
     return result
+
+
+def _owners_by_rule(
+    session: Session,
+    rows: list[dict[str, Any]],
+    enrolled: Collection[int],
+    spec: SequenceSpec,
+    at: datetime,
+) -> None:
+    """The leads just enrolled that have no owner get the one ``mailboxes.yaml`` names for
+    their mailbox or pool (``worker.leads.ownership``)."""
+    chosen = {row["lead_id"]: row["mailbox"] for row in rows}
+    mailboxes = {lead_id: chosen.get(lead_id) for lead_id in enrolled}
+    owners = owners_by_rule(session, mailboxes, spec.mailbox)
+    give_owners(session, owners, at=at, cause=RULE_CAUSE)
 
 
 def _admit(
@@ -237,13 +255,13 @@ def _sequences_in_the_way(
 def _suppressed_many(session: Session, emails: list[str]) -> set[str]:
     """``suppressed_values`` for thousands of addresses: the same rule, one document bound."""
     keys = {email: suppression_keys(email) for email in emails}
-    wanted = {key for three in keys.values() for key in three}
+    wanted = {key for covering in keys.values() for key in covering}
     hits = set(
         session.scalars(select(Suppression.value).where(one_of(session, Suppression.value, wanted)))
     )
     if not hits:
         return set()
-    return {email for email, three in keys.items() if hits.intersection(three)}
+    return {email for email, covering in keys.items() if hits.intersection(covering)}
 
 
 class FirstDue:

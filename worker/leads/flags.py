@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from worker.leads.ownership import assign_to_owner, owner_of
 from worker.leads.rep_tasks import TASK_REASONS
 from worker.store import events
 from worker.store.models import Lead, ReviewItem
@@ -83,6 +84,7 @@ def flag(
     ``open_items``: the open items of a batch's leads; when it holds ``lead_id``, the item is
     found there, the lead's status set on the session's object and a new item added without
     a flush (its id, None until the session flushes, is not returned).
+    A new item of a lead with an owner is assigned to the owner (``worker.leads.ownership``).
     """
     batch = open_items is not None and lead_id in open_items.leads
     if batch:
@@ -141,8 +143,10 @@ def flag(
     session.add(item)
     if open_items is not None and batch:
         open_items.add(item)
+        assign_to_owner(session, item, owner_of(session, lead_id), at=at)
         return None
     session.flush()
+    assign_to_owner(session, item, owner_of(session, lead_id), at=at)
     return item.id
 
 

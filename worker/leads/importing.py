@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.authoring.schema import SequenceSpec
 from worker.authoring.sequences import Catalog
 from worker.clock import Clock
 from worker.errors import LeadImportError
-from worker.leads.addresses import normalise_email
+from worker.leads.addresses import erased_values, normalise_email
+from worker.leads.bulk_rows import encode_rows
 from worker.leads.csv_input import RowError, csv_rows
 from worker.leads.enrollment import EnrollResult, enroll_many
 from worker.leads.locales import currency_code, language_problem
@@ -27,7 +29,7 @@ from worker.leads.ordered_writes import OrderedWrites, Turn
 from worker.leads.read_ahead import read_ahead
 from worker.leads.upserts import Folded, ImportedLead, fold_batch, upsert_leads
 from worker.store.marks import mark
-from worker.store.models import LEAD_COLUMNS, Lead
+from worker.store.models import LEAD_COLUMNS, Lead, Rep
 from worker.timing.windows import country_code
 from worker.vocabulary import FINAL_STAGES, PIPELINE_STAGES, LeadStatus, Stage
 
@@ -157,6 +159,8 @@ def validate_row(raw: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]
     for column in ("first_name", "last_name", "company", "timezone", "country"):
         if column in values:
             row[column] = values[column]
+    if "owner" in values:  # a rep's name; that the rep exists is checked by the import
+        row["owner"] = values.pop("owner").lower()
     row["fields"] = values
     return row, errors
 
@@ -261,9 +265,12 @@ def import_leads(
     report = ImportReport()
     with factory() as session:
         width = WRITERS if session.get_bind().dialect.name == "postgresql" else 1
+        reps = frozenset(session.scalars(select(Rep.name)))
     write = _BatchWriter(factory, clock, catalog, spec, enroll, score)
     with (
-        closing(read_ahead(_parsed_batches(path, width > 1), name="lead-import-reader")) as batches,
+        closing(
+            read_ahead(_parsed_batches(path, width > 1, reps), name="lead-import-reader")
+        ) as batches,
         OrderedWrites[_Written](width, name="lead-import-writer") as writes,
     ):
         for parsed in batches:
@@ -287,6 +294,8 @@ class _Parsed:
     rows: int
     full: bool  # False for the last one, which may be short
     later: Folded | None = None
+    file: str = ""
+    lines: dict[str, list[int]] = field(default_factory=dict)  # address -> its rows' lines
 
 
 @dataclass
@@ -309,11 +318,15 @@ def _add(report: ImportReport, done: _Written, progress: Callable[[int], None] |
         progress(report.rows)
 
 
-def _parsed_batches(path: Path, split: bool = False) -> Iterator[_Parsed]:
+def _parsed_batches(
+    path: Path, split: bool = False, reps: frozenset[str] = frozenset()
+) -> Iterator[_Parsed]:
     """The file's rows in batches of ``BATCH_ROWS`` good rows (the last may be short); with
-    ``split``, the rows of addresses the batch before has too are set apart (``later``)."""
+    ``split``, the rows of addresses the batch before has too are set apart (``later``).
+    A row whose ``owner`` is not one of ``reps`` is an error."""
     good: list[dict[str, Any]] = []
     errors: list[RowError] = []
+    lines: dict[str, list[int]] = {}
     rows = 0
     before: set[str] = set()
 
@@ -331,18 +344,32 @@ def _parsed_batches(path: Path, split: bool = False) -> Iterator[_Parsed]:
             rows,
             full=full,
             later=fold_batch(later) if later else None,
+            file=path.name,
+            lines=lines,
         )
 
-    for _line, item in read_rows(path):
+    for line, read in read_rows(path):
         rows += 1
+        item = read if isinstance(read, RowError) else _with_known_owner(read, reps, path, line)
         if isinstance(item, RowError):
             errors.append(item)
             continue
         good.append(item)
+        lines.setdefault(item["email"], []).append(line)
         if len(good) >= BATCH_ROWS:
             yield parsed(full=True)
-            good, errors, rows = [], [], 0
+            good, errors, lines, rows = [], [], {}, 0
     yield parsed(full=False)
+
+
+def _with_known_owner(
+    row: dict[str, Any], reps: frozenset[str], path: Path, line: int
+) -> dict[str, Any] | RowError:
+    """The row, or its error when its ``owner`` is not a rep."""
+    owner = row.get("owner")
+    if owner is None or owner in reps:
+        return row
+    return RowError(path.name, line, f"no rep {owner!r} — see 'outreach reps list'")
 
 
 @dataclass
@@ -366,15 +393,19 @@ class _BatchWriter:
         now = self.clock.now()
         with self.factory.begin() as session:
             if parsed.good is not None:
-                self._write(session, parsed.good, now, done, turn)
+                self._write(session, _without_erased(session, parsed.good, parsed), now, done, turn)
             turn.wait()  # the batch before has committed: its leads are there to update
             if parsed.later is not None:
-                self._write(session, parsed.later, now, done, turn)
+                later = _without_erased(session, parsed.later, parsed)
+                self._write(session, later, now, done, turn)
         return done
 
     def _write(
         self, session: Session, rows: Folded, now: datetime, done: _Written, turn: Turn
     ) -> None:
+        if not rows.merged:  # every address of the batch was refused
+            turn.let_next_begin()
+            return
         written = upsert_leads(session, rows, now)
         turn.let_next_begin()  # new leads took their ids in the file's order
         done.created += written.created
@@ -405,6 +436,28 @@ class _BatchWriter:
                 new=new,
             )
             _merge(done.enrollment, outcome)
+
+
+def _without_erased(session: Session, rows: Folded, parsed: _Parsed) -> Folded:
+    """``rows`` less the addresses of people erased on request, each of their rows reported
+    in ``parsed.errors``: an erased person is never imported again."""
+    erased = erased_values(session, rows.merged)
+    if not erased:
+        return rows
+    for email in sorted(erased):
+        for line in parsed.lines.get(email, [0]):
+            parsed.errors.append(
+                RowError(
+                    parsed.file,
+                    line,
+                    f"{email} was erased at the person's request and is suppressed — it is "
+                    "never imported again; remove the row",
+                )
+            )
+    parsed.errors.sort(key=lambda error: error.row)
+    merged = {email: row for email, row in rows.merged.items() if email not in erased}
+    counts = {email: n for email, n in rows.counts.items() if email not in erased}
+    return Folded(merged, counts, sum(counts.values()), encode_rows(list(merged.values())))
 
 
 def _merge(total: EnrollResult, part: EnrollResult) -> None:

@@ -112,15 +112,16 @@ def stop(
     at: datetime,
     cause: str,
     tasks: OpenTasks | None = None,
+    **detail: Any,
 ) -> None:
-    """Stop each enrollment for good."""
+    """Stop each enrollment for good (``detail``, e.g. a rep's reason, goes on its event)."""
     for enrollment in enrollments:
         enrollment.status = EnrollmentStatus.STOPPED
         enrollment.next_due_at = None
         enrollment.resume_at = None
         enrollment.finished_at = at
         _close_tasks(session, enrollment, tasks, at=at, cause=cause)
-        _record(session, enrollment, EventKind.SEQUENCE_STOPPED, at=at, cause=cause)
+        _record(session, enrollment, EventKind.SEQUENCE_STOPPED, at=at, cause=cause, **detail)
 
 
 def _record(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -21,13 +22,22 @@ def next_stage(stage: str) -> str:
     return PIPELINE_STAGES[index + 1] if index + 1 < len(PIPELINE_STAGES) else Stage.WON
 
 
-def change_stage(session: Session, lead: Lead, stage: str, *, at: datetime, cause: str) -> None:
-    """Move ``lead`` to ``stage`` and record the change."""
+def change_stage(
+    session: Session,
+    lead: Lead,
+    stage: str,
+    *,
+    at: datetime,
+    cause: str,
+    reason: str | None = None,
+) -> None:
+    """Move ``lead`` to ``stage`` and record the change (with a rep's ``reason``, if any)."""
     if lead.stage == stage:
         return
     previous = lead.stage
     lead.stage = stage
     lead.updated_at = at
+    said: dict[str, Any] = {"reason": reason} if reason else {}
     events.record(
         session,
         EventKind.STAGE_CHANGED,
@@ -36,6 +46,7 @@ def change_stage(session: Session, lead: Lead, stage: str, *, at: datetime, caus
         cause=cause,
         previous=previous,
         stage=stage,
+        **said,
     )
     mark(session, [lead.id], at)  # a fit rule may read the stage
     if stage in FINAL_STAGES:  # a decided lead is no longer a question for sales

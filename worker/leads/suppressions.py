@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from worker.clock import iso
 from worker.errors import NotFoundError
 from worker.leads import lifecycle
-from worker.leads.addresses import covered_by, kind_of, normalise_email
+from worker.leads.addresses import covered_by, is_erased_key, kind_of, normalise_email
 from worker.store import events
 from worker.store.dialect import dialect_insert
 from worker.store.models import Lead, Suppression
@@ -62,6 +62,8 @@ def normalise_value(raw: str) -> str:
         text = text[len("mailto:") :]
     if not text:
         raise ValueError(f"the value is empty — {_HINT}")
+    if is_erased_key(text.lower()):  # an erased person's hash, as exported
+        return text.lower()
     if text.startswith("@"):
         return _domain(text[1:], raw)
     if "@" in text:
@@ -142,7 +144,7 @@ def stop_covered_leads(session: Session, value: str, *, reason: str, at: datetim
 
 def remove(session: Session, value: str, *, at: datetime, note: str | None = None) -> list[str]:
     """Take a mistaken value off the list (for a domain also its ``@domain`` form); recorded."""
-    values = [value] if kind_of(value) == "address" else [value, "@" + value]
+    values = [value] if kind_of(value) != "domain" else [value, "@" + value]
     found = session.execute(
         select(Suppression.value, Suppression.reason).where(Suppression.value.in_(values))
     ).all()

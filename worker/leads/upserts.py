@@ -4,7 +4,8 @@ Rows are applied in file order. The first row of an address creates the lead (or
 known one); every later row of the same address updates it, whether it comes in the same
 batch or a later one: a value it gives replaces the stored one, a blank cell keeps it, and its
 custom fields are merged into the lead's. The stage is only set when a lead is created. So
-``created + updated`` is the number of good rows, whatever the batch size.
+``created + updated`` is the number of good rows, whatever the batch size. An ``owner`` cell
+(a rep, checked by the import) sets the lead's owner, with an ``owner_changed`` event.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from sqlalchemy import Row, Table, select
 from sqlalchemy.orm import Session
 
 from worker.leads.bulk_rows import Encoded, encode_rows, insert_rows, one_of, update_rows
+from worker.leads.ownership import record_owner_changes
 from worker.store.models import LEAD_COLUMNS, Event, Lead
 from worker.vocabulary import EventKind, LeadStatus, Stage
 
 _LEADS = cast(Table, Lead.__table__)
 _EVENTS = cast(Table, Event.__table__)
-_WRITTEN = ("email", *LEAD_COLUMNS, "stage", "fields")  # what a new lead takes from its row
+_UPDATED = (*LEAD_COLUMNS, "owner")  # what a later row of an address replaces (blank: keeps)
+_WRITTEN = ("email", *_UPDATED, "stage", "fields")  # what a new lead takes from its row
 
 
 class ImportedLead(NamedTuple):
@@ -113,14 +116,25 @@ def upsert_leads(
             {
                 "id": lead.id,
                 "fields": {**(lead.fields or {}), **merged[email]["fields"]},
-                **{column: merged[email].get(column) for column in LEAD_COLUMNS},
+                **{column: merged[email].get(column) for column in _UPDATED},
             }
             for email, lead in known.items()
         ],
-        columns=(*LEAD_COLUMNS, "fields"),
+        columns=(*_UPDATED, "fields"),
         same={"updated_at": now},
-        keep_when_null=LEAD_COLUMNS,
+        keep_when_null=_UPDATED,
     )
+    owners = [
+        (lead_id, None, merged[email]["owner"])
+        for email, lead_id in created.items()
+        if merged[email].get("owner")
+    ] + [
+        (lead.id, lead.owner, merged[email]["owner"])
+        for email, lead in known.items()
+        if merged[email].get("owner") not in (None, lead.owner)
+    ]
+    if owners:
+        record_owner_changes(session, owners, now, "import")
     leads = []
     for email, row in merged.items():
         lead_id = created.get(email)
@@ -170,7 +184,7 @@ def _fold_repeats(
             counts[row["email"]] = 1
             continue
         counts[row["email"]] += 1
-        for column in LEAD_COLUMNS:
+        for column in _UPDATED:
             if row.get(column) is not None:
                 first[column] = row[column]
         first["fields"] = {**first["fields"], **row["fields"]}
@@ -188,6 +202,7 @@ def _known(session: Session, emails: Iterable[str]) -> dict[str, Row[Any]]:
             Lead.timezone,
             Lead.country,
             Lead.fields,
+            Lead.owner,
         ).where(one_of(session, Lead.email, emails))
     )
     return {row.email: row for row in found}

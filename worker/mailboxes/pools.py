@@ -32,7 +32,7 @@ from worker.store.models import Enrollment, Lead, MailboxPause
 
 def choose_mailboxes(session: Session, leads: Sequence[Lead], mailbox: str) -> dict[int, str]:
     """The mailbox for each lead when ``mailbox`` names a pool; empty when it does not."""
-    mailboxes = _mailboxes(session)
+    mailboxes = session_mailboxes(session)
     if mailboxes is None or not mailboxes.is_pool(mailbox) or not leads:
         return {}
     members = mailboxes.members(mailbox)
@@ -85,7 +85,9 @@ def _weights(mailboxes: Mailboxes, names: list[str]) -> dict[str, int]:
     return {name: limit or largest for name, limit in limits.items()}
 
 
-def _mailboxes(session: Session) -> Mailboxes | None:
+def session_mailboxes(session: Session) -> Mailboxes | None:
+    """The mailboxes of the runtime that made ``session``; None without one or when its
+    ``mailboxes.yaml`` cannot be read."""
     runtime: Any = session.info.get("runtime")
     if runtime is None:
         return None
@@ -95,4 +97,4 @@ def _mailboxes(session: Session) -> Mailboxes | None:
         return None  # an unreadable mailboxes.yaml is reported where mailboxes are used
 
 
-__all__ = ["choose_mailboxes", "previous_mailboxes", "rendezvous"]
+__all__ = ["choose_mailboxes", "previous_mailboxes", "rendezvous", "session_mailboxes"]

@@ -21,6 +21,8 @@ from worker.errors import OutreachError
 from worker.inbound.inboxes import configured_inboxes
 from worker.inbound.ingest import fetch_inboxes
 from worker.operations import heartbeats
+from worker.privacy.retention import purge_configured
+from worker.processes.integrations import dispatch_and_enqueue
 from worker.review.evidence import check_sent_folders
 from worker.runtime import Runtime, set_runtime
 from worker.store.models import Touch
@@ -45,6 +47,7 @@ class BatchSummary:
     inbox: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     sent_folders: dict[str, Any] | None = None
+    raw_mail_cleared: int = 0
 
     def totals(self) -> dict[str, int]:
         total: dict[str, int] = {}
@@ -68,6 +71,7 @@ class BatchSummary:
             "inbox": self.inbox,
             "sent_folders": self.sent_folders,
             "warnings": self.warnings,
+            "raw_mail_cleared": self.raw_mail_cleared,
         }
 
 
@@ -169,12 +173,14 @@ def _run_batch(
         waited = wait
         if wait:
             wait_for(runtime, ids, wait_timeout_s, progress)
+    dispatch_and_enqueue(runtime)  # webhooks and notifications: only inserts and enqueues
     summary = BatchSummary(
         tick=result, enqueued=len(ids), waited=waited, problems=problems + result.problems
     )
     summary.per_sequence = summarise(runtime, ids)
     summary.unknown_open = count_unknown(runtime)
     summary.inbox, summary.warnings = inbox, warnings
+    summary.raw_mail_cleared = purge_configured(runtime)  # OUTREACH_RAW_MAIL_RETENTION_DAYS
     summary.sent_folders = sent_folders.as_dict()
     summary.warnings += [
         f"sent folder of {mailbox} not searched: {why}"

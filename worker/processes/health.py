@@ -7,14 +7,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from sqlalchemy import select
+
 from worker.authoring.mailboxes import Mailboxes, load_mailboxes
-from worker.authoring.problems import Problem
+from worker.authoring.problems import Problem, display_path
 from worker.authoring.sequences import Catalog, load_catalog
 from worker.errors import OutreachError
 from worker.inbound.imap import is_imap_url, probe
+from worker.integrations.config import integration_problems, integrations_path
 from worker.operations import heartbeats
 from worker.settings import DEFAULT_PUBLIC_URL, Settings
 from worker.store.db import make_engine, schema_is_current, session_factory
+from worker.store.models import Rep
 from worker.transports.local import OutboxTransport
 from worker.transports.smtp import SmtpTransport
 from worker.transports.urls import redact_url, transport_from_url
@@ -48,7 +52,51 @@ def run_checks(settings: Settings) -> list[Check]:
     checks.append(Check("mailboxes", True, ", ".join(sorted(mailboxes.by_name))))
     for name in sorted(mailboxes.by_name):
         checks.append(_transport(name, mailboxes, settings))
+    checks += _integrations(settings, mailboxes)
+    checks += _owners(settings, mailboxes)
     return checks + _inboxes(settings, mailboxes) + _what_will_hurt(settings, mailboxes, catalog)
+
+
+def _owners(settings: Settings, mailboxes: Mailboxes) -> list[Check]:
+    """Every owner ``mailboxes.yaml`` names must be a rep (none named: no line)."""
+    if not mailboxes.owner_refs:
+        return []
+    try:
+        engine = make_engine(settings.database_url)
+        try:
+            if not schema_is_current(engine):
+                return []  # reported by the database line
+            with session_factory(engine)() as session:
+                wanted = {name for name, _ in mailboxes.owner_refs}
+                reps = set(session.scalars(select(Rep.name).where(Rep.name.in_(wanted))))
+        finally:
+            engine.dispose()
+    except Exception:  # the database line says what is wrong
+        return []
+    shown = display_path(settings.mailboxes_file, settings.home)
+    unknown = [
+        Check(
+            "owners",
+            False,
+            f"{shown}:{line}: owner {name!r} is not a rep — add them with "
+            f"'outreach reps add {name}' or fix the name (see 'outreach reps list')",
+        )
+        for name, line in mailboxes.owner_refs
+        if name not in reps
+    ]
+    return unknown or [Check("owners", True, ", ".join(sorted(reps)) + " own leads by rule")]
+
+
+def _integrations(settings: Settings, mailboxes: Mailboxes) -> list[Check]:
+    """integrations.yaml (webhooks, notifications): each problem as ``path:line: message``."""
+    if not integrations_path(settings.home).is_file():
+        return []
+    problems = integration_problems(settings.home, set(mailboxes.by_name), settings.environ)
+    errors = [str(p) for p in problems if p.severity == "error"]
+    warnings = [_warn("integrations", str(p)) for p in problems if p.severity == "warning"]
+    if errors:
+        return [Check("integrations", False, "; ".join(errors)), *warnings]
+    return [Check("integrations", True, "integrations.yaml is valid"), *warnings]
 
 
 def _what_will_hurt(settings: Settings, mailboxes: Mailboxes, catalog: Catalog) -> list[Check]:

@@ -24,7 +24,9 @@ from worker.inbound.inboxes import FetchReport, configured_inboxes
 from worker.inbound.ingest import fetch_inboxes
 from worker.operations import heartbeats
 from worker.operations.process_metrics import SchedulerMetrics, serve_scheduler_metrics
+from worker.privacy.retention import purge_configured
 from worker.processes.batch import embedded_worker, enqueue, requeue_from_dead_workers
+from worker.processes.integrations import dispatch_and_enqueue
 from worker.review.evidence import check_sent_folders
 from worker.runtime import Runtime, set_runtime
 
@@ -34,6 +36,7 @@ TICK_EVERY_S = 60
 # Leads whose report share one job run computes again at most (about 10 s of work), so that
 # a big import is taken in over a few minutes and the report page rarely waits for it.
 REPORT_LEADS_PER_RUN = 50_000
+RAW_MAIL_EVERY_S = 3600  # raw mail retention: once an hour is plenty for a matter of days
 
 
 def tick_and_enqueue(runtime: Runtime, metrics: SchedulerMetrics | None = None) -> int:
@@ -68,6 +71,18 @@ def report_job(runtime: Runtime, metrics: SchedulerMetrics | None = None) -> int
     if done:
         log.info("report: %d changed leads counted", done)
     return done
+
+
+def integrations_job(runtime: Runtime, metrics: SchedulerMetrics | None = None) -> int:
+    """One dispatcher run: webhook deliveries and notifications for new events; how many
+    were enqueued."""
+    found = dispatch_and_enqueue(runtime)
+    return len(found.deliveries) + len(found.emails)
+
+
+def raw_mail_job(runtime: Runtime, metrics: SchedulerMetrics | None = None) -> int:
+    """One raw mail retention run (``OUTREACH_RAW_MAIL_RETENTION_DAYS``); how many cleared."""
+    return purge_configured(runtime)
 
 
 def fetch_inboxes_job(
@@ -109,9 +124,12 @@ def build_scheduler(
     jobs: list[tuple[str, Callable[..., object], int]] = [
         ("tick", tick_and_enqueue, every_s),
         ("report", report_job, every_s),
+        ("integrations", integrations_job, every_s),
     ]
     if configured_inboxes(runtime):
         jobs.append(("inbox", fetch_inboxes_job, runtime.settings.inbox_every_s))
+    if runtime.settings.raw_mail_retention_days is not None:
+        jobs.append(("raw_mail", raw_mail_job, RAW_MAIL_EVERY_S))
     for job_id, job, seconds in jobs:
         scheduler.add_job(
             job,

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from worker.leads.ownership import assign_to_owner
 from worker.store import events
 from worker.store.models import Lead, ReviewItem
 from worker.vocabulary import EventKind, LeadStatus, Qualification, ReviewAction, ReviewReason
@@ -95,6 +96,7 @@ def open_acceptance(
                 session.add(item)
                 session.flush()
             found = item.id
+            assign_to_owner(session, item, lead.owner, at=at)
         except IntegrityError:
             # Another transaction opened it meanwhile (PostgreSQL waits for it to commit).
             found = open_item(session, lead.id)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from worker.clock import as_utc, iso
 from worker.errors import NotFoundError
+from worker.queries import labels
 from worker.queries.leads import (
     Gathered,
     current_enrollments,
@@ -26,6 +28,39 @@ LEADS_PER_PAGE = 50
 # Counting stops here: past it the page says "more than 10,000" instead of reading every
 # matching lead (a substring search over a million leads would read them all to count).
 COUNT_AT_MOST = 10_000
+UNOWNED = "unassigned"  # the owner filter of leads nobody owns (not a rep's name: reserved)
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    """The leads list's filter (stage, status, an email/company substring), shared by the
+    page and the bulk actions on the leads it shows."""
+
+    stage: str | None = None
+    status: str | None = None
+    search: str | None = None
+    # A rep's name: the leads they own; ``UNOWNED``: the leads nobody owns; None: anyone's.
+    owner: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The WHERE conditions of the filter (none: every lead)."""
+        conditions: list[ColumnElement[bool]] = []
+        if self.owner == UNOWNED:
+            conditions.append(Lead.owner.is_(None))
+        elif self.owner:
+            conditions.append(Lead.owner == self.owner)
+        if self.stage:
+            conditions.append(Lead.stage == self.stage)
+        if self.status:
+            conditions.append(Lead.status == self.status)
+        if self.search:
+            conditions.append(
+                or_(
+                    Lead.email.icontains(self.search, autoescape=True),
+                    Lead.company.icontains(self.search, autoescape=True),
+                )
+            )
+        return conditions
 
 
 def leads_page(
@@ -37,27 +72,17 @@ def leads_page(
     page: int = 1,
     per_page: int = LEADS_PER_PAGE,
     count_at_most: int | None = None,
+    owner: str | None = None,
 ) -> dict[str, Any]:
-    """One page of lead rows (each with its ``id``), filtered by stage, status and an
-    email/company substring, in id order.
+    """One page of lead rows (each with its ``id``), filtered by stage, status, an
+    email/company substring and owner (``LeadFilter.owner``), in id order.
 
     ``total`` is the number of matching leads and ``pages`` the number of pages, both exact
     up to ``count_at_most`` (default ``COUNT_AT_MOST``) matches; beyond it ``total`` is that
     number, ``total_exact`` is False, ``pages`` None and ``has_next`` tells whether a later
     page has leads. A page past the end shows the last one.
     """
-    conditions: list[ColumnElement[bool]] = []
-    if stage:
-        conditions.append(Lead.stage == stage)
-    if status:
-        conditions.append(Lead.status == status)
-    if search:
-        conditions.append(
-            or_(
-                Lead.email.icontains(search, autoescape=True),
-                Lead.company.icontains(search, autoescape=True),
-            )
-        )
+    conditions = LeadFilter(stage, status, search, owner).conditions()
     if count_at_most is None:
         count_at_most = COUNT_AT_MOST
     matching = select(Lead.id).where(*conditions)
@@ -194,6 +219,8 @@ def timeline_entries(gathered: Gathered) -> list[dict[str, Any]]:
             "cause": e.cause,
             "summary": event_summary(e.kind, e.cause, e.detail or {}),
             "label": event_label(e.kind),
+            # A rep's reply written in the app: its text as sent.
+            "text": (e.detail or {}).get("text") if e.kind == EventKind.REPLY_SENT else None,
         }
         keyed.append(((as_utc(e.at), 1, e.id), entry))
     keyed.sort(key=lambda row: row[0])
@@ -216,30 +243,29 @@ _SHOWN_DETAILS = (
     "available_at",
     "detail",
     "note",
+    "reason",
 )
 
 
-# Kinds whose words are not plain lower case.
-_LABELS: dict[str, str] = {
-    EventKind.SQL_ACCEPTED: "Accepted as SQL",
-    EventKind.SQL_REJECTED: "Rejected as SQL",
-    EventKind.SCORE_CROSSED: "Score crossed a threshold",
-    EventKind.EMAIL_OPENED: "Email opened (unreliable)",
-}
-
-
 def event_label(kind: str) -> str:
-    """How the timeline names an event's kind: "Stage changed", "Accepted as SQL"."""
-    return _LABELS.get(kind) or kind.replace("_", " ").capitalize()
+    """How the timeline names an event's kind: "Stage changed", "Accepted as SQL"
+    (the words are ``worker.queries.labels``')."""
+    return labels.event_label(kind)
 
 
 def event_summary(kind: str, cause: str | None, detail: dict[str, Any]) -> str:
     """An event's details as one line of text: ``stage_changed`` as "from → to", a pause
     with its resume time, a classification with its confidence, else "key: value" parts."""
     if kind == EventKind.STAGE_CHANGED:
-        return f"{detail.get('previous') or '?'} → {detail.get('stage') or '?'}"
+        moved = f"{detail.get('previous') or '?'} → {detail.get('stage') or '?'}"
+        return f"{moved}: {detail['reason']}" if detail.get("reason") else moved
     if kind == EventKind.ASSIGNED:
         return f"{detail.get('previous') or 'nobody'} → {detail.get('assignee') or 'nobody'}"
+    if kind == EventKind.REPLY_SENT:
+        return f"{detail.get('subject') or ''} (from mailbox {detail.get('mailbox') or '?'})"
+    worked = _rep_work_summary(kind, detail)
+    if worked is not None:
+        return worked
     special = _scoring_summary(kind, cause, detail)
     if special is not None:
         return special
@@ -288,6 +314,24 @@ def _scoring_summary(kind: str, cause: str | None, detail: dict[str, Any]) -> st
     if kind == EventKind.LINK_CLICKED:
         counted = "counted" if detail.get("counted") else f"not counted: {detail.get('verdict')}"
         return f"{detail.get('url')} ({counted})"
+    return None
+
+
+def _rep_work_summary(kind: str, detail: dict[str, Any]) -> str | None:
+    """One line for what a rep did to the lead (``worker.working``), or None for the rest."""
+    if kind == EventKind.NOTE_ADDED:
+        return str(detail.get("note") or "")
+    if kind == EventKind.OWNER_CHANGED:
+        return f"{detail.get('previous') or 'nobody'} → {detail.get('owner') or 'nobody'}"
+    if kind == EventKind.FIELDS_CHANGED:
+        return "; ".join(
+            f"{name.replace('_', ' ')}: {_readable(was) if was not in (None, '') else '—'} → "
+            f"{_readable(now) if now not in (None, '') else '—'}"
+            for name, (was, now) in sorted((detail.get("changes") or {}).items())
+        )
+    if kind == EventKind.CALL_LOGGED:
+        outcome = str(detail.get("outcome") or "").replace("_", " ")
+        return f"{outcome}: {detail['note']}" if detail.get("note") else outcome
     return None
 
 

@@ -19,6 +19,7 @@ from worker.delivery.manual_steps import render_task
 from worker.delivery.rendering import lead_fields, render_touch
 from worker.delivery.variants import templates_of
 from worker.errors import ConfigError, LeadImportError, TemplateRenderError
+from worker.integrations.config import integration_problems
 from worker.leads.csv_input import RowError
 from worker.leads.importing import lead_from_row, read_rows
 from worker.rehearsal.language_checks import (
@@ -32,6 +33,7 @@ from worker.rehearsal.lead_fields_check import check_lead_fields
 from worker.rehearsal.template_fields import SampleLead, unguarded_lead_fields
 from worker.scoring.config import check_sequences, load_scoring, scoring_path
 from worker.settings import Settings
+from worker.working.snippets import check_snippets
 
 _LOCATED = re.compile(r"^(?P<path>[^:\s]+):(?P<line>\d+): (?P<message>.*)$", re.DOTALL)
 SAMPLE_UNSUBSCRIBE = "https://outreach.example.test/u/0.sample"
@@ -87,6 +89,10 @@ def validate(
         )
     if files is None:
         problems.extend(scoring_problems(settings, known_names))
+        names = set(mailboxes.by_name) if mailboxes is not None else set()
+        problems.extend(integration_problems(settings.home, names, settings.environ))
+        sender = next(iter(mailboxes.by_name.values()), None) if mailboxes else None
+        problems.extend(check_snippets(home, renderer, [s.fields for s in samples], sender))
     # Each file's problems together, top to bottom, as the author fixes them.
     return sorted(_unique(problems), key=lambda problem: (problem.path, problem.line))
 

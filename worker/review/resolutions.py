@@ -8,7 +8,12 @@ with the next step) or ``not-sent`` (send it again), and for a call or LinkedIn 
 or ``skip`` (the sequence moves on to its next step after that step's wait), and for a
 referral ``add-referral`` (the referred address becomes a lead of the same company, enrolled
 in the first stage's sequence; the referrer's sequence stops), and for "Accept as SQL?"
-``accept-sql`` and ``reject-sql`` with the rep's answers (``worker.qualification``).
+``accept-sql`` and ``reject-sql`` with the rep's answers (``worker.qualification``), and for
+a message from an unknown sender ``attach`` (to the lead ``lead_email`` names: processed as its
+reply), ``create-lead``, ``suppress-sender`` or ``dismiss`` (``worker.review.senders``).
+
+What a resolution changes is kept for ``undo_window_s`` seconds so a rep can undo it
+(``worker.review.undo``).
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from worker.leads.rep_tasks import finish_task, is_task_reason
 from worker.leads.stages import change_stage, next_stage
 from worker.qualification import accept, acceptance, reject, rejection
 from worker.qualification.decisions import check_item
+from worker.review.senders import SENDER_ACTIONS, act_on_sender, lead_to_attach, unmatched_message
+from worker.review.undo import Snapshot, keep
 from worker.runtime import Runtime
 from worker.store import events
 from worker.store.models import Enrollment, InboundMessage, Lead, ReviewItem, Touch
@@ -41,6 +48,7 @@ from worker.vocabulary import (
     EventKind,
     LeadStatus,
     ReviewAction,
+    ReviewReason,
     Stage,
     TouchStatus,
 )
@@ -79,8 +87,10 @@ def resolve_now(
     note: str | None = None,
     by: str | None = None,
     answers: Answers | None = None,
+    lead_email: str | None = None,
 ) -> Resolution:
-    """``resolve`` in its own transaction, now, with the runtime's sequences and reply policy."""
+    """``resolve`` in its own transaction, now, with the runtime's sequences, reply policy and
+    undo window."""
     with runtime.sessions.begin() as session:
         return resolve(
             session,
@@ -92,6 +102,8 @@ def resolve_now(
             policy=ReplyPolicy.from_settings(runtime.settings),
             by=by,
             answers=answers,
+            lead_email=lead_email,
+            undo_window_s=runtime.settings.undo_window_s,
         )
 
 
@@ -106,8 +118,13 @@ def resolve(
     policy: ReplyPolicy | None = None,
     by: str | None = None,
     answers: Answers | None = None,
+    lead_email: str | None = None,
+    undo_window_s: int = 0,
 ) -> Resolution:
     """Apply ``action`` to review item ``item_id`` and close it; OutreachError if it cannot.
+
+    ``lead_email``: for ``attach``, the address of the lead the message belongs to.
+    ``undo_window_s``: how long the resolution can be undone (0: not at all).
 
     ``answers``: for ``accept-sql`` the rep's answers (interested, buying_now, timeframe,
     decision_maker, who), for ``reject-sql`` the ``reason`` (``note`` explains ``other``);
@@ -138,13 +155,26 @@ def resolve(
         # Read before the claim, so a missing answer changes nothing.
         decided = acceptance(answers or {}) if action == ReviewAction.ACCEPT_SQL else None
         refused = rejection(answers or {}, note) if action == ReviewAction.REJECT_SQL else None
+    inbound, target = None, None
+    if action in SENDER_ACTIONS:
+        inbound = unmatched_message(session, item, action)
+        if action == ReviewAction.ATTACH:
+            target = lead_to_attach(session, item, lead_email)
+    snapshot = _snapshot(session, item, action, target) if undo_window_s > 0 else None
     _claim(session, item, at)
     policy = policy or ReplyPolicy()
     lead = session.get(Lead, item.lead_id) if item.lead_id is not None else None
-    if lead is None:
+    if inbound is not None:
+        lead = act_on_sender(session, catalog, policy, item, inbound, action, lead=target, at=at)
+    elif lead is None:
         if action != ReviewAction.STOP:
             raise OutreachError(
-                f"Review item {item_id} belongs to no lead; close it with --action stop."
+                f"Review item {item_id} belongs to no lead; close it with --action stop"
+                + (
+                    " (or attach, create-lead, suppress-sender, dismiss)."
+                    if item.reason == ReviewReason.INBOUND_UNMATCHED
+                    else "."
+                )
             )
     elif decided is not None:
         accept(session, catalog, item, lead, decided, at=at, by=by)
@@ -168,7 +198,24 @@ def resolve(
         )
         if lead.status == LeadStatus.NEEDS_REVIEW and not other_open_items(session, item):
             lifecycle.settle_status(session, lead, at)
+    if snapshot is not None:
+        keep(
+            session,
+            item,
+            snapshot,
+            lead_id=lead.id if lead is not None else None,
+            by=by,
+            at=at,
+            window_s=undo_window_s,
+        )
     return Resolution(item_id, action, lead.email if lead is not None else None)
+
+
+def _snapshot(session: Session, item: ReviewItem, action: str, target: Lead | None) -> Snapshot:
+    """What resolving ``item`` with ``action`` may change, read before it does."""
+    involved = [i for i in (item.lead_id, target.id if target else None) if i is not None]
+    with_message = bool(involved) or action == ReviewAction.CREATE_LEAD
+    return Snapshot.take(session, item, involved, inbound=with_message)
 
 
 # What a resolution says about the reply it answers, when the rep did not reclassify it.
@@ -311,6 +358,11 @@ def _add_referral(
     if result.errors:
         problems = "; ".join(f"{k}: {v}" for k, v in result.errors.items())
         raise OutreachError(f"{referred} cannot be added as a lead: {problems}.")
+    if result.erased:
+        raise OutreachError(
+            f"{referred} was erased at the person's request and is never added again — "
+            "resolve with stop."
+        )
     lifecycle.stop(session, enrollments, at=at, cause="rep: add-referral")
     _set_status(lead, LeadStatus.STOPPED)
     events.record(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -110,8 +111,9 @@ class Lead(Base):
     qualification: Mapped[str | None] = mapped_column(String(16), index=True)
     mql_at: Mapped[datetime | None] = mapped_column()
     sql_at: Mapped[datetime | None] = mapped_column()
-    # The rep who owns the lead: set when a rep accepts it as SQL (``worker.qualification``).
-    owner: Mapped[str | None] = mapped_column(String(100))
+    # The rep who owns the lead (a ``Rep.name``): set by the mailbox's owner rule when it is
+    # enrolled, by the import's ``owner`` column, by hand, or when a rep accepts it as SQL.
+    owner: Mapped[str | None] = mapped_column(String(100), index=True)
 
 
 # The pipeline board's cards: the most valuable leads of a stage, read from the front.
@@ -314,6 +316,25 @@ class ReviewItem(Base):
     assignee: Mapped[str | None] = mapped_column(String(100), index=True)
 
 
+class ResolutionUndo(Base):
+    """What a resolution changed, kept until ``expires_at`` so a rep can undo it
+    (``worker.review.undo``): the state before, as JSON, and the rows it created."""
+
+    __tablename__ = "resolution_undo"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("review_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(64))
+    snapshot: Mapped[dict[str, Any]] = mapped_column()
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    resolved_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    # The last event the resolution wrote: a later one means the lead changed since.
+    last_event_id: Mapped[int | None] = mapped_column()
+
+
 # At most one open "accept as SQL?" item per lead, however many scorers and replies open one
 # at the same time (``worker.qualification``).
 _OPEN_ACCEPTANCE = text("reason = 'sales_acceptance' AND resolved_at IS NULL")
@@ -359,6 +380,31 @@ class InboundMessage(Base):
     label: Mapped[str | None] = mapped_column(String(32), index=True)
     labelled_by: Mapped[str | None] = mapped_column(String(100))
     labelled_at: Mapped[datetime | None] = mapped_column()
+    # When ``raw`` was emptied by raw mail retention (``worker.privacy.retention``).
+    raw_cleared_at: Mapped[datetime | None] = mapped_column()
+
+
+# Raw mail retention reads the processed messages still holding their raw bytes (0024).
+_RAW_KEPT = text("processed_at IS NOT NULL AND raw_cleared_at IS NULL")
+Index(
+    "ix_inbound_raw_kept",
+    InboundMessage.processed_at,
+    sqlite_where=_RAW_KEPT,
+    postgresql_where=_RAW_KEPT,
+)
+
+
+class Erasure(Base):
+    """A person erased on request (``worker.privacy.erase``): when, by whom, the hashed
+    address and the rows removed per table; never the address itself."""
+
+    __tablename__ = "erasures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column()
+    erased_by: Mapped[str] = mapped_column(String(100))
+    address_hash: Mapped[str] = mapped_column(String(80), index=True)
+    counts: Mapped[dict[str, Any]] = mapped_column()
 
 
 class Suppression(Base):
@@ -437,6 +483,10 @@ class Heartbeat(Base):
     consumer: Mapped[str | None] = mapped_column(String(64))
 
 
+# A rep's name (``Rep.name``, ``Lead.owner``, ``ReviewItem.assignee``): lower case, no spaces.
+REP_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+
+
 class Rep(Base):
     """A person who signs in to the web app; only a hash of the password is kept."""
 
@@ -447,6 +497,10 @@ class Rep(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column()
     password_changed_at: Mapped[datetime] = mapped_column()
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))  # where notifications go
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    role: Mapped[str] = mapped_column(String(16), default="rep")  # "admin" or "rep"
 
 
 class ReportDirty(Base):
@@ -547,3 +601,136 @@ class Click(Base):
     # Why a click is not counted (a scanner's user agent, HEAD, seconds after delivery, every
     # link at once); None when counted.
     verdict: Mapped[str | None] = mapped_column(String(64))
+
+
+class ManualReply(Base):
+    """A reply a rep wrote to a lead in the app (``worker.working.replies``): claimed once
+    by its form's idempotency ``key``, then ``sending`` → ``sent`` (or ``refused``,
+    ``failed``, ``unknown``), with the message as built and what it answered."""
+
+    __tablename__ = "manual_replies"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_manual_replies_key"),
+        Index("ix_manual_replies_status", "status", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("review_items.id", ondelete="SET NULL"))
+    inbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id", ondelete="SET NULL")
+    )
+    mailbox: Mapped[str | None] = mapped_column(String(100))
+    message_id: Mapped[str | None] = mapped_column(String(300))
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    subject: Mapped[str | None] = mapped_column(String(1000))
+    body: Mapped[str] = mapped_column(Text)
+    then: Mapped[str] = mapped_column(String(16))  # stop, pause or continue
+    until: Mapped[datetime | None] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16))
+    by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column()
+    started_at: Mapped[datetime | None] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiKey(Base):
+    """A key of the JSON API (``/api/v1``): only the SHA-256 digest of its secret is kept,
+    with a short non-secret prefix that names it in lists; scope ``read`` or ``write``."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        UniqueConstraint("name", name="uq_api_keys_name"),
+        UniqueConstraint("prefix", name="uq_api_keys_prefix"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column()
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook subscription (``integrations.yaml``): the exact JSON body
+    signed and sent, its status (pending, delivered, failed) and attempts. Unique per
+    (subscription, key), so an event read twice is delivered once."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription", "key", name="uq_webhook_deliveries_key"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(100))  # "event:ID", "ping:…", "notify:…"
+    event: Mapped[str] = mapped_column(String(64))  # the public name, e.g. lead.replied
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("events.id", ondelete="SET NULL"), index=True
+    )
+    lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    enqueued_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    last_status_code: Mapped[int | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookAttempt(Base):
+    """One attempt of a webhook delivery: the HTTP status, the start of the response, the
+    error, how long it took."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column()
+    at: Mapped[datetime] = mapped_column()
+    status_code: Mapped[int | None] = mapped_column()
+    response: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column()
+
+
+class Notification(Base):
+    """A rep told about a lead (hot lead, accepted SQL, task due today) on one channel
+    (``email`` or ``chat:SUBSCRIPTION``): one row per (key, rep, channel), so exactly once."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("key", "rep", "channel", name="uq_notifications_key"),
+        Index("ix_notifications_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100))
+    rep: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(110))
+    kind: Mapped[str] = mapped_column(String(32))
+    lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    subject: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    enqueued_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()

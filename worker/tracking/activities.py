@@ -172,14 +172,34 @@ def log_call(
     lead_id = lead_ids(session, [address]).get(address)
     if lead_id is None:
         raise NotFoundError(no_lead(address))
+    record_call(session, lead_id, outcome, at=at, note=note, rep=rep)
+    return lead_id
+
+
+def record_call(
+    session: Session,
+    lead_id: int,
+    outcome: str,
+    *,
+    at: datetime,
+    note: str | None = None,
+    rep: str | None = None,
+    cause: str | None = None,
+) -> None:
+    """Record a call with a known lead (``call_logged``; cause: ``cause``, default the
+    outcome; detail: outcome, note, rep — scoring reads the outcome) and mark the lead.
+    ValueError for an unknown outcome."""
+    if outcome not in CALL_OUTCOMES:
+        raise ValueError(f"outcome {outcome!r} is not one of {', '.join(CALL_OUTCOMES)}")
     detail: dict[str, Any] = {"outcome": outcome}
     if note:
         detail["note"] = note
     if rep:
         detail["rep"] = rep
-    events.record(session, EventKind.CALL_LOGGED, at=at, lead_id=lead_id, cause=outcome, **detail)
+    events.record(
+        session, EventKind.CALL_LOGGED, at=at, lead_id=lead_id, cause=cause or outcome, **detail
+    )
     mark(session, [lead_id], at)
-    return lead_id
 
 
 def no_lead(email: str) -> str:
@@ -200,4 +220,5 @@ __all__ = [
     "parse_time",
     "record_activities",
     "record_activity",
+    "record_call",
 ]

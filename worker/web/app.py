@@ -21,19 +21,26 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from worker.runtime import Runtime
 from worker.web import (
+    api,
     auth,
     board,
     capture,
     error_pages,
     events_api,
     health,
+    lead_actions,
     leads,
     metrics,
+    people,
+    privacy,
     queue,
+    replies,
     reports,
     security,
+    times,
     tracking,
     unsubscribe,
+    wording,
 )
 from worker.web.context import current_runtime, install_runtime
 from worker.web.limits import init_limiter, limit
@@ -73,10 +80,21 @@ def create_app(runtime: Runtime) -> Flask:
     app.context_processor(lambda: {"site_name": name})
     security.init_app(app)
     error_pages.init_app(app)
+    times.init_app(app)
+    wording.init_app(app)
     auth.init_app(app)
     csrf = CSRFProtect(app)
     init_limiter(app, runtime)
-    pages = (queue.blueprint, board.blueprint, leads.blueprint, reports.blueprint)
+    pages = (
+        queue.blueprint,
+        board.blueprint,
+        leads.blueprint,
+        lead_actions.blueprint,
+        reports.blueprint,
+        people.blueprint,
+        replies.blueprint,
+        privacy.blueprint,
+    )
     public = (
         health.blueprint,
         metrics.blueprint,
@@ -92,6 +110,7 @@ def create_app(runtime: Runtime) -> Flask:
     limit(app, "auth.login_post", auth.SIGN_IN_LIMIT)
     capture.init_app(app, runtime)
     events_api.init_app(app, runtime)
+    api.init_app(app, runtime)
     return app
 
 

@@ -5,11 +5,18 @@ health, sign-in itself) and static files are served without a session. A session
 the rep's name and a version that changes with the password, so changing a password or
 removing the account ends every session of that rep at its next request. Every form carries
 a CSRF token (Flask-WTF).
+
+The rep's role and time zone are read with the session check, once per request, and kept on
+``flask.g``: ``is_admin()`` and ``@admin_required`` (a 403 page for a rep) guard what only
+admins do (manage reps, pause mailboxes, settings); templates see ``rep_is_admin``.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from flask import (
@@ -25,7 +32,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from worker.review.reps import authenticate, current_version
+from worker.review.reps import ADMIN, authenticate, profile
 from worker.web.context import current_runtime
 
 log = logging.getLogger(__name__)
@@ -40,20 +47,54 @@ PUBLIC = frozenset(
         "capture_api",
         "tracking",
         "events_api",
+        "api_v1",
     }
 )
 SIGN_IN_LIMIT = "10 per minute"
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def init_app(app: Flask) -> None:
     app.before_request(_require_rep)
-    app.context_processor(lambda: {"rep": g.get("rep")})
+    app.context_processor(lambda: {"rep": g.get("rep"), "rep_is_admin": is_admin()})
 
 
 def current_rep() -> str:
     """The signed-in rep's name (every non-public view has one)."""
     rep: str = g.rep
     return rep
+
+
+def current_role() -> str:
+    """The signed-in rep's role, ``admin`` or ``rep`` ('' on public pages)."""
+    role: str = g.get("rep_role", "")
+    return role
+
+
+def is_admin() -> bool:
+    return current_role() == ADMIN
+
+
+def current_timezone() -> str | None:
+    """The signed-in rep's IANA time zone; None on public pages (no rep there)."""
+    zone: str | None = g.get("rep_timezone")
+    return zone
+
+
+def admin_required(view: Callable[P, R]) -> Callable[P, R]:
+    """Serve ``view`` to admins only; a rep gets the 403 page."""
+
+    @functools.wraps(view)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        if not is_admin():
+            log.warning(
+                "rep %r refused %s %s (admins only)", g.get("rep"), request.method, request.path
+            )
+            abort(403)
+        return view(*args, **kwargs)
+
+    return guarded
 
 
 def _require_rep() -> ResponseReturnValue | None:
@@ -63,9 +104,10 @@ def _require_rep() -> ResponseReturnValue | None:
     name, version = session.get("rep"), session.get("v")
     if isinstance(name, str) and isinstance(version, str):
         with current_runtime().sessions() as db:
-            if current_version(db, name) == version:
-                g.rep = name
-                return None
+            signed_in = profile(db, name)
+        if signed_in is not None and signed_in.version == version:
+            g.rep, g.rep_role, g.rep_timezone = name, signed_in.role, signed_in.timezone
+            return None
         session.clear()
     if request.method in ("GET", "HEAD"):
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))

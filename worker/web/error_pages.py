@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 _PAGES = {
     400: ("Bad request", "The request could not be understood."),
     401: ("Please sign in", "Your session has ended. Sign in again and repeat what you did."),
+    403: ("Admins only", "Only an admin can do this. Ask an admin of your team."),
     429: ("Too many requests", "Too many requests from your address. Wait a minute and retry."),
     404: (
         "Link not valid",

@@ -11,6 +11,12 @@ answered by ``POST /queue/<id>/accept`` (interested, buying now and when, decisi
 who is) or ``POST /queue/<id>/reject`` (a reason from the list, a note for ``other``), as
 ``outreach review accept`` / ``reject`` do; the rep who accepts becomes the lead's owner.
 All record the rep who did it, flash the outcome and return to the queue page they came from.
+
+After a resolution the page says "Resolved as …" with an Undo button while the undo window
+lasts (``undo_window_s``); ``POST /queue/<id>/undo`` reopens the item and puts the lead back
+as it was (``worker.review.undo``), as ``outreach review undo`` does. A message from an
+unknown sender can be attached to a lead (``lead``: its address), make its sender a lead,
+have its sender suppressed, or be dismissed.
 """
 
 from __future__ import annotations
@@ -20,11 +26,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import session as browser_session
 from flask.typing import ResponseReturnValue
 
 from worker.clock import as_utc
 from worker.errors import NotFoundError, OutreachError
 from worker.qualification import INTERESTED, REJECT_REASONS
+from worker.queries.labels import action_label
 from worker.queries.review_queue import (
     SCORE,
     UNASSIGNED,
@@ -34,14 +42,18 @@ from worker.queries.review_queue import (
     queue_item,
     queue_rows,
 )
+from worker.queries.whose import queue_counts
 from worker.review.assignment import assign
 from worker.review.bulk import SUGGESTED, resolve_many
 from worker.review.reps import rep_names
 from worker.review.resolutions import RECLASSIFY, resolve_now
+from worker.review.senders import SENDER_ACTIONS
+from worker.review.undo import undo_now, undo_until
 from worker.runtime import Runtime
 from worker.store.models import ReviewItem
 from worker.understanding import INTENTS
 from worker.vocabulary import ReviewAction, ReviewReason, TouchStatus
+from worker.web import whose
 from worker.web.auth import current_rep
 from worker.web.context import current_runtime
 
@@ -52,6 +64,9 @@ MAX_ROWS = 200
 MAX_ACTION = 100
 MAX_NOTE = 2000
 MAX_FILTER = 100
+MAX_EMAIL = 320
+# The session key of the last resolution the rep may still undo: {"item", "text"}.
+JUST_RESOLVED = "queue.just_resolved"
 TIMELINE_EVENTS = 30
 _ENDING = (
     ReviewAction.ADVANCE,
@@ -67,12 +82,15 @@ def index() -> ResponseReturnValue:
     runtime = current_runtime()
     rep = current_rep()
     asked = {key: request.args.get(key, "").strip()[:MAX_FILTER] for key in _FILTER_KEYS}
+    asked["rep"], who = whose.queue_choice(asked["rep"], request.args.get("who"))
     filters = _filters(asked, rep)
     sort = SCORE if request.args.get("sort") == SCORE else None
     with runtime.sessions() as session:
         rows = queue_rows(session, filters, limit=MAX_ROWS + 1, sort=sort)
         choices = filter_choices(session, _mailbox_names(runtime))
         reps = rep_names(session)
+        counts = queue_counts(session, rep)
+    others: dict[str, Any] = {key: value for key, value in asked.items() if value and key != "rep"}
     for key, values in (("reason", "reasons"), ("stage", "stages"), ("mailbox", "mailboxes")):
         if asked[key] and asked[key] not in choices[values]:
             choices[values].append(asked[key])  # keep the chosen value selectable
@@ -82,10 +100,12 @@ def index() -> ResponseReturnValue:
         _decorate(row, now, sequences)
     return render_template(
         "queue/index.html",
+        just_resolved=_just_resolved(runtime),
         rows=rows[:MAX_ROWS],
         more=len(rows) > MAX_ROWS,
         asked=asked,
-        filtered=filters.active,
+        filtered=whose.narrowed(asked),
+        whose=whose.switch(who, counts, lambda w: url_for(".index", who=w, sort=sort, **others)),
         choices=choices,
         reps=reps,
         me=ME,
@@ -110,12 +130,15 @@ def show(item_id: int) -> ResponseReturnValue:
         except NotFoundError:
             abort(404)
         reps = rep_names(session)
+        undo_by = undo_until(session, item_id, runtime.clock.now())
     _decorate(row, runtime.clock.now(), sorted(runtime.catalog.sequences))
     record = row.get("lead_record") or {}
     timeline = list(reversed(record.get("timeline", [])))[:TIMELINE_EVENTS]
     back = _back(request.args.get("back")) if request.args.get("back") else url_for(".index")
     return render_template(
         "queue/item.html",
+        just_resolved=_just_resolved(runtime),
+        undo_by=undo_by,
         row=row,
         timeline=timeline,
         reps=reps,
@@ -134,7 +157,10 @@ def resolve_item(item_id: int) -> ResponseReturnValue:
     # separate forms, so a click does what its label says.
     action = form.get("action", "").strip()
     note = form.get("note", "").strip()
+    lead_email = form.get("lead", "").strip() or None
     if not action or len(action) > MAX_ACTION or len(note) > MAX_NOTE:
+        abort(400)
+    if lead_email is not None and len(lead_email) > MAX_EMAIL:
         abort(400)
     back = _back(form.get("back"))
     runtime = current_runtime()
@@ -144,13 +170,49 @@ def resolve_item(item_id: int) -> ResponseReturnValue:
         if session.get(ReviewItem, item_id) is None:
             abort(404)
     try:
-        result = resolve_now(runtime, item_id, action, note=signed, by=rep)
+        result = resolve_now(runtime, item_id, action, note=signed, by=rep, lead_email=lead_email)
     except OutreachError as exc:
         flash(f"#{item_id} not resolved: {exc}", "error")
         return redirect(back)
     who = f" for {result.lead_email}" if result.lead_email else ""
-    flash(f"Resolved #{result.item_id}: {result.action}{who}.")
+    text = f"Resolved #{result.item_id} as {action_label(result.action)}{who}."
+    _resolved(runtime, result.item_id, text)
     return redirect(back)
+
+
+def _resolved(runtime: Runtime, item_id: int, text: str) -> None:
+    """Say what was resolved: with an Undo button on the next page while the window lasts."""
+    if runtime.settings.undo_window_s > 0:
+        browser_session[JUST_RESOLVED] = {"item": item_id, "text": text}
+    else:
+        flash(text)
+
+
+@blueprint.post("/<int:item_id>/undo")
+def undo_item(item_id: int) -> ResponseReturnValue:
+    back = _back(request.form.get("back"))
+    runtime = current_runtime()
+    browser_session.pop(JUST_RESOLVED, None)
+    try:
+        undone = undo_now(runtime, item_id, by=current_rep())
+    except NotFoundError:
+        abort(404)
+    except OutreachError as exc:
+        flash(f"#{item_id} not undone: {exc}", "error")
+        return redirect(back)
+    who = f" for {undone.lead_email}" if undone.lead_email else ""
+    flash(f"Undone: #{item_id} ({action_label(undone.action)}{who}) is open again.")
+    return redirect(back)
+
+
+def _just_resolved(runtime: Runtime) -> dict[str, Any] | None:
+    """The rep's last resolution, shown once with its Undo button (while the window lasts)."""
+    shown = browser_session.pop(JUST_RESOLVED, None)
+    if not isinstance(shown, dict) or not isinstance(shown.get("item"), int):
+        return None
+    with runtime.sessions() as db:
+        until = undo_until(db, shown["item"], runtime.clock.now())
+    return {**shown, "until": until}
 
 
 @blueprint.post("/<int:item_id>/accept")
@@ -187,7 +249,7 @@ def _answer(
         flash(f"#{item_id} not resolved: {exc}", "error")
         return redirect(back)
     verdict = "accepted as SQL" if action == ReviewAction.ACCEPT_SQL else "back to nurture"
-    flash(f"#{result.item_id}: {result.lead_email} {verdict}.")
+    _resolved(runtime, result.item_id, f"#{result.item_id}: {result.lead_email} {verdict}.")
     return redirect(back)
 
 
@@ -208,7 +270,8 @@ def resolve_all_items() -> ResponseReturnValue:
     with runtime.sessions() as session:
         rows = list_open(session, filters=filters)
     done = resolve_many(runtime, rows, action, note=f"in bulk by {rep}", by=rep)
-    flash(f"Resolved {len(done.resolved)} item(s) ({action}).")
+    chosen = "each its suggested action" if action == SUGGESTED else action_label(action)
+    flash(f"Resolved {len(done.resolved)} item(s): {chosen}.")
     if done.left:
         shown = ", ".join(f"#{item_id}: {why}" for item_id, why in list(done.left.items())[:5])
         flash(f"{len(done.left)} left open — {shown}", "error")
@@ -279,6 +342,9 @@ def _decorate(row: dict[str, Any], now: datetime, sequences: list[str]) -> None:
 def _actions(row: dict[str, Any], sequences: list[str]) -> list[str]:
     """The actions that can apply to the item (those of ``outreach review resolve``)."""
     if row["lead_id"] is None:
+        if row["reason"] == ReviewReason.INBOUND_UNMATCHED and row["inbound_id"] is not None:
+            # attach needs the lead's address: the item's own form asks for it.
+            return [a for a in SENDER_ACTIONS if a != ReviewAction.ATTACH]
         return [ReviewAction.STOP]
     enroll = [f"enroll:{name}" for name in sequences]
     if row["task"]:

@@ -79,7 +79,7 @@ def index() -> ResponseReturnValue:
         since=text,
         error=None,
         sections=parts,
-        generated_at=runtime.clock.now().strftime("%Y-%m-%d %H:%M UTC"),
+        generated_at=runtime.clock.now(),
     )
 
 
