@@ -83,6 +83,8 @@ def test_mailboxes_shows_todays_usage_limits_spacing_pools_and_pauses(
         "name": "sales",
         "address": "ada@sender.example",
         "pools": ["team"],
+        "owner": None,
+        "pool_owners": {},
         "day": "2027-01-04",
         "sent_today": 3,
         "daily_limit": 3,

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import inspect, select
 
 from tests.cli_support import make_invoke, reset_cli_runtime
-from tests.conftest import make_settings
+from tests.conftest import START, make_settings
 from tests.tracking_support import TRACKED_LINK, add_tracked_sequence, parts
 from tests.web_support import PASSWORD, sign_in, web_app
 from worker.clock import VirtualClock
@@ -323,6 +323,66 @@ def test_raw_mail_retention_clears_only_old_processed_messages(
         "new": (b"Subject: hello\r\n\r\nbody", "hello"),
         "waiting": (b"Subject: hello\r\n\r\nbody", "hello"),
     }
+
+
+def test_run_and_purge_raw_clear_old_raw_mail_as_the_setting_or_the_option_says(
+    project: Path, sqlite_url: str, stub_broker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = b"Subject: hello\r\n\r\nbody"
+    now = START  # the command line's OUTREACH_NOW
+    runtime = Runtime.from_settings(make_settings(project, sqlite_url), VirtualClock(now))
+    processed_ago = {"old": 40, "month": 20, "recent": 1, "waiting": None}
+    with runtime.sessions.begin() as session:
+        for key, days in processed_ago.items():
+            session.add(
+                InboundMessage(
+                    dedupe_key=key,
+                    source="test",
+                    received_at=now - timedelta(days=60),
+                    raw=raw,
+                    size=len(raw),
+                    status="processed" if days is not None else "failed",
+                    subject="hello",
+                    processed_at=None if days is None else now - timedelta(days=days),
+                )
+            )
+
+    def raw_kept() -> set[str]:
+        with runtime.sessions() as session:
+            rows = session.execute(select(InboundMessage.dedupe_key, InboundMessage.raw)).all()
+        return {key for key, body in rows if body == raw}
+
+    invoke = make_invoke(project, sqlite_url)
+    monkeypatch.delenv("OUTREACH_RAW_MAIL_RETENTION_DAYS", raising=False)
+    try:
+        refused = invoke("inbox", "purge-raw")
+        assert refused.exit_code == 1
+        assert refused.output.strip().splitlines() == [
+            "Error: No retention set — give --older-than DAYS or set "
+            "OUTREACH_RAW_MAIL_RETENTION_DAYS."
+        ]
+        assert raw_kept() == set(processed_ago)
+        reset_cli_runtime()
+
+        purged = invoke("inbox", "purge-raw", "--older-than", "30")
+        assert purged.exit_code == 0, purged.output
+        assert "cleared the raw mail of 1 message(s) processed more than 30 days ago" in (
+            purged.stdout
+        )
+        assert raw_kept() == {"month", "recent", "waiting"}
+        reset_cli_runtime()
+
+        monkeypatch.setenv("OUTREACH_RAW_MAIL_RETENTION_DAYS", "10")
+        batch = invoke("run", "--json")
+        assert batch.exit_code == 0, batch.output
+        assert json.loads(batch.stdout)["raw_mail_cleared"] == 1
+        assert raw_kept() == {"recent", "waiting"}  # recent, and not processed yet
+        reset_cli_runtime()
+        again = invoke("run", "--json")
+        assert json.loads(again.stdout)["raw_mail_cleared"] == 0
+    finally:
+        reset_cli_runtime()
+        runtime.close()
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from worker.cli.root import main
 @click.pass_context
 @user_errors
 def mailboxes(ctx: click.Context, as_json: bool) -> None:
-    """Sending mailboxes: sent today / daily limit, last send, spacing, pools, pauses.
+    """Sending mailboxes: sent today / daily limit, last send, spacing, pools, owner rule,
+    pauses.
 
     Days are UTC days. A paused mailbox sends nothing until it is resumed; its touches wait
     in the queue. A mailbox is paused automatically when its sends fail or bounce too often
@@ -49,14 +50,21 @@ def mailboxes_list(ctx: click.Context, as_json: bool) -> None:
 
 
 def _show(ctx: click.Context, as_json: bool) -> None:
-    from worker.queries.mailboxes import mailbox_rows
+    from worker.queries.mailboxes import mailbox_rows, owner_rule
 
     rows = mailbox_rows(runtime_of(ctx))
     if as_json:
         print_json(rows)
     else:
         table = Table(
-            "mailbox", "address", "sent today", "last send (UTC)", "spacing", "pools", "state"
+            "mailbox",
+            "address",
+            "sent today",
+            "last send (UTC)",
+            "spacing",
+            "pools",
+            "owner rule",
+            "state",
         )
         for row in rows:
             table.add_row(
@@ -66,6 +74,7 @@ def _show(ctx: click.Context, as_json: bool) -> None:
                 row["last_sent_at"] or "",
                 f"{row['min_spacing_s']} s" if row["min_spacing_s"] else "",
                 ", ".join(row["pools"]),
+                escape(owner_rule(row)),
                 escape(_state(row)),
             )
         out.print(table)

@@ -151,4 +151,4 @@ def inbox_purge_raw(ctx: click.Context, days: int | None, as_json: bool) -> None
     if as_json:
         print_json({"cleared": cleared, "older_than_days": days})
         return
-    out.print(f"cleared the raw mail of {cleared} messages processed more than {days} days ago")
+    out.print(f"cleared the raw mail of {cleared} message(s) processed more than {days} days ago")

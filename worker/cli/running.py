@@ -97,6 +97,12 @@ def run(ctx: click.Context, as_json: bool, wait: bool, timeout: int) -> None:
         )
     if not summary.waited:
         click.echo(f"{summary.enqueued} touch(es) enqueued for the workers")
+    if summary.raw_mail_cleared:
+        click.echo(
+            f"raw mail of {summary.raw_mail_cleared} message(s) processed more than "
+            f"{runtime.settings.raw_mail_retention_days} days ago cleared "
+            "(OUTREACH_RAW_MAIL_RETENTION_DAYS)"
+        )
     if summary.unknown_open:
         click.echo(
             f"{summary.unknown_open} touch(es) in 'delivery unknown' — see them with "

@@ -71,9 +71,16 @@ def pause_states(session: Session) -> dict[str, PauseState]:
 
 
 def pause_mailbox(
-    session: Session, mailbox: str, reason: str, *, at: datetime, cause: str = "manual"
+    session: Session,
+    mailbox: str,
+    reason: str,
+    *,
+    at: datetime,
+    cause: str = "manual",
+    by: str | None = None,
 ) -> bool:
-    """Pause ``mailbox``; False when it was paused already. Records an event."""
+    """Pause ``mailbox``; False when it was paused already. Records an event (with ``by``,
+    the rep who paused it, when a rep did)."""
     insert = dialect_insert(session, MailboxPause)
     paused = session.execute(
         insert.values(mailbox=mailbox, paused_at=at, reason=reason, resumed_at=None)
@@ -94,6 +101,7 @@ def pause_mailbox(
         cause=cause,
         mailbox=mailbox,
         reason=reason,
+        by=by,
     )
     log.log(
         logging.WARNING if cause == "auto" else logging.INFO,
@@ -105,8 +113,11 @@ def pause_mailbox(
     return True
 
 
-def resume_mailbox(session: Session, mailbox: str, *, at: datetime, note: str | None = None) -> int:
+def resume_mailbox(
+    session: Session, mailbox: str, *, at: datetime, note: str | None = None, by: str | None = None
+) -> int:
     """Resume ``mailbox``; return how many postponed touches were freed (-1: it was not paused).
+    The event names ``by``, the rep who resumed it, when a rep did.
 
     Its open ``mailbox_paused`` review items are closed, and the touches the pause held back
     go back to the queue now instead of at their next re-check.
@@ -147,6 +158,7 @@ def resume_mailbox(session: Session, mailbox: str, *, at: datetime, note: str | 
         cause="manual",
         mailbox=mailbox,
         note=note,
+        by=by,
     )
     return len(freed)
 
@@ -163,8 +175,8 @@ def _review(session: Session, mailbox: str, why: str, at: datetime) -> None:
             detail=(
                 f"{_detail_prefix(mailbox)}: {why}. Nothing is sent from it until it is resumed; "
                 "its touches wait in the queue. Find the cause (its SMTP account, the sender's "
-                f"reputation, the quality of the leads), then run 'outreach mailboxes resume "
-                f"{mailbox}' — that also closes this item."
+                "reputation, the quality of the leads), then resume it on the Mailboxes page "
+                f"or with 'outreach mailboxes resume {mailbox}' — that also closes this item."
             ),
             created_at=at,
         )

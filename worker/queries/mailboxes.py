@@ -1,4 +1,5 @@
-"""Read model for ``outreach mailboxes``: each mailbox with today's usage, pools and pause."""
+"""Read model for ``outreach mailboxes`` and the web app's mailboxes page: each mailbox with
+today's usage, pools, owner rule and pause."""
 
 from __future__ import annotations
 
@@ -35,6 +36,12 @@ def mailbox_rows(runtime: Runtime) -> list[dict[str, Any]]:
                 "name": name,
                 "address": spec.address,
                 "pools": mailboxes.pools_of(name),
+                "owner": spec.owner,
+                "pool_owners": {
+                    pool: list(mailboxes.pool_owners[pool])
+                    for pool in mailboxes.pools_of(name)
+                    if mailboxes.pool_owners.get(pool)
+                },
                 "day": today.isoformat(),
                 "sent_today": usage[name].sent,
                 "daily_limit": spec.daily_limit,
@@ -49,4 +56,13 @@ def mailbox_rows(runtime: Runtime) -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["mailbox_rows"]
+def owner_rule(row: dict[str, Any]) -> str:
+    """The owner rule of a row in words: ``sam; rita, tom (pool team)`` ('' if none).
+
+    A pool's owners (in turn) win over the mailbox's own for a sequence that names the pool."""
+    rules = [row["owner"]] if row["owner"] else []
+    rules += [f"{', '.join(owners)} (pool {pool})" for pool, owners in row["pool_owners"].items()]
+    return "; ".join(rules)
+
+
+__all__ = ["mailbox_rows", "owner_rule"]

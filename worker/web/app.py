@@ -30,6 +30,7 @@ from worker.web import (
     health,
     lead_actions,
     leads,
+    mailbox_admin,
     metrics,
     people,
     privacy,
@@ -92,6 +93,7 @@ def create_app(runtime: Runtime) -> Flask:
         lead_actions.blueprint,
         reports.blueprint,
         people.blueprint,
+        mailbox_admin.blueprint,
         replies.blueprint,
         privacy.blueprint,
     )
