@@ -24,6 +24,7 @@ from worker.leads.importing import import_leads
 from worker.processes.batch import run_batch, stop_embedded_workers
 from worker.review.reps import add_rep, update_rep
 from worker.runtime import Runtime, set_runtime
+from worker.store import events
 from worker.store.db import alembic_config, make_engine, migrate
 from worker.store.models import Event, Lead, Rep, ReviewItem
 from worker.vocabulary import EventKind, ReviewReason
@@ -296,7 +297,19 @@ def test_times_are_shown_in_the_rep_s_zone_and_mine_is_the_default_view(
     nobody = client.get("/leads?who=unassigned").text
     assert "nobodys@example.test" in nobody
     assert "mine@example.test" not in nobody
-    assert "2027-01-04 10:30 CET" in client.get(f"/leads/{leads[0].id}").text
+    with web_runtime.sessions.begin() as session:
+        events.record(
+            session,
+            EventKind.PAUSED,
+            at=at,
+            lead_id=leads[0].id,
+            cause="rep: ada",
+            resume_at="2027-02-01T08:00:00Z",
+        )
+    page = client.get(f"/leads/{leads[0].id}").text
+    assert "2027-01-04 10:30 CET" in page
+    assert "until 2027-02-01 09:00 CET" in page  # a time inside a timeline line too
+    assert " UTC" not in page
 
 
 def test_a_zone_without_a_letter_abbreviation_shows_its_offset() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from worker.cli.common import out, print_json, runtime_of, user_errors
+from worker.cli.common import acting_user, out, print_json, runtime_of, user_errors
 from worker.cli.root import main
 
 
@@ -45,17 +45,11 @@ def create(ctx: click.Context, name: str, scope: str, as_json: bool) -> None:
       outreach api-keys create crm-sync --scope write
       outreach api-keys create warehouse --scope read --json
     """
-    import getpass
-
     from worker.integrations.api_keys import create_key
 
     runtime = runtime_of(ctx)
-    try:
-        by = getpass.getuser()
-    except (KeyError, OSError):  # no user name in this environment
-        by = None
     with runtime.sessions.begin() as session:
-        new = create_key(session, name, scope, at=runtime.clock.now(), by=by)
+        new = create_key(session, name, scope, at=runtime.clock.now(), by=acting_user(None))
     if as_json:
         print_json({"name": new.name, "prefix": new.prefix, "scope": new.scope, "key": new.secret})
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from collections.abc import Callable
@@ -127,3 +128,14 @@ def _details(detail: dict[str, Any]) -> str:
             value = "+".join(str(v) for v in value)
         parts.append(f"{key}={value}")
     return escape(" ".join(parts))
+
+
+def acting_user(by: str | None) -> str | None:
+    """Who does what a command changes, as the timeline names them: ``--as REP``, else the
+    system user's name, else None (a bare container without one)."""
+    if by and by.strip():
+        return by.strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None

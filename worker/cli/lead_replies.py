@@ -8,8 +8,7 @@ from pathlib import Path
 
 import click
 
-from worker.cli.common import existing_file, print_json, runtime_of, user_errors
-from worker.cli.lead_work import _who
+from worker.cli.common import acting_user, existing_file, print_json, runtime_of, user_errors
 from worker.cli.leads import leads
 from worker.delivery.rendering import lead_fields
 from worker.errors import OutreachError
@@ -79,7 +78,7 @@ def leads_reply(
     with runtime.sessions() as session:
         lead = find_lead(session, email)
         lead_id, fields = lead.id, lead_fields(lead)
-        until_at = pause_end(until or "", rep_zone(session, _who(by)))
+        until_at = pause_end(until or "", rep_zone(session, acting_user(by)))
     if body_file is not None:
         text = existing_file(body_file, "text file").read_text(encoding="utf-8")
     elif snippet is not None:
@@ -108,7 +107,7 @@ def leads_reply(
             key=key or secrets.token_urlsafe(18),
             lead_id=lead_id,
             body=text,
-            by=_who(by) or "command line",
+            by=acting_user(by) or "command line",
             then=Then(then),
             until=until_at,
         ),

@@ -4,7 +4,6 @@ call|stage|assign`` and ``leads export-csv`` — the same service as the web app
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from worker.cli.common import print_json, runtime_of, user_errors
+from worker.cli.common import acting_user, print_json, runtime_of, user_errors
 from worker.errors import FieldError
 from worker.store.models import Lead
 from worker.tracking.activities import CALL_OUTCOMES
@@ -33,21 +32,12 @@ def _as_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def _who(by: str | None) -> str | None:
-    if by:
-        return by.strip() or None
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no user name in a bare container
-        return None
-
-
 def _act(ctx: click.Context, email: str, by: str | None, as_json: bool, action: Action) -> None:
     """Run one action on the lead in one transaction and print its outcome."""
     runtime = runtime_of(ctx)
     with runtime.sessions.begin() as session:
         lead = work.find_lead(session, email)
-        result = action(session, lead, runtime.clock.now(), _who(by))
+        result = action(session, lead, runtime.clock.now(), acting_user(by))
     if as_json:
         print_json(
             {

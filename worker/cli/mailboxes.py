@@ -8,7 +8,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from worker.cli.common import out, print_json, runtime_of, user_errors
+from worker.cli.common import acting_user, out, print_json, runtime_of, user_errors
 from worker.cli.root import main
 
 
@@ -94,9 +94,10 @@ def _state(row: dict[str, Any]) -> str:
 @mailboxes.command("pause")
 @click.argument("name")
 @click.option("--reason", default="paused by hand", show_default=True, help="Why (shown).")
+@click.option("--as", "by", metavar="REP", help="Who paused it (default: your system user name).")
 @click.pass_context
 @user_errors
-def mailboxes_pause(ctx: click.Context, name: str, reason: str) -> None:
+def mailboxes_pause(ctx: click.Context, name: str, reason: str, by: str | None) -> None:
     """Stop sending from mailbox NAME until it is resumed; its touches wait in the queue.
 
     \b
@@ -109,7 +110,7 @@ def mailboxes_pause(ctx: click.Context, name: str, reason: str) -> None:
     runtime.mailboxes.get(name)  # NotFoundError with a suggestion
     now = runtime.clock.now()
     with runtime.sessions.begin() as session:
-        if not pause_mailbox(session, name, reason, at=now):
+        if not pause_mailbox(session, name, reason, at=now, by=acting_user(by)):
             state = pause_states(session)[name]
             click.echo(f"mailbox {name!r} was already paused: {state.reason}")
             return
@@ -119,9 +120,10 @@ def mailboxes_pause(ctx: click.Context, name: str, reason: str) -> None:
 @mailboxes.command("resume")
 @click.argument("name")
 @click.option("--note", help="A note kept with the resume event.")
+@click.option("--as", "by", metavar="REP", help="Who resumed it (default: your system user name).")
 @click.pass_context
 @user_errors
-def mailboxes_resume(ctx: click.Context, name: str, note: str | None) -> None:
+def mailboxes_resume(ctx: click.Context, name: str, note: str | None, by: str | None) -> None:
     """Send from mailbox NAME again; the touches its pause held back go out with the next run.
 
     Also closes the mailbox's 'mailbox_paused' item in the review queue.
@@ -135,7 +137,7 @@ def mailboxes_resume(ctx: click.Context, name: str, note: str | None) -> None:
     runtime = runtime_of(ctx)
     runtime.mailboxes.get(name)
     with runtime.sessions.begin() as session:
-        freed = resume_mailbox(session, name, at=runtime.clock.now(), note=note)
+        freed = resume_mailbox(session, name, at=runtime.clock.now(), note=note, by=acting_user(by))
     if freed < 0:
         click.echo(f"mailbox {name!r} is not paused")
         return

@@ -3,25 +3,15 @@ leads erase EMAIL`` and ``outreach inbox purge-raw`` (``worker.privacy``)."""
 
 from __future__ import annotations
 
-import getpass
 import json
 from pathlib import Path
 
 import click
 
-from worker.cli.common import out, print_json, runtime_of, user_errors
+from worker.cli.common import acting_user, out, print_json, runtime_of, user_errors
 from worker.cli.leads import leads
 from worker.cli.replies import inbox
 from worker.errors import OutreachError
-
-
-def _who(by: str | None) -> str:
-    if by and by.strip():
-        return by.strip()
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no user name in a bare container
-        return "command line"
 
 
 @leads.command("export")
@@ -100,7 +90,9 @@ def leads_erase(ctx: click.Context, email: str, yes: bool, by: str | None, as_js
         click.confirm(f"Erase everything held about {address}? This cannot be undone", abort=True)
     runtime = runtime_of(ctx)
     with runtime.sessions.begin() as session:
-        report = erase(session, address, at=runtime.clock.now(), by=_who(by))
+        report = erase(
+            session, address, at=runtime.clock.now(), by=acting_user(by) or "command line"
+        )
     if as_json:
         print_json(report.as_dict())
         return

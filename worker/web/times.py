@@ -8,6 +8,7 @@ rep's own time zone (read once per request by ``worker.web.auth``), with its abb
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,6 +26,19 @@ def local_time(value: str | datetime | None, with_zone: bool = True) -> str:
     local = moment.astimezone(reader_zone())
     text = local.strftime("%Y-%m-%d %H:%M")
     return f"{text} {zone_abbreviation(local)}" if with_zone else text
+
+
+_UTC_IN_TEXT = re.compile(r"\b(\d{4}-\d\d-\d\d \d\d:\d\d) UTC\b")
+
+
+def local_times_in(text: str | None) -> str:
+    """``text`` with each ``YYYY-MM-DD HH:MM UTC`` in it (the timeline's one-line summaries,
+    written by read models shared with the command line) shown in the reader's zone."""
+    if not text:
+        return ""
+    return _UTC_IN_TEXT.sub(
+        lambda found: local_time(datetime.fromisoformat(found[1]).replace(tzinfo=UTC)), text
+    )
 
 
 def reader_zone() -> tzinfo:
@@ -53,6 +67,7 @@ def _zone(name: str) -> tzinfo:
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(local_times_in, "local_times_in")
 
 
-__all__ = ["init_app", "local_time", "reader_zone", "zone_abbreviation"]
+__all__ = ["init_app", "local_time", "local_times_in", "reader_zone", "zone_abbreviation"]
