@@ -264,7 +264,7 @@ def test_times_are_shown_in_the_rep_s_zone_and_mine_is_the_default_view(
                 ReviewItem(
                     lead_id=lead.id,
                     reason=ReviewReason.TASK_CALL,
-                    detail=f"call {lead.email}",
+                    detail=f"call {lead.email} before 2027-01-05 08:00 UTC",
                     assignee=lead.owner,
                     due_at=at,
                     created_at=at,
@@ -278,6 +278,7 @@ def test_times_are_shown_in_the_rep_s_zone_and_mine_is_the_default_view(
     assert "theirs@" not in queue
     assert "nobodys@" not in queue
     assert "2027-01-04 10:30 CET" in queue  # 09:30 UTC in Berlin
+    assert "before 2027-01-05 09:00 CET" in queue  # a time inside an item's text too
     assert "UTC" not in queue
     assert 'href="/queue?who=all"' in queue
     assert 'aria-current="true">Mine' in queue
