@@ -1,6 +1,7 @@
 """Working leads in the reps' web app, in headless Chromium over real HTTP: a note on a
 lead's page, a change of stage to lost (refused without a reason, beside the field, then
-done with one), and an owner given in bulk to every lead of a filtered list."""
+done with one), an owner given in bulk to every lead of a filtered list, and a rep (not an
+admin) kept out of the admin pages."""
 
 from __future__ import annotations
 
@@ -105,6 +106,25 @@ def test_a_rep_notes_loses_a_lead_with_a_reason_and_assigns_a_filtered_list(
         rows = list(csv.DictReader(io.StringIO(answer.text())))
         assert [(row["email"], row["owner"]) for row in rows] == [(e, "sam") for e in deciding]
         assert not errors, errors
+
+        # sam is a rep, not an admin: no admin links, and the admin pages answer 403.
+        rep_page = browser.new_context().new_page()
+        rep_page.set_default_timeout(10_000)
+        rep_page.goto(f"{base}/login?next=/leads/{ada}")
+        rep_page.fill("#name", "sam")
+        rep_page.fill("#password", PASSWORD)
+        rep_page.click("button[type=submit]")
+        rep_page.wait_for_url(f"**/leads/{ada}")
+        nav = rep_page.locator("nav").first.inner_text()
+        assert "Leads" in nav
+        assert "Reps" not in nav
+        assert "Mailboxes" not in nav
+        assert rep_page.get_by_role("link", name="Erase this person…").count() == 0
+        for admin_only in ("/reps", "/mailboxes", f"/leads/{ada}/erase"):
+            refused = rep_page.goto(base + admin_only)
+            assert refused is not None
+            assert refused.status == 403, admin_only
+            assert "Admins only" in rep_page.content()
 
     with runtime.sessions() as session:
         lead = session.get(Lead, ada)
