@@ -7,6 +7,7 @@ import pytest
 from worker.queries.labels import (
     VOCABULARIES,
     action_label,
+    cause_label,
     event_label,
     intent_label,
     reason_label,
@@ -41,3 +42,12 @@ def test_a_code_no_table_knows_is_still_shown_readably() -> None:
     assert reason_label("reply_something_new") == "Reply something new"
     assert stage_label("onboarding") == "Onboarding"
     assert action_label(None) == reason_label("") == ""
+
+
+def test_a_cause_reads_in_words_and_a_rep_s_cause_is_left_as_written() -> None:
+    assert cause_label("reply_question") == "Reply: question"  # a queue reason
+    assert cause_label("ooo") == intent_label("ooo")  # a reply's intent
+    assert cause_label("message_id") == "matched by Message-ID"
+    assert cause_label("rep: rita") == "rep: rita"
+    assert cause_label("due") == "due"
+    assert cause_label(None) == ""

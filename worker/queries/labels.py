@@ -218,7 +218,6 @@ EVENT_LABELS: Mapping[str, str] = {
     EventKind.NOTE_ADDED: "Note",
     EventKind.FIELDS_CHANGED: "Fields edited",
     EventKind.OWNER_CHANGED: "Owner changed",
-    EventKind.LEAD_ERASED: "Personal data erased",
     EventKind.REPLY_SENT: "Reply sent from the app",
     EventKind.LEAD_ERASED: "Person erased on request",
 }
@@ -294,6 +293,27 @@ def event_label(kind: str | None) -> str:
     return _look_up(EVENT_LABELS, kind)
 
 
+# Causes that are codes of their own (most causes are words already: "due", "import", "rep: rita").
+CAUSE_LABELS: Mapping[str, str] = {
+    "message_id": "matched by Message-ID",
+    "temporary_failure": "temporary failure",
+    "sender_stopped": "the sender stopped",
+    "no_reply": "no reply",
+}
+
+
+def cause_label(cause: str | None) -> str:
+    """Why an event happened, as a timeline shows it: a queue reason or a reply's intent in
+    words (``reply_question`` → "Reply: question"), a known code, else the cause as written."""
+    if not cause:
+        return ""
+    if cause in REASON_LABELS:
+        return REASON_LABELS[cause]
+    if cause in INTENT_LABELS:
+        return INTENT_LABELS[cause]
+    return CAUSE_LABELS.get(cause, cause)
+
+
 # Each vocabulary with its table, for the test that every member has a label.
 VOCABULARIES: Mapping[str, tuple[tuple[str, ...], Mapping[str, str]]] = {
     "Stage": (tuple(Stage), STAGE_LABELS),
@@ -321,12 +341,14 @@ FILTERS = {
     "inbound_status_label": inbound_status_label,
     "qualification_label": qualification_label,
     "event_label": event_label,
+    "cause_label": cause_label,
 }
 
 __all__ = [
     "FILTERS",
     "VOCABULARIES",
     "action_label",
+    "cause_label",
     "enrollment_status_label",
     "event_label",
     "humanise",
