@@ -17,6 +17,7 @@ if in_dramatiq_command():  # the logging edge of a worker process, before the im
 import logging
 import time
 from collections import Counter
+from typing import Any
 
 import dramatiq
 
@@ -64,18 +65,18 @@ def send_touches(touch_ids: list[int]) -> None:
 # Webhooks and notifications wait on other people's servers: their own queue, so an
 # embedded batch never waits for them, and a low priority, so sends go first.
 INTEGRATIONS_QUEUE = "outreach_integrations"
-INTEGRATIONS_MAX_AGE_MS = 24 * 3600 * 1000
+INTEGRATIONS_OPTIONS: dict[str, Any] = {
+    "queue_name": INTEGRATIONS_QUEUE,
+    "priority": 100,
+    "max_retries": 3,
+    "min_backoff": 5_000,
+    "max_backoff": 60_000,
+    "max_age": 24 * 3600 * 1000,
+    "time_limit": 120_000,
+}
 
 
-@dramatiq.actor(
-    queue_name=INTEGRATIONS_QUEUE,
-    priority=100,
-    max_retries=3,
-    min_backoff=5_000,
-    max_backoff=60_000,
-    max_age=INTEGRATIONS_MAX_AGE_MS,
-    time_limit=120_000,
-)
+@dramatiq.actor(**INTEGRATIONS_OPTIONS)
 def deliver_webhook(delivery_id: int) -> None:
     """POST one webhook delivery once; when it failed and may be retried, enqueue the next
     attempt with the backoff kept on its row (the dispatcher re-enqueues it after a restart)."""
@@ -84,15 +85,7 @@ def deliver_webhook(delivery_id: int) -> None:
         deliver_webhook.send_with_options(args=(delivery_id,), delay=outcome.retry_in_s * 1000)
 
 
-@dramatiq.actor(
-    queue_name=INTEGRATIONS_QUEUE,
-    priority=100,
-    max_retries=3,
-    min_backoff=5_000,
-    max_backoff=60_000,
-    max_age=INTEGRATIONS_MAX_AGE_MS,
-    time_limit=120_000,
-)
+@dramatiq.actor(**INTEGRATIONS_OPTIONS)
 def send_notification(notification_id: int) -> None:
     """Email one notification to a rep through the system mailbox (retried by the
     dispatcher, which re-enqueues it when its next attempt is due)."""

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from worker.integrations import notifications
@@ -208,56 +208,41 @@ def _due_deliveries(
     session: Session, now: datetime, exclude: set[int], requeue_after: timedelta
 ) -> list[int]:
     """Pending deliveries due again whose message may be gone (a retry after a restart)."""
-    ids = [
-        i
-        for i in session.scalars(
-            select(WebhookDelivery.id)
-            .where(
-                WebhookDelivery.status == PENDING,
-                WebhookDelivery.next_attempt_at <= now,
-                or_(
-                    WebhookDelivery.enqueued_at.is_(None),
-                    WebhookDelivery.enqueued_at <= now - requeue_after,
-                ),
-            )
-            .order_by(WebhookDelivery.id)
-            .limit(1000)
-        )
-        if i not in exclude
-    ]
-    if ids:
-        session.execute(
-            update(WebhookDelivery).where(WebhookDelivery.id.in_(ids)).values(enqueued_at=now)
-        )
-    return ids
+    return _due_again(session, WebhookDelivery, [], now, exclude, requeue_after)
 
 
 def _due_emails(
     session: Session, now: datetime, exclude: set[int], requeue_after: timedelta
 ) -> list[int]:
     """Pending email notifications due again (a retry, or a message lost with its process)."""
-    ids = [
-        i
-        for i in session.scalars(
-            select(Notification.id)
-            .where(
-                Notification.status == PENDING,
-                Notification.channel == notifications.EMAIL,
-                Notification.next_attempt_at <= now,
-                or_(
-                    Notification.enqueued_at.is_(None),
-                    Notification.enqueued_at <= now - requeue_after,
-                ),
-            )
-            .order_by(Notification.id)
-            .limit(1000)
+    only_email = [Notification.channel == notifications.EMAIL]
+    return _due_again(session, Notification, only_email, now, exclude, requeue_after)
+
+
+def _due_again(
+    session: Session,
+    model: type[WebhookDelivery] | type[Notification],
+    also: list[ColumnElement[bool]],
+    now: datetime,
+    exclude: set[int],
+    requeue_after: timedelta,
+) -> list[int]:
+    """The pending rows of ``model`` due now and not enqueued lately (at most 1,000, in id
+    order, without ``exclude``), marked enqueued now."""
+    due = session.scalars(
+        select(model.id)
+        .where(
+            model.status == PENDING,
+            model.next_attempt_at <= now,
+            or_(model.enqueued_at.is_(None), model.enqueued_at <= now - requeue_after),
+            *also,
         )
-        if i not in exclude
-    ]
+        .order_by(model.id)
+        .limit(1000)
+    )
+    ids = [i for i in due if i not in exclude]
     if ids:
-        session.execute(
-            update(Notification).where(Notification.id.in_(ids)).values(enqueued_at=now)
-        )
+        session.execute(update(model).where(model.id.in_(ids)).values(enqueued_at=now))
     return ids
 
 

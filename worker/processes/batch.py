@@ -27,6 +27,7 @@ from worker.review.evidence import check_sent_folders
 from worker.runtime import Runtime, set_runtime
 from worker.store.models import Touch
 from worker.vocabulary import TouchStatus
+from worker.working.replies import settle_stale
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,7 @@ def _run_batch(
         waited = wait
         if wait:
             wait_for(runtime, ids, wait_timeout_s, progress)
+    settle_stale(runtime)  # replies from the app left in doubt by a stopped process
     dispatch_and_enqueue(runtime)  # webhooks and notifications: only inserts and enqueues
     summary = BatchSummary(
         tick=result, enqueued=len(ids), waited=waited, problems=problems + result.problems

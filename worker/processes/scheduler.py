@@ -29,6 +29,7 @@ from worker.processes.batch import embedded_worker, enqueue, requeue_from_dead_w
 from worker.processes.integrations import dispatch_and_enqueue
 from worker.review.evidence import check_sent_folders
 from worker.runtime import Runtime, set_runtime
+from worker.working.replies import settle_stale
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def tick_and_enqueue(runtime: Runtime, metrics: SchedulerMetrics | None = None) 
     requeue_from_dead_workers(runtime, send_touches.broker)
     chunk = runtime.settings.touches_per_message
     result = tick(runtime, hand_off=lambda batch: enqueue(batch, chunk))
+    settle_stale(runtime)  # replies from the app left in doubt by a stopped process
     ids = result.to_enqueue
     if metrics is not None:
         metrics.tick_seconds.observe(time.perf_counter() - started)
