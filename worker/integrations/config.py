@@ -20,7 +20,6 @@ never from the file. No file: no webhooks, no notifications.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +27,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from worker.authoring.config_files import ReadWhileUnchanged, field_problem, read_mapping
 from worker.authoring.problems import Problem, display_path
-from worker.authoring.yaml_source import Loc, YamlSyntaxError, line_for, load_with_lines
+from worker.authoring.yaml_source import Loc, line_for
 from worker.errors import ConfigError, did_you_mean
 from worker.integrations.catalog import NOTIFICATIONS, WEBHOOK_EVENTS
 
@@ -184,16 +184,10 @@ def load_integrations(
     shown = display_path(path, home)
     if not path.is_file():
         return None, []
-    try:
-        data, lines = load_with_lines(path)
-    except YamlSyntaxError as exc:
-        return None, [Problem(shown, exc.line, exc.message)]
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Problem(shown, 1, f"cannot read file: {exc}")]
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        return None, [Problem(shown, 1, "integrations.yaml must be a mapping (webhooks, ...)")]
+    read = read_mapping(path, shown, "integrations.yaml must be a mapping (webhooks, ...)")
+    if isinstance(read, Problem):
+        return None, [read]
+    data, lines = read
     try:
         config = IntegrationsConfig.model_validate(data)
     except ValidationError as exc:
@@ -266,56 +260,26 @@ _KNOWN: dict[tuple[str, ...], list[str]] = {
 
 
 def _problem(shown: str, lines: dict[Loc, int], error: Any) -> Problem:
+    """A pydantic error as a problem; a subscription-wide check points at the key it names."""
     loc: Loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part))
-    where = ".".join(str(part) for part in loc)
-    if error["type"] == "extra_forbidden":
-        parent = tuple(str(p) for p in loc[:-1] if not isinstance(p, int))
-        known = _KNOWN.get(parent, [])
-        hint = did_you_mean(str(loc[-1]), set(known)) or f" (allowed: {', '.join(known)})"
-        return Problem(shown, line_for(lines, loc), f"unknown key {where!r}{hint}")
-    if error["type"] == "missing":
-        within = ".".join(str(part) for part in loc[:-1]) or "the file"
-        return Problem(
-            shown, line_for(lines, loc[:-1]), f"missing required key {str(loc[-1])!r} in {within}"
-        )
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "value_error" and loc and isinstance(loc[-1], int):
-        # a subscription-wide check: point at the key it is about when the message names one
         for key in ("events", "url", "url_env"):
             named = f"'{key}'" in message or (key == "events" and "event" in message)
             if named and (*loc, key) in lines:
                 return Problem(shown, lines[(*loc, key)], message)
-    return Problem(shown, line_for(lines, loc), f"{where}: {message}" if where else message)
+    return field_problem(shown, lines, error, _KNOWN)
 
 
-class _Cache:
-    """The config of each project's integrations.yaml, kept while the file is unchanged
-    (one ``stat`` per call: the dispatcher asks every pass)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._found: dict[Path, tuple[tuple[int, int], IntegrationsConfig | None]] = {}
-
-    def get(self, home: Path) -> IntegrationsConfig | None:
-        path = integrations_path(home)
-        try:
-            stat = path.stat()
-        except OSError:
-            return None
-        key = (stat.st_mtime_ns, stat.st_size)
-        with self._lock:
-            cached = self._found.get(path)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        loaded, problems = load_integrations(path, home)
-        errors = [p for p in problems if p.severity == "error"]
-        config = loaded.config if loaded is not None and not errors else None
-        with self._lock:
-            self._found[path] = (key, config)
-        return config
+def _read(home: Path) -> IntegrationsConfig | None:
+    loaded, problems = load_integrations(integrations_path(home), home)
+    errors = [p for p in problems if p.severity == "error"]
+    return loaded.config if loaded is not None and not errors else None
 
 
-_cache = _Cache()
+_cache: ReadWhileUnchanged[IntegrationsConfig | None] = ReadWhileUnchanged(
+    integrations_path, _read, None
+)
 
 
 def integrations_for(home: Path) -> IntegrationsConfig | None:

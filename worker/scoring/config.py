@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from worker.authoring.config_files import ReadWhileUnchanged, field_problem, read_mapping
 from worker.authoring.problems import Problem, display_path
-from worker.authoring.yaml_source import Loc, YamlSyntaxError, line_for, load_with_lines
+from worker.authoring.yaml_source import Loc, line_for
 from worker.errors import did_you_mean
 from worker.understanding import INTENTS
 
@@ -308,22 +308,16 @@ def load_scoring(path: Path, home: Path | None = None) -> tuple[ScoringFile | No
     shown = display_path(path, home)
     if not path.is_file():
         return None, []
-    try:
-        data, lines = load_with_lines(path)
-    except YamlSyntaxError as exc:
-        return None, [Problem(shown, exc.line, exc.message)]
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Problem(shown, 1, f"cannot read file: {exc}")]
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        return None, [
-            Problem(shown, 1, "scoring.yaml must be a mapping with fit, engagement, thresholds")
-        ]
+    read = read_mapping(
+        path, shown, "scoring.yaml must be a mapping with fit, engagement, thresholds"
+    )
+    if isinstance(read, Problem):
+        return None, [read]
+    data, lines = read
     try:
         config = ScoringConfig.model_validate(data)
     except ValidationError as exc:
-        problems = [_problem(shown, lines, error) for error in exc.errors()]
+        problems = [field_problem(shown, lines, error, _KNOWN) for error in exc.errors()]
         return None, sorted(set(problems), key=lambda p: (p.line, p.message))
     return ScoringFile(config, shown, lines), []
 
@@ -352,53 +346,14 @@ _KNOWN: dict[tuple[str, ...], list[str]] = {
 }
 
 
-def _problem(shown: str, lines: dict[Loc, int], error: Any) -> Problem:
-    loc: Loc = tuple(error["loc"])
-    # pydantic names the branch of a Literal key or a union: keep the file's own path.
-    loc = tuple(part for part in loc if not (isinstance(part, str) and "[" in part))
-    where = ".".join(str(part) for part in loc)
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        parent = tuple(str(p) for p in loc[:-1] if not isinstance(p, int))
-        known = _KNOWN.get(parent, [])
-        hint = did_you_mean(str(loc[-1]), set(known)) or f" (allowed: {', '.join(known)})"
-        return Problem(shown, line_for(lines, loc), f"unknown key {where!r}{hint}")
-    if kind == "missing":
-        within = ".".join(str(part) for part in loc[:-1]) or "the file"
-        return Problem(
-            shown, line_for(lines, loc[:-1]), f"missing required key {str(loc[-1])!r} in {within}"
-        )
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return Problem(shown, line_for(lines, loc), f"{where}: {message}" if where else message)
+def _read(home: Path) -> tuple[ScoringConfig | None, list[Problem]]:
+    loaded, problems = load_scoring(scoring_path(home), home)
+    return (loaded.config if loaded is not None else None), problems
 
 
-class _Cache:
-    """The config of each scoring.yaml read, kept while the file is unchanged (one ``stat``
-    per call: the tick asks every pass, and an edited file takes effect at the next)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._found: dict[Path, tuple[tuple[int, int], ScoringConfig | None, list[Problem]]] = {}
-
-    def get(self, home: Path) -> tuple[ScoringConfig | None, list[Problem]]:
-        path = scoring_path(home)
-        try:
-            stat = path.stat()
-        except OSError:
-            return None, []
-        key = (stat.st_mtime_ns, stat.st_size)
-        with self._lock:
-            cached = self._found.get(path)
-        if cached is not None and cached[0] == key:
-            return cached[1], cached[2]
-        loaded, problems = load_scoring(path, home)
-        config = loaded.config if loaded is not None else None
-        with self._lock:
-            self._found[path] = (key, config, problems)
-        return config, problems
-
-
-_CACHE = _Cache()
+_CACHE: ReadWhileUnchanged[tuple[ScoringConfig | None, list[Problem]]] = ReadWhileUnchanged(
+    scoring_path, _read, (None, [])
+)
 
 
 def scoring_config(home: Path) -> tuple[ScoringConfig | None, list[Problem]]:
