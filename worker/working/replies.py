@@ -12,8 +12,8 @@ suppression list, committed before the hand-over) → the mailbox's transport (S
 folder, console) → ``sent``, with a ``reply_sent`` event carrying the text as sent on the
 lead's timeline. A gate that says no leaves it ``refused`` and a refusal by the server
 ``failed``: nothing went out, and the same form may try again. A hand-over whose result is
-unknown, or a process that stopped after it, leaves it ``unknown`` (``settle_stale``, run by every batch, scheduler tick and reply):
-flagged for a rep, never sent again.
+unknown, or a process that stopped after it, leaves it ``unknown`` (``settle_stale``, run
+by every batch, scheduler tick and reply): flagged for a rep, never sent again.
 
 After the send the lead's sequences stop, pause (until a date) or keep running, as the rep
 chose; a reply from a review item resolves the item with the note "replied".
